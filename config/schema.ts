@@ -1,0 +1,282 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every environment variable stageflow reads, described once: the schema, the defaults and the
+ * README table are all derived from this table so they cannot drift apart.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const NODE_ENVS = ['development', 'production', 'test'] as const;
+const DAY_MS = 86_400_000;
+
+interface VarSpec<T> {
+  default: string | undefined;
+  description: string;
+  /** Values of secret variables are never echoed back in error messages. */
+  secret?: boolean;
+  schema: z.ZodType<T, string | undefined>;
+}
+
+function intVar(def: number, min: number, max: number, description: string): VarSpec<number> {
+  const reason = `must be an integer from ${min} to ${max}`;
+  return {
+    default: String(def),
+    description,
+    schema: z
+      .string()
+      .regex(/^\d+$/, { error: reason })
+      .transform(Number)
+      .pipe(z.number().int().min(min, { error: reason }).max(max, { error: reason }))
+      .default(def),
+  };
+}
+
+function enumVar<const T extends readonly [string, ...string[]]>(
+  values: T,
+  def: T[number],
+  description: string,
+): VarSpec<T[number]> {
+  return {
+    default: def,
+    description,
+    schema: z.enum(values, { error: `must be one of ${values.join(', ')}` }).default(def),
+  };
+}
+
+function isRedisUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+const PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+const vars = {
+  REDIS_URL: {
+    default: 'redis://127.0.0.1:6379',
+    description:
+      'Redis to use (`redis://` or `rediss://`). If nothing answers on a loopback URL and `redis-server` is installed, `npm start` starts one.',
+    schema: z
+      .string()
+      .refine(isRedisUrl, { error: 'must be a redis:// or rediss:// URL with a host' })
+      .default('redis://127.0.0.1:6379'),
+  },
+  PORT: intVar(3000, 0, 65_535, 'HTTP port of the API (0 picks a free port).'),
+  STAGEFLOW_PREFIX: {
+    default: 'sf',
+    description:
+      'Prefix of every Redis key stageflow and its BullMQ queues use; lets several deployments or test runs share one Redis.',
+    schema: z
+      .string()
+      .regex(PREFIX_PATTERN, { error: 'must be 1-32 characters of A-Z, a-z, 0-9, _ or -' })
+      .default('sf'),
+  },
+  WORKER_CONCURRENCY: intVar(20, 1, 1000, 'Step jobs one worker process runs at once.'),
+  WORKER_LOCK_DURATION_MS: intVar(
+    30_000,
+    100,
+    DAY_MS,
+    'BullMQ job lock; a worker that dies mid-step hands its job back after about this long.',
+  ),
+  WORKER_STALLED_INTERVAL_MS: intVar(
+    30_000,
+    100,
+    DAY_MS,
+    'How often workers look for stalled (lock-expired) jobs.',
+  ),
+  WORKER_MAX_STALLED_COUNT: intVar(
+    3,
+    0,
+    1000,
+    'Stalls a step job survives before it fails (the reconciler repairs the run after that).',
+  ),
+  MAX_TRANSITIONS: intVar(
+    10_000,
+    1,
+    10_000_000,
+    'Step transitions one run may make before it fails; stops runaway loops.',
+  ),
+  RUN_RETENTION_DAYS: intVar(
+    30,
+    1,
+    3650,
+    'Days a finished run and its history are kept before they expire.',
+  ),
+  MODEL_MAX_BYTES: intVar(
+    262_144,
+    1024,
+    16 * 1024 * 1024,
+    "Largest a run's model may grow (JSON bytes); a start or step that would exceed it fails.",
+  ),
+  IDEMPOTENCY_TTL_HOURS: intVar(
+    24,
+    1,
+    8760,
+    'How long an `Idempotency-Key` on a run start keeps returning the same run.',
+  ),
+  RECONCILE_INTERVAL_MS: intVar(
+    15_000,
+    100,
+    DAY_MS,
+    'How often the reconciler looks for runs whose next step has no job.',
+  ),
+  SHUTDOWN_TIMEOUT_MS: intVar(
+    10_000,
+    0,
+    DAY_MS,
+    'On SIGTERM, how long active steps may finish before they are handed back.',
+  ),
+  NODE_ENV: enumVar(
+    NODE_ENVS,
+    'development',
+    '`production` refuses to start without API keys; anything else allows the dev mode.',
+  ),
+  STAGEFLOW_API_KEYS: {
+    default: undefined,
+    secret: true,
+    description:
+      'API keys as a JSON array of `{id, key | keyHash, roles, name?, email?}`; else `config/api-keys.json` is read.',
+    schema: z.string().optional(),
+  },
+  LOG_LEVEL: enumVar(LOG_LEVELS, 'info', 'pino log level.'),
+  STAGEFLOW_DATA_DIR: {
+    default: './data',
+    description: 'Where a Redis started by `npm start` keeps its data (AOF) and log.',
+    schema: z.string().default('./data'),
+  },
+} satisfies Record<string, VarSpec<unknown>>;
+
+export type ConfigVarName = keyof typeof vars;
+
+const envSchema = z.object(
+  Object.fromEntries(Object.entries(vars).map(([name, spec]) => [name, spec.schema])) as {
+    [K in ConfigVarName]: (typeof vars)[K]['schema'];
+  },
+);
+
+type Env = z.output<typeof envSchema>;
+
+export interface WorkerConfig {
+  concurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+}
+
+export interface Config {
+  redisUrl: string;
+  port: number;
+  prefix: string;
+  worker: WorkerConfig;
+  maxTransitions: number;
+  runRetentionDays: number;
+  modelMaxBytes: number;
+  idempotencyTtlHours: number;
+  reconcileIntervalMs: number;
+  shutdownTimeoutMs: number;
+  nodeEnv: (typeof NODE_ENVS)[number];
+  isProduction: boolean;
+  /** Raw value of STAGEFLOW_API_KEYS; the auth module parses and validates it. */
+  apiKeys: string | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** Absolute, resolved against the working directory at load time. */
+  dataDir: string;
+}
+
+export interface ConfigIssue {
+  name: string;
+  reason: string;
+}
+
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    const lines = issues.map((i) => `  - ${i.name}: ${i.reason}`);
+    super(`Invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+function describeValue(value: string): string {
+  const shown = value.length > 60 ? `${value.slice(0, 60)}…` : value;
+  return JSON.stringify(shown);
+}
+
+function toConfig(env: Env): Config {
+  return {
+    redisUrl: env.REDIS_URL,
+    port: env.PORT,
+    prefix: env.STAGEFLOW_PREFIX,
+    worker: {
+      concurrency: env.WORKER_CONCURRENCY,
+      lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
+    },
+    maxTransitions: env.MAX_TRANSITIONS,
+    runRetentionDays: env.RUN_RETENTION_DAYS,
+    modelMaxBytes: env.MODEL_MAX_BYTES,
+    idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
+    reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    nodeEnv: env.NODE_ENV,
+    isProduction: env.NODE_ENV === 'production',
+    apiKeys: env.STAGEFLOW_API_KEYS,
+    logLevel: env.LOG_LEVEL,
+    dataDir: path.resolve(env.STAGEFLOW_DATA_DIR),
+  };
+}
+
+/**
+ * Reads and validates stageflow's environment. Empty values count as unset, because compose
+ * files and CI templates pass `VAR=` for "not configured". Throws a ConfigError naming every bad
+ * variable at once so an operator fixes them in one round.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string | undefined> = {};
+  for (const name of Object.keys(vars)) {
+    const raw = env[name]?.trim();
+    input[name] = raw === '' ? undefined : raw;
+  }
+  const parsed = envSchema.safeParse(input);
+  if (parsed.success) return toConfig(parsed.data);
+
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  for (const issue of parsed.error.issues) {
+    const name = String(issue.path[0] ?? '(unknown)');
+    // One reason per variable is enough; a pipe can report the same value twice.
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const spec = (vars as Record<string, VarSpec<unknown>>)[name];
+    const raw = input[name];
+    const got = raw === undefined || spec?.secret ? '' : ` (got ${describeValue(raw)})`;
+    issues.push({ name, reason: `${issue.message}${got}` });
+  }
+  throw new ConfigError(issues);
+}
+
+export interface ConfigDoc {
+  name: ConfigVarName;
+  default: string | undefined;
+  description: string;
+}
+
+export const configDocs: ConfigDoc[] = (Object.keys(vars) as ConfigVarName[]).map((name) => ({
+  name,
+  default: vars[name].default,
+  description: vars[name].description,
+}));
+
+/** The README's configuration table, so the docs are regenerated rather than hand-edited. */
+export function configDocsMarkdown(): string {
+  const rows = configDocs.map(
+    (d) => `| \`${d.name}\` | ${d.default === undefined ? '—' : `\`${d.default}\``} | ${d.description} |`,
+  );
+  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,43 @@
+/** The express app: JSON API, health endpoints, Bull Board; every error becomes problem+json. */
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import type { Engine } from '../engine/engine.ts';
+import { requireKey } from './auth.ts';
+import { BOARD_PATH, bullBoard } from './bull-board.ts';
+import type { PrincipalRegistry } from './principals.ts';
+import { errorHandler, sendProblem } from './problem.ts';
+import { healthRoutes } from './routes/health.ts';
+import { entryRoutes, runRoutes } from './routes/runs.ts';
+import { workflowRoutes } from './routes/workflows.ts';
+
+export interface AppOptions {
+  engine: Engine;
+  principals: PrincipalRegistry;
+  log: Logger;
+  bodyLimit?: string;
+}
+
+export function createApp({ engine, principals, log, bodyLimit = '1mb' }: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  // Bull Board's UI loads inline scripts; the JSON API has no use for a CSP beyond the default.
+  app.use(helmet({ contentSecurityPolicy: false }));
+  app.use(healthRoutes(engine));
+
+  const auth = requireKey(principals);
+  app.use(BOARD_PATH, auth, bullBoard([engine.queue]));
+
+  const api = express.Router();
+  api.use(auth);
+  api.use(express.json({ limit: bodyLimit, strict: false, type: ['application/json', 'application/*+json'] }));
+  api.use('/workflows', workflowRoutes(engine));
+  api.use('/runs', runRoutes(engine));
+  api.use('/entries', entryRoutes(engine));
+  app.use('/api', api);
+
+  app.use((req, res) => sendProblem(res, 404, `no route ${req.method} ${req.path}`));
+  app.use(errorHandler(log));
+  return app;
+}

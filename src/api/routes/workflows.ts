@@ -1,0 +1,51 @@
+/** /api/workflows: save, read, list and validate definitions; start runs. */
+import { Router } from 'express';
+import type { Engine } from '../../engine/engine.ts';
+import { principalOf } from '../auth.ts';
+import { parseOr400 } from '../problem.ts';
+import { IdempotencyKey, Name, StartBody, StartQuery, VersionQuery } from '../schemas.ts';
+
+export function workflowRoutes(engine: Engine): Router {
+  const r = Router();
+
+  r.get('/', async (_req, res) => {
+    res.json({ items: await engine.listWorkflows() });
+  });
+
+  r.post('/validate', (req, res) => {
+    const { valid, errors, warnings } = engine.validateWorkflow(req.body);
+    res.json({ valid, errors, warnings });
+  });
+
+  r.put('/:name', async (req, res) => {
+    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
+    const saved = await engine.saveWorkflow(name, req.body);
+    res.status(saved.created ? 201 : 200).location(`/api/workflows/${name}?version=${saved.version}`);
+    res.json({ name, version: saved.version, warnings: saved.warnings });
+  });
+
+  r.get('/:name', async (req, res) => {
+    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
+    const { version } = parseOr400(VersionQuery, req.query, '$', 'the query');
+    res.json(await engine.getWorkflow(name, version));
+  });
+
+  r.get('/:name/versions', async (req, res) => {
+    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
+    await engine.getWorkflow(name);
+    res.json({ items: await engine.workflows.versions(name) });
+  });
+
+  r.post('/:name/runs', async (req, res) => {
+    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
+    const body = parseOr400(StartBody, req.body ?? {});
+    const { wait } = parseOr400(StartQuery, req.query, '$', 'the query');
+    const header = req.get('idempotency-key');
+    const idempotencyKey = header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
+    const { run, created } = await engine.startRun(name, body, { idempotencyKey, by: principalOf(res).id });
+    const out = wait ? await engine.waitForSettle(run.id, wait) : run;
+    res.status(created ? 201 : 200).location(`/api/runs/${run.id}`).json(out);
+  });
+
+  return r;
+}

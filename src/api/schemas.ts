@@ -1,0 +1,41 @@
+/** zod schemas of every request the API accepts besides workflow definitions (src/definition). */
+import { z } from 'zod';
+import { RUN_STATUSES } from '../engine/types.ts';
+
+export const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export const Name = z.string().regex(NAME, 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -, starting with a letter or digit');
+export const RunId = z.string().regex(RUN_ID, 'must be a run id');
+export const EntryId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be 1-128 characters of A-Z, a-z, 0-9, _, . or -');
+
+/** A model is a JSON object; arrays and scalars are not models. */
+export const Model = z.record(z.string(), z.unknown());
+
+export const StartBody = z
+  .object({
+    model: Model.optional(),
+    entryId: EntryId.optional(),
+    callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional(),
+  })
+  .strict();
+
+export const StartQuery = z.object({
+  wait: z.coerce.number().int().min(0).max(60_000).optional(),
+});
+
+export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,200}$/, 'must be 1-200 printable ASCII characters without spaces');
+
+export const RetryBody = z.object({ fromStepId: Name.optional(), modelPatch: Model.optional() }).strict();
+export const SubmitBody = z.object({ modelPatch: Model.optional() }).strict();
+
+export const ListRunsQuery = z
+  .object({
+    workflow: Name.optional(),
+    status: z.enum(RUN_STATUSES as unknown as [string, ...string[]]).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: RunId.optional(),
+  })
+  .strict();
+
+export const VersionQuery = z.object({ version: z.coerce.number().int().min(1).optional() }).strict();

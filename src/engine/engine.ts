@@ -1,0 +1,313 @@
+/**
+ * The engine's public surface: what the API and the worker entry points call. It owns the Redis
+ * connections and wires the stores, scheduler, processor and reconciler together; callers never
+ * see a Redis key.
+ */
+import { createHash } from 'node:crypto';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { mergePatch } from '../definition/paths.ts';
+import { validateDefinition, type ValidationResult } from '../definition/validate.ts';
+import type { WorkflowDefinition } from '../definition/schema.ts';
+import type { Model } from '../steps/types.ts';
+import { EngineError } from './errors.ts';
+import { createKeys, type Keys } from './keys.ts';
+import { Reconciler } from './reconciler.ts';
+import { createProducerConnection, createWorkerConnection } from './redis.ts';
+import { RunEvents } from './run-events.ts';
+import { RunStore, type ListQuery } from './run-store.ts';
+import { view, type RunView } from './run-view.ts';
+import { Scheduler, stepJobId, type StepJobData } from './scheduler.ts';
+import { loadScripts } from './scripts.ts';
+import { StepProcessor } from './step-processor.ts';
+import { StepWorker, type StepWorkerOptions } from './step-worker.ts';
+import type { HistoryEvent, RunStatus } from './types.ts';
+import { WorkflowStore } from './workflow-store.ts';
+
+export const STEP_QUEUE = 'steps';
+
+export interface EngineOptions {
+  redisUrl: string;
+  prefix: string;
+  maxTransitions: number;
+  modelMaxBytes: number;
+  retentionSec: number;
+  idempotencyTtlMs: number;
+  reconcile: { intervalMs: number; graceMs: number };
+  worker: Omit<StepWorkerOptions, 'prefix' | 'queueName' | 'heartbeatKey'>;
+}
+
+export interface StartInput {
+  model?: Model;
+  entryId?: string;
+  callbackUrl?: string;
+}
+
+export interface StartContext {
+  idempotencyKey?: string;
+  by?: string;
+}
+
+export class Engine {
+  readonly keys: Keys;
+  readonly runs: RunStore;
+  readonly workflows: WorkflowStore;
+  readonly queue: Queue<StepJobData>;
+  readonly scheduler: Scheduler;
+  readonly processor: StepProcessor;
+  private events?: RunEvents;
+  private reconciler?: Reconciler;
+  private readonly closers: Array<() => Promise<unknown>> = [];
+
+  private constructor(
+    readonly redis: Redis,
+    readonly opts: EngineOptions,
+    readonly log: Logger,
+  ) {
+    this.keys = createKeys(opts.prefix);
+    const scripts = loadScripts(redis);
+    this.runs = new RunStore(redis, scripts, this.keys, { retentionSec: opts.retentionSec });
+    this.workflows = new WorkflowStore(redis, scripts, this.keys);
+    this.queue = new Queue<StepJobData>(STEP_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
+    this.queue.on('error', (err) => log.error({ err }, 'step queue error'));
+    this.scheduler = new Scheduler(this.queue, {
+      keepCompleted: { age: 3600, count: 1000 },
+      keepFailed: { age: 7 * 24 * 3600, count: 10000 },
+    });
+    this.processor = new StepProcessor(this.runs, this.workflows, this.scheduler, log, {
+      maxTransitions: opts.maxTransitions,
+      modelMaxBytes: opts.modelMaxBytes,
+    });
+  }
+
+  /**
+   * `failFast` is for request handlers: a call fails at once when Redis is down instead of
+   * queueing; workers want the opposite and keep retrying until Redis is back.
+   */
+  static open(opts: EngineOptions, log: Logger, { failFast }: { failFast: boolean }): Engine {
+    const redis = failFast ? createProducerConnection(opts.redisUrl) : createWorkerConnection(opts.redisUrl);
+    return new Engine(redis, opts, log);
+  }
+
+  // ---- workflows ----
+
+  validateWorkflow(input: unknown): ValidationResult {
+    return validateDefinition(input);
+  }
+
+  async saveWorkflow(name: string, input: unknown): Promise<{ name: string; version: number; created: boolean; warnings: ValidationResult['warnings'] }> {
+    const body = input && typeof input === 'object' && !Array.isArray(input) ? { name, ...(input as object) } : input;
+    const result = validateDefinition(body);
+    if (!result.valid || !result.definition) throw new EngineError('invalid', 'the workflow definition is invalid', result.errors);
+    if (result.definition.name !== name) {
+      throw new EngineError('invalid', 'the body names another workflow than the URL', [{ path: '$.name', message: `must be "${name}" (the name in the URL)` }]);
+    }
+    const saved = await this.workflows.save(result.definition);
+    return { name, ...saved, warnings: result.warnings };
+  }
+
+  listWorkflows() {
+    return this.workflows.list();
+  }
+
+  async getWorkflow(name: string, version?: number) {
+    const wf = await this.workflows.get(name, version);
+    if (!wf) throw new EngineError('not_found', version ? `workflow ${name} has no version ${version}` : `no workflow named ${name}`);
+    return wf;
+  }
+
+  // ---- runs ----
+
+  async startRun(workflow: string, input: StartInput, ctx: StartContext = {}): Promise<{ run: RunView; created: boolean }> {
+    const version = await this.workflows.latestVersion(workflow);
+    const plan = version ? await this.workflows.plan(workflow, version) : null;
+    if (!version || !plan) throw new EngineError('not_found', `no workflow named ${workflow}`);
+    const runId = uuidv7();
+    const entryId = input.entryId ?? runId;
+    const entry = input.entryId ? await this.runs.getEntry(entryId) : null;
+    const model = entry ? mergePatch(entry.model, input.model ?? {}) : (input.model ?? {});
+    this.checkModelSize(model, '$.model');
+    const by = ctx.by;
+    const events = [{ type: 'run.started', by, detail: { version, entryId } }];
+    if (!plan.start) events.push({ type: 'run.completed', by: undefined, detail: { version, entryId } });
+    const idempotency = ctx.idempotencyKey
+      ? { key: ctx.idempotencyKey, bodyHash: hashOf([workflow, input.model ?? null, input.entryId ?? null, input.callbackUrl ?? null]), ttlMs: this.opts.idempotencyTtlMs }
+      : undefined;
+    const res = await this.runs.create(
+      {
+        runId, workflow, version, status: plan.start ? 'running' : 'completed', stepId: plan.start, model, entryId,
+        idempotency, callbackUrl: input.callbackUrl, startedBy: by, events,
+      },
+      entry?.model ?? model,
+    );
+    if (!res.created) {
+      if (res.bodyHash !== idempotency?.bodyHash) {
+        throw new EngineError('conflict', 'this Idempotency-Key was already used with a different request', [{ path: 'Idempotency-Key', message: 'reused with another body' }]);
+      }
+      const existing = await this.runs.get(res.runId);
+      if (!existing) throw new EngineError('not_found', `run ${res.runId} of this Idempotency-Key has expired`);
+      await this.processor.ensureCurrentJob(existing);
+      return { run: await this.view(existing), created: false };
+    }
+    if (plan.start) await this.scheduler.enqueue(runId, 0, plan.steps[plan.start]!);
+    this.log.info({ runId, workflow, version, stepId: plan.start, seq: 0 }, 'run started');
+    return { run: await this.getRun(runId), created: true };
+  }
+
+  async getRun(runId: string): Promise<RunView> {
+    const run = await this.runs.get(runId);
+    if (!run) throw new EngineError('not_found', `no run ${runId}`);
+    return this.view(run);
+  }
+
+  async history(runId: string): Promise<HistoryEvent[]> {
+    if (!(await this.runs.get(runId))) throw new EngineError('not_found', `no run ${runId}`);
+    return this.runs.history(runId, 0, 100_000);
+  }
+
+  async listRuns(q: ListQuery): Promise<{ items: RunView[]; nextCursor?: string }> {
+    const page = await this.runs.list(q);
+    return { items: await Promise.all(page.items.map((r) => this.view(r))), nextCursor: page.nextCursor };
+  }
+
+  async cancel(runId: string, by?: string): Promise<RunView> {
+    const run = await this.runs.get(runId);
+    if (!run) throw new EngineError('not_found', `no run ${runId}`);
+    const res = await this.runs.transition(runId, {
+      expect: ['running', 'waiting', 'draft', 'failed'], status: 'cancelled', advance: true,
+      set: { stepId: run.stepId ?? '' }, events: [{ type: 'run.cancelled', by, stepId: run.stepId ?? undefined }],
+    });
+    if (!res.ok) throw conflict(res, `run ${runId} cannot be cancelled`);
+    // The pending job would be a stale no-op anyway; removing it keeps the queue honest.
+    await this.queue.remove(stepJobId(runId, res.seq - 1)).catch(() => undefined);
+    this.log.info({ runId, stepId: run.stepId, seq: res.seq, by }, 'run cancelled');
+    return this.getRun(runId);
+  }
+
+  async retry(runId: string, body: { fromStepId?: string; modelPatch?: Model }, by?: string): Promise<RunView> {
+    const run = await this.runs.get(runId);
+    if (!run) throw new EngineError('not_found', `no run ${runId}`);
+    if (run.status !== 'failed') throw new EngineError('conflict', `run ${runId} is ${run.status}; only a failed run can be retried`);
+    const plan = await this.workflows.plan(run.workflow, run.version);
+    const stepId = body.fromStepId ?? run.error?.stepId ?? run.stepId;
+    const step = stepId ? plan?.steps[stepId] : undefined;
+    if (!plan || !step) {
+      throw new EngineError('invalid', `workflow ${run.workflow} v${run.version} has no step ${stepId}`, [{ path: '$.fromStepId', message: `no step "${stepId}" in version ${run.version}` }]);
+    }
+    const model = body.modelPatch ? mergePatch(run.model, body.modelPatch) : run.model;
+    this.checkModelSize(model, '$.modelPatch');
+    const res = await this.runs.transition(runId, {
+      expect: ['failed'], seq: run.seq, status: 'running', advance: true,
+      set: { stepId: step.id, error: '', ...(body.modelPatch ? { model: JSON.stringify(model) } : {}) },
+      events: [{ type: 'run.retried', by, stepId: step.id, detail: { fromStepId: step.id, modelPatched: Boolean(body.modelPatch) } }],
+    });
+    if (!res.ok) throw conflict(res, `run ${runId} cannot be retried`);
+    await this.scheduler.enqueue(runId, res.seq, step);
+    this.log.info({ runId, stepId: step.id, seq: res.seq, by }, 'run retried');
+    return this.getRun(runId);
+  }
+
+  async submit(runId: string, body: { modelPatch?: Model }, by?: string): Promise<RunView> {
+    const run = await this.runs.get(runId);
+    if (!run) throw new EngineError('not_found', `no run ${runId}`);
+    if (run.status !== 'draft') throw new EngineError('conflict', `run ${runId} is ${run.status}; only a draft can be submitted`);
+    const plan = await this.workflows.plan(run.workflow, run.version);
+    if (!plan) throw new EngineError('not_found', `workflow ${run.workflow} v${run.version} is gone`);
+    const model = body.modelPatch ? mergePatch(run.model, body.modelPatch) : run.model;
+    this.checkModelSize(model, '$.modelPatch');
+    const events = [{ type: 'run.submitted', by }];
+    if (!plan.start) events.push({ type: 'run.completed', by: undefined });
+    const res = await this.runs.transition(runId, {
+      expect: ['draft'], seq: run.seq, status: plan.start ? 'running' : 'completed', advance: true,
+      set: { stepId: plan.start ?? '', ...(body.modelPatch ? { model: JSON.stringify(model) } : {}) },
+      events,
+    });
+    if (!res.ok) throw conflict(res, `run ${runId} cannot be submitted`);
+    if (plan.start) await this.scheduler.enqueue(runId, res.seq, plan.steps[plan.start]!);
+    this.log.info({ runId, stepId: plan.start, seq: res.seq, by }, 'run submitted');
+    return this.getRun(runId);
+  }
+
+  /** Resolves when the run stops moving (any status but running) or `ms` pass. */
+  async waitForSettle(runId: string, ms: number): Promise<RunView> {
+    this.events ??= new RunEvents(createWorkerConnection(this.opts.redisUrl, { log: this.log, name: 'events' }), this.keys.events);
+    let done!: () => void;
+    const settled = new Promise<void>((r) => (done = r));
+    const stop = await this.events.listen(runId, (s: RunStatus) => s !== 'running' && done());
+    const timer = setTimeout(done, ms);
+    try {
+      const now = await this.runs.get(runId);
+      if (!now) throw new EngineError('not_found', `no run ${runId}`);
+      if (now.status !== 'running') return this.view(now);
+      await settled;
+      return await this.getRun(runId);
+    } finally {
+      clearTimeout(timer);
+      stop();
+    }
+  }
+
+  async getEntry(entryId: string) {
+    const entry = await this.runs.getEntry(entryId);
+    if (!entry) throw new EngineError('not_found', `no entry ${entryId}`);
+    return { id: entry.id, version: entry.version, model: entry.model, updatedAt: new Date(entry.updatedAt).toISOString() };
+  }
+
+  // ---- processes ----
+
+  startWorker(): StepWorker {
+    const worker = new StepWorker(this.redis, this.processor, this.log, {
+      ...this.opts.worker, prefix: this.keys.bullPrefix, queueName: STEP_QUEUE, heartbeatKey: this.keys.workerHeartbeats,
+    });
+    this.closers.push(() => worker.close());
+    return worker;
+  }
+
+  startReconciler(): Reconciler {
+    this.reconciler = new Reconciler(this.redis, this.queue, this.runs, this.processor, this.log, {
+      ...this.opts.reconcile, lockKey: `${this.keys.prefix}:reconciler-lock`,
+    });
+    this.reconciler.start();
+    return this.reconciler;
+  }
+
+  /** Live workers: those whose heartbeat is fresher than `withinMs`. */
+  async liveWorkers(withinMs: number): Promise<number> {
+    return this.redis.zcount(this.keys.workerHeartbeats, Date.now() - withinMs, '+inf');
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.redis.ping().catch(() => 'down')) === 'PONG';
+  }
+
+  async close(): Promise<void> {
+    this.reconciler?.stop();
+    for (const close of this.closers.reverse()) await close();
+    await this.events?.close();
+    await this.queue.close();
+    this.redis.disconnect();
+  }
+
+  private async view(run: Parameters<typeof view>[0]): Promise<RunView> {
+    return view(run, await this.workflows.plan(run.workflow, run.version));
+  }
+
+  private checkModelSize(model: Model, path: string) {
+    const bytes = Buffer.byteLength(JSON.stringify(model));
+    if (bytes > this.opts.modelMaxBytes) {
+      throw new EngineError('invalid', `the model is ${bytes} bytes; the limit is ${this.opts.modelMaxBytes}`, [{ path, message: `model larger than ${this.opts.modelMaxBytes} bytes` }]);
+    }
+  }
+}
+
+export type { RunView, ListQuery, ValidationResult, WorkflowDefinition };
+
+function conflict(res: { ok: false } & ({ status: RunStatus } | { missing: true }), message: string): EngineError {
+  return 'missing' in res ? new EngineError('not_found', message) : new EngineError('conflict', `${message}: it is ${res.status}`);
+}
+
+function hashOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+}

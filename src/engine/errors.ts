@@ -1,0 +1,23 @@
+/** Errors the engine reports to its callers; the API maps `kind` to an HTTP status. */
+export type EngineErrorKind = 'not_found' | 'conflict' | 'invalid' | 'unavailable';
+
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+export class EngineError extends Error {
+  override name = 'EngineError';
+  constructor(
+    readonly kind: EngineErrorKind,
+    message: string,
+    readonly errors: FieldProblem[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** A step attempt that ran longer than its timeoutMs; retried like any other failure. */
+export class StepTimeoutError extends Error {
+  override name = 'StepTimeoutError';
+}

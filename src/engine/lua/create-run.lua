@@ -1,0 +1,37 @@
+--[[
+  Creates a run: its state hash, first history event, indexes and (when missing) its entry.
+  With an idempotency key, a second start with the same key returns the first run instead.
+
+  KEYS[1] run  KEYS[2] history  KEYS[3] idempotency key  KEYS[4] entry
+  ARGV[1] runId  ARGV[2] workflow  ARGV[3] version  ARGV[4] status  ARGV[5] stepId
+  ARGV[6] model JSON  ARGV[7] entryId  ARGV[8] now (ms)  ARGV[9] idempotency value ('' = no key)
+  ARGV[10] idempotency ttl (ms)  ARGV[11] index prefix  ARGV[12] events channel
+  ARGV[13] retention (s)  ARGV[14] callbackUrl  ARGV[15] startedBy  ARGV[16] entry model when new
+  ARGV[17..] history events
+  Returns {1, runId} when created, {0, stored idempotency value} when the key was used before.
+]]
+if ARGV[9] ~= '' then
+  local existing = redis.call('GET', KEYS[3])
+  if existing then return {0, existing} end
+  redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. ARGV[9], 'PX', ARGV[10])
+end
+
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('HSET', KEYS[4], 'id', ARGV[7], 'version', 1, 'model', ARGV[16], 'updatedAt', ARGV[8], 'runId', ARGV[1])
+end
+local entryVersion = redis.call('HGET', KEYS[4], 'version')
+
+redis.call('HSET', KEYS[1],
+  'id', ARGV[1], 'workflow', ARGV[2], 'version', ARGV[3], 'status', ARGV[4], 'seq', 0,
+  'stepId', ARGV[5], 'model', ARGV[6], 'entryId', ARGV[7], 'entryVersion', entryVersion,
+  'createdAt', ARGV[8], 'updatedAt', ARGV[8], 'transitions', 0,
+  'callbackUrl', ARGV[14], 'startedBy', ARGV[15])
+
+local events = {}
+for i = 17, #ARGV do events[#events + 1] = ARGV[i] end
+pushHistory(KEYS[2], 0, events, 1)
+
+redis.call('ZADD', ARGV[11] .. ':all:any', 0, ARGV[1])
+redis.call('ZADD', ARGV[11] .. ':wf:' .. ARGV[2] .. ':any', 0, ARGV[1])
+setStatus(KEYS[1], KEYS[2], ARGV[11], ARGV[12], ARGV[13], ARGV[1], ARGV[2], false, ARGV[4])
+return {1, ARGV[1]}

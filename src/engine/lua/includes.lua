@@ -1,0 +1,28 @@
+-- Shared helpers, prepended to every script that changes a run's status.
+
+-- Moves a run between the status indexes, applies retention, and tells listeners (?wait, pages).
+local function setStatus(runKey, histKey, indexPrefix, channel, retentionSec, runId, workflow, from, to)
+  if from == to then return end
+  if from then
+    redis.call('ZREM', indexPrefix .. ':all:st:' .. from, runId)
+    redis.call('ZREM', indexPrefix .. ':wf:' .. workflow .. ':st:' .. from, runId)
+  end
+  redis.call('ZADD', indexPrefix .. ':all:st:' .. to, 0, runId)
+  redis.call('ZADD', indexPrefix .. ':wf:' .. workflow .. ':st:' .. to, 0, runId)
+  -- Runs that stopped moving expire after the retention period; a retried or submitted run is kept again.
+  if to == 'running' or to == 'waiting' then
+    redis.call('PERSIST', runKey)
+    redis.call('PERSIST', histKey)
+  else
+    redis.call('EXPIRE', runKey, retentionSec)
+    redis.call('EXPIRE', histKey, retentionSec)
+  end
+  redis.call('PUBLISH', channel, runId .. ' ' .. to)
+end
+
+-- History events arrive as JSON objects without their seq; stamp it here so it is the committed one.
+local function pushHistory(histKey, seq, events, first)
+  for i = first, #events do
+    redis.call('RPUSH', histKey, '{"seq":' .. seq .. ',' .. string.sub(events[i], 2))
+  end
+end

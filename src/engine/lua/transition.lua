@@ -1,0 +1,48 @@
+--[[
+  The one way a run's state changes after creation: a fenced transition. It applies only if the
+  run is in one of the expected statuses and (when given) at the expected seq, so a stale or
+  duplicate job, a racing answer, or an operator call that lost a race changes nothing.
+
+  KEYS[1] run  KEYS[2] history
+  ARGV[1] expected statuses, comma separated   ARGV[2] expected seq ('' = any)
+  ARGV[3] new status ('' = unchanged)           ARGV[4] '1' to advance seq and count a transition
+  ARGV[5] now (ms)  ARGV[6] index prefix  ARGV[7] events channel  ARGV[8] retention (s)
+  ARGV[9] n = number of field/value pairs to set, then ARGV[10 .. 9+2n] the pairs,
+  then the history events (JSON objects, stamped with the resulting seq here).
+  Returns {1, seq after, status before} | {0, current seq, current status} | {-1} when no run.
+]]
+local cur = redis.call('HMGET', KEYS[1], 'seq', 'status', 'workflow', 'id')
+if not cur[1] then return {-1} end
+local seq = tonumber(cur[1])
+local status = cur[2]
+
+local allowed = false
+for s in string.gmatch(ARGV[1], '[^,]+') do
+  if s == status then allowed = true end
+end
+if not allowed or (ARGV[2] ~= '' and tonumber(ARGV[2]) ~= seq) then
+  return {0, seq, status}
+end
+
+if ARGV[4] == '1' then
+  seq = seq + 1
+  redis.call('HINCRBY', KEYS[1], 'transitions', 1)
+end
+local fields = {'seq', seq, 'updatedAt', ARGV[5]}
+local n = tonumber(ARGV[9])
+for i = 10, 9 + 2 * n do fields[#fields + 1] = ARGV[i] end
+local newStatus = ARGV[3]
+if newStatus ~= '' then
+  fields[#fields + 1] = 'status'
+  fields[#fields + 1] = newStatus
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+
+local events = {}
+for i = 10 + 2 * n, #ARGV do events[#events + 1] = ARGV[i] end
+pushHistory(KEYS[2], seq, events, 1)
+
+if newStatus ~= '' then
+  setStatus(KEYS[1], KEYS[2], ARGV[6], ARGV[7], ARGV[8], cur[4], cur[3], status, newStatus)
+end
+return {1, seq, status}

@@ -1,0 +1,102 @@
+/**
+ * The last line of defence of DESIGN §5.2: finds running runs whose current step has no live
+ * job (deleted behind the engine's back, or failed by BullMQ after too many stalls) and repairs
+ * them. One process at a time does a pass, under a short Redis lock.
+ */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RunStore } from './run-store.ts';
+import { stepJobId, type StepJobData } from './scheduler.ts';
+import type { StepProcessor } from './step-processor.ts';
+
+export interface ReconcilerOptions {
+  intervalMs: number;
+  /** Runs that changed more recently than this are left alone (their successor may be on its way). */
+  graceMs: number;
+  lockKey: string;
+}
+
+export interface ReconcileReport {
+  checked: number;
+  requeued: number;
+  failed: number;
+}
+
+export class Reconciler {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly queue: Queue<StepJobData>,
+    private readonly runs: RunStore,
+    private readonly processor: StepProcessor,
+    private readonly log: Logger,
+    private readonly opts: ReconcilerOptions,
+  ) {}
+
+  start(): void {
+    const tick = async () => {
+      try {
+        const got = await this.redis.set(this.opts.lockKey, '1', 'PX', Math.max(1000, this.opts.intervalMs - 100), 'NX');
+        if (got) await this.reconcileOnce();
+      } catch (err) {
+        this.log.error({ err }, 'reconciler pass failed');
+      }
+      this.timer = setTimeout(tick, this.opts.intervalMs);
+      this.timer.unref();
+    };
+    this.timer = setTimeout(tick, this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  async reconcileOnce(): Promise<ReconcileReport> {
+    const report: ReconcileReport = { checked: 0, requeued: 0, failed: 0 };
+    const horizon = Date.now() - this.opts.graceMs;
+    let after: string | undefined;
+    for (;;) {
+      const ids = await this.runs.runningIds(after, 200);
+      if (ids.length === 0) break;
+      after = ids[ids.length - 1];
+      for (const id of ids) {
+        const run = await this.runs.get(id);
+        if (!run || run.status !== 'running' || run.updatedAt > horizon) continue;
+        report.checked++;
+        await this.repair(run, report);
+      }
+    }
+    if (report.requeued || report.failed) this.log.warn(report, 'reconciler repaired runs');
+    return report;
+  }
+
+  private async repair(run: NonNullable<Awaited<ReturnType<RunStore['get']>>>, report: ReconcileReport) {
+    const jobId = stepJobId(run.id, run.seq);
+    const state = await this.queue.getJobState(jobId);
+    const log = this.log.child({ runId: run.id, stepId: run.stepId, seq: run.seq });
+    if (state === 'unknown') {
+      log.warn('running run without a job; re-enqueued its current step');
+      await this.processor.ensureCurrentJob(run);
+      report.requeued++;
+    } else if (state === 'failed') {
+      // BullMQ fails a job that stalled more than maxStalledCount times without our handler running.
+      const job = await this.queue.getJob(jobId);
+      const message = job?.failedReason || 'step job failed outside the step handler';
+      log.warn({ reason: message }, 'step job failed without the run knowing; run marked failed');
+      const res = await this.runs.transition(run.id, {
+        expect: ['running'], seq: run.seq, advance: true, status: 'failed',
+        set: { error: JSON.stringify({ code: 'JOB_FAILED', stepId: run.stepId, message }) },
+        events: [{ type: 'run.failed', stepId: run.stepId ?? undefined, detail: { error: { code: 'JOB_FAILED', message } } }],
+      });
+      if (res.ok) report.failed++;
+    } else if (state === 'completed') {
+      // A completed job at the current seq cannot have committed; clear it so the id can be used again.
+      await this.queue.remove(jobId);
+      await this.processor.ensureCurrentJob(run);
+      report.requeued++;
+    }
+  }
+}

@@ -1,0 +1,139 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { logger as defaultLogger, type Logger } from '../observability/logger.ts';
+
+export interface ConnectionOptions {
+  log?: Logger;
+  /** Shown in logs and as the Redis CLIENT name, to tell connections apart in `CLIENT LIST`. */
+  name?: string;
+  /** Extra ioredis options; the ones each helper sets for correctness win over these. */
+  redis?: RedisOptions;
+}
+
+export interface ProducerConnectionOptions extends ConnectionOptions {
+  /**
+   * A command that gets no reply within this bound fails, so an HTTP request sees an error
+   * (503) rather than hanging on a Redis that accepts connections but does not answer.
+   * Never send blocking commands (BLPOP, XREAD BLOCK, QueueEvents) over this connection.
+   */
+  commandTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+const ERROR_LOG_INTERVAL_MS = 30_000;
+
+/**
+ * ioredis emits 'error' on every failed reconnect attempt (several per second while Redis is
+ * down); log the first, a changed error, and then at most one per interval, and say when the
+ * connection is back so an operator can see the outage window.
+ */
+function attachLogging(client: Redis, log: Logger, role: string): void {
+  let lastMessage: string | undefined;
+  let lastAt = 0;
+  let suppressed = 0;
+  let failing = false;
+  client.on('error', (err: Error & { code?: string }) => {
+    const now = Date.now();
+    if (err.message !== lastMessage || now - lastAt >= ERROR_LOG_INTERVAL_MS) {
+      log.error({ role, err, code: err.code, suppressed }, 'redis connection error');
+      lastMessage = err.message;
+      lastAt = now;
+      suppressed = 0;
+    } else {
+      suppressed += 1;
+    }
+    failing = true;
+  });
+  client.on('ready', () => {
+    if (failing) log.info({ role }, 'redis connection restored');
+    failing = false;
+    lastMessage = undefined;
+    suppressed = 0;
+  });
+}
+
+/**
+ * For BullMQ Workers (and anything that blocks): commands wait through reconnects instead of
+ * failing, as BullMQ requires (`maxRetriesPerRequest: null`).
+ */
+export function createWorkerConnection(url: string, opts: ConnectionOptions = {}): Redis {
+  const log = opts.log ?? defaultLogger;
+  const client = new Redis(url, {
+    ...opts.redis,
+    ...(opts.name !== undefined ? { connectionName: opts.name } : {}),
+    maxRetriesPerRequest: null,
+  });
+  attachLogging(client, log, opts.name ?? 'worker');
+  return client;
+}
+
+/**
+ * For the API and other producers: when Redis is down a command fails at once (no offline
+ * queue, one retry) so callers can answer 503 instead of piling up requests.
+ * Commands sent before the first 'ready' fail too; await waitUntilReady() at startup.
+ */
+export function createProducerConnection(url: string, opts: ProducerConnectionOptions = {}): Redis {
+  const log = opts.log ?? defaultLogger;
+  const client = new Redis(url, {
+    ...opts.redis,
+    ...(opts.name !== undefined ? { connectionName: opts.name } : {}),
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: opts.connectTimeoutMs ?? 2_000,
+    commandTimeout: opts.commandTimeoutMs ?? 5_000,
+  });
+  attachLogging(client, log, opts.name ?? 'producer');
+  return client;
+}
+
+/** Resolves once the client is ready; rejects after timeoutMs without closing the client. */
+export function waitUntilReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new Error(`redis not ready after ${timeoutMs} ms (status ${client.status})`));
+    }, timeoutMs);
+    function onReady(): void {
+      clearTimeout(timer);
+      resolve();
+    }
+    client.once('ready', onReady);
+  });
+}
+
+/**
+ * True when a PING at `url` gets PONG within timeoutMs. Never throws, never waits longer than
+ * the bound, and always closes its own connection (no reconnects, no offline queue).
+ */
+export async function pingRedis(url: string, timeoutMs = 1_000): Promise<boolean> {
+  let client: Redis | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    client = new Redis(url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      reconnectOnError: () => false,
+      connectTimeout: timeoutMs,
+      commandTimeout: timeoutMs,
+      enableReadyCheck: false,
+    });
+    // Without a listener an 'error' event would crash the process.
+    client.on('error', () => {});
+    const c = client;
+    const attempt = (async () => {
+      await c.connect();
+      return (await c.ping()) === 'PONG';
+    })();
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    return await Promise.race([attempt.catch(() => false), timeout]);
+  } catch {
+    return false;
+  } finally {
+    if (timer) clearTimeout(timer);
+    client?.disconnect();
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Typed access to run state, history, entries and run indexes. Every write goes through one of
+ * the Lua transitions (./lua); reads are plain hash/list/zset reads.
+ */
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.ts';
+import type { Scripts } from './scripts.ts';
+import type { Entry, HistoryEvent, NewHistoryEvent, RunError, RunState, RunStatus } from './types.ts';
+import type { Model } from '../steps/types.ts';
+
+export interface CreateRunInput {
+  runId: string;
+  workflow: string;
+  version: number;
+  status: RunStatus;
+  stepId: string | null;
+  model: Model;
+  entryId: string;
+  /** Hash of the start request; '' when no idempotency key was given. */
+  idempotency?: { key: string; bodyHash: string; ttlMs: number };
+  callbackUrl?: string;
+  startedBy?: string;
+  events: NewHistoryEvent[];
+}
+
+export type CreateRunResult =
+  | { created: true; runId: string }
+  | { created: false; runId: string; bodyHash: string };
+
+export interface TransitionInput {
+  expect: RunStatus[];
+  seq?: number;
+  status?: RunStatus;
+  /** Advance seq (fences every job and answer issued for the old one). */
+  advance: boolean;
+  set?: Partial<Record<'stepId' | 'model' | 'error' | 'entryVersion' | 'outcome' | 'wait', string>>;
+  events: NewHistoryEvent[];
+}
+
+export type TransitionResult =
+  | { ok: true; seq: number; from: RunStatus }
+  | { ok: false; seq: number; status: RunStatus }
+  | { ok: false; missing: true };
+
+export interface ListQuery {
+  workflow?: string;
+  status?: RunStatus;
+  limit: number;
+  cursor?: string;
+}
+
+export interface RunStoreOptions {
+  retentionSec: number;
+}
+
+const toEvent = (e: NewHistoryEvent, now: string): string => JSON.stringify({ at: now, ...e });
+
+export class RunStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly scripts: Scripts,
+    private readonly keys: Keys,
+    private readonly opts: RunStoreOptions,
+  ) {}
+
+  async create(input: CreateRunInput, entryModel: Model): Promise<CreateRunResult> {
+    const now = Date.now();
+    const at = new Date(now).toISOString();
+    const idem = input.idempotency;
+    const res = (await this.scripts.run(
+      'createRun',
+      [
+        this.keys.run(input.runId),
+        this.keys.history(input.runId),
+        this.keys.idempotency(input.workflow, idem?.key ?? '-'),
+        this.keys.entry(input.entryId),
+      ],
+      [
+        input.runId, input.workflow, input.version, input.status, input.stepId ?? '',
+        JSON.stringify(input.model), input.entryId, now, idem?.bodyHash ?? '', idem?.ttlMs ?? 0,
+        this.keys.runIndexPrefix, this.keys.events, this.opts.retentionSec,
+        input.callbackUrl ?? '', input.startedBy ?? '', JSON.stringify(entryModel),
+        ...input.events.map((e) => toEvent(e, at)),
+      ],
+    )) as [number, string];
+    if (res[0] === 1) return { created: true, runId: input.runId };
+    const [runId = '', bodyHash = ''] = res[1].split(' ');
+    return { created: false, runId, bodyHash };
+  }
+
+  async transition(runId: string, t: TransitionInput): Promise<TransitionResult> {
+    const now = Date.now();
+    const at = new Date(now).toISOString();
+    const pairs = Object.entries(t.set ?? {}).flatMap(([k, v]) => [k, v ?? '']);
+    const res = (await this.scripts.run(
+      'transition',
+      [this.keys.run(runId), this.keys.history(runId)],
+      [
+        t.expect.join(','), t.seq ?? '', t.status ?? '', t.advance ? '1' : '0', now,
+        this.keys.runIndexPrefix, this.keys.events, this.opts.retentionSec,
+        pairs.length / 2, ...pairs, ...t.events.map((e) => toEvent(e, at)),
+      ],
+    )) as [number, number?, string?];
+    if (res[0] === -1) return { ok: false, missing: true };
+    if (res[0] === 1) return { ok: true, seq: Number(res[1]), from: res[2] as RunStatus };
+    return { ok: false, seq: Number(res[1]), status: res[2] as RunStatus };
+  }
+
+  async get(runId: string): Promise<RunState | null> {
+    const h = await this.redis.hgetall(this.keys.run(runId));
+    return h.id ? parseRun(h) : null;
+  }
+
+  async history(runId: string, from = 0, limit = 1000): Promise<HistoryEvent[]> {
+    const raw = await this.redis.lrange(this.keys.history(runId), from, from + limit - 1);
+    return raw.map((r) => JSON.parse(r) as HistoryEvent);
+  }
+
+  /** Newest first. The cursor is the last run id of the previous page (ids are time-ordered). */
+  async list(q: ListQuery): Promise<{ items: RunState[]; nextCursor?: string }> {
+    const key = this.keys.runIndex({ workflow: q.workflow, status: q.status });
+    const items: RunState[] = [];
+    let cursor = q.cursor;
+    // Runs past retention leave their id in the index; drop those lazily and read on.
+    for (let round = 0; round < 5 && items.length < q.limit; round++) {
+      const want = q.limit - items.length;
+      const ids = await this.redis.zrange(key, cursor ? `(${cursor}` : '+', '-', 'BYLEX', 'REV', 'LIMIT', 0, want);
+      if (ids.length === 0) return { items };
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hgetall(this.keys.run(id));
+      const rows = (await pipe.exec()) ?? [];
+      const gone: string[] = [];
+      rows.forEach(([, h], i) => {
+        const row = h as Record<string, string>;
+        if (row?.id) items.push(parseRun(row));
+        else gone.push(ids[i]!);
+      });
+      if (gone.length) await this.redis.zrem(key, ...gone);
+      cursor = ids[ids.length - 1];
+      if (ids.length < want) return { items };
+    }
+    return { items, nextCursor: cursor };
+  }
+
+  /** Running runs, oldest first, for the reconciler. */
+  async runningIds(afterId: string | undefined, count: number): Promise<string[]> {
+    const key = this.keys.runIndex({ status: 'running' });
+    return this.redis.zrange(key, afterId ? `(${afterId}` : '-', '+', 'BYLEX', 'LIMIT', 0, count);
+  }
+
+  async getEntry(entryId: string): Promise<Entry | null> {
+    const h = await this.redis.hgetall(this.keys.entry(entryId));
+    if (!h.version) return null;
+    return { id: entryId, version: Number(h.version), model: JSON.parse(h.model ?? '{}') as Model, updatedAt: Number(h.updatedAt) };
+  }
+
+  async saveEntry(entryId: string, model: Model, effectKey: string, runId: string): Promise<number> {
+    const v = await this.scripts.run('saveEntry', [this.keys.entry(entryId)], [entryId, JSON.stringify(model), effectKey, Date.now(), runId]);
+    return Number(v);
+  }
+}
+
+function parseRun(h: Record<string, string>): RunState {
+  const run: RunState = {
+    id: h.id!,
+    workflow: h.workflow!,
+    version: Number(h.version),
+    status: h.status as RunStatus,
+    seq: Number(h.seq),
+    stepId: h.stepId ? h.stepId : null,
+    model: JSON.parse(h.model ?? '{}') as Model,
+    entryId: h.entryId!,
+    entryVersion: Number(h.entryVersion),
+    transitions: Number(h.transitions ?? 0),
+    createdAt: Number(h.createdAt),
+    updatedAt: Number(h.updatedAt),
+  };
+  if (h.error) run.error = JSON.parse(h.error) as RunError;
+  if (h.outcome) run.outcome = h.outcome;
+  if (h.callbackUrl) run.callbackUrl = h.callbackUrl;
+  if (h.startedBy) run.startedBy = h.startedBy;
+  return run;
+}

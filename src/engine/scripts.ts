@@ -1,0 +1,48 @@
+/**
+ * Loads the Lua transitions in ./lua (one file per transition, as BullMQ does) onto an ioredis
+ * connection. `includes.lua` holds helpers shared by the scripts that change a run's status.
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+const dir = new URL('./lua/', import.meta.url);
+const read = (file: string) => readFileSync(new URL(file, dir), 'utf8');
+
+const scripts = {
+  createRun: { keys: 4, withIncludes: true, file: 'create-run.lua' },
+  transition: { keys: 2, withIncludes: true, file: 'transition.lua' },
+  saveEntry: { keys: 1, withIncludes: false, file: 'save-entry.lua' },
+  saveWorkflow: { keys: 2, withIncludes: false, file: 'save-workflow.lua' },
+} as const;
+
+export type ScriptName = keyof typeof scripts;
+type Arg = string | number;
+
+export interface Scripts {
+  run(name: ScriptName, keys: string[], args: Arg[]): Promise<unknown>;
+}
+
+let sources: Record<ScriptName, string> | undefined;
+function loadSources(): Record<ScriptName, string> {
+  if (!sources) {
+    const includes = read('includes.lua');
+    const out = {} as Record<ScriptName, string>;
+    for (const [name, s] of Object.entries(scripts) as [ScriptName, (typeof scripts)[ScriptName]][]) {
+      out[name] = (s.withIncludes ? includes + '\n' : '') + read(s.file);
+    }
+    sources = out;
+  }
+  return sources;
+}
+
+export function loadScripts(redis: Redis): Scripts {
+  const src = loadSources();
+  for (const name of Object.keys(scripts) as ScriptName[]) {
+    redis.defineCommand(`sf_${name}`, { numberOfKeys: scripts[name].keys, lua: src[name] });
+  }
+  // defineCommand adds methods at run time; this is the one place that reaches for them.
+  const commands = redis as unknown as Record<string, (...a: Arg[]) => Promise<unknown>>;
+  return {
+    run: (name, keys, args) => commands[`sf_${name}`]!.call(redis, ...keys, ...args),
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * Runs one step job: read the run, check the job is current (seq fencing), execute the step's
+ * handler, decide the next step (pure), commit everything in one fenced transition, then enqueue
+ * the successor. Every crash point converges (DESIGN §5): a redelivered job whose step already
+ * committed finds an advanced seq and only makes sure the successor job exists.
+ */
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Plan, PlanStep } from '../definition/plan.ts';
+import { setPath } from '../definition/paths.ts';
+import { getStepType } from '../steps/registry.ts';
+import { NonRetryableError, type Model, type StepResult } from '../steps/types.ts';
+import { StepTimeoutError } from './errors.ts';
+import type { RunStore } from './run-store.ts';
+import type { Scheduler, StepJobData } from './scheduler.ts';
+import { decide } from './transition.ts';
+import type { NewHistoryEvent, RunError, RunState } from './types.ts';
+import type { WorkflowStore } from './workflow-store.ts';
+
+export interface ProcessorOptions {
+  maxTransitions: number;
+  modelMaxBytes: number;
+}
+
+export type JobOutcome = 'committed' | 'stale' | 'missing';
+
+export class StepProcessor {
+  constructor(
+    private readonly runs: RunStore,
+    private readonly workflows: WorkflowStore,
+    private readonly scheduler: Scheduler,
+    private readonly log: Logger,
+    private readonly opts: ProcessorOptions,
+  ) {}
+
+  async process(job: Job<StepJobData>): Promise<JobOutcome> {
+    const { runId, seq, stepId } = job.data;
+    const attempt = job.attemptsMade + 1;
+    const log = this.log.child({ runId, stepId, seq, attempt });
+    const run = await this.runs.get(runId);
+    if (!run) {
+      log.warn('step job for a run that no longer exists; dropped');
+      return 'missing';
+    }
+    if (run.status !== 'running' || run.seq !== seq) {
+      log.debug({ status: run.status, currentSeq: run.seq }, 'stale step job; making sure the current one exists');
+      await this.ensureCurrentJob(run);
+      return 'stale';
+    }
+    const plan = await this.workflows.plan(run.workflow, run.version);
+    const step = plan && run.stepId ? plan.steps[run.stepId] : undefined;
+    if (!plan || !step) {
+      await this.failRun(run, { code: 'BAD_PLAN', message: `workflow ${run.workflow} v${run.version} has no step ${run.stepId}` }, [], log);
+      return 'committed';
+    }
+
+    const started = Date.now();
+    let result: StepResult;
+    try {
+      result = await this.execute(run, step, attempt, log);
+    } catch (err) {
+      const final = await this.recordFailure(job, run, step, attempt, started, err, log);
+      if (final && !(err instanceof UnrecoverableError)) throw new UnrecoverableError(message(err));
+      throw err;
+    }
+    await this.commit(run, plan, step, attempt, started, result, log);
+    return 'committed';
+  }
+
+  private async execute(run: RunState, step: PlanStep, attempt: number, log: Logger): Promise<StepResult> {
+    const type = getStepType(step.type);
+    if (!type) throw new NonRetryableError(`unknown step type ${step.type}`);
+    const params = type.params.parse(step.def);
+    const controller = new AbortController();
+    const ctx = {
+      runId: run.id, workflow: run.workflow, version: run.version, stepId: step.id, seq: run.seq, attempt,
+      effectKey: `${run.id}/${step.id}/${run.seq}`, params, model: run.model, signal: controller.signal, log,
+    };
+    if (!step.timeoutMs) return type.execute(ctx);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new StepTimeoutError(`step ${step.id} timed out after ${step.timeoutMs} ms`);
+        controller.abort(err);
+        reject(err);
+      }, step.timeoutMs);
+    });
+    try {
+      return await Promise.race([Promise.resolve(type.execute(ctx)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async commit(run: RunState, plan: Plan, step: PlanStep, attempt: number, started: number, result: StepResult, log: Logger) {
+    let model: Model = run.model;
+    for (const w of result.writes ?? []) model = setPath(model, w.path, w.value);
+    const modelJson = result.writes?.length ? JSON.stringify(model) : undefined;
+    const stepEvents: NewHistoryEvent[] = [
+      { type: 'step.started', stepId: step.id, attempt, at: new Date(started).toISOString() },
+    ];
+    if (modelJson && Buffer.byteLength(modelJson) > this.opts.modelMaxBytes) {
+      const error = { code: 'MODEL_TOO_LARGE', stepId: step.id, attempt, message: `step ${step.id} would grow the model past ${this.opts.modelMaxBytes} bytes` };
+      stepEvents.push({ type: 'step.failed', stepId: step.id, attempt, durationMs: Date.now() - started, detail: { error } });
+      await this.failRun(run, error, stepEvents, log);
+      return;
+    }
+
+    const set: Record<string, string> = {};
+    if (modelJson) set.model = modelJson;
+    const detail: Record<string, unknown> = { ...result.detail };
+    if (result.saveEntry) {
+      const entryVersion = await this.runs.saveEntry(run.entryId, model, `${run.id}/${step.id}/${run.seq}`, run.id);
+      set.entryVersion = String(entryVersion);
+      detail.entryVersion = entryVersion;
+    }
+    stepEvents.push({
+      type: 'step.completed', stepId: step.id, attempt, durationMs: Date.now() - started,
+      ...(Object.keys(detail).length ? { detail } : {}),
+    });
+
+    const decision = decide(plan, step, result.outcome, run.transitions, this.opts.maxTransitions);
+    const events = stepEvents;
+    switch (decision.status) {
+      case 'running':
+        set.stepId = decision.next;
+        break;
+      case 'completed':
+        set.stepId = '';
+        if (decision.outcome) set.outcome = decision.outcome;
+        events.push({ type: 'run.completed', stepId: step.id, ...(decision.outcome ? { detail: { outcome: decision.outcome } } : {}) });
+        break;
+      case 'draft': {
+        const entry = await this.runs.getEntry(run.entryId);
+        set.stepId = '';
+        set.model = JSON.stringify(entry?.model ?? model);
+        if (entry) set.entryVersion = String(entry.version);
+        events.push({ type: 'run.reset', stepId: step.id, detail: { entryVersion: entry?.version } });
+        break;
+      }
+      case 'waiting':
+        events.push({ type: 'run.waiting', stepId: step.id, ...(result.outcome.kind === 'wait' ? { detail: { reason: result.outcome.reason } } : {}) });
+        break;
+      case 'failed':
+        set.error = JSON.stringify(decision.error);
+        events.push({ type: 'run.failed', stepId: step.id, detail: { error: decision.error } });
+        break;
+    }
+    const res = await this.runs.transition(run.id, {
+      expect: ['running'], seq: run.seq, advance: true, set, events,
+      ...(decision.status === 'running' ? {} : { status: decision.status }),
+    });
+    if (!res.ok) {
+      log.info('step finished but the run moved on meanwhile (cancelled or redelivered); not committed');
+      const now = await this.runs.get(run.id);
+      if (now) await this.ensureCurrentJob(now);
+      return;
+    }
+    log.debug({ next: decision.status === 'running' ? decision.next : decision.status }, 'step committed');
+    if (decision.status === 'running') await this.scheduler.enqueue(run.id, res.seq, plan.steps[decision.next]!);
+  }
+
+  /** Records a failed attempt; returns true when it was the last one (the run is now failed). */
+  private async recordFailure(job: Job<StepJobData>, run: RunState, step: PlanStep, attempt: number, started: number, err: unknown, log: Logger): Promise<boolean> {
+    const nonRetryable = err instanceof NonRetryableError || err instanceof UnrecoverableError;
+    const final = nonRetryable || attempt >= (job.opts.attempts ?? 1);
+    const error: RunError = { message: message(err), stepId: step.id, attempt, code: err instanceof StepTimeoutError ? 'STEP_TIMEOUT' : nonRetryable ? 'NON_RETRYABLE' : 'STEP_ERROR' };
+    const durationMs = Date.now() - started;
+    const events: NewHistoryEvent[] = [{ type: 'step.started', stepId: step.id, attempt, at: new Date(started).toISOString() }];
+    if (final) {
+      log.warn({ err: error }, 'step failed for good; run failed');
+      events.push({ type: 'step.failed', stepId: step.id, attempt, durationMs, detail: { error } });
+      await this.failRun(run, error, events, log);
+    } else {
+      log.info({ err: error }, 'step attempt failed; will retry');
+      events.push({ type: 'step.retrying', stepId: step.id, attempt, durationMs, detail: { error } });
+      await this.runs.transition(run.id, { expect: ['running'], seq: run.seq, advance: false, events });
+    }
+    return final;
+  }
+
+  private async failRun(run: RunState, error: RunError, events: NewHistoryEvent[], log: Logger) {
+    const res = await this.runs.transition(run.id, {
+      expect: ['running'], seq: run.seq, advance: true, status: 'failed',
+      set: { error: JSON.stringify(error) },
+      events: [...events, { type: 'run.failed', stepId: error.stepId, detail: { error } }],
+    });
+    if (!res.ok) log.info('run moved on before its failure was recorded');
+  }
+
+  /** The repair every stale job performs: the run's current step must have a job. */
+  async ensureCurrentJob(run: Pick<RunState, 'id' | 'status' | 'seq' | 'stepId' | 'workflow' | 'version'>): Promise<void> {
+    if (run.status !== 'running' || !run.stepId) return;
+    const plan = await this.workflows.plan(run.workflow, run.version);
+    const step = plan?.steps[run.stepId];
+    if (step) await this.scheduler.enqueue(run.id, run.seq, step);
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

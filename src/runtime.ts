@@ -1,0 +1,126 @@
+/**
+ * Process wiring shared by `npm start` (API + worker), `npm run api` and `npm run worker`:
+ * config → Redis → engine(s) → HTTP server and/or worker, and a bounded shutdown on SIGTERM.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { loadConfig, type Config } from '../config/schema.ts';
+import { createApp } from './api/app.ts';
+import { loadPrincipals } from './api/principals.ts';
+import { Engine, type EngineOptions } from './engine/engine.ts';
+import { ensureRedis } from './engine/redis-bootstrap.ts';
+import { waitUntilReady } from './engine/redis.ts';
+import { createLogger } from './observability/logger.ts';
+
+export type Role = 'all' | 'api' | 'worker';
+
+export function engineOptions(config: Config): EngineOptions {
+  return {
+    redisUrl: config.redisUrl,
+    prefix: config.prefix,
+    maxTransitions: config.maxTransitions,
+    modelMaxBytes: config.modelMaxBytes,
+    retentionSec: config.runRetentionDays * 86_400,
+    idempotencyTtlMs: config.idempotencyTtlHours * 3_600_000,
+    reconcile: { intervalMs: config.reconcileIntervalMs, graceMs: Math.max(5_000, config.worker.lockDurationMs) },
+    worker: { ...config.worker, shutdownTimeoutMs: config.shutdownTimeoutMs },
+  };
+}
+
+export interface Running {
+  server?: Server;
+  port?: number;
+  stop(): Promise<void>;
+}
+
+export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, log: Logger = createLogger({ name: 'stageflow' })): Promise<Running> {
+  const config = loadConfig(env);
+  const principals = role === 'worker' ? undefined : loadPrincipals({ STAGEFLOW_API_KEYS: config.apiKeys, NODE_ENV: config.nodeEnv });
+  const redis = await ensureRedis(config, log);
+  const opts = engineOptions(config);
+  const stops: Array<() => Promise<void>> = [];
+  const running: Running = {
+    stop: async () => {
+      for (const s of stops.reverse()) await s();
+    },
+  };
+
+  if (role !== 'api') {
+    const engine = Engine.open(opts, log, { failFast: false });
+    await waitUntilReady(engine.redis, 10_000);
+    engine.startWorker();
+    engine.startReconciler();
+    stops.push(() => engine.close());
+  }
+
+  if (role !== 'worker' && principals) {
+    const engine = Engine.open(opts, log, { failFast: true });
+    await waitUntilReady(engine.redis, 10_000);
+    await loadExampleWorkflows(engine, log);
+    const app = createApp({ engine, principals, log });
+    const server = app.listen(config.port);
+    await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+    const address = server.address();
+    running.server = server;
+    running.port = typeof address === 'object' && address ? address.port : config.port;
+    if (principals.devKey) {
+      log.warn({ adminKey: principals.devKey }, 'DEV MODE: no API keys configured; use this generated admin key (Authorization: Bearer <adminKey>). Set STAGEFLOW_API_KEYS for real use.');
+    }
+    log.info({ port: running.port, role, principals: principals.size }, `stageflow listening on http://localhost:${running.port}`);
+    stops.unshift(async () => {
+      await engine.close();
+    });
+    stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  }
+  if (redis.started) log.info('the redis-server started for you keeps running after stageflow stops');
+  return running;
+}
+
+/** Saves config/workflows/*.json so a new user has something to run; unchanged ones keep their version. */
+async function loadExampleWorkflows(engine: Engine, log: Logger, dir = 'config/workflows') {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return;
+  }
+  for (const file of files) {
+    try {
+      const def = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { name: string };
+      const saved = await engine.saveWorkflow(def.name, def);
+      log.info({ workflow: def.name, version: saved.version }, 'example workflow loaded');
+    } catch (err) {
+      log.error({ err, file }, 'example workflow not loaded');
+    }
+  }
+}
+
+/** Runs a role as the main program: logs fatal start errors plainly and drains on SIGTERM/SIGINT. */
+export async function main(role: Role): Promise<void> {
+  const log = createLogger({ name: 'stageflow' });
+  let running: Running;
+  try {
+    running = await start(role, process.env, log);
+  } catch (err) {
+    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'stageflow could not start');
+    process.exitCode = 1;
+    return;
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'unclean shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

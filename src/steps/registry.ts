@@ -1,0 +1,55 @@
+/** Every step type the engine knows. Adding a type = one file under src/steps/ + one line here. */
+import type { z } from 'zod';
+import { executeDataflowStep } from './executeDataflow.ts';
+import { finishStep } from './finish.ts';
+import { getUserConfirmationStep } from './getUserConfirmation.ts';
+import { ifConditionStep } from './ifCondition.ts';
+import { resetToDraftStep } from './resetToDraft.ts';
+import { sendNotificationStep } from './sendNotification.ts';
+import { sendTemplatedNotificationStep } from './sendTemplatedNotification.ts';
+import { switchCaseStep } from './switchCase.ts';
+import { updateModelStep } from './updateModel.ts';
+import { updateModelFieldStep } from './updateModelField.ts';
+import { bindStepSchema, type NestedStep } from './step-list.ts';
+import { buildStepSchema } from './step-schema.ts';
+import type { StepType } from './types.ts';
+
+/** Keyed by type with the precise types kept, so schema.ts can derive the StepDefinition union. */
+export const registeredStepTypes = {
+  sendNotification: sendNotificationStep,
+  sendTemplatedNotification: sendTemplatedNotificationStep,
+  getUserConfirmation: getUserConfirmationStep,
+  executeDataflow: executeDataflowStep,
+  updateModel: updateModelStep,
+  updateModelField: updateModelFieldStep,
+  finish: finishStep,
+  resetToDraft: resetToDraftStep,
+  switchCase: switchCaseStep,
+  ifCondition: ifConditionStep,
+} as const;
+
+export type RegisteredStepTypes = typeof registeredStepTypes;
+export type StepTypeName = keyof RegisteredStepTypes;
+
+// StepType<any> is the bridge: a handler typed for its own params is not a handler of `unknown`.
+const erased: Readonly<Record<string, StepType<any>>> = registeredStepTypes;
+
+export const stepTypes: Readonly<Record<string, StepType>> = Object.freeze({ ...erased });
+
+export const stepTypeNames: readonly string[] = Object.freeze(Object.keys(stepTypes));
+
+/** Own-property lookup, so names like "constructor" or "toString" are unknown types, not Object members. */
+export function getStepType(type: string): StepType | undefined {
+  return Object.hasOwn(stepTypes, type) ? stepTypes[type] : undefined;
+}
+
+/**
+ * The runtime schema of one step definition (typed precisely in definition/schema.ts). Bound into
+ * the nested step lists here, so any importer of the registry (workers included) can parse steps.
+ */
+export const stepDefinitionSchema = buildStepSchema(Object.values(stepTypes));
+bindStepSchema(stepDefinitionSchema as z.ZodType<NestedStep>);
+
+for (const [key, stepType] of Object.entries(stepTypes)) {
+  if (key !== stepType.type) throw new Error(`step registry key "${key}" does not match its type "${stepType.type}"`);
+}

@@ -1,0 +1,104 @@
+/**
+ * The contract between the engine and a step type. A step type is one file under src/steps/
+ * exporting a `StepType`: its parameter schema and its handler. The engine never switches on
+ * a step's type; it only reads what the handler returns.
+ */
+import type { z } from 'zod';
+import type { Logger } from 'pino';
+
+export type Model = Record<string, unknown>;
+
+/** One write to the working model: set `path` (dot separated) to `value`. */
+export interface FieldWrite {
+  path: string;
+  value: unknown;
+}
+
+export type StepOutcome =
+  /** Continue with the step's plan successor. */
+  | { kind: 'next' }
+  /** Continue with the named branch (a key of PlanStep.branches). */
+  | { kind: 'branch'; key: string }
+  /** End the run as completed. */
+  | { kind: 'finish'; outcome?: string }
+  /** End execution and put the run back to draft (model reverts to the saved entry). */
+  | { kind: 'draft' }
+  /** Park the run; something else (an answer, a child run, a timer) resumes it. */
+  | { kind: 'wait'; reason: string; detail?: unknown };
+
+export interface StepResult {
+  writes?: FieldWrite[];
+  /** Persist the working model (after `writes`) into the run's entry. */
+  saveEntry?: boolean;
+  outcome: StepOutcome;
+  /** Free-form detail recorded on the step.completed history event. */
+  detail?: Record<string, unknown>;
+}
+
+export interface StepContext<P = unknown> {
+  runId: string;
+  workflow: string;
+  version: number;
+  stepId: string;
+  seq: number;
+  attempt: number;
+  /** Stable across attempts of this step at this seq: `runId/stepId/seq`. */
+  effectKey: string;
+  params: P;
+  /** The working model as committed before this step (read-only: return writes instead). */
+  model: Readonly<Model>;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/**
+ * Describes how a step shapes control flow so the compiler stays generic:
+ * - `branches`: nested step lists the step can jump into, each with the key its handler returns;
+ *   `rejoin` true means the branch continues after this step (if), false means after the stage (switch);
+ *   `goto` names a stage to continue with instead.
+ * - `terminal`: the step always ends execution (finish, resetToDraft).
+ * - `endsStage`: nothing after it in the same list can run (switchCase).
+ */
+export interface BranchSpec {
+  key: string;
+  label: string;
+  steps: unknown[];
+  rejoin: boolean;
+  goto?: string;
+  /** JSON path of `steps` relative to the step (e.g. `then`, `cases[0].steps`), for validation messages. */
+  path?: string;
+  /** JSON path of the `goto` parameter relative to the step (e.g. `thenGoto`, `cases[0].goto`). */
+  gotoPath?: string;
+}
+
+/** A named resource a step needs at run time; checked (as a warning) when the definition is saved. */
+export interface StepReference {
+  kind: 'dataflow' | 'template';
+  name: string;
+  /** The parameter holding the name, relative to the step (e.g. `dataflow`). */
+  path: string;
+}
+
+export interface StepType<S extends z.ZodType = z.ZodType> {
+  type: string;
+  /** Builder toolbox group. */
+  group: 'Notifications' | 'Integrations' | 'Common' | 'Conditions';
+  description: string;
+  /** Parameters of the step besides the common ones (id, type, name, retry, timeoutMs). */
+  params: S;
+  branches?: (params: z.infer<S>) => BranchSpec[];
+  terminal?: boolean;
+  endsStage?: boolean;
+  /** Field paths this step reads or writes, for save-time path checks. */
+  fieldPaths?: (params: z.infer<S>) => string[];
+  /** Dataflows/templates this step uses, so saving can warn about ones not registered yet. */
+  references?: (params: z.infer<S>) => StepReference[];
+  /** Save-time warnings specific to this step type. */
+  warnings?: (params: z.infer<S>) => string[];
+  execute: (ctx: StepContext<z.infer<S>>) => Promise<StepResult> | StepResult;
+}
+
+/** Thrown by a handler for a failure that retrying cannot fix (bad template, failed switch, 4xx). */
+export class NonRetryableError extends Error {
+  override name = 'NonRetryableError';
+}
