@@ -13,7 +13,7 @@ import { NonRetryableError, type Model, type StepResult } from '../steps/types.t
 import { StepTimeoutError } from './errors.ts';
 import type { RunStore } from './run-store.ts';
 import type { Scheduler, StepJobData } from './scheduler.ts';
-import { decide } from './transition.ts';
+import { decide, transitionLimitError } from './transition.ts';
 import type { NewHistoryEvent, RunError, RunState } from './types.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
@@ -51,6 +51,13 @@ export class StepProcessor {
     const step = plan && run.stepId ? plan.steps[run.stepId] : undefined;
     if (!plan || !step) {
       await this.failRun(run, { code: 'BAD_PLAN', message: `workflow ${run.workflow} v${run.version} has no step ${run.stepId}` }, [], log);
+      return 'committed';
+    }
+
+    const overLimit = transitionLimitError(step.id, run.transitions, this.opts.maxTransitions);
+    if (overLimit) {
+      log.warn({ transitions: run.transitions }, 'transition limit reached; run failed');
+      await this.failRun(run, overLimit, [], log);
       return 'committed';
     }
 
@@ -119,7 +126,7 @@ export class StepProcessor {
       ...(Object.keys(detail).length ? { detail } : {}),
     });
 
-    const decision = decide(plan, step, result.outcome, run.transitions, this.opts.maxTransitions);
+    const decision = decide(plan, step, result.outcome);
     const events = stepEvents;
     switch (decision.status) {
       case 'running':

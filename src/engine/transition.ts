@@ -13,17 +13,7 @@ export type Decision =
   | { status: 'waiting' }
   | { status: 'failed'; error: RunError };
 
-export function decide(plan: Plan, step: PlanStep, outcome: StepOutcome, transitions: number, maxTransitions: number): Decision {
-  if (transitions + 1 > maxTransitions) {
-    return {
-      status: 'failed',
-      error: {
-        code: 'TRANSITION_LIMIT',
-        stepId: step.id,
-        message: `run exceeded ${maxTransitions} transitions (a loop that never ends?); raise MAX_TRANSITIONS if this is intended`,
-      },
-    };
-  }
+export function decide(plan: Plan, step: PlanStep, outcome: StepOutcome): Decision {
   switch (outcome.kind) {
     case 'finish':
       return { status: 'completed', outcome: outcome.outcome };
@@ -48,4 +38,14 @@ function toTarget(plan: Plan, target: string | null): Decision {
     return { status: 'failed', error: { code: 'BAD_PLAN', message: `plan names unknown step ${target}` } };
   }
   return { status: 'running', next: target };
+}
+
+/** A run that has made `maxTransitions` step commits may not run another step: a loop that never ends. */
+export function transitionLimitError(stepId: string, transitions: number, maxTransitions: number): RunError | undefined {
+  if (transitions < maxTransitions) return undefined;
+  return {
+    code: 'TRANSITION_LIMIT',
+    stepId,
+    message: `run reached ${maxTransitions} transitions (a loop that never ends?); raise MAX_TRANSITIONS if this is intended`,
+  };
 }

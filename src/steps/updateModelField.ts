@@ -11,10 +11,18 @@ export const UpdateModelFieldParams = z
     sourceField: FieldPath.optional(),
   })
   // `when` makes the rule report even when another parameter is also invalid.
-  .refine((p) => (p?.value !== undefined) !== (p?.sourceField !== undefined), {
-    message: 'exactly one of value or sourceField is required',
-    when: () => true,
-  });
+  .superRefine(
+    (p, ctx) => {
+      const hasValue = p?.value !== undefined;
+      const hasSource = p?.sourceField !== undefined;
+      if (hasValue && hasSource) {
+        ctx.addIssue({ code: 'custom', message: 'set exactly one of value or sourceField, not both', path: [] });
+      } else if (!hasValue && !hasSource) {
+        ctx.addIssue({ code: 'custom', message: 'set exactly one of value or sourceField', path: [] });
+      }
+    },
+    { when: () => true },
+  );
 
 export const updateModelFieldStep: StepType<typeof UpdateModelFieldParams> = {
   type: 'updateModelField',

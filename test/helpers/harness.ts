@@ -1,0 +1,128 @@
+/**
+ * An in-process stageflow for integration tests: API on a free port plus (optionally) a worker,
+ * under a unique key prefix that is deleted afterwards.
+ */
+import type { Server } from 'node:http';
+import { createApp } from '../../src/api/app.ts';
+import { PrincipalRegistry } from '../../src/api/principals.ts';
+import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
+import { waitUntilReady } from '../../src/engine/redis.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { cleanupPrefix, testRedisUrl, uniquePrefix } from './redis.ts';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789';
+export const USER_KEY = 'test-user-key-0123456789ab';
+
+export interface Harness {
+  base: string;
+  prefix: string;
+  engine: Engine;
+  worker?: Engine;
+  options: EngineOptions;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  saveWorkflow(def: { name: string } & Record<string, unknown>): Promise<number>;
+  start(name: string, body?: Record<string, unknown>, query?: string): Promise<any>;
+  waitFor(runId: string, pred: (run: any) => boolean, ms?: number): Promise<any>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  worker?: boolean;
+  engine?: Partial<EngineOptions>;
+}
+
+export function engineTestOptions(prefix: string, over: Partial<EngineOptions> = {}): EngineOptions {
+  return {
+    redisUrl: testRedisUrl(),
+    prefix,
+    maxTransitions: 10_000,
+    modelMaxBytes: 256 * 1024,
+    retentionSec: 3600,
+    idempotencyTtlMs: 3_600_000,
+    reconcile: { intervalMs: 60_000, graceMs: 1000 },
+    worker: { concurrency: 10, lockDurationMs: 5000, stalledIntervalMs: 5000, maxStalledCount: 3, shutdownTimeoutMs: 2000 },
+    ...over,
+  };
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const prefix = uniquePrefix('it');
+  const options = engineTestOptions(prefix, opts.engine);
+  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
+  const engine = Engine.open(options, log, { failFast: true });
+  await waitUntilReady(engine.redis, 5000);
+  let worker: Engine | undefined;
+  if (opts.worker !== false) {
+    worker = Engine.open(options, log, { failFast: false });
+    worker.startWorker();
+  }
+  const principals = PrincipalRegistry.fromJson(
+    [
+      { id: 'admin', key: ADMIN_KEY, roles: ['admin'] },
+      { id: 'user-1', key: USER_KEY, roles: ['operator'] },
+    ],
+    'test',
+  );
+  const app = createApp({ engine, principals, log });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const address = server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  const api: Harness['api'] = async (method, path, body, headers = {}) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* not JSON: keep the text */
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+
+  const h: Harness = {
+    base, prefix, engine, worker, options, api,
+    async saveWorkflow(def) {
+      const res = await api('PUT', `/api/workflows/${def.name}`, def);
+      if (res.status !== 201 && res.status !== 200) throw new Error(`save failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.version as number;
+    },
+    async start(name, body = {}, query = '') {
+      const res = await api('POST', `/api/workflows/${name}/runs${query}`, body);
+      if (res.status !== 201 && res.status !== 200) throw new Error(`start failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    async waitFor(runId, pred, ms = 10_000) {
+      const until = Date.now() + ms;
+      for (;;) {
+        const run = (await api('GET', `/api/runs/${runId}`)).body;
+        if (pred(run)) return run;
+        if (Date.now() > until) throw new Error(`run ${runId} did not reach the expected state: ${JSON.stringify(run)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      await worker?.close();
+      await engine.close();
+      await cleanupPrefix(options.redisUrl, prefix);
+    },
+  };
+  return h;
+}
+
+/** A workflow of `n` updateModelField steps spread over stages of 5. */
+export function linearWorkflow(name: string, n: number): { name: string } & Record<string, unknown> {
+  const steps = Array.from({ length: n }, (_, i) => ({ id: `s${i + 1}`, type: 'updateModelField', field: `f${i + 1}`, value: i + 1 }));
+  const stages = [];
+  for (let i = 0; i < n; i += 5) stages.push({ id: `stage${i / 5 + 1}`, name: `Stage ${i / 5 + 1}`, steps: steps.slice(i, i + 5) });
+  return { name, stages };
+}
+
+export const settled = (run: any) => run.status !== 'running';
