@@ -1,0 +1,255 @@
+/**
+ * Shared bench plumbing: settings, Redis INFO snapshots, a client-side command tracer, the
+ * prefix memory census, percentiles and printing. Only the bench imports this.
+ */
+import { Redis } from 'ioredis';
+
+export interface BenchConfig {
+  redisUrl: string;
+  concurrency: number;
+  runs: number;
+  stepsPerRun: number;
+  warmupRuns: number;
+  settleMs: number;
+  pollMs: number;
+  timeoutMs: number;
+}
+
+function intEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function loadConfig(): BenchConfig {
+  return {
+    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    concurrency: intEnv('BENCH_CONCURRENCY', 50),
+    runs: intEnv('BENCH_RUNS', 300),
+    stepsPerRun: 10,
+    warmupRuns: intEnv('BENCH_WARMUP_RUNS', 20),
+    settleMs: intEnv('BENCH_SETTLE_MS', 1000),
+    pollMs: 10,
+    timeoutMs: intEnv('BENCH_TIMEOUT_MS', 120_000),
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export const out = (s = '') => void process.stdout.write(s + '\n');
+
+// ---------------------------------------------------------------- client-side command tracer
+
+/**
+ * Counts every command this process sends, by name (script calls by their defineCommand name),
+ * by patching ioredis' Redis.prototype.sendCommand. The bench's own monitor connection is
+ * tagged and counted separately, so its INFO/ZCARD polling can be subtracted from commandstats.
+ */
+const MONITOR = Symbol('bench-monitor');
+type Counts = Map<string, number>;
+const appCounts: Counts = new Map();
+const monitorCounts: Counts = new Map();
+const shaNames = new Map<string, string>();
+let installed = false;
+
+function scriptName(client: unknown, sha: string): string {
+  const known = shaNames.get(sha);
+  if (known) return known;
+  const set = (client as { scriptsSet?: Record<string, { sha: string }> }).scriptsSet ?? {};
+  for (const [name, s] of Object.entries(set)) shaNames.set(s.sha, name);
+  return shaNames.get(sha) ?? `evalsha:${sha.slice(0, 8)}`;
+}
+
+export function installTracer(): void {
+  if (installed) return;
+  installed = true;
+  const proto = Redis.prototype as unknown as { sendCommand: (this: any, cmd: any, stream?: unknown) => unknown };
+  const original = proto.sendCommand;
+  proto.sendCommand = function (this: any, cmd: { name: string; args: unknown[] }, stream?: unknown) {
+    let name = cmd.name.toLowerCase();
+    // ioredis rewrites evalsha→eval on a socket's first use of a script; count both as the script.
+    if ((name === 'evalsha' || name === 'eval') && cmd.args.length > 0 && typeof cmd.args[0] === 'string') {
+      const first = cmd.args[0] as string;
+      name = `script:${scriptName(this, first.length === 40 ? first : '')}`;
+    }
+    const counts = this[MONITOR] ? monitorCounts : appCounts;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    return original.call(this, cmd, stream);
+  };
+}
+
+export function resetTrace(): void {
+  appCounts.clear();
+  monitorCounts.clear();
+}
+
+export function takeTrace(): { app: Counts; monitor: Counts } {
+  return { app: new Map(appCounts), monitor: new Map(monitorCounts) };
+}
+
+// ---------------------------------------------------------------- Redis monitor
+
+export interface RedisSnapshot {
+  calls: Map<string, number>;
+  usedMemory: number;
+  cpuSec: number;
+  connectedClients: number;
+}
+
+export class Monitor {
+  readonly redis: Redis;
+
+  constructor(url: string) {
+    this.redis = new Redis(url, { maxRetriesPerRequest: 1, connectionName: 'bench-monitor' });
+    (this.redis as unknown as Record<symbol, boolean>)[MONITOR] = true;
+    this.redis.on('error', () => undefined);
+  }
+
+  async snapshot(): Promise<RedisSnapshot> {
+    const text = await this.redis.info('all');
+    const calls = new Map<string, number>();
+    let usedMemory = 0;
+    let cpu = 0;
+    let clients = 0;
+    for (const line of text.split('\r\n')) {
+      const stat = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+      if (stat) calls.set(stat[1]!.toLowerCase(), Number(stat[2]));
+      else if (line.startsWith('used_memory:')) usedMemory = Number(line.slice('used_memory:'.length));
+      else if (line.startsWith('used_cpu_sys:') || line.startsWith('used_cpu_user:')) cpu += Number(line.split(':')[1]);
+      else if (line.startsWith('connected_clients:')) clients = Number(line.split(':')[1]);
+    }
+    return { calls, usedMemory, cpuSec: cpu, connectedClients: clients };
+  }
+
+  /** Sum of MEMORY USAGE over the prefix's keys, grouped by a coarse key kind. */
+  async census(prefix: string, kindOf: (key: string) => string): Promise<{ total: number; keys: number; byKind: Map<string, { keys: number; bytes: number }> }> {
+    const byKind = new Map<string, { keys: number; bytes: number }>();
+    let total = 0;
+    let count = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const pipe = this.redis.pipeline();
+      for (const k of keys) pipe.memory('USAGE', k, 'SAMPLES', '0');
+      const rows = (await pipe.exec()) ?? [];
+      rows.forEach(([, bytes], i) => {
+        const n = Number(bytes ?? 0);
+        const kind = kindOf(keys[i]!);
+        const slot = byKind.get(kind) ?? { keys: 0, bytes: 0 };
+        slot.keys += 1;
+        slot.bytes += n;
+        byKind.set(kind, slot);
+        total += n;
+        count += 1;
+      });
+    } while (cursor !== '0');
+    return { total, keys: count, byKind };
+  }
+
+  close(): void {
+    this.redis.disconnect();
+  }
+}
+
+/** after − before, per command, minus the commands the bench monitor itself sent in between. */
+export function diffCalls(before: Map<string, number>, after: Map<string, number>, own: Map<string, number>): Map<string, number> {
+  const diff = new Map<string, number>();
+  for (const [cmd, n] of after) {
+    const d = n - (before.get(cmd) ?? 0) - (own.get(cmd) ?? 0);
+    if (d > 0) diff.set(cmd, d);
+  }
+  return diff;
+}
+
+export const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+export function top(m: Map<string, number>, n: number): Array<[string, number]> {
+  return [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
+}
+
+// ---------------------------------------------------------------- stats & results
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx]!;
+}
+
+export interface SideResult {
+  name: string;
+  runs: number;
+  steps: number;
+  elapsedMs: number;
+  latencies: number[];
+  redisCalls: Map<string, number>;
+  clientCalls: Map<string, number>;
+  ownSubtracted: number;
+  nodeCpuMs: number;
+  redisCpuMs: number;
+  usedMemoryDiff: number;
+  census: { total: number; keys: number; byKind: Map<string, { keys: number; bytes: number }> };
+  retention: string;
+  connectedClients: number;
+}
+
+export interface Summary {
+  stepsPerSec: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  callsPerStep: number;
+  roundTripsPerStep: number;
+  memPerRun: number;
+  censusPerRun: number;
+}
+
+export function summarize(r: SideResult): Summary {
+  const sorted = [...r.latencies].sort((a, b) => a - b);
+  return {
+    stepsPerSec: r.steps / (r.elapsedMs / 1000),
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    callsPerStep: sum(r.redisCalls) / r.steps,
+    roundTripsPerStep: sum(r.clientCalls) / r.steps,
+    memPerRun: r.usedMemoryDiff / r.runs,
+    censusPerRun: r.census.total / r.runs,
+  };
+}
+
+const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
+}
+
+export function printReport(cfg: BenchConfig, results: SideResult[]): void {
+  const s = results.map(summarize);
+  out();
+  out(`chains=${cfg.runs} steps/chain=${cfg.stepsPerRun} concurrency=${cfg.concurrency} warmup=${cfg.warmupRuns} chains/side`);
+  out(
+    table([
+      ['side', 'steps', 'wall ms', 'steps/s', 'p50 ms', 'p90 ms', 'p99 ms', 'redis calls/step', 'client cmds/step', 'node cpu ms/step', 'redis cpu ms/step', 'used_memory B/run', 'key bytes B/run'],
+      ...results.map((r, i) => [
+        r.name, String(r.steps), fmt(r.elapsedMs), fmt(s[i]!.stepsPerSec), fmt(s[i]!.p50), fmt(s[i]!.p90), fmt(s[i]!.p99),
+        fmt(s[i]!.callsPerStep, 2), fmt(s[i]!.roundTripsPerStep, 2), fmt(r.nodeCpuMs / r.steps, 3), fmt(r.redisCpuMs / r.steps, 3),
+        fmt(s[i]!.memPerRun), fmt(s[i]!.censusPerRun),
+      ]),
+    ]),
+  );
+  out('  redis calls = INFO commandstats calls diff (includes commands run inside Lua scripts), minus the bench monitor\'s own INFO/ZCARD');
+  out('  client cmds = commands this process sent (one EVALSHA = one command); used_memory diff measured after a settle, connections still open');
+  for (const r of results) {
+    out();
+    out(`[${r.name}] connected_clients=${r.connectedClients}; monitor calls subtracted=${r.ownSubtracted}; retention: ${r.retention}`);
+    out(`  top 5 redis commands (calls/step): ${top(r.redisCalls, 5).map(([c, n]) => `${c}=${fmt(n / r.steps, 2)}`).join(' ')}`);
+    out(`  client commands/step: ${top(r.clientCalls, 12).map(([c, n]) => `${c}=${fmt(n / r.steps, 2)}`).join(' ')}`);
+    out(`  retained keys: ${r.census.keys} keys, ${fmt(r.census.total / 1024)} KiB — ${[...r.census.byKind.entries()].sort((a, b) => b[1].bytes - a[1].bytes).map(([k, v]) => `${k}: ${v.keys} keys ${fmt(v.bytes / 1024)} KiB`).join('; ')}`);
+  }
+  out();
+}

@@ -1,0 +1,161 @@
+/**
+ * The two things being compared, behind one small interface: a naive BullMQ chain and stageflow
+ * running a linear updateModelField workflow. Both use the same retention, attempts, lock
+ * settings and worker concurrency.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Engine } from '../src/engine/engine.ts';
+import { waitUntilReady } from '../src/engine/redis.ts';
+import type { StepWorker } from '../src/engine/step-worker.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { engineTestOptions, linearWorkflow } from '../test/helpers/harness.ts';
+import type { BenchConfig, Monitor } from './lib.ts';
+
+export interface Side {
+  /** The BullMQ Worker whose 'completed' events give per-step latency. */
+  worker: Worker;
+  /** Add every chain/run at once (a burst); resolves when all adds are acknowledged. */
+  startAll(n: number): Promise<void>;
+  /** True once all n chains/runs are finished; throws if one failed. */
+  done(n: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface SideFactory {
+  name: string;
+  retention: string;
+  open(cfg: BenchConfig, prefix: string, monitor: Monitor): Promise<Side>;
+  kindOf(prefix: string, key: string): string;
+}
+
+// Same as stageflow's Scheduler (src/engine/engine.ts) and its default retry policy (3 attempts).
+const KEEP_COMPLETED = { age: 3600, count: 1000 };
+const KEEP_FAILED = { age: 7 * 24 * 3600, count: 10000 };
+const ATTEMPTS = 3;
+
+function bullKind(rest: string): string {
+  const parts = rest.split(':');
+  // {bull}:<queue>:<id or suffix>[:<sub>]
+  const tail = parts.slice(2).join(':');
+  if (/^[0-9]+$/.test(tail) || /^[0-9a-f-]{36}-\d+$/.test(tail)) return 'bull job hash';
+  if (/^([0-9]+|[0-9a-f-]{36}-\d+):/.test(tail)) return `bull job :${tail.split(':').pop()}`;
+  return `bull ${tail}`;
+}
+
+// ---------------------------------------------------------------- (a) naive BullMQ chain
+
+export const baseline: SideFactory = {
+  name: 'baseline',
+  retention: `BullMQ removeOnComplete ${JSON.stringify(KEEP_COMPLETED)} → at most ${KEEP_COMPLETED.count} finished job hashes kept; no other state`,
+  async open(cfg, prefix) {
+    const connection = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
+    connection.on('error', () => undefined);
+    const queue = new Queue('chain', { connection, prefix: `${prefix}:{bull}` });
+    const last = cfg.stepsPerRun;
+    const jobOpts = {
+      attempts: ATTEMPTS, backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED,
+    };
+    let finished = 0;
+    let failed = 0;
+    const workerConnection = connection.duplicate({ maxRetriesPerRequest: null });
+    workerConnection.on('error', () => undefined);
+    const worker = new Worker(
+      'chain',
+      async (job: Job<{ chain: number; i: number }>) => {
+        const { chain, i } = job.data;
+        if (i < last) await queue.add('step', { chain, i: i + 1 }, jobOpts);
+        return null;
+      },
+      {
+        connection: workerConnection,
+        prefix: `${prefix}:{bull}`,
+        concurrency: cfg.concurrency,
+        lockDuration: 5000,
+        stalledInterval: 5000,
+        maxStalledCount: 3,
+      },
+    );
+    worker.on('error', () => undefined);
+    worker.on('completed', (job: Job<{ chain: number; i: number }>) => {
+      if (job.data.i === last) finished += 1;
+    });
+    worker.on('failed', () => void (failed += 1));
+    await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
+    return {
+      worker,
+      async startAll(n) {
+        await Promise.all(Array.from({ length: n }, (_, chain) => queue.add('step', { chain, i: 1 }, jobOpts)));
+      },
+      async done(n) {
+        if (failed > 0) throw new Error(`baseline: ${failed} jobs failed`);
+        return finished >= n;
+      },
+      async close() {
+        await worker.close();
+        await queue.close();
+        workerConnection.disconnect();
+        connection.disconnect();
+      },
+    };
+  },
+  kindOf(prefix, key) {
+    const rest = key.slice(prefix.length + 1);
+    return rest.startsWith('{bull}:') ? bullKind(rest) : rest.split(':')[0]!;
+  },
+};
+
+// ---------------------------------------------------------------- (b) stageflow
+
+const WORKFLOW = 'bench-chain';
+
+export const stageflow: SideFactory = {
+  name: 'stageflow',
+  retention:
+    `same BullMQ job retention (Scheduler: removeOnComplete ${JSON.stringify(KEEP_COMPLETED)}); ` +
+    'run hash + history expire after retentionSec=3600; run index members and entries do not expire',
+  async open(cfg, prefix, monitor) {
+    const base = engineTestOptions(prefix);
+    const opts = engineTestOptions(prefix, { redisUrl: cfg.redisUrl, worker: { ...base.worker, concurrency: cfg.concurrency } });
+    const log = createLogger({ level: 'silent' });
+    // One engine for the worker (retrying connection), one for starting runs as the API would.
+    const workerEngine = Engine.open(opts, log, { failFast: false });
+    const api = Engine.open(opts, log, { failFast: true });
+    await Promise.all([waitUntilReady(api.redis, 5000), waitUntilReady(workerEngine.redis, 5000)]);
+    await api.saveWorkflow(WORKFLOW, linearWorkflow(WORKFLOW, cfg.stepsPerRun));
+    const stepWorker: StepWorker = workerEngine.startWorker();
+    const worker = stepWorker.worker as unknown as Worker;
+    await worker.waitUntilReady();
+    const completedKey = api.keys.runIndex({ workflow: WORKFLOW, status: 'completed' });
+    const failedKey = api.keys.runIndex({ workflow: WORKFLOW, status: 'failed' });
+    return {
+      worker,
+      async startAll(n) {
+        await Promise.all(Array.from({ length: n }, () => api.startRun(WORKFLOW, { model: {} })));
+      },
+      async done(n) {
+        // Count via the run index (one ZCARD on the bench's own monitor connection, subtracted later).
+        const [completed, failed] = await Promise.all([monitor.redis.zcard(completedKey), monitor.redis.zcard(failedKey)]);
+        if (failed > 0) throw new Error(`stageflow: ${failed} runs failed`);
+        return completed >= n;
+      },
+      async close() {
+        const workerClient = await stepWorker.worker.getBackend().client;
+        await workerEngine.close();
+        await api.close();
+        // StepWorker hands BullMQ a duplicated connection, which BullMQ treats as shared and does not close.
+        if (workerClient.status !== 'end') workerClient.disconnect();
+      },
+    };
+  },
+  kindOf(prefix, key) {
+    const rest = key.slice(prefix.length + 1);
+    if (rest.startsWith('{bull}:')) return bullKind(rest);
+    if (/^run:\{[^}]+\}:history$/.test(rest)) return 'run history';
+    if (/^run:\{[^}]+\}$/.test(rest)) return 'run hash';
+    if (rest.startsWith('entry:')) return 'entry hash';
+    if (rest.startsWith('runs:')) return 'run indexes';
+    return rest.split(':')[0]!;
+  },
+};
