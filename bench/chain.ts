@@ -11,7 +11,7 @@
 import type { Job } from 'bullmq';
 import { cleanupPrefix, uniquePrefix } from '../test/helpers/redis.ts';
 import {
-  Monitor, diffCalls, installTracer, loadConfig, out, printReport, resetTrace, sleep, sum, summarize, takeTrace,
+  Monitor, diffCalls, diffCensus, installTracer, loadConfig, out, printReport, resetTrace, sleep, sum, summarize, takeTrace,
   type BenchConfig, type SideResult,
 } from './lib.ts';
 import { baseline, stageflow, type SideFactory } from './sides.ts';
@@ -23,51 +23,70 @@ async function waitFor(what: string, cond: () => Promise<boolean> | boolean, pol
   }
 }
 
-/** Runs `runs` chains on a fresh prefix; returns the measurements, or null for a warm-up. */
-async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory, runs: number, measure: boolean, deadline: number): Promise<SideResult | null> {
-  const prefix = uniquePrefix(`bench-${factory.name}${measure ? '' : '-warm'}`);
-  const steps = runs * cfg.stepsPerRun;
+/**
+ * Opens one side on a fresh prefix, warms it up (same connections, caches and JIT'd code as the
+ * measured phase), then measures `cfg.runs` chains started in one burst.
+ */
+async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory, deadline: number): Promise<SideResult> {
+  const prefix = uniquePrefix(`bench-${factory.name}`);
+  const steps = cfg.runs * cfg.stepsPerRun;
   const side = await factory.open(cfg, prefix, monitor);
   try {
-    const latencies: number[] = [];
+    let finishedSteps = 0;
+    let latencies: number[] | undefined;
     side.worker.on('completed', (job: Job) => {
-      if (job.finishedOn) latencies.push(job.finishedOn - job.timestamp);
+      finishedSteps += 1;
+      if (latencies && job.finishedOn) latencies.push(job.finishedOn - job.timestamp);
     });
-    await sleep(200); // let the worker settle into its blocking fetch
+    const burst = async (runs: number, target: number) => {
+      const adding = side.startAll(runs);
+      let addError: unknown;
+      adding.catch((err) => (addError = err));
+      await waitFor(`${factory.name} runs`, () => {
+        if (addError) throw addError;
+        return side.done(target);
+      }, cfg.pollMs, deadline);
+      const ms = performance.now() - t0;
+      await adding;
+      return ms;
+    };
+    let t0 = performance.now();
 
+    out(`bench: ${factory.name}: warm-up (${cfg.warmupRuns} chains)…`);
+    await burst(cfg.warmupRuns, cfg.warmupRuns);
+    await waitFor(`${factory.name} warm-up jobs`, () => finishedSteps >= cfg.warmupRuns * cfg.stepsPerRun, 5, deadline);
+    await side.cleanFinished();
+    await sleep(cfg.settleMs); // lazy frees, idle worker back in its blocking fetch
+
+    out(`bench: ${factory.name}: ${cfg.runs} chains × ${cfg.stepsPerRun} steps, concurrency ${cfg.concurrency}…`);
+    const censusBefore = await monitor.census(prefix, (k) => factory.kindOf(prefix, k));
     const before = await monitor.snapshot();
     resetTrace();
+    finishedSteps = 0;
+    latencies = [];
     const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const adding = side.startAll(runs);
-    let addError: unknown;
-    adding.catch((err) => (addError = err));
-    await waitFor(`${factory.name} runs`, () => {
-      if (addError) throw addError;
-      return side.done(runs);
-    }, cfg.pollMs, deadline);
-    const elapsedMs = performance.now() - t0;
-    await adding;
-    // The clock stops when every run is complete; the last jobs' completion may land just after.
-    await waitFor(`${factory.name} completed events`, () => latencies.length >= steps, 5, deadline);
+    t0 = performance.now();
+    const elapsedMs = await burst(cfg.runs, cfg.warmupRuns + cfg.runs);
+    // The clock stops when every run is complete; the last jobs' own completion may land just after.
+    await waitFor(`${factory.name} completed events`, () => finishedSteps >= steps, 5, deadline);
     const cpu = process.cpuUsage(cpu0);
     const trace = takeTrace();
     const after = await monitor.snapshot();
-    if (!measure) return null;
 
     const own = new Map(trace.monitor);
     own.set('info', (own.get('info') ?? 0) + 1); // the "before" INFO is counted in the "after" stats
-    const redisCalls = diffCalls(before.calls, after.calls, own);
     await sleep(cfg.settleMs);
     const settled = await monitor.snapshot();
-    const census = await monitor.census(prefix, (k) => factory.kindOf(prefix, k));
+    const censusAfter = await monitor.census(prefix, (k) => factory.kindOf(prefix, k));
     return {
-      name: factory.name, runs, steps, elapsedMs, latencies,
-      redisCalls, clientCalls: trace.app, ownSubtracted: sum(own),
+      name: factory.name, runs: cfg.runs, steps, elapsedMs, latencies,
+      redisCalls: diffCalls(before.calls, after.calls, own),
+      redisUsec: diffCalls(before.usec, after.usec),
+      clientCalls: trace.app, ownSubtracted: sum(own),
       nodeCpuMs: (cpu.user + cpu.system) / 1000,
       redisCpuMs: (after.cpuSec - before.cpuSec) * 1000,
       usedMemoryDiff: settled.usedMemory - before.usedMemory,
-      census, retention: factory.retention, connectedClients: before.connectedClients,
+      census: diffCensus(censusBefore, censusAfter), retention: factory.retention, connectedClients: before.connectedClients,
     };
   } finally {
     await side.close();
@@ -89,12 +108,8 @@ async function main(): Promise<void> {
   const results: SideResult[] = [];
   try {
     for (const factory of [baseline, stageflow]) {
-      out(`bench: ${factory.name}: warm-up (${cfg.warmupRuns} chains)…`);
-      await runSide(cfg, monitor, factory, cfg.warmupRuns, false, deadline);
-      await sleep(300); // let UNLINK's lazy free finish before the memory baseline
-      out(`bench: ${factory.name}: ${cfg.runs} chains × ${cfg.stepsPerRun} steps, concurrency ${cfg.concurrency}…`);
-      results.push((await runSide(cfg, monitor, factory, cfg.runs, true, deadline))!);
-      await sleep(300);
+      results.push(await runSide(cfg, monitor, factory, deadline));
+      await sleep(300); // let the cleanup's lazy frees finish before the next side's memory baseline
     }
   } finally {
     monitor.close();

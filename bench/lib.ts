@@ -93,9 +93,16 @@ export function takeTrace(): { app: Counts; monitor: Counts } {
 
 export interface RedisSnapshot {
   calls: Map<string, number>;
+  usec: Map<string, number>;
   usedMemory: number;
   cpuSec: number;
   connectedClients: number;
+}
+
+export interface Census {
+  total: number;
+  keys: number;
+  byKind: Map<string, { keys: number; bytes: number }>;
 }
 
 export class Monitor {
@@ -110,21 +117,25 @@ export class Monitor {
   async snapshot(): Promise<RedisSnapshot> {
     const text = await this.redis.info('all');
     const calls = new Map<string, number>();
+    const usec = new Map<string, number>();
     let usedMemory = 0;
     let cpu = 0;
     let clients = 0;
     for (const line of text.split('\r\n')) {
-      const stat = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
-      if (stat) calls.set(stat[1]!.toLowerCase(), Number(stat[2]));
+      const stat = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+      if (stat) {
+        calls.set(stat[1]!.toLowerCase(), Number(stat[2]));
+        usec.set(stat[1]!.toLowerCase(), Number(stat[3]));
+      }
       else if (line.startsWith('used_memory:')) usedMemory = Number(line.slice('used_memory:'.length));
       else if (line.startsWith('used_cpu_sys:') || line.startsWith('used_cpu_user:')) cpu += Number(line.split(':')[1]);
       else if (line.startsWith('connected_clients:')) clients = Number(line.split(':')[1]);
     }
-    return { calls, usedMemory, cpuSec: cpu, connectedClients: clients };
+    return { calls, usec, usedMemory, cpuSec: cpu, connectedClients: clients };
   }
 
   /** Sum of MEMORY USAGE over the prefix's keys, grouped by a coarse key kind. */
-  async census(prefix: string, kindOf: (key: string) => string): Promise<{ total: number; keys: number; byKind: Map<string, { keys: number; bytes: number }> }> {
+  async census(prefix: string, kindOf: (key: string) => string): Promise<Census> {
     const byKind = new Map<string, { keys: number; bytes: number }>();
     let total = 0;
     let count = 0;
@@ -156,7 +167,17 @@ export class Monitor {
 }
 
 /** after − before, per command, minus the commands the bench monitor itself sent in between. */
-export function diffCalls(before: Map<string, number>, after: Map<string, number>, own: Map<string, number>): Map<string, number> {
+export function diffCensus(before: Census, after: Census): Census {
+  const byKind = new Map<string, { keys: number; bytes: number }>();
+  for (const [k, v] of after.byKind) {
+    const b = before.byKind.get(k) ?? { keys: 0, bytes: 0 };
+    byKind.set(k, { keys: v.keys - b.keys, bytes: v.bytes - b.bytes });
+  }
+  for (const [k, b] of before.byKind) if (!after.byKind.has(k)) byKind.set(k, { keys: -b.keys, bytes: -b.bytes });
+  return { total: after.total - before.total, keys: after.keys - before.keys, byKind };
+}
+
+export function diffCalls(before: Map<string, number>, after: Map<string, number>, own: Map<string, number> = new Map()): Map<string, number> {
   const diff = new Map<string, number>();
   for (const [cmd, n] of after) {
     const d = n - (before.get(cmd) ?? 0) - (own.get(cmd) ?? 0);
@@ -186,12 +207,13 @@ export interface SideResult {
   elapsedMs: number;
   latencies: number[];
   redisCalls: Map<string, number>;
+  redisUsec: Map<string, number>;
   clientCalls: Map<string, number>;
   ownSubtracted: number;
   nodeCpuMs: number;
   redisCpuMs: number;
   usedMemoryDiff: number;
-  census: { total: number; keys: number; byKind: Map<string, { keys: number; bytes: number }> };
+  census: Census;
   retention: string;
   connectedClients: number;
 }
@@ -248,8 +270,9 @@ export function printReport(cfg: BenchConfig, results: SideResult[]): void {
     out();
     out(`[${r.name}] connected_clients=${r.connectedClients}; monitor calls subtracted=${r.ownSubtracted}; retention: ${r.retention}`);
     out(`  top 5 redis commands (calls/step): ${top(r.redisCalls, 5).map(([c, n]) => `${c}=${fmt(n / r.steps, 2)}`).join(' ')}`);
+    out(`  redis time by command (µs/step, scripts include their inner commands): ${top(r.redisUsec, 6).map(([c, n]) => `${c}=${fmt(n / r.steps, 1)}`).join(' ')}`);
     out(`  client commands/step: ${top(r.clientCalls, 12).map(([c, n]) => `${c}=${fmt(n / r.steps, 2)}`).join(' ')}`);
-    out(`  retained keys: ${r.census.keys} keys, ${fmt(r.census.total / 1024)} KiB — ${[...r.census.byKind.entries()].sort((a, b) => b[1].bytes - a[1].bytes).map(([k, v]) => `${k}: ${v.keys} keys ${fmt(v.bytes / 1024)} KiB`).join('; ')}`);
+    out(`  retained keys added (MEMORY USAGE diff): ${r.census.keys} keys, ${fmt(r.census.total / 1024)} KiB — ${[...r.census.byKind.entries()].sort((a, b) => b[1].bytes - a[1].bytes).map(([k, v]) => `${k}: ${v.keys} keys ${fmt(v.bytes / 1024)} KiB`).join('; ')}`);
   }
   out();
 }

@@ -17,8 +17,10 @@ export interface Side {
   worker: Worker;
   /** Add every chain/run at once (a burst); resolves when all adds are acknowledged. */
   startAll(n: number): Promise<void>;
-  /** True once all n chains/runs are finished; throws if one failed. */
+  /** True once n chains/runs in total (warm-up included) are finished; throws if one failed. */
   done(n: number): Promise<boolean>;
+  /** Drops the finished jobs (of the warm-up), so memory is measured from an empty completed set. */
+  cleanFinished(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,9 @@ export const baseline: SideFactory = {
         if (failed > 0) throw new Error(`baseline: ${failed} jobs failed`);
         return finished >= n;
       },
+      async cleanFinished() {
+        await queue.clean(0, 100_000, 'completed');
+      },
       async close() {
         await worker.close();
         await queue.close();
@@ -139,6 +144,9 @@ export const stageflow: SideFactory = {
         const [completed, failed] = await Promise.all([monitor.redis.zcard(completedKey), monitor.redis.zcard(failedKey)]);
         if (failed > 0) throw new Error(`stageflow: ${failed} runs failed`);
         return completed >= n;
+      },
+      async cleanFinished() {
+        await api.queue.clean(0, 100_000, 'completed');
       },
       async close() {
         const workerClient = await stepWorker.worker.getBackend().client;

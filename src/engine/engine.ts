@@ -11,7 +11,9 @@ import { v7 as uuidv7 } from 'uuid';
 import { mergePatch } from '../definition/paths.ts';
 import { validateDefinition, type ValidationResult } from '../definition/validate.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
+import type { StepServices } from '../steps/services.ts';
 import type { Model } from '../steps/types.ts';
+import { unconfiguredServices } from './unconfigured-services.ts';
 import { EngineError } from './errors.ts';
 import { createKeys, type Keys } from './keys.ts';
 import { Reconciler } from './reconciler.ts';
@@ -37,6 +39,8 @@ export interface EngineOptions {
   idempotencyTtlMs: number;
   reconcile: { intervalMs: number; graceMs: number };
   worker: Omit<StepWorkerOptions, 'prefix' | 'queueName' | 'heartbeatKey'>;
+  /** Builds what step handlers may use (notifications, dataflows…); see src/steps/services.ts. */
+  services?: (engine: Engine) => StepServices;
 }
 
 export interface StartInput {
@@ -76,10 +80,11 @@ export class Engine {
       keepCompleted: { age: 3600, count: 1000 },
       keepFailed: { age: 7 * 24 * 3600, count: 10000 },
     });
-    this.processor = new StepProcessor(this.runs, this.workflows, this.scheduler, log, {
-      maxTransitions: opts.maxTransitions,
-      modelMaxBytes: opts.modelMaxBytes,
-    });
+    this.processor = new StepProcessor(
+      this.runs, this.workflows, this.scheduler, log,
+      { maxTransitions: opts.maxTransitions, modelMaxBytes: opts.modelMaxBytes },
+      (opts.services ?? unconfiguredServices)(this),
+    );
   }
 
   /**

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Plan, PlanStep } from '../definition/plan.ts';
 import { setPath } from '../definition/paths.ts';
 import { getStepType } from '../steps/registry.ts';
+import type { StepServices } from '../steps/services.ts';
 import { NonRetryableError, type Model, type StepResult } from '../steps/types.ts';
 import { StepTimeoutError } from './errors.ts';
 import type { RunStore } from './run-store.ts';
@@ -31,6 +32,7 @@ export class StepProcessor {
     private readonly scheduler: Scheduler,
     private readonly log: Logger,
     private readonly opts: ProcessorOptions,
+    private readonly services: StepServices,
   ) {}
 
   async process(job: Job<StepJobData>): Promise<JobOutcome> {
@@ -81,7 +83,7 @@ export class StepProcessor {
     const controller = new AbortController();
     const ctx = {
       runId: run.id, workflow: run.workflow, version: run.version, stepId: step.id, seq: run.seq, attempt,
-      effectKey: `${run.id}/${step.id}/${run.seq}`, params, model: run.model, signal: controller.signal, log,
+      effectKey: `${run.id}/${step.id}/${run.seq}`, params, model: run.model, signal: controller.signal, log, services: this.services,
     };
     if (!step.timeoutMs) return type.execute(ctx);
     let timer: NodeJS.Timeout | undefined;

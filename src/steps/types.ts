@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { Logger } from 'pino';
+import type { StepServices } from './services.ts';
 
 export type Model = Record<string, unknown>;
 
@@ -49,6 +50,7 @@ export interface StepContext<P = unknown> {
   model: Readonly<Model>;
   signal: AbortSignal;
   log: Logger;
+  services: StepServices;
 }
 
 /**

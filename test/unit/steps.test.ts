@@ -9,6 +9,7 @@ import { NonRetryableError, type Model, type StepContext, type StepType } from '
 import { updateModelStep } from '../../src/steps/updateModel.ts';
 import { updateModelFieldStep } from '../../src/steps/updateModelField.ts';
 import type { z } from 'zod';
+import type { StepServices } from '../../src/steps/services.ts';
 
 const log = pino({ enabled: false });
 
@@ -17,6 +18,8 @@ async function run<S extends z.ZodType>(step: StepType<S>, params: z.input<S>, m
   const ctx: StepContext<z.infer<S>> = {
     runId: 'r1', workflow: 'wf', version: 1, stepId: 's1', seq: 3, attempt: 1, effectKey: 'r1/s1/3',
     params: step.params.parse(params), model, signal: new AbortController().signal, log,
+    // control steps use no services; a handler that reached for one would throw here
+    services: {} as StepServices,
   };
   return step.execute(ctx);
 }
