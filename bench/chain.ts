@@ -5,15 +5,18 @@
  *   npm run bench                          # 300 chains × 10 steps, concurrency 50
  *   BENCH_RUNS=600 BENCH_CONCURRENCY=100 npm run bench
  *
- * Env: REDIS_URL, BENCH_RUNS, BENCH_CONCURRENCY, BENCH_WARMUP_RUNS, BENCH_SETTLE_MS, BENCH_TIMEOUT_MS.
+ * Env: REDIS_URL, BENCH_RUNS, BENCH_CONCURRENCY, BENCH_WARMUP_RUNS, BENCH_SETTLE_MS, BENCH_TIMEOUT_MS;
+ * profiling aids: BENCH_ONLY=baseline|stageflow, BENCH_EXPERIMENT=… (what-ifs, see experiments.ts).
  * The last line is machine-readable: `bench: engine_steps_per_s=… baseline_steps_per_s=… ratio=… p50_step_ms=… p99_step_ms=…`.
  */
+import { performance } from 'node:perf_hooks';
 import type { Job } from 'bullmq';
 import { cleanupPrefix, uniquePrefix } from '../test/helpers/redis.ts';
 import {
   Monitor, diffCalls, diffCensus, installTracer, loadConfig, out, printReport, resetTrace, sleep, sum, summarize, takeTrace,
   type BenchConfig, type SideResult,
 } from './lib.ts';
+import { experiments } from './experiments.ts';
 import { baseline, stageflow, type SideFactory } from './sides.ts';
 
 async function waitFor(what: string, cond: () => Promise<boolean> | boolean, pollMs: number, deadline: number): Promise<void> {
@@ -33,9 +36,12 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
   const side = await factory.open(cfg, prefix, monitor);
   try {
     let finishedSteps = 0;
+    let activeNow = 0;
     let latencies: number[] | undefined;
+    side.worker.on('active', () => void (activeNow += 1));
     side.worker.on('completed', (job: Job) => {
       finishedSteps += 1;
+      activeNow -= 1;
       if (latencies && job.finishedOn) latencies.push(job.finishedOn - job.timestamp);
     });
     const burst = async (runs: number, target: number) => {
@@ -65,10 +71,19 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
     finishedSteps = 0;
     latencies = [];
     const cpu0 = process.cpuUsage();
+    const elu0 = performance.eventLoopUtilization();
+    let samples = 0;
+    let activeSum = 0;
+    const sampler = setInterval(() => {
+      samples += 1;
+      activeSum += activeNow;
+    }, 5);
     t0 = performance.now();
     const elapsedMs = await burst(cfg.runs, cfg.warmupRuns + cfg.runs);
     // The clock stops when every run is complete; the last jobs' own completion may land just after.
     await waitFor(`${factory.name} completed events`, () => finishedSteps >= steps, 5, deadline);
+    clearInterval(sampler);
+    const elu = performance.eventLoopUtilization(elu0);
     const cpu = process.cpuUsage(cpu0);
     const trace = takeTrace();
     const after = await monitor.snapshot();
@@ -84,6 +99,8 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
       redisUsec: diffCalls(before.usec, after.usec),
       clientCalls: trace.app, ownSubtracted: sum(own),
       nodeCpuMs: (cpu.user + cpu.system) / 1000,
+      eventLoopUtilization: elu.utilization,
+      avgActive: samples ? activeSum / samples : NaN,
       redisCpuMs: (after.cpuSec - before.cpuSec) * 1000,
       usedMemoryDiff: settled.usedMemory - before.usedMemory,
       census: diffCensus(censusBefore, censusAfter), retention: factory.retention, connectedClients: before.connectedClients,
@@ -103,11 +120,17 @@ async function main(): Promise<void> {
   }, cfg.timeoutMs);
   watchdog.unref();
 
+  const on = experiments();
+  if (on.size > 0) out(`bench: WHAT-IF EXPERIMENTS on the stageflow side: ${[...on].join(', ')} (not the engine as shipped)`);
   installTracer();
   const monitor = new Monitor(cfg.redisUrl);
   const results: SideResult[] = [];
   try {
-    for (const factory of [baseline, stageflow]) {
+    // BENCH_ONLY=baseline|stageflow runs one side (a profiling aid, e.g. with --cpu-prof); the summary line then differs.
+    const only = process.env.BENCH_ONLY;
+    const sides = [baseline, stageflow].filter((f) => !only || f.name === only);
+    if (sides.length === 0) throw new Error(`BENCH_ONLY must be baseline or stageflow, got ${only}`);
+    for (const factory of sides) {
       results.push(await runSide(cfg, monitor, factory, deadline));
       await sleep(300); // let the cleanup's lazy frees finish before the next side's memory baseline
     }
@@ -116,6 +139,12 @@ async function main(): Promise<void> {
   }
 
   printReport(cfg, results);
+  if (results.length === 1) {
+    const s = summarize(results[0]!);
+    out(`bench: only=${results[0]!.name} steps_per_s=${Math.round(s.stepsPerSec)} p50_step_ms=${Math.round(s.p50)} p99_step_ms=${Math.round(s.p99)}`);
+    clearTimeout(watchdog);
+    return;
+  }
   const [base, engine] = results.map(summarize) as [ReturnType<typeof summarize>, ReturnType<typeof summarize>];
   out(
     `bench: engine_steps_per_s=${Math.round(engine.stepsPerSec)} baseline_steps_per_s=${Math.round(base.stepsPerSec)} ` +

@@ -211,6 +211,10 @@ export interface SideResult {
   clientCalls: Map<string, number>;
   ownSubtracted: number;
   nodeCpuMs: number;
+  /** Share of the window the Node event loop was busy (1 = the process was the bottleneck). */
+  eventLoopUtilization: number;
+  /** Mean number of jobs active in the worker (sampled every 5 ms); the cap is the concurrency. */
+  avgActive: number;
   redisCpuMs: number;
   usedMemoryDiff: number;
   census: Census;
@@ -256,14 +260,19 @@ export function printReport(cfg: BenchConfig, results: SideResult[]): void {
   out(`chains=${cfg.runs} steps/chain=${cfg.stepsPerRun} concurrency=${cfg.concurrency} warmup=${cfg.warmupRuns} chains/side`);
   out(
     table([
-      ['side', 'steps', 'wall ms', 'steps/s', 'p50 ms', 'p90 ms', 'p99 ms', 'redis calls/step', 'client cmds/step', 'node cpu ms/step', 'redis cpu ms/step', 'used_memory B/run', 'key bytes B/run'],
+      ['side', 'steps', 'wall ms', 'steps/s', 'p50 ms', 'p90 ms', 'p99 ms', 'redis calls/step', 'client cmds/step', 'node cpu ms/step', 'redis cpu ms/step', 'loop busy', 'avg active', 'used_memory B/run', 'key bytes B/run'],
       ...results.map((r, i) => [
         r.name, String(r.steps), fmt(r.elapsedMs), fmt(s[i]!.stepsPerSec), fmt(s[i]!.p50), fmt(s[i]!.p90), fmt(s[i]!.p99),
         fmt(s[i]!.callsPerStep, 2), fmt(s[i]!.roundTripsPerStep, 2), fmt(r.nodeCpuMs / r.steps, 3), fmt(r.redisCpuMs / r.steps, 3),
+        `${fmt(r.eventLoopUtilization * 100)}%`, fmt(r.avgActive, 1),
         fmt(s[i]!.memPerRun), fmt(s[i]!.censusPerRun),
       ]),
     ]),
   );
+  if (results.length === 2) {
+    const cost = results.map((r) => (r.nodeCpuMs + r.redisCpuMs) / r.steps);
+    out(`  CPU cost (node+redis) per step: ${results.map((r, i) => `${r.name} ${fmt(cost[i]!, 3)} ms`).join(', ')} → CPU-normalized ratio ${fmt(cost[0]! / cost[1]!, 2)} (insensitive to host CPU steal; wall ratio is not)`);
+  }
   out('  redis calls = INFO commandstats calls diff (includes commands run inside Lua scripts), minus the bench monitor\'s own INFO/ZCARD');
   out('  client cmds = commands this process sent (one EVALSHA = one command); used_memory diff measured after a settle, connections still open');
   for (const r of results) {

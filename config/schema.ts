@@ -55,6 +55,20 @@ function isRedisUrl(value: string): boolean {
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
+function urlWithProtocol(value: string, protocols: readonly string[]): boolean {
+  try {
+    const url = new URL(value);
+    return protocols.includes(url.protocol) && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+const isSmtpUrl = (value: string) => urlWithProtocol(value, ['smtp:', 'smtps:']);
+const isHttpUrl = (value: string) => urlWithProtocol(value, ['http:', 'https:']);
+
+const MAIL_FROM_PATTERN = /^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/;
+
 const vars = {
   REDIS_URL: {
     default: 'redis://127.0.0.1:6379',
@@ -148,6 +162,44 @@ const vars = {
     description: 'Where a Redis started by `npm start` keeps its data (AOF) and log.',
     schema: z.string().default('./data'),
   },
+  SMTP_URL: {
+    default: undefined,
+    // may carry a password (smtp://user:pass@host)
+    secret: true,
+    description:
+      'SMTP server for the `email` notification channel (`smtp://` or `smtps://`, credentials in the URL); unset, e-mail recipients are reported unreachable.',
+    schema: z.string().refine(isSmtpUrl, { error: 'must be an smtp:// or smtps:// URL with a host' }).optional(),
+  },
+  MAIL_FROM: {
+    default: 'stageflow@localhost',
+    description: 'Sender of notification e-mails: `address` or `Name <address>`.',
+    schema: z
+      .string()
+      .regex(MAIL_FROM_PATTERN, { error: 'must be an e-mail address or "Name <address>"' })
+      .default('stageflow@localhost'),
+  },
+  WEBHOOK_SECRET: {
+    default: undefined,
+    secret: true,
+    description:
+      'Signs notification webhooks (Standard Webhooks, HMAC-SHA256); `whsec_<base64>` or at least 16 characters. Unset, the `webhook` channel is off.',
+    schema: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  },
+  NOTIFY_WEBHOOK_URL: {
+    default: undefined,
+    description:
+      'Where `webhook` notifications go for recipients that are not URLs themselves (the recipient id is in the payload).',
+    schema: z.string().refine(isHttpUrl, { error: 'must be an http:// or https:// URL' }).optional(),
+  },
+  PUBLIC_URL: {
+    default: 'http://localhost:3000',
+    description: 'The URL users reach stageflow at; links in notifications are built from it.',
+    schema: z
+      .string()
+      .refine(isHttpUrl, { error: 'must be an http:// or https:// URL' })
+      .transform((u) => u.replace(/\/+$/, ''))
+      .default('http://localhost:3000'),
+  },
 } satisfies Record<string, VarSpec<unknown>>;
 
 export type ConfigVarName = keyof typeof vars;
@@ -185,6 +237,17 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   /** Absolute, resolved against the working directory at load time. */
   dataDir: string;
+  /** Notification channels (src/notify). */
+  notify: NotifyConfig;
+  /** Without a trailing slash. */
+  publicUrl: string;
+}
+
+export interface NotifyConfig {
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  webhookSecret: string | undefined;
+  webhookUrl: string | undefined;
 }
 
 export interface ConfigIssue {
@@ -229,6 +292,13 @@ function toConfig(env: Env): Config {
     apiKeys: env.STAGEFLOW_API_KEYS,
     logLevel: env.LOG_LEVEL,
     dataDir: path.resolve(env.STAGEFLOW_DATA_DIR),
+    notify: {
+      smtpUrl: env.SMTP_URL,
+      mailFrom: env.MAIL_FROM,
+      webhookSecret: env.WEBHOOK_SECRET,
+      webhookUrl: env.NOTIFY_WEBHOOK_URL,
+    },
+    publicUrl: env.PUBLIC_URL,
   };
 }
 

@@ -8,7 +8,8 @@ import { BOARD_PATH, bullBoard } from './bull-board.ts';
 import type { PrincipalRegistry } from './principals.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
-import { entryRoutes, runRoutes } from './routes/runs.ts';
+import { linkRoutes } from './routes/links.ts';
+import { entryRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 
 export interface AppOptions {
@@ -26,6 +27,8 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb' }: AppOpt
   app.use(helmet({ contentSecurityPolicy: false }));
   app.use(healthRoutes(engine));
 
+  app.use('/confirm', linkRoutes(engine));
+
   const auth = requireKey(principals);
   app.use(BOARD_PATH, auth, bullBoard([engine.queue]));
 
@@ -35,6 +38,7 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb' }: AppOpt
   api.use('/workflows', workflowRoutes(engine));
   api.use('/runs', runRoutes(engine));
   api.use('/entries', entryRoutes(engine));
+  api.use('/tasks', taskRoutes(engine));
   app.use('/api', api);
 
   app.use((req, res) => sendProblem(res, 404, `no route ${req.method} ${req.path}`));

@@ -76,6 +76,11 @@ export class PrincipalRegistry {
   byId(id: string): Principal | undefined {
     return this.records.find((r) => r.principal.id === id)?.principal;
   }
+
+  /** Every principal (no key material), for expanding `role:<name>` recipients. */
+  all(): Principal[] {
+    return this.records.map((r) => r.principal);
+  }
 }
 
 /**

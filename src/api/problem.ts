@@ -43,7 +43,7 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, base 
   throw new BadRequest(`${what} is invalid`, r.error.issues.map((i) => ({ path: jsonPath(base, i.path), message: i.message })));
 }
 
-const KIND_STATUS = { not_found: 404, conflict: 409, invalid: 400, unavailable: 503 } as const;
+const KIND_STATUS = { not_found: 404, conflict: 409, invalid: 400, forbidden: 403, unavailable: 503 } as const;
 
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {

@@ -39,3 +39,7 @@ export const ListRunsQuery = z
   .strict();
 
 export const VersionQuery = z.object({ version: z.coerce.number().int().min(1).optional() }).strict();
+
+export const ConfirmBody = z.object({ option: z.string().min(1).max(200), comment: z.string().max(4000).optional() }).strict();
+export const TasksQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }).strict();
+export const LinkToken = z.string().regex(/^[A-Za-z0-9_-]{10,2000}\.[A-Za-z0-9_-]{20,200}$/, 'must be an answer link token');

@@ -25,7 +25,11 @@ import { Scheduler, stepJobId, type StepJobData } from './scheduler.ts';
 import { loadScripts } from './scripts.ts';
 import { StepProcessor } from './step-processor.ts';
 import { StepWorker, type StepWorkerOptions } from './step-worker.ts';
-import type { HistoryEvent, RunStatus } from './types.ts';
+import type { HistoryEvent, ParentLink, RunState, RunStatus } from './types.ts';
+import { EventWorker } from './event-worker.ts';
+import { Links } from './links.ts';
+import { EVENTS_QUEUE, Waits } from './waits.ts';
+import { notifyConfirmation } from '../steps/getUserConfirmation.ts';
 import { WorkflowStore } from './workflow-store.ts';
 
 export const STEP_QUEUE = 'steps';
@@ -40,7 +44,13 @@ export interface EngineOptions {
   reconcile: { intervalMs: number; graceMs: number };
   worker: Omit<StepWorkerOptions, 'prefix' | 'queueName' | 'heartbeatKey'>;
   /** Builds what step handlers may use (notifications, dataflows…); see src/steps/services.ts. */
-  services?: (engine: Engine) => StepServices;
+  services?: (engine: Engine) => Omit<StepServices, 'links'>;
+  /** Secret for signed confirmation links; else one is generated once and kept in Redis. */
+  linkSecret?: string;
+  /** Secret signing completion callbacks (WEBHOOK_SECRET); falls back to the link secret. */
+  webhookSecret?: string;
+  /** Builds public URLs for links in messages (PUBLIC_URL). */
+  publicUrl?: string;
 }
 
 export interface StartInput {
@@ -52,6 +62,7 @@ export interface StartInput {
 export interface StartContext {
   idempotencyKey?: string;
   by?: string;
+  parent?: ParentLink;
 }
 
 export class Engine {
@@ -61,6 +72,10 @@ export class Engine {
   readonly queue: Queue<StepJobData>;
   readonly scheduler: Scheduler;
   readonly processor: StepProcessor;
+  readonly eventQueue: Queue;
+  readonly waits: Waits;
+  readonly links: Links;
+  readonly services: StepServices;
   private events?: RunEvents;
   private reconciler?: Reconciler;
   private readonly closers: Array<() => Promise<unknown>> = [];
@@ -80,10 +95,28 @@ export class Engine {
       keepCompleted: { age: 3600, count: 1000 },
       keepFailed: { age: 7 * 24 * 3600, count: 10000 },
     });
+    this.eventQueue = new Queue(EVENTS_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
+    this.eventQueue.on('error', (err) => log.error({ err }, 'event queue error'));
+    const base = (opts.publicUrl ?? 'http://localhost:3000').replace(/\/+$/, '');
+    const publicUrl = (path: string) => `${base}${path}`;
+    this.links = new Links(redis, this.keys, opts.linkSecret, publicUrl);
+    const links = this.links;
+    this.services = {
+      ...(opts.services ?? unconfiguredServices)(this),
+      publicUrl,
+      links: {
+        async forOptions(a) {
+          const out: Record<string, string> = {};
+          for (const option of a.options) out[option] = await links.url({ runId: a.runId, stepId: a.stepId, seq: a.seq, principalId: a.principalId, option, exp: a.exp });
+          return out;
+        },
+      },
+    };
+    this.waits = new Waits(redis, this.keys, this.runs, this.workflows, this.scheduler, scripts, this.eventQueue, () => this.services, log, opts.retentionSec);
     this.processor = new StepProcessor(
       this.runs, this.workflows, this.scheduler, log,
       { maxTransitions: opts.maxTransitions, modelMaxBytes: opts.modelMaxBytes },
-      (opts.services ?? unconfiguredServices)(this),
+      this.services, this.waits,
     );
   }
 
@@ -143,7 +176,7 @@ export class Engine {
     const res = await this.runs.create(
       {
         runId, workflow, version, status: plan.start ? 'running' : 'completed', stepId: plan.start, model, entryId,
-        idempotency, callbackUrl: input.callbackUrl, startedBy: by, events,
+        idempotency, callbackUrl: input.callbackUrl, startedBy: by, parent: ctx.parent, events,
       },
       entry?.model ?? model,
     );
@@ -187,6 +220,9 @@ export class Engine {
     if (!res.ok) throw conflict(res, `run ${runId} cannot be cancelled`);
     // The pending job would be a stale no-op anyway; removing it keeps the queue honest.
     await this.queue.remove(stepJobId(runId, res.seq - 1)).catch(() => undefined);
+    if (run.status === 'waiting' && run.wait?.kind === 'child') {
+      await this.cancel(run.wait.childRunId, by).catch((err) => this.log.info({ runId, err: String(err) }, 'child run not cancelled'));
+    }
     this.log.info({ runId, stepId: run.stepId, seq: res.seq, by }, 'run cancelled');
     return this.getRun(runId);
   }
@@ -254,6 +290,47 @@ export class Engine {
     }
   }
 
+  /** An answer to the confirmation the run waits on; resolves the wait when the policy is met. */
+  async confirm(runId: string, who: { id: string; roles: readonly string[] }, option: string, comment?: string): Promise<{ run: RunView; resolved: boolean }> {
+    const res = await this.waits.answer(runId, who, option, comment);
+    return { run: await this.getRun(runId), resolved: res === 'resolved' };
+  }
+
+  /** Reads a signed answer link; `consume` uses it up (single use). */
+  async readLink(token: string, consume: boolean) {
+    return this.links.check(token, consume);
+  }
+
+  /** Answers through a signed link: the link is the credential of the principal it names. */
+  async confirmByLink(token: string, comment?: string): Promise<{ run: RunView; resolved: boolean }> {
+    const check = await this.links.check(token, true);
+    if (!check.ok) {
+      throw new EngineError(check.reason === 'used' ? 'conflict' : 'forbidden', `this answer link is ${check.reason === 'used' ? 'already used' : check.reason === 'expired' ? 'expired' : 'not valid'}`);
+    }
+    const c = check.claims;
+    const run = await this.runs.get(c.runId);
+    if (!run || run.status !== 'waiting' || run.seq !== c.seq || run.wait?.stepId !== c.stepId) {
+      throw new EngineError('conflict', 'the confirmation this link answers is no longer open');
+    }
+    const who = { id: c.principalId, roles: this.services.directory.rolesOf(c.principalId) };
+    return this.confirm(c.runId, who, c.option, comment);
+  }
+
+  tasks(who: { id: string; roles: readonly string[] }, limit?: number) {
+    return this.waits.tasksFor(who, limit);
+  }
+
+  /** Starts the child run of a `workflow` dataflow, idempotent on the parent step's effect key. */
+  async startChildRun(workflow: string, input: unknown, ctx: { runId: string; stepId: string; seq: number; effectKey: string }): Promise<{ childRunId: string }> {
+    const model = input && typeof input === 'object' && !Array.isArray(input) ? (input as Model) : { input };
+    const { run } = await this.startRun(workflow, { model }, {
+      idempotencyKey: `child-${ctx.effectKey.replace(/[^\x21-\x7e]/g, '_')}`,
+      by: `run:${ctx.runId}`,
+      parent: { runId: ctx.runId, stepId: ctx.stepId, seq: ctx.seq + 1 },
+    });
+    return { childRunId: run.id };
+  }
+
   async getEntry(entryId: string) {
     const entry = await this.runs.getEntry(entryId);
     if (!entry) throw new EngineError('not_found', `no entry ${entryId}`);
@@ -267,7 +344,23 @@ export class Engine {
       ...this.opts.worker, prefix: this.keys.bullPrefix, queueName: STEP_QUEUE, heartbeatKey: this.keys.workerHeartbeats,
     });
     this.closers.push(() => worker.close());
+    const events = new EventWorker({
+      redis: this.redis, keys: this.keys, queue: this.eventQueue, runs: this.runs, waits: this.waits, log: this.log,
+      concurrency: Math.max(5, Math.ceil(this.opts.worker.concurrency / 2)),
+      view: (run) => this.view(run),
+      callbackSecret: async () => this.opts.webhookSecret ?? (await this.links.secretText()),
+      remind: (run, pending, n) => this.remind(run, pending, n),
+    });
+    this.closers.push(() => events.close());
     return worker;
+  }
+
+  private async remind(run: RunState, pending: string[], n: number): Promise<void> {
+    if (run.wait?.kind !== 'confirmation') return;
+    const effectKey = `${run.id}/${run.wait.stepId}/${run.seq}/reminder-${n}`;
+    await notifyConfirmation(this.services, { runId: run.id, workflow: run.workflow, stepId: run.wait.stepId, seq: run.seq, task: run.wait.task, model: run.model }, pending, {
+      effectKey, runId: run.id, stepId: run.wait.stepId, seq: run.seq, attempt: 1, signal: AbortSignal.timeout(30_000),
+    });
   }
 
   startReconciler(): Reconciler {
@@ -292,6 +385,7 @@ export class Engine {
     for (const close of this.closers.reverse()) await close();
     await this.events?.close();
     await this.queue.close();
+    await this.eventQueue.close();
     this.redis.disconnect();
   }
 

@@ -1,5 +1,5 @@
 /** Errors the engine reports to its callers; the API maps `kind` to an HTTP status. */
-export type EngineErrorKind = 'not_found' | 'conflict' | 'invalid' | 'unavailable';
+export type EngineErrorKind = 'not_found' | 'conflict' | 'invalid' | 'forbidden' | 'unavailable';
 
 export interface FieldProblem {
   path: string;

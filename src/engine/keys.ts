@@ -8,6 +8,16 @@ export interface Keys {
   bullPrefix: string;
   run(runId: string): string;
   history(runId: string): string;
+  /** Answers given to the confirmation a run waits on at `seq`. */
+  answers(runId: string, seq: number): string;
+  /** Open confirmation tasks routed to a user id or `role:<name>`. */
+  tasks(ref: string): string;
+  /** Runs that reached an end someone must hear of (callback, parent run). */
+  outbox: string;
+  /** Confirmation links already used. */
+  usedLink(id: string): string;
+  /** The shared secret for signed links when none is configured. */
+  linkSecret: string;
   entry(entryId: string): string;
   idempotency(workflow: string, key: string): string;
   workflow(name: string): string;
@@ -18,6 +28,26 @@ export interface Keys {
   runIndexPrefix: string;
   events: string;
   workerHeartbeats: string;
+  /** A user's in-app inbox (src/notify/inbox.ts); its keys share the `{u:<user>}` hash tag. */
+  inbox(userId: string): InboxKeys;
+  /** Sent-ledger entry of one notification delivery; `digest` hashes channel, effect key and recipient. */
+  notifySent(digest: string): string;
+  /** A stored message template, and the set of template names. */
+  template(name: string): string;
+  templateIndex: string;
+}
+
+export interface InboxKeys {
+  /** LIST of item ids, newest first. */
+  list: string;
+  /** HASH item id → item JSON. */
+  items: string;
+  /** SET of unread item ids. */
+  unread: string;
+  /** Marker that the item with this id was added (the effect-key ledger; outlives trimming). */
+  added(itemId: string): string;
+  /** Pub/sub channel announcing the user's new items. */
+  live: string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -27,6 +57,11 @@ export function createKeys(prefix: string): Keys {
     bullPrefix: `${prefix}:{bull}`,
     run: (id) => `${prefix}:run:{${id}}`,
     history: (id) => `${prefix}:run:{${id}}:history`,
+    answers: (id, seq) => `${prefix}:run:{${id}}:answers:${seq}`,
+    tasks: (ref) => `${prefix}:tasks:${ref}`,
+    outbox: `${runIndexPrefix}:outbox`,
+    usedLink: (id) => `${prefix}:link-used:${id}`,
+    linkSecret: `${prefix}:link-secret`,
     entry: (id) => `${prefix}:entry:{${id}}`,
     idempotency: (workflow, key) => `${prefix}:idem:${workflow}:${key}`,
     workflow: (name) => `${prefix}:wf:${name}`,
@@ -36,5 +71,13 @@ export function createKeys(prefix: string): Keys {
     runIndexPrefix,
     events: `${prefix}:events`,
     workerHeartbeats: `${prefix}:workers`,
+    inbox: (userId) => {
+      // Encoded so a user id holding `{`, `}` or `:` cannot change the hash tag or collide.
+      const base = `${prefix}:inbox:{u:${encodeURIComponent(userId)}}`;
+      return { list: `${base}:list`, items: `${base}:items`, unread: `${base}:unread`, added: (id) => `${base}:added:${id}`, live: `${base}:live` };
+    },
+    notifySent: (digest) => `${prefix}:notify-sent:${digest}`,
+    template: (name) => `${prefix}:tpl:${name}`,
+    templateIndex: `${prefix}:tpl-index`,
   };
 }

@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.ts';
 import type { Scripts } from './scripts.ts';
-import type { Entry, HistoryEvent, NewHistoryEvent, RunError, RunState, RunStatus } from './types.ts';
+import type { Entry, HistoryEvent, NewHistoryEvent, ParentLink, Resolution, RunError, RunState, RunStatus, Wait } from './types.ts';
 import type { Model } from '../steps/types.ts';
 
 export interface CreateRunInput {
@@ -20,6 +20,7 @@ export interface CreateRunInput {
   idempotency?: { key: string; bodyHash: string; ttlMs: number };
   callbackUrl?: string;
   startedBy?: string;
+  parent?: ParentLink;
   events: NewHistoryEvent[];
 }
 
@@ -33,7 +34,7 @@ export interface TransitionInput {
   status?: RunStatus;
   /** Advance seq (fences every job and answer issued for the old one). */
   advance: boolean;
-  set?: Partial<Record<'stepId' | 'model' | 'error' | 'entryVersion' | 'outcome' | 'wait', string>>;
+  set?: Partial<Record<'stepId' | 'model' | 'error' | 'entryVersion' | 'outcome' | 'wait' | 'resolution', string>>;
   events: NewHistoryEvent[];
 }
 
@@ -80,6 +81,7 @@ export class RunStore {
         JSON.stringify(input.model), input.entryId, now, idem?.bodyHash ?? '', idem?.ttlMs ?? 0,
         this.keys.runIndexPrefix, this.keys.events, this.opts.retentionSec,
         input.callbackUrl ?? '', input.startedBy ?? '', JSON.stringify(entryModel),
+        input.parent ? JSON.stringify(input.parent) : '',
         ...input.events.map((e) => toEvent(e, at)),
       ],
     )) as [number, string];
@@ -179,5 +181,8 @@ function parseRun(h: Record<string, string>): RunState {
   if (h.outcome) run.outcome = h.outcome;
   if (h.callbackUrl) run.callbackUrl = h.callbackUrl;
   if (h.startedBy) run.startedBy = h.startedBy;
+  if (h.parent) run.parent = JSON.parse(h.parent) as ParentLink;
+  if (h.wait) run.wait = JSON.parse(h.wait) as Wait;
+  if (h.resolution) run.resolution = JSON.parse(h.resolution) as Resolution;
   return run;
 }

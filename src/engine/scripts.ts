@@ -13,6 +13,7 @@ const scripts = {
   transition: { keys: 2, withIncludes: true, file: 'transition.lua' },
   saveEntry: { keys: 1, withIncludes: false, file: 'save-entry.lua' },
   saveWorkflow: { keys: 2, withIncludes: false, file: 'save-workflow.lua' },
+  resolveWait: { keys: 3, withIncludes: false, file: 'resolve-wait.lua' },
 } as const;
 
 export type ScriptName = keyof typeof scripts;

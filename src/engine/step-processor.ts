@@ -15,6 +15,7 @@ import { StepTimeoutError } from './errors.ts';
 import type { RunStore } from './run-store.ts';
 import type { Scheduler, StepJobData } from './scheduler.ts';
 import { decide, transitionLimitError } from './transition.ts';
+import type { Waits } from './waits.ts';
 import type { NewHistoryEvent, RunError, RunState } from './types.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
@@ -33,6 +34,7 @@ export class StepProcessor {
     private readonly log: Logger,
     private readonly opts: ProcessorOptions,
     private readonly services: StepServices,
+    private readonly waits: Pick<Waits, 'park'>,
   ) {}
 
   async process(job: Job<StepJobData>): Promise<JobOutcome> {
@@ -147,9 +149,16 @@ export class StepProcessor {
         events.push({ type: 'run.reset', stepId: step.id, detail: { entryVersion: entry?.version } });
         break;
       }
-      case 'waiting':
-        events.push({ type: 'run.waiting', stepId: step.id, ...(result.outcome.kind === 'wait' ? { detail: { reason: result.outcome.reason } } : {}) });
+      case 'waiting': {
+        const outcome = result.outcome as Extract<StepResult['outcome'], { kind: 'wait' }>;
+        const wait = await this.waits.park(run, step, run.seq + 1, outcome);
+        set.wait = JSON.stringify(wait);
+        set.resolution = '';
+        // The step completes when the wait is resolved, so its step.completed is written then.
+        events.pop();
+        events.push({ type: 'run.waiting', stepId: step.id, attempt, detail: { reason: outcome.reason, ...detail } });
         break;
+      }
       case 'failed':
         set.error = JSON.stringify(decision.error);
         events.push({ type: 'run.failed', stepId: step.id, detail: { error: decision.error } });

@@ -28,6 +28,46 @@ export interface RunState {
   outcome?: string;
   callbackUrl?: string;
   startedBy?: string;
+  /** Set on a child run started by a parent's executeDataflow step. */
+  parent?: ParentLink;
+  /** What a waiting run waits for. */
+  wait?: Wait;
+  /** How the wait was decided (an answer, a timeout), recorded before the run resumes. */
+  resolution?: Resolution;
+}
+
+export interface ParentLink {
+  runId: string;
+  stepId: string;
+  /** The seq at which the parent waits for this child. */
+  seq: number;
+}
+
+export interface ConfirmationTask {
+  options: string[];
+  confirmationField: string;
+  /** Who may answer: user ids and `role:<name>`. */
+  routing: string[];
+  /** Whose answers a policy of `all` waits for (user ids). */
+  recipients: string[];
+  policy: 'any' | 'all' | { quorum: number };
+  timeoutAt?: number;
+  onTimeout?: 'fail' | { option: string };
+  reminderMs?: number;
+  channel?: string;
+}
+
+export type Wait =
+  | { kind: 'confirmation'; stepId: string; seq: number; task: ConfirmationTask }
+  | { kind: 'child'; stepId: string; seq: number; childRunId: string };
+
+export interface Resolution {
+  seq: number;
+  /** The chosen option, or absent when the wait failed (timeout with onTimeout: fail, child failure). */
+  option?: string;
+  by: string;
+  at: string;
+  error?: RunError;
 }
 
 export interface HistoryEvent {

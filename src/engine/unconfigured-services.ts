@@ -9,9 +9,9 @@ const missing = (what: string) => () => {
   throw new NonRetryableError(`${what} is not configured in this process`);
 };
 
-export function unconfiguredServices(): StepServices {
+export function unconfiguredServices(): Omit<StepServices, 'links'> {
   return {
-    directory: { resolve: missing('the principal directory'), matches: missing('the principal directory') },
+    directory: { resolve: missing('the principal directory'), matches: missing('the principal directory'), rolesOf: () => [] },
     notifier: { deliver: missing('notification delivery') },
     templates: { render: missing('template rendering') },
     dataflows: { run: missing('dataflows') },

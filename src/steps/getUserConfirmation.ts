@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { PrincipalRef } from '../definition/ids.ts';
-import { Channel, FieldPath, notAvailable, Recipients, WaitMs } from './params.ts';
-import type { StepType } from './types.ts';
+import { Channel, FieldPath, Recipients, WaitMs } from './params.ts';
+import { getPath } from '../definition/paths.ts';
+import type { ConfirmationTask } from '../engine/types.ts';
+import { recipientRefs } from './recipients.ts';
+import type { EffectContext, StepServices } from './services.ts';
+import { NonRetryableError, type Model, type StepContext, type StepType } from './types.ts';
 
 const Policy = z.union([z.enum(['any', 'all']), z.strictObject({ quorum: z.int().min(1) })]);
 const OnTimeout = z.union([z.literal('fail'), z.strictObject({ option: z.string().min(1) })]);
@@ -57,5 +61,71 @@ export const getUserConfirmationStep: StepType<typeof GetUserConfirmationParams>
     ...(p.timeoutMs === undefined ? ['no timeoutMs: the run can wait for an answer forever'] : []),
     ...(p.timeoutMs === undefined && p.onTimeout !== undefined ? ['onTimeout has no effect without timeoutMs'] : []),
   ],
-  execute: () => notAvailable('getUserConfirmation'),
+  execute: async (ctx) => {
+    const p = ctx.params;
+    const options = p.options ?? optionsFrom(ctx.model, p.optionsField!);
+    const refs = recipientRefs(ctx.model, p);
+    const recipients = ctx.services.directory.resolve(refs);
+    const timeoutAt = p.timeoutMs ? Date.now() + p.timeoutMs : undefined;
+    const task: ConfirmationTask = {
+      options, confirmationField: p.confirmationField, routing: p.routing, recipients: recipients.map((r) => r.id),
+      policy: p.policy, ...(timeoutAt ? { timeoutAt } : {}), ...(p.onTimeout ? { onTimeout: p.onTimeout } : {}),
+      ...(p.reminderMs ? { reminderMs: p.reminderMs } : {}), ...(p.channel ? { channel: p.channel } : {}),
+    };
+    // The run parks at the seq after this step's commit; links name that seq so they die with the wait.
+    const report = await notifyConfirmation(ctx.services, { runId: ctx.runId, workflow: ctx.workflow, stepId: ctx.stepId, seq: ctx.seq + 1, task, model: ctx.model },
+      recipients.map((r) => r.id), { ...effectOf(ctx), effectKey: ctx.effectKey });
+    return { outcome: { kind: 'wait', reason: 'confirmation', detail: { task } }, detail: { notified: report } };
+  },
 };
+
+function optionsFrom(model: Readonly<Model>, path: string): string[] {
+  const value = getPath(model, path);
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string' && v !== '')) {
+    throw new NonRetryableError(`optionsField ${path} must hold a non-empty list of strings`);
+  }
+  return [...new Set(value as string[])];
+}
+
+const effectOf = (ctx: StepContext) => ({ runId: ctx.runId, stepId: ctx.stepId, seq: ctx.seq, attempt: ctx.attempt, signal: ctx.signal });
+
+const LINK_TTL_MS = 7 * 24 * 3600 * 1000;
+
+export interface ConfirmationNotice {
+  runId: string;
+  workflow: string;
+  stepId: string;
+  seq: number;
+  task: ConfirmationTask;
+  model: Readonly<Model>;
+}
+
+/**
+ * Tells each recipient there is something to answer, with one signed single-use link per option.
+ * Also used for reminders (with their own effect key). No reachable recipient is not an error here:
+ * the task is still listed by GET /api/tasks for everyone it is routed to.
+ */
+export async function notifyConfirmation(services: StepServices, n: ConfirmationNotice, recipientIds: string[], effect: EffectContext) {
+  let delivered = 0;
+  for (const id of recipientIds) {
+    const exp = Math.min(n.task.timeoutAt ?? Infinity, Date.now() + LINK_TTL_MS);
+    const links = await services.links.forOptions({ runId: n.runId, stepId: n.stepId, seq: n.seq, principalId: id, options: n.task.options, exp });
+    const lines = Object.entries(links).map(([option, url]) => `${option}: ${url}`);
+    const [recipient] = services.directory.resolve([id]);
+    if (!recipient) continue;
+    try {
+      const report = await services.notifier.deliver({
+        channel: (n.task.channel as 'inbox' | 'email' | 'webhook' | undefined) ?? 'inbox',
+        recipients: [recipient],
+        subject: `Your decision is needed: ${n.workflow} / ${n.stepId}`,
+        body: `Please choose one of: ${n.task.options.join(', ')}.\n\n${lines.join('\n')}\n\nOr answer in stageflow: ${services.publicUrl('/tasks')}`,
+        format: 'text',
+        data: { runId: n.runId, stepId: n.stepId, seq: n.seq, options: n.task.options, links, kind: 'confirmation' },
+      }, effect);
+      delivered += report.delivered + report.alreadySent;
+    } catch (err) {
+      if (!(err instanceof NonRetryableError)) throw err;
+    }
+  }
+  return { delivered, recipients: recipientIds.length };
+}

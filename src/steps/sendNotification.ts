@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import { Channel, hasRecipients, MessageText, notAvailable, placeholderPaths, Recipients, RECIPIENTS_MESSAGE } from './params.ts';
-import type { StepType } from './types.ts';
+import { renderMessage, renderSubject } from '../notify/templates.ts';
+import { Channel, hasRecipients, MessageText, placeholderPaths, Recipients, RECIPIENTS_MESSAGE } from './params.ts';
+import { recipientRefs } from './recipients.ts';
+import { NonRetryableError, type StepType } from './types.ts';
 
 export const SendNotificationParams = z
   .object({
@@ -22,5 +24,26 @@ export const sendNotificationStep: StepType<typeof SendNotificationParams> = {
     ...placeholderPaths(p.message),
     ...placeholderPaths(p.subject ?? ''),
   ],
-  execute: () => notAvailable('sendNotification'),
+  async execute(ctx) {
+    const { params, model, services } = ctx;
+    const recipients = services.directory.resolve(recipientRefs(model, params));
+    if (recipients.length === 0) throw new NonRetryableError('no recipients: every role named has no members');
+    const body = await renderMessage(params.message, model, 'text');
+    const subject = params.subject === undefined ? undefined : await renderSubject(params.subject, model);
+    const report = await services.notifier.deliver(
+      {
+        channel: params.channel,
+        recipients,
+        ...(subject !== undefined ? { subject } : {}),
+        body,
+        format: 'text',
+        data: { runId: ctx.runId, stepId: ctx.stepId, workflow: ctx.workflow },
+      },
+      { effectKey: ctx.effectKey, runId: ctx.runId, stepId: ctx.stepId, seq: ctx.seq, attempt: ctx.attempt, signal: ctx.signal },
+    );
+    return {
+      outcome: { kind: 'next' },
+      detail: { channel: params.channel, delivered: report.delivered, alreadySent: report.alreadySent, unreachable: report.unreachable },
+    };
+  },
 };

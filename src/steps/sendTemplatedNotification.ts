@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { Identifier, PrincipalRef } from '../definition/ids.ts';
-import { Channel, hasRecipients, notAvailable, Recipients, RECIPIENTS_MESSAGE } from './params.ts';
-import type { StepType } from './types.ts';
+import { Channel, hasRecipients, Recipients, RECIPIENTS_MESSAGE } from './params.ts';
+import { recipientRefs } from './recipients.ts';
+import { NonRetryableError, type StepType } from './types.ts';
 
 export const SendTemplatedNotificationParams = z
   .object({
@@ -20,5 +21,25 @@ export const sendTemplatedNotificationStep: StepType<typeof SendTemplatedNotific
   params: SendTemplatedNotificationParams,
   fieldPaths: (p) => (p.userInfoField === undefined ? [] : [p.userInfoField]),
   references: (p) => [{ kind: 'template', name: p.template, path: 'template' }],
-  execute: () => notAvailable('sendTemplatedNotification'),
+  async execute(ctx) {
+    const { params, model, services } = ctx;
+    const recipients = services.directory.resolve(recipientRefs(model, params));
+    if (recipients.length === 0) throw new NonRetryableError('no recipients: every role named has no members');
+    const { subject, body } = await services.templates.render(params.template, params.renderType, model);
+    const report = await services.notifier.deliver(
+      {
+        channel: params.channel,
+        recipients,
+        ...(subject !== undefined ? { subject } : {}),
+        body,
+        format: params.renderType,
+        data: { runId: ctx.runId, stepId: ctx.stepId, workflow: ctx.workflow, template: params.template },
+      },
+      { effectKey: ctx.effectKey, runId: ctx.runId, stepId: ctx.stepId, seq: ctx.seq, attempt: ctx.attempt, signal: ctx.signal },
+    );
+    return {
+      outcome: { kind: 'next' },
+      detail: { channel: params.channel, delivered: report.delivered, alreadySent: report.alreadySent, unreachable: report.unreachable },
+    };
+  },
 };

@@ -19,6 +19,8 @@ export interface Directory {
   resolve(refs: readonly string[]): Recipient[];
   /** True when the principal is named by one of `refs` (its id, or one of its roles as `role:<name>`). */
   matches(principal: { id: string; roles: readonly string[] }, refs: readonly string[]): boolean;
+  /** The roles of a known principal ([] for an unknown id), e.g. for someone answering through a signed link. */
+  rolesOf(id: string): string[];
 }
 
 export type Channel = 'inbox' | 'email' | 'webhook';
@@ -72,7 +74,13 @@ export interface Dataflows {
   run(name: string, input: unknown, ctx: EffectContext & { timeoutMs?: number }): Promise<DataflowOutcome>;
 }
 
+export interface ConfirmationLinks {
+  /** One signed single-use answer link per option for `principalId`, valid until `exp` (ms). */
+  forOptions(args: { runId: string; stepId: string; seq: number; principalId: string; options: string[]; exp: number }): Promise<Record<string, string>>;
+}
+
 export interface StepServices {
+  links: ConfirmationLinks;
   directory: Directory;
   notifier: Notifier;
   templates: Templates;

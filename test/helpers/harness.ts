@@ -8,10 +8,23 @@ import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts';
+import { createDirectory } from '../../src/notify/directory.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from './redis.ts';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 export const USER_KEY = 'test-user-key-0123456789ab';
+
+/** Principals every harness knows; the key of each is `key-<id>-0123456789` (admin: ADMIN_KEY). */
+export const TEST_PRINCIPALS = [
+  { id: 'admin', key: ADMIN_KEY, roles: ['admin'] },
+  { id: 'user-1', key: USER_KEY, roles: ['operator'] },
+  { id: 'ann', key: 'key-ann-0123456789', roles: ['manager'], email: 'ann@example.test', name: 'Ann' },
+  { id: 'bob', key: 'key-bob-0123456789', roles: ['manager'], email: 'bob@example.test', name: 'Bob' },
+  { id: 'cid', key: 'key-cid-0123456789', roles: ['manager'], email: 'cid@example.test' },
+  { id: 'eve', key: 'key-eve-0123456789', roles: ['clerk'], email: 'eve@example.test' },
+];
+export const keyOf = (id: string) => TEST_PRINCIPALS.find((p) => p.id === id)!.key;
 
 export interface Harness {
   base: string;
@@ -47,7 +60,11 @@ export function engineTestOptions(prefix: string, over: Partial<EngineOptions> =
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const prefix = uniquePrefix('it');
-  const options = engineTestOptions(prefix, opts.engine);
+  const principals = PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test');
+  const options = engineTestOptions(prefix, {
+    services: () => ({ ...unconfiguredServices(), directory: createDirectory(principals) }),
+    ...opts.engine,
+  });
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
   const engine = Engine.open(options, log, { failFast: true });
   await waitUntilReady(engine.redis, 5000);
@@ -56,13 +73,6 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     worker = Engine.open(options, log, { failFast: false });
     worker.startWorker();
   }
-  const principals = PrincipalRegistry.fromJson(
-    [
-      { id: 'admin', key: ADMIN_KEY, roles: ['admin'] },
-      { id: 'user-1', key: USER_KEY, roles: ['operator'] },
-    ],
-    'test',
-  );
   const app = createApp({ engine, principals, log });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -30,6 +30,8 @@ describe('loadConfig', () => {
       apiKeys: undefined,
       logLevel: 'info',
       dataDir: path.resolve('./data'),
+      notify: { smtpUrl: undefined, mailFrom: 'stageflow@localhost', webhookSecret: undefined, webhookUrl: undefined },
+      publicUrl: 'http://localhost:3000',
     });
   });
 
@@ -52,6 +54,11 @@ describe('loadConfig', () => {
       STAGEFLOW_API_KEYS: '[{"id":"a","key":"k","roles":["admin"]}]',
       LOG_LEVEL: 'debug',
       STAGEFLOW_DATA_DIR: '/var/lib/stageflow',
+      SMTP_URL: 'smtps://mailer:pw@smtp.example:465',
+      MAIL_FROM: 'Stageflow <flows@example.com>',
+      WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      NOTIFY_WEBHOOK_URL: 'https://hooks.example/stageflow',
+      PUBLIC_URL: 'https://flows.example/app/',
     });
     expect(config).toEqual({
       redisUrl: 'rediss://user:pw@redis.example:6380/2',
@@ -69,6 +76,13 @@ describe('loadConfig', () => {
       apiKeys: '[{"id":"a","key":"k","roles":["admin"]}]',
       logLevel: 'debug',
       dataDir: '/var/lib/stageflow',
+      notify: {
+        smtpUrl: 'smtps://mailer:pw@smtp.example:465',
+        mailFrom: 'Stageflow <flows@example.com>',
+        webhookSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+        webhookUrl: 'https://hooks.example/stageflow',
+      },
+      publicUrl: 'https://flows.example/app',
     });
   });
 
@@ -106,6 +120,9 @@ describe('loadConfig', () => {
     ['SHUTDOWN_TIMEOUT_MS', 'ten', /integer/],
     ['NODE_ENV', 'prod', /development, production, test/],
     ['LOG_LEVEL', 'verbose', /fatal, error, warn, info, debug, trace, silent/],
+    ['MAIL_FROM', 'not an address', /e-mail address/],
+    ['NOTIFY_WEBHOOK_URL', 'ftp://hooks.example', /http/],
+    ['PUBLIC_URL', 'localhost:3000', /http/],
   ])('names %s=%j in the error', (name, value, reason) => {
     const error = issuesOf({ [name]: value });
     expect(error.issues).toHaveLength(1);
@@ -139,7 +156,7 @@ describe('configDocs', () => {
     'REDIS_URL', 'PORT', 'STAGEFLOW_PREFIX', 'WORKER_CONCURRENCY', 'WORKER_LOCK_DURATION_MS',
     'WORKER_STALLED_INTERVAL_MS', 'WORKER_MAX_STALLED_COUNT', 'MAX_TRANSITIONS', 'RUN_RETENTION_DAYS',
     'MODEL_MAX_BYTES', 'IDEMPOTENCY_TTL_HOURS', 'RECONCILE_INTERVAL_MS', 'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'STAGEFLOW_API_KEYS', 'LOG_LEVEL',
-    'STAGEFLOW_DATA_DIR',
+    'STAGEFLOW_DATA_DIR', 'SMTP_URL', 'MAIL_FROM', 'WEBHOOK_SECRET', 'NOTIFY_WEBHOOK_URL', 'PUBLIC_URL',
   ];
 
   it('documents every variable with a description', () => {
@@ -165,5 +182,10 @@ describe('configDocs', () => {
     // STAGEFLOW_API_KEYS has no format rule here, so force an error elsewhere and check it is absent.
     const error = issuesOf({ STAGEFLOW_API_KEYS: 'super-secret-key', PORT: 'x' });
     expect(error.message).not.toContain('super-secret-key');
+    const smtp = issuesOf({ SMTP_URL: 'http://user:hunter2@mail.example' });
+    expect(smtp.issues[0]?.name).toBe('SMTP_URL');
+    expect(smtp.message).not.toContain('hunter2');
+    const secret = issuesOf({ WEBHOOK_SECRET: 'short-secret' });
+    expect(secret.message).not.toContain('short-secret');
   });
 });

@@ -7,7 +7,7 @@
   ARGV[6] model JSON  ARGV[7] entryId  ARGV[8] now (ms)  ARGV[9] idempotency value ('' = no key)
   ARGV[10] idempotency ttl (ms)  ARGV[11] index prefix  ARGV[12] events channel
   ARGV[13] retention (s)  ARGV[14] callbackUrl  ARGV[15] startedBy  ARGV[16] entry model when new
-  ARGV[17..] history events
+  ARGV[17] parent (JSON, '' for a top-level run)  ARGV[18..] history events
   Returns {1, runId} when created, {0, stored idempotency value} when the key was used before.
 ]]
 if ARGV[9] ~= '' then
@@ -25,13 +25,13 @@ redis.call('HSET', KEYS[1],
   'id', ARGV[1], 'workflow', ARGV[2], 'version', ARGV[3], 'status', ARGV[4], 'seq', 0,
   'stepId', ARGV[5], 'model', ARGV[6], 'entryId', ARGV[7], 'entryVersion', entryVersion,
   'createdAt', ARGV[8], 'updatedAt', ARGV[8], 'transitions', 0,
-  'callbackUrl', ARGV[14], 'startedBy', ARGV[15])
+  'callbackUrl', ARGV[14], 'startedBy', ARGV[15], 'parent', ARGV[17])
 
 local events = {}
-for i = 17, #ARGV do events[#events + 1] = ARGV[i] end
+for i = 18, #ARGV do events[#events + 1] = ARGV[i] end
 pushHistory(KEYS[2], 0, events, 1)
 
 redis.call('ZADD', ARGV[11] .. ':all:any', 0, ARGV[1])
 redis.call('ZADD', ARGV[11] .. ':wf:' .. ARGV[2] .. ':any', 0, ARGV[1])
-setStatus(KEYS[1], KEYS[2], ARGV[11], ARGV[12], ARGV[13], ARGV[1], ARGV[2], false, ARGV[4])
+setStatus(KEYS[1], KEYS[2], ARGV[11], ARGV[12], ARGV[13], ARGV[1], ARGV[2], false, ARGV[4], 0, ARGV[8])
 return {1, ARGV[1]}

@@ -1,7 +1,9 @@
 -- Shared helpers, prepended to every script that changes a run's status.
 
 -- Moves a run between the status indexes, applies retention, and tells listeners (?wait, pages).
-local function setStatus(runKey, histKey, indexPrefix, channel, retentionSec, runId, workflow, from, to)
+local TERMINAL = { completed = true, failed = true, cancelled = true, draft = true }
+
+local function setStatus(runKey, histKey, indexPrefix, channel, retentionSec, runId, workflow, from, to, seq, now)
   if from == to then return end
   if from then
     redis.call('ZREM', indexPrefix .. ':all:st:' .. from, runId)
@@ -18,6 +20,14 @@ local function setStatus(runKey, histKey, indexPrefix, channel, retentionSec, ru
     redis.call('EXPIRE', histKey, retentionSec)
   end
   redis.call('PUBLISH', channel, runId .. ' ' .. to)
+  -- Outbox: whoever must hear of this end (a callback URL, a parent run) gets it through a job
+  -- that the relay creates from this entry, so the notice is as durable as the transition itself.
+  if TERMINAL[to] then
+    local meta = redis.call('HMGET', runKey, 'callbackUrl', 'parent')
+    if (meta[1] and meta[1] ~= '') or (meta[2] and meta[2] ~= '') then
+      redis.call('ZADD', indexPrefix .. ':outbox', now, runId .. ' ' .. to .. ' ' .. seq)
+    end
+  end
 end
 
 -- History events arrive as JSON objects without their seq; stamp it here so it is the committed one.

@@ -43,6 +43,6 @@ for i = 10 + 2 * n, #ARGV do events[#events + 1] = ARGV[i] end
 pushHistory(KEYS[2], seq, events, 1)
 
 if newStatus ~= '' then
-  setStatus(KEYS[1], KEYS[2], ARGV[6], ARGV[7], ARGV[8], cur[4], cur[3], status, newStatus)
+  setStatus(KEYS[1], KEYS[2], ARGV[6], ARGV[7], ARGV[8], cur[4], cur[3], status, newStatus, seq, ARGV[5])
 end
 return {1, seq, status}

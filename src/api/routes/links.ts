@@ -1,0 +1,51 @@
+/**
+ * Signed answer links from confirmation messages: GET shows what the link will do (mail scanners
+ * prefetch links, so GET never answers), POST answers once as the principal the link names.
+ */
+import express, { Router } from 'express';
+import type { Engine } from '../../engine/engine.ts';
+import { EngineError } from '../../engine/errors.ts';
+import { parseOr400 } from '../problem.ts';
+import { LinkToken } from '../schemas.ts';
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const page = (title: string, body: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title></head>` +
+  `<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem"><h1>${esc(title)}</h1>${body}</body></html>`;
+
+export function linkRoutes(engine: Engine): Router {
+  const r = Router();
+  r.use(express.urlencoded({ extended: false, limit: '16kb' }));
+
+  r.get('/:token', async (req, res) => {
+    const token = parseOr400(LinkToken, req.params.token, '$.token', 'the link');
+    const check = await engine.readLink(token, false);
+    if (!check.ok) {
+      res.status(check.reason === 'used' ? 409 : 403).type('html').send(page('This link cannot be used', `<p>It is ${check.reason === 'used' ? 'already used' : check.reason === 'expired' ? 'expired' : 'not valid'}.</p>`));
+      return;
+    }
+    const c = check.claims;
+    res.type('html').send(page(`Answer "${c.option}"`, `<p>Run <code>${esc(c.runId)}</code>, step <code>${esc(c.stepId)}</code>, as <strong>${esc(c.principalId)}</strong>.</p>` +
+      `<form method="post"><label>Comment (optional)<br><textarea name="comment" rows="3" cols="40"></textarea></label><p><button type="submit">Confirm "${esc(c.option)}"</button></p></form>`));
+  });
+
+  r.post('/:token', async (req, res) => {
+    const token = parseOr400(LinkToken, req.params.token, '$.token', 'the link');
+    const comment = typeof req.body?.comment === 'string' && req.body.comment.trim() ? String(req.body.comment).slice(0, 4000) : undefined;
+    try {
+      const { run, resolved } = await engine.confirmByLink(token, comment);
+      if (req.accepts(['json', 'html']) === 'json') {
+        res.json({ resolved, run });
+        return;
+      }
+      res.type('html').send(page('Thank you', `<p>Your answer was recorded${resolved ? ' and the run moves on' : ''}.</p>`));
+    } catch (err) {
+      if (err instanceof EngineError && req.accepts(['json', 'html']) === 'html') {
+        res.status(err.kind === 'conflict' ? 409 : 403).type('html').send(page('This link cannot be used', `<p>${esc(err.message)}</p>`));
+        return;
+      }
+      throw err;
+    }
+  });
+  return r;
+}

@@ -1,0 +1,40 @@
+/**
+ * Dataflows (DESIGN §3 executeDataflow): the registry, the kinds (http, module, workflow) and the
+ * `Dataflows` service for ctx.services. The engine's services factory calls
+ * `createDataflowServices` once per process.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Dataflows } from '../steps/services.ts';
+import { DataflowRegistry } from './registry.ts';
+import { createDataflows, type DataflowsOptions, type StartChild } from './runner.ts';
+
+export interface DataflowServicesOptions {
+  redis: Redis;
+  /** The deployment's key prefix (STAGEFLOW_PREFIX); keys are `<prefix>:dataflow:<name>` and `<prefix>:dataflow-index`. */
+  prefix: string;
+  log: Logger;
+  startChild?: StartChild;
+  moduleDir?: URL;
+  http?: DataflowsOptions['http'];
+}
+
+export function createDataflowServices({ redis, prefix, log, startChild, moduleDir, http }: DataflowServicesOptions): {
+  registry: DataflowRegistry;
+  dataflows: Dataflows;
+} {
+  const registry = new DataflowRegistry(redis, prefix, log);
+  const dataflows = createDataflows({ registry, log, ...(startChild ? { startChild } : {}), ...(moduleDir ? { moduleDir } : {}), ...(http ? { http } : {}) });
+  return { registry, dataflows };
+}
+
+export {
+  DataflowDefinition, DataflowRegistry, DataflowName, InvalidDataflowError, StoredDataflowInvalidError,
+  DEFAULT_HTTP_TIMEOUT_MS, RESERVED_HEADERS,
+  type DataflowInput, type HttpDataflowDefinition, type ModuleDataflowDefinition, type WorkflowDataflowDefinition,
+  type PutResult, type LoadDirResult,
+} from './registry.ts';
+export { createDataflows, type ChildStartContext, type DataflowRunContext, type DataflowsOptions, type StartChild } from './runner.ts';
+export { DataflowError, DataflowRejectedError, RetryAfterError, retryAfterMsOf } from './errors.ts';
+export { callHttpDataflow, parseRetryAfter } from './http.ts';
+export { callModuleDataflow, DEFAULT_MODULE_DIR, ModuleLoader, type DataflowModule, type ModuleCallContext } from './module.ts';

@@ -1,0 +1,105 @@
+/**
+ * The engine's own jobs, beside the step jobs: completion callbacks, a child run's end reaching
+ * its parent, confirmation timeouts and reminders. The relay turns outbox entries written by the
+ * Lua transitions into these jobs (ids are deterministic, so relaying twice is harmless).
+ */
+import { Worker, type Job, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Keys } from './keys.ts';
+import type { RunStore } from './run-store.ts';
+import type { RunView } from './run-view.ts';
+import { EVENT_JOB, type Waits } from './waits.ts';
+import { sendCallback } from './callbacks.ts';
+import type { RunState } from './types.ts';
+
+export interface EventWorkerDeps {
+  redis: Redis;
+  keys: Keys;
+  queue: Queue;
+  runs: RunStore;
+  waits: Waits;
+  view: (run: RunState) => Promise<RunView>;
+  callbackSecret: () => Promise<string>;
+  remind: (run: RunState, pending: string[], n: number) => Promise<void>;
+  log: Logger;
+  concurrency: number;
+}
+
+const RELAY_MS = 200;
+
+export class EventWorker {
+  readonly worker: Worker;
+  private relayTimer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(private readonly d: EventWorkerDeps) {
+    this.worker = new Worker(d.queue.name, (job) => this.handle(job), {
+      connection: d.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }),
+      prefix: d.queue.opts.prefix,
+      concurrency: d.concurrency,
+    });
+    this.worker.on('error', (err) => d.log.error({ err }, 'event worker error'));
+    this.worker.on('failed', (job, err) => d.log.warn({ err: err.message, job: job?.name, runId: job?.data?.runId, seq: job?.data?.seq, attempt: job?.attemptsMade }, 'event job failed'));
+    const tick = async () => {
+      if (this.stopped) return;
+      try {
+        await this.relayOnce();
+      } catch (err) {
+        d.log.error({ err }, 'outbox relay failed');
+      }
+      this.relayTimer = setTimeout(tick, RELAY_MS);
+      this.relayTimer.unref();
+    };
+    void tick();
+  }
+
+  private async handle(job: Job): Promise<void> {
+    const { runId, seq } = job.data as { runId: string; seq: number };
+    switch (job.name) {
+      case 'callback': {
+        const run = await this.d.runs.get(runId);
+        if (!run?.callbackUrl) return;
+        const view = await this.d.view(run);
+        // The summary is of the state that ended, even if the run moved on since (a draft resubmitted).
+        const status = (job.data as { status: RunView['status'] }).status;
+        await sendCallback(run.callbackUrl, { ...view, status, seq }, await this.d.callbackSecret());
+        this.d.log.info({ runId, seq, status, attempt: job.attemptsMade + 1, stepId: run.stepId }, 'callback delivered');
+        return;
+      }
+      case 'child-done': {
+        const child = await this.d.runs.get(runId);
+        if (child) await this.d.waits.childEnded(child);
+        return;
+      }
+      case 'wait-timeout':
+        await this.d.waits.expire(runId, seq);
+        return;
+      case 'wait-reminder':
+        await this.d.waits.remind(runId, seq, (job.data as { n: number }).n, this.d.remind);
+        return;
+      default:
+        this.d.log.warn({ job: job.name }, 'unknown event job');
+    }
+  }
+
+  /** Moves outbox entries into event jobs. */
+  async relayOnce(): Promise<number> {
+    const entries = await this.d.redis.zrange(this.d.keys.outbox, 0, 99);
+    for (const entry of entries) {
+      const [runId = '', status = '', seqText = '0'] = entry.split(' ');
+      const seq = Number(seqText);
+      const run = await this.d.runs.get(runId);
+      if (run?.callbackUrl) await this.d.queue.add('callback', { runId, seq, status }, { jobId: `cb-${runId}-${seq}`, ...EVENT_JOB });
+      if (run?.parent) await this.d.queue.add('child-done', { runId, seq, status }, { jobId: `child-${runId}-${seq}`, ...EVENT_JOB });
+      await this.d.redis.zrem(this.d.keys.outbox, entry);
+    }
+    return entries.length;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.relayTimer);
+    await this.worker.close();
+  }
+}
