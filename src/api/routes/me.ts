@@ -1,0 +1,109 @@
+/**
+ * /api/me: the caller's own things. The inbox (`GET /notifications`, mark read) and its live
+ * Server-Sent Events stream: every new item arrives as `event: notification` with the item as
+ * JSON data and its id as the event id; a client reconnecting with `Last-Event-ID` first gets
+ * the items it missed. A comment line every `heartbeatMs` keeps proxies from closing the stream.
+ */
+import { Router, type Response } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { InboxFeed } from '../../notify/feed.ts';
+import type { Inbox, InboxItem } from '../../notify/inbox.ts';
+import { principalOf } from '../auth.ts';
+import { parseOr400, sendProblem } from '../problem.ts';
+
+export interface MeRoutesOptions {
+  inbox: Inbox;
+  feed: InboxFeed;
+  log: Logger;
+  /** Default 15 s. */
+  heartbeatMs?: number;
+}
+
+const ItemId = /^[A-Za-z0-9_-]{1,64}$/;
+
+const NotificationsQuery = z
+  .object({
+    unread: z.enum(['true', 'false']).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(50),
+  })
+  .strict();
+
+function writeItem(res: Response, item: InboxItem): void {
+  res.write(`id: ${item.id}\nevent: notification\ndata: ${JSON.stringify(item)}\n\n`);
+}
+
+export function meRoutes({ inbox, feed, log, heartbeatMs = 15_000 }: MeRoutesOptions): Router {
+  const r = Router();
+
+  r.get('/notifications', async (req, res) => {
+    const q = parseOr400(NotificationsQuery, req.query, '$', 'the query');
+    res.json(await inbox.list(principalOf(res).id, { unread: q.unread === 'true', limit: q.limit }));
+  });
+
+  r.post('/notifications/:id/read', async (req, res) => {
+    const id = req.params.id;
+    if (!ItemId.test(id) || !(await inbox.markRead(principalOf(res).id, id))) {
+      return sendProblem(res, 404, 'no such notification');
+    }
+    res.json({ id, read: true });
+  });
+
+  r.get('/notifications/stream', async (req, res) => {
+    const user = principalOf(res).id;
+    let open = false;
+    let closed = false;
+    const early: InboxItem[] = [];
+    const seen = new Set<string>();
+    const send = (item: InboxItem) => {
+      if (seen.has(item.id)) return;
+      seen.add(item.id);
+      writeItem(res, item);
+    };
+    res.on('close', () => {
+      closed = true;
+    });
+
+    let unsubscribe: () => void;
+    try {
+      // Subscribe first, so nothing published after the replay below is missed.
+      unsubscribe = await feed.subscribe(user, (item) => (open ? send(item) : early.push(item)));
+    } catch (err) {
+      log.warn({ err, user }, 'notification stream unavailable');
+      res.setHeader('Retry-After', '5');
+      return sendProblem(res, 503, 'the notification stream is unavailable; try again shortly');
+    }
+    if (closed) return unsubscribe();
+
+    res.status(200).set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      // nginx would otherwise buffer the stream
+      'X-Accel-Buffering': 'no',
+    });
+    res.flushHeaders();
+    res.write(`retry: 3000\n: connected\n\n`);
+
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
+    heartbeat.unref();
+    res.on('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
+
+    const lastId = req.get('last-event-id');
+    if (lastId && ItemId.test(lastId)) {
+      try {
+        // Oldest first, as they happened.
+        for (const item of (await inbox.since(user, lastId)).reverse()) if (!closed) send(item);
+      } catch (err) {
+        log.warn({ err, user }, 'notification replay failed');
+      }
+    }
+    open = true;
+    if (!closed) for (const item of early.splice(0)) send(item);
+  });
+
+  return r;
+}
