@@ -3,13 +3,16 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.ts';
+import type { NotifyServices } from '../notify/index.ts';
 import { requireKey } from './auth.ts';
 import { BOARD_PATH, bullBoard } from './bull-board.ts';
 import type { PrincipalRegistry } from './principals.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
 import { linkRoutes } from './routes/links.ts';
+import { meRoutes } from './routes/me.ts';
 import { entryRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
+import { templateRoutes } from './routes/templates.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 
 export interface AppOptions {
@@ -17,9 +20,11 @@ export interface AppOptions {
   principals: PrincipalRegistry;
   log: Logger;
   bodyLimit?: string;
+  /** Templates, inbox and its live feed; without them /api/templates and /api/me are not mounted. */
+  notify?: Pick<NotifyServices, 'templates' | 'inbox' | 'feed'>;
 }
 
-export function createApp({ engine, principals, log, bodyLimit = '1mb' }: AppOptions): Express {
+export function createApp({ engine, principals, log, bodyLimit = '1mb', notify }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -39,6 +44,10 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb' }: AppOpt
   api.use('/runs', runRoutes(engine));
   api.use('/entries', entryRoutes(engine));
   api.use('/tasks', taskRoutes(engine));
+  if (notify) {
+    api.use('/templates', templateRoutes(notify.templates));
+    api.use('/me', meRoutes({ inbox: notify.inbox, feed: notify.feed, log }));
+  }
   app.use('/api', api);
 
   app.use((req, res) => sendProblem(res, 404, `no route ${req.method} ${req.path}`));

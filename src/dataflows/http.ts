@@ -37,7 +37,7 @@ export async function callHttpDataflow(
   const headers = new Headers({ accept: 'application/json' });
   for (const [name, value] of Object.entries(def.headers ?? {})) headers.set(name, value);
   headers.set('content-type', 'application/json');
-  headers.set('idempotency-key', ctx.effectKey + ctx.attempt);
+  headers.set('idempotency-key', ctx.effectKey);
   headers.set('x-stageflow-run', ctx.runId);
   headers.set('x-stageflow-step', ctx.stepId);
   headers.set('x-stageflow-attempt', String(ctx.attempt));
@@ -93,7 +93,7 @@ async function interpret(name: string, url: string, res: Response, maxBytes: num
     if (retryAfterMs !== undefined) throw new RetryAfterError(`${message} (retry after ${retryAfterMs} ms)`, retryAfterMs, res.status);
     throw new DataflowError(message, res.status);
   }
-  throw new DataflowError(`dataflow ${name} answered ${label}${said}`, res.status);
+  throw new DataflowRejectedError(`dataflow ${name} answered ${label}${said}`, res.status);
 }
 
 /** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date; undefined when absent or unreadable. */
