@@ -9,6 +9,8 @@ import { BOARD_PATH, bullBoard } from './bull-board.ts';
 import type { PrincipalRegistry } from './principals.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
+import { DataflowRegistry } from '../dataflows/registry.ts';
+import { dataflowRoutes } from './routes/dataflows.ts';
 import { linkRoutes } from './routes/links.ts';
 import { meRoutes } from './routes/me.ts';
 import { entryRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
@@ -17,6 +19,8 @@ import { workflowRoutes } from './routes/workflows.ts';
 
 export interface AppOptions {
   engine: Engine;
+  /** Defaults to a registry on the engine's Redis and prefix. */
+  dataflows?: DataflowRegistry;
   principals: PrincipalRegistry;
   log: Logger;
   bodyLimit?: string;
@@ -24,7 +28,7 @@ export interface AppOptions {
   notify?: Pick<NotifyServices, 'templates' | 'inbox' | 'feed'>;
 }
 
-export function createApp({ engine, principals, log, bodyLimit = '1mb', notify }: AppOptions): Express {
+export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, dataflows }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -44,6 +48,7 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify }
   api.use('/runs', runRoutes(engine));
   api.use('/entries', entryRoutes(engine));
   api.use('/tasks', taskRoutes(engine));
+  api.use('/dataflows', dataflowRoutes(dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log)));
   if (notify) {
     api.use('/templates', templateRoutes(notify.templates));
     api.use('/me', meRoutes({ inbox: notify.inbox, feed: notify.feed, log }));

@@ -21,6 +21,7 @@ export interface StepWorkerOptions {
 }
 
 const HEARTBEAT_MS = 5000;
+const MAX_RETRY_AFTER_MS = 3_600_000;
 
 export class StepWorker {
   readonly id = randomUUID();
@@ -41,8 +42,14 @@ export class StepWorker {
       stalledInterval: opts.stalledIntervalMs,
       maxStalledCount: opts.maxStalledCount,
       settings: {
-        backoffStrategy: (attemptsMade: number, type?: string, _err?: Error, job?: MinimalJob) =>
-          type === BACKOFF_TYPE && job ? backoffDelay((job.data as StepJobData).backoff, attemptsMade) : 1000,
+        backoffStrategy: (attemptsMade: number, type?: string, err?: Error, job?: MinimalJob) => {
+          if (type !== BACKOFF_TYPE || !job) return 1000;
+          const policy = (job.data as StepJobData).backoff;
+          const delay = backoffDelay(policy, attemptsMade);
+          // A server that said when to come back (Retry-After) is believed, within the policy's cap.
+          const asked = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+          return typeof asked === 'number' && asked >= 0 ? Math.min(Math.max(asked, delay), policy.maxDelayMs ?? MAX_RETRY_AFTER_MS) : delay;
+        },
       },
     });
     this.worker.on('error', (err) => log.error({ err, workerId: this.id }, 'worker error'));

@@ -64,7 +64,7 @@ export const getUserConfirmationStep: StepType<typeof GetUserConfirmationParams>
   execute: async (ctx) => {
     const p = ctx.params;
     const options = p.options ?? optionsFrom(ctx.model, p.optionsField!);
-    const refs = recipientRefs(ctx.model, p);
+    const refs = recipientRefs(ctx.model, p, { required: false });
     const recipients = ctx.services.directory.resolve(refs);
     const timeoutAt = p.timeoutMs ? Date.now() + p.timeoutMs : undefined;
     const task: ConfirmationTask = {

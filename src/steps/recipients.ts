@@ -14,7 +14,8 @@ function refOf(value: unknown, where: string): string {
   throw new NonRetryableError(`${where} must hold ${SHAPE} (found ${value === null ? 'null' : typeof value})`);
 }
 
-export function recipientRefs(model: Readonly<Model>, params: { userInfoField?: string; users?: readonly string[] }): string[] {
+/** With `required: false` (confirmations, which are also listed to everyone routed) no recipient is fine. */
+export function recipientRefs(model: Readonly<Model>, params: { userInfoField?: string; users?: readonly string[] }, { required = true } = {}): string[] {
   const refs: string[] = [];
   if (params.userInfoField !== undefined) {
     const where = `the field "${params.userInfoField}"`;
@@ -24,7 +25,7 @@ export function recipientRefs(model: Readonly<Model>, params: { userInfoField?: 
   }
   refs.push(...(params.users ?? []));
   const out = refs.filter((r) => r !== '');
-  if (out.length === 0) {
+  if (out.length === 0 && required) {
     throw new NonRetryableError(
       params.userInfoField === undefined
         ? 'no recipients: users is empty'
