@@ -200,6 +200,21 @@ const vars = {
       .transform((u) => u.replace(/\/+$/, ''))
       .default('http://localhost:3000'),
   },
+  LINK_SECRET: {
+    default: undefined,
+    secret: true,
+    description:
+      'Signs confirmation answer links (HMAC-SHA256), at least 32 characters. Unset, a random one is generated once and kept in Redis for every process.',
+    schema: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  },
+  BODY_LIMIT_BYTES: intVar(1_048_576, 1024, 64 * 1_048_576, 'Largest JSON request body the API reads; larger ones get 413.'),
+  RATE_LIMIT_PER_MINUTE: intVar(1200, 0, 1_000_000, 'API requests one principal may make per minute (429 with Retry-After beyond); 0 turns the limit off.'),
+  METRICS_TOKEN: {
+    default: undefined,
+    secret: true,
+    description: 'When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>`.',
+    schema: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  },
 } satisfies Record<string, VarSpec<unknown>>;
 
 export type ConfigVarName = keyof typeof vars;
@@ -241,6 +256,10 @@ export interface Config {
   notify: NotifyConfig;
   /** Without a trailing slash. */
   publicUrl: string;
+  linkSecret: string | undefined;
+  bodyLimitBytes: number;
+  rateLimitPerMinute: number;
+  metricsToken: string | undefined;
 }
 
 export interface NotifyConfig {
@@ -299,6 +318,10 @@ function toConfig(env: Env): Config {
       webhookUrl: env.NOTIFY_WEBHOOK_URL,
     },
     publicUrl: env.PUBLIC_URL,
+    linkSecret: env.LINK_SECRET,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    metricsToken: env.METRICS_TOKEN,
   };
 }
 

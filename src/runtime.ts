@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../config/schema.ts';
 import { createApp } from './api/app.ts';
-import { loadPrincipals } from './api/principals.ts';
+import { loadPrincipals, type PrincipalRegistry } from './api/principals.ts';
+import { createServices } from './services.ts';
 import { Engine, type EngineOptions } from './engine/engine.ts';
 import { ensureRedis } from './engine/redis-bootstrap.ts';
 import { waitUntilReady } from './engine/redis.ts';
@@ -16,7 +17,7 @@ import { createLogger } from './observability/logger.ts';
 
 export type Role = 'all' | 'api' | 'worker';
 
-export function engineOptions(config: Config): EngineOptions {
+export function engineOptions(config: Config): Omit<EngineOptions, 'services'> {
   return {
     redisUrl: config.redisUrl,
     prefix: config.prefix,
@@ -26,6 +27,9 @@ export function engineOptions(config: Config): EngineOptions {
     idempotencyTtlMs: config.idempotencyTtlHours * 3_600_000,
     reconcile: { intervalMs: config.reconcileIntervalMs, graceMs: Math.max(5_000, config.worker.lockDurationMs) },
     worker: { ...config.worker, shutdownTimeoutMs: config.shutdownTimeoutMs },
+    publicUrl: config.publicUrl,
+    ...(config.notify.webhookSecret ? { webhookSecret: config.notify.webhookSecret } : {}),
+    ...(config.linkSecret ? { linkSecret: config.linkSecret } : {}),
   };
 }
 
@@ -37,7 +41,8 @@ export interface Running {
 
 export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, log: Logger = createLogger({ name: 'stageflow' })): Promise<Running> {
   const config = loadConfig(env);
-  const principals = role === 'worker' ? undefined : loadPrincipals({ STAGEFLOW_API_KEYS: config.apiKeys, NODE_ENV: config.nodeEnv });
+  // Workers need the principals too: the directory expands role: recipients and finds e-mail addresses.
+  const principals = role === 'worker' ? workerPrincipals(config) : loadPrincipals({ STAGEFLOW_API_KEYS: config.apiKeys, NODE_ENV: config.nodeEnv });
   const redis = await ensureRedis(config, log);
   const opts = engineOptions(config);
   const stops: Array<() => Promise<void>> = [];
@@ -48,18 +53,25 @@ export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, lo
   };
 
   if (role !== 'api') {
-    const engine = Engine.open(opts, log, { failFast: false });
+    const services = createServices(config, principals, log);
+    const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: false });
     await waitUntilReady(engine.redis, 10_000);
     engine.startWorker();
     engine.startReconciler();
-    stops.push(() => engine.close());
+    stops.push(async () => {
+      await engine.close();
+      await services.close();
+    });
   }
 
-  if (role !== 'worker' && principals) {
-    const engine = Engine.open(opts, log, { failFast: true });
+  if (role !== 'worker') {
+    const services = createServices(config, principals, log);
+    const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: true });
     await waitUntilReady(engine.redis, 10_000);
+    const { notify, dataflowRegistry } = services.get();
+    await dataflowRegistry.loadDir('config/dataflows');
     await loadExampleWorkflows(engine, log);
-    const app = createApp({ engine, principals, log });
+    const app = createApp({ engine, principals, log, notify, dataflows: dataflowRegistry });
     const server = app.listen(config.port);
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     const address = server.address();
@@ -72,10 +84,20 @@ export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, lo
     stops.unshift(async () => {
       await engine.close();
     });
+    // Stops run last-in first: SSE streams end before server.close(), which would wait on them.
     stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    stops.push(() => services.close());
   }
   if (redis.started) log.info('the redis-server started for you keeps running after stageflow stops');
   return running;
+}
+
+function workerPrincipals(config: Config): PrincipalRegistry {
+  try {
+    return loadPrincipals({ STAGEFLOW_API_KEYS: config.apiKeys, NODE_ENV: 'development' });
+  } catch (err) {
+    throw new Error(`cannot read the principals for the directory: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** Saves config/workflows/*.json so a new user has something to run; unchanged ones keep their version. */

@@ -10,7 +10,8 @@ import type { InboxItem } from './inbox.ts';
 export type FeedListener = (item: InboxItem) => void;
 
 interface Entry {
-  listeners: Set<FeedListener>;
+  /** Each listener with what to call when the feed closes (an SSE response ends itself). */
+  listeners: Map<FeedListener, (() => void) | undefined>;
   /** Settles when Redis acknowledged the SUBSCRIBE. */
   ready: Promise<unknown>;
 }
@@ -52,7 +53,7 @@ export class InboxFeed {
       this.opts.log.warn({ err, channel }, 'unreadable inbox message ignored');
       return;
     }
-    for (const listener of [...entry.listeners]) {
+    for (const listener of [...entry.listeners.keys()]) {
       try {
         listener(item);
       } catch (err) {
@@ -64,19 +65,20 @@ export class InboxFeed {
   /**
    * Calls `listener` with every new item of `userId` until the returned function is called.
    * Resolves once the subscription is live, so nothing published afterwards is missed.
+   * `onEnd` is called if the feed closes first (process shutdown), so a stream can end itself.
    */
-  async subscribe(userId: string, listener: FeedListener): Promise<() => void> {
+  async subscribe(userId: string, listener: FeedListener, onEnd?: () => void): Promise<() => void> {
     const channel = this.opts.channelOf(userId);
     const conn = this.connection();
     let entry = this.entries.get(channel);
     if (!entry) {
-      entry = { listeners: new Set(), ready: conn.subscribe(channel) };
+      entry = { listeners: new Map(), ready: conn.subscribe(channel) };
       // Whoever waits on it handles a failure; this only keeps a late one from going unhandled.
       entry.ready.catch(() => {});
       this.entries.set(channel, entry);
     }
     const current = entry;
-    current.listeners.add(listener);
+    current.listeners.set(listener, onEnd);
     const unsubscribe = () => {
       if (!current.listeners.delete(listener)) return;
       if (current.listeners.size > 0 || this.entries.get(channel) !== current) return;
@@ -106,9 +108,18 @@ export class InboxFeed {
     return this.entries.size;
   }
 
+  /** Ends every open stream (their onEnd) and closes the subscriber connection. */
   async close(): Promise<void> {
     this.closed = true;
+    const ends = [...this.entries.values()].flatMap((e) => [...e.listeners.values()]);
     this.entries.clear();
+    for (const end of ends) {
+      try {
+        end?.();
+      } catch (err) {
+        this.opts.log.warn({ err }, 'ending a notification stream failed');
+      }
+    }
     const conn = this.conn;
     this.conn = undefined;
     if (conn) await conn.quit().catch(() => conn.disconnect());

@@ -46,7 +46,10 @@ export interface NotifyServices {
   webhook?: WebhookChannel;
   /** PUBLIC_URL joined with a path: publicUrl('/runs/x') → https://flows.example/runs/x */
   publicUrl(path: string): string;
-  /** Closes the SMTP pool and the feed's subscriber connection (not `redis`). */
+  /**
+   * Closes the SMTP pool and the feed's subscriber connection (not `redis`), and ends open SSE
+   * streams — call it before closing the HTTP server, which waits for open responses.
+   */
   close(): Promise<void>;
 }
 
@@ -80,6 +83,7 @@ export function createNotifyServices(opts: NotifyServicesOptions): NotifyService
     log,
   });
 
+  let closed = false;
   return {
     directory: createDirectory(registry),
     notifier: createNotifier({ inbox, ledger, ...(email ? { email } : {}), ...(webhook ? { webhook } : {}), log }),
@@ -90,6 +94,8 @@ export function createNotifyServices(opts: NotifyServicesOptions): NotifyService
     ...(webhook ? { webhook } : {}),
     publicUrl: (path) => joinUrl(config.publicUrl, path),
     async close() {
+      if (closed) return;
+      closed = true;
       email?.close();
       await feed.close();
     },

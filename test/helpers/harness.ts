@@ -8,8 +8,8 @@ import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts';
-import { createDirectory } from '../../src/notify/directory.ts';
+import { createServices } from '../../src/services.ts';
+import type { NotifyConfig } from '../../config/schema.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from './redis.ts';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
@@ -42,6 +42,7 @@ export interface Harness {
 export interface HarnessOptions {
   worker?: boolean;
   engine?: Partial<EngineOptions>;
+  notify?: Partial<NotifyConfig>;
 }
 
 export function engineTestOptions(prefix: string, over: Partial<EngineOptions> = {}): EngineOptions {
@@ -61,11 +62,13 @@ export function engineTestOptions(prefix: string, over: Partial<EngineOptions> =
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const prefix = uniquePrefix('it');
   const principals = PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test');
-  const options = engineTestOptions(prefix, {
-    services: () => ({ ...unconfiguredServices(), directory: createDirectory(principals) }),
-    ...opts.engine,
-  });
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
+  // Real services (inbox, templates, dataflows…) unless a test plugs in its own.
+  const services = createServices(
+    { notify: { smtpUrl: undefined, mailFrom: 'stageflow@localhost', webhookSecret: undefined, webhookUrl: undefined, ...opts.notify }, publicUrl: 'http://stageflow.test' },
+    principals, log,
+  );
+  const options = engineTestOptions(prefix, { services: services.factory, ...opts.engine });
   const engine = Engine.open(options, log, { failFast: true });
   await waitUntilReady(engine.redis, 5000);
   let worker: Engine | undefined;
@@ -73,7 +76,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     worker = Engine.open(options, log, { failFast: false });
     worker.startWorker();
   }
-  const app = createApp({ engine, principals, log });
+  const own = options.services === services.factory ? services.get() : undefined;
+  const app = createApp({ engine, principals, log, ...(own ? { notify: own.notify, dataflows: own.dataflowRegistry } : {}) });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -121,6 +125,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await new Promise<void>((r) => server.close(() => r()));
       await worker?.close();
       await engine.close();
+      await services.close();
       await cleanupPrefix(options.redisUrl, prefix);
     },
   };

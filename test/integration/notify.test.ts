@@ -648,6 +648,16 @@ describe('API and runs', () => {
     ac.abort();
   });
 
+  it('ends open streams when the services close, so the server can shut down', async () => {
+    const res = await fetch(`${base}/api/me/notifications/stream`, { headers: { authorization: `Bearer ${KEYS.bob}` } });
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain(': connected');
+    await notify.close();
+    for (;;) if ((await reader.read()).done) break;
+    // with no stream left open, close() returns (afterEach's second close just reports not running)
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
   it('sends heartbeats on an idle stream', async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -32,6 +32,10 @@ describe('loadConfig', () => {
       dataDir: path.resolve('./data'),
       notify: { smtpUrl: undefined, mailFrom: 'stageflow@localhost', webhookSecret: undefined, webhookUrl: undefined },
       publicUrl: 'http://localhost:3000',
+      linkSecret: undefined,
+      bodyLimitBytes: 1_048_576,
+      rateLimitPerMinute: 1200,
+      metricsToken: undefined,
     });
   });
 
@@ -59,6 +63,10 @@ describe('loadConfig', () => {
       WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
       NOTIFY_WEBHOOK_URL: 'https://hooks.example/stageflow',
       PUBLIC_URL: 'https://flows.example/app/',
+      LINK_SECRET: 'link-secret-0123456789-0123456789-xyz',
+      BODY_LIMIT_BYTES: '2048',
+      RATE_LIMIT_PER_MINUTE: '0',
+      METRICS_TOKEN: 'metrics-token-0123456789',
     });
     expect(config).toEqual({
       redisUrl: 'rediss://user:pw@redis.example:6380/2',
@@ -83,6 +91,10 @@ describe('loadConfig', () => {
         webhookUrl: 'https://hooks.example/stageflow',
       },
       publicUrl: 'https://flows.example/app',
+      linkSecret: 'link-secret-0123456789-0123456789-xyz',
+      bodyLimitBytes: 2048,
+      rateLimitPerMinute: 0,
+      metricsToken: 'metrics-token-0123456789',
     });
   });
 
@@ -157,6 +169,7 @@ describe('configDocs', () => {
     'WORKER_STALLED_INTERVAL_MS', 'WORKER_MAX_STALLED_COUNT', 'MAX_TRANSITIONS', 'RUN_RETENTION_DAYS',
     'MODEL_MAX_BYTES', 'IDEMPOTENCY_TTL_HOURS', 'RECONCILE_INTERVAL_MS', 'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'STAGEFLOW_API_KEYS', 'LOG_LEVEL',
     'STAGEFLOW_DATA_DIR', 'SMTP_URL', 'MAIL_FROM', 'WEBHOOK_SECRET', 'NOTIFY_WEBHOOK_URL', 'PUBLIC_URL',
+    'LINK_SECRET', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'METRICS_TOKEN',
   ];
 
   it('documents every variable with a description', () => {

@@ -67,7 +67,12 @@ export function meRoutes({ inbox, feed, log, heartbeatMs = 15_000 }: MeRoutesOpt
     let unsubscribe: () => void;
     try {
       // Subscribe first, so nothing published after the replay below is missed.
-      unsubscribe = await feed.subscribe(user, (item) => (open ? send(item) : early.push(item)));
+      unsubscribe = await feed.subscribe(
+        user,
+        (item) => (open ? send(item) : early.push(item)),
+        // the process is shutting down: end the stream so the server can close
+        () => res.end(),
+      );
     } catch (err) {
       log.warn({ err, user }, 'notification stream unavailable');
       res.setHeader('Retry-After', '5');
