@@ -20,7 +20,7 @@ let engine: Engine;
 const workers: ChildProcess[] = [];
 const output: string[] = [];
 
-function spawnWorker(): ChildProcess {
+function spawnWorker(extraEnv: Record<string, string> = {}): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
     env: {
       ...process.env,
@@ -32,6 +32,7 @@ function spawnWorker(): ChildProcess {
       WORKER_MAX_STALLED_COUNT: '10',
       RECONCILE_INTERVAL_MS: '1000',
       LOG_LEVEL: 'warn',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
