@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.ts';
 import type { NotifyServices } from '../notify/index.ts';
 import { requireKey } from './auth.ts';
+import { Authz } from './authz.ts';
 import { BOARD_PATH, bullBoard } from './bull-board.ts';
 import type { PrincipalRegistry } from './principals.ts';
 import { errorHandler, sendProblem } from './problem.ts';
@@ -44,10 +45,11 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   const api = express.Router();
   api.use(auth);
   api.use(express.json({ limit: bodyLimit, strict: false, type: ['application/json', 'application/*+json'] }));
-  api.use('/workflows', workflowRoutes(engine));
-  api.use('/runs', runRoutes(engine));
-  api.use('/entries', entryRoutes(engine));
-  api.use('/tasks', taskRoutes(engine));
+  const authz = new Authz(engine);
+  api.use('/workflows', workflowRoutes(engine, authz));
+  api.use('/runs', runRoutes(engine, authz));
+  api.use('/entries', entryRoutes(engine, authz));
+  api.use('/tasks', taskRoutes(engine, authz));
   api.use('/dataflows', dataflowRoutes(dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log)));
   if (notify) {
     api.use('/templates', templateRoutes(notify.templates));

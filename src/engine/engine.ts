@@ -8,6 +8,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
+import { can } from '../definition/access.ts';
 import { mergePatch } from '../definition/paths.ts';
 import { validateDefinition, type ValidationResult } from '../definition/validate.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
@@ -156,6 +157,13 @@ export class Engine {
     return wf;
   }
 
+  /** The access rules in force for a workflow: those of its latest version (null: no such workflow). */
+  async policyOf(workflow: string): Promise<Pick<WorkflowDefinition, 'restrictAccess' | 'access'> | null> {
+    const version = await this.workflows.latestVersion(workflow);
+    const plan = version ? await this.workflows.plan(workflow, version) : null;
+    return plan ? { restrictAccess: plan.definition.restrictAccess, access: plan.definition.access } : null;
+  }
+
   // ---- runs ----
 
   async startRun(workflow: string, input: StartInput, ctx: StartContext = {}): Promise<{ run: RunView; created: boolean }> {
@@ -205,8 +213,8 @@ export class Engine {
     return this.runs.history(runId, 0, 100_000);
   }
 
-  async listRuns(q: ListQuery): Promise<{ items: RunView[]; nextCursor?: string }> {
-    const page = await this.runs.list(q);
+  async listRuns(q: ListQuery, visible?: (run: { workflow: string }) => Promise<boolean> | boolean): Promise<{ items: RunView[]; nextCursor?: string }> {
+    const page = await this.runs.list(q, visible);
     return { items: await Promise.all(page.items.map((r) => this.view(r))), nextCursor: page.nextCursor };
   }
 
@@ -313,6 +321,8 @@ export class Engine {
       throw new EngineError('conflict', 'the confirmation this link answers is no longer open');
     }
     const who = { id: c.principalId, roles: this.services.directory.rolesOf(c.principalId) };
+    const policy = await this.policyOf(run.workflow);
+    if (!policy || !can(who, 'confirm', policy)) throw new EngineError('forbidden', `${who.id} may not answer confirmations of ${run.workflow}`);
     return this.confirm(c.runId, who, c.option, comment);
   }
 
@@ -334,7 +344,7 @@ export class Engine {
   async getEntry(entryId: string) {
     const entry = await this.runs.getEntry(entryId);
     if (!entry) throw new EngineError('not_found', `no entry ${entryId}`);
-    return { id: entry.id, version: entry.version, model: entry.model, updatedAt: new Date(entry.updatedAt).toISOString() };
+    return { id: entry.id, version: entry.version, model: entry.model, updatedAt: new Date(entry.updatedAt).toISOString(), workflow: entry.workflow };
   }
 
   // ---- processes ----

@@ -118,28 +118,36 @@ export class RunStore {
     return raw.map((r) => JSON.parse(r) as HistoryEvent);
   }
 
-  /** Newest first. The cursor is the last run id of the previous page (ids are time-ordered). */
-  async list(q: ListQuery): Promise<{ items: RunState[]; nextCursor?: string }> {
+  /**
+   * Newest first. The cursor is the last run id looked at (ids are time-ordered). `visible`
+   * filters out runs the caller may not see without leaving pages short when more exist.
+   */
+  async list(q: ListQuery, visible?: (run: RunState) => Promise<boolean> | boolean): Promise<{ items: RunState[]; nextCursor?: string }> {
     const key = this.keys.runIndex({ workflow: q.workflow, status: q.status });
     const items: RunState[] = [];
     let cursor = q.cursor;
-    // Runs past retention leave their id in the index; drop those lazily and read on.
-    for (let round = 0; round < 5 && items.length < q.limit; round++) {
-      const want = q.limit - items.length;
-      const ids = await this.redis.zrange(key, cursor ? `(${cursor}` : '+', '-', 'BYLEX', 'REV', 'LIMIT', 0, want);
+    for (let round = 0; round < 20; round++) {
+      const batch = visible ? Math.max(q.limit, 50) : q.limit - items.length;
+      const ids = await this.redis.zrange(key, cursor ? `(${cursor}` : '+', '-', 'BYLEX', 'REV', 'LIMIT', 0, batch);
       if (ids.length === 0) return { items };
       const pipe = this.redis.pipeline();
       for (const id of ids) pipe.hgetall(this.keys.run(id));
       const rows = (await pipe.exec()) ?? [];
+      // Runs past retention leave their id in the index; drop those lazily and read on.
       const gone: string[] = [];
-      rows.forEach(([, h], i) => {
-        const row = h as Record<string, string>;
-        if (row?.id) items.push(parseRun(row));
-        else gone.push(ids[i]!);
-      });
+      for (let i = 0; i < ids.length; i++) {
+        const row = rows[i]?.[1] as Record<string, string> | undefined;
+        cursor = ids[i];
+        if (!row?.id) gone.push(ids[i]!);
+        else {
+          const run = parseRun(row);
+          if (!visible || (await visible(run))) items.push(run);
+        }
+        if (items.length === q.limit) break;
+      }
       if (gone.length) await this.redis.zrem(key, ...gone);
-      cursor = ids[ids.length - 1];
-      if (ids.length < want) return { items };
+      if (items.length === q.limit) return { items, nextCursor: cursor };
+      if (ids.length < batch) return { items };
     }
     return { items, nextCursor: cursor };
   }
@@ -153,7 +161,7 @@ export class RunStore {
   async getEntry(entryId: string): Promise<Entry | null> {
     const h = await this.redis.hgetall(this.keys.entry(entryId));
     if (!h.version) return null;
-    return { id: entryId, version: Number(h.version), model: JSON.parse(h.model ?? '{}') as Model, updatedAt: Number(h.updatedAt) };
+    return { id: entryId, version: Number(h.version), model: JSON.parse(h.model ?? '{}') as Model, updatedAt: Number(h.updatedAt), ...(h.workflow ? { workflow: h.workflow } : {}) };
   }
 
   async saveEntry(entryId: string, model: Model, effectKey: string, runId: string): Promise<number> {

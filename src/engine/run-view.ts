@@ -15,6 +15,7 @@ export interface RunView {
   entry: { id: string; version: number };
   error?: RunError;
   outcome?: string;
+  startedBy?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -34,6 +35,7 @@ export function view(run: RunState, plan: Plan | null): RunView {
     entry: { id: run.entryId, version: run.entryVersion },
     ...(run.error ? { error: run.error } : {}),
     ...(run.outcome ? { outcome: run.outcome } : {}),
+    ...(run.startedBy ? { startedBy: run.startedBy } : {}),
     createdAt: new Date(run.createdAt).toISOString(),
     updatedAt: new Date(run.updatedAt).toISOString(),
   };

@@ -88,4 +88,6 @@ export interface Entry {
   version: number;
   model: Model;
   updatedAt: number;
+  /** The workflow whose run created the entry: its access rules govern reading it. */
+  workflow?: string;
 }

@@ -2,64 +2,92 @@
 import { Router } from 'express';
 import type { Engine } from '../../engine/engine.ts';
 import type { RunStatus } from '../../engine/types.ts';
+import { can } from '../../definition/access.ts';
+import { EngineError } from '../../engine/errors.ts';
 import { principalOf } from '../auth.ts';
+import type { Authz } from '../authz.ts';
 import { parseOr400 } from '../problem.ts';
 import { ConfirmBody, EntryId, ListRunsQuery, RetryBody, RunId, SubmitBody, TasksQuery } from '../schemas.ts';
 
-export function runRoutes(engine: Engine): Router {
+export function runRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
   const runId = (raw: unknown) => parseOr400(RunId, raw, '$.id', 'the run id in the URL');
 
   r.get('/', async (req, res) => {
     const q = parseOr400(ListRunsQuery, req.query, '$', 'the query');
-    res.json(await engine.listRuns({ ...q, status: q.status as RunStatus | undefined }));
+    res.json(await engine.listRuns({ ...q, status: q.status as RunStatus | undefined }, authz.readable(principalOf(res))));
   });
 
   r.get('/:id', async (req, res) => {
-    res.json(await engine.getRun(runId(req.params.id)));
+    res.json(await authz.run(principalOf(res), runId(req.params.id), 'read'));
   });
 
   r.get('/:id/history', async (req, res) => {
-    res.json({ items: await engine.history(runId(req.params.id)) });
+    const run = await authz.run(principalOf(res), runId(req.params.id), 'read');
+    res.json({ items: await engine.history(run.id) });
   });
 
   r.post('/:id/cancel', async (req, res) => {
-    res.json(await engine.cancel(runId(req.params.id), principalOf(res).id));
+    const run = await authz.run(principalOf(res), runId(req.params.id), 'operate');
+    res.json(await engine.cancel(run.id, principalOf(res).id));
   });
 
   r.post('/:id/retry', async (req, res) => {
     const id = runId(req.params.id);
-    res.json(await engine.retry(id, parseOr400(RetryBody, req.body ?? {}), principalOf(res).id));
+    const body = parseOr400(RetryBody, req.body ?? {});
+    await authz.run(principalOf(res), id, 'operate');
+    res.json(await engine.retry(id, body, principalOf(res).id));
   });
 
   r.post('/:id/confirm', async (req, res) => {
     const id = runId(req.params.id);
     const body = parseOr400(ConfirmBody, req.body ?? {});
+    await authz.run(principalOf(res), id, 'confirm');
     const { run, resolved } = await engine.confirm(id, principalOf(res), body.option, body.comment);
     res.json({ resolved, run });
   });
 
   r.post('/:id/submit', async (req, res) => {
     const id = runId(req.params.id);
-    res.json(await engine.submit(id, parseOr400(SubmitBody, req.body ?? {}), principalOf(res).id));
+    const body = parseOr400(SubmitBody, req.body ?? {});
+    const caller = principalOf(res);
+    // Whoever started a run may resubmit its draft; others need to operate it.
+    await authz.run(caller, id, 'operate', (run) => run.startedBy === caller.id);
+    res.json(await engine.submit(id, body, caller.id));
   });
 
   return r;
 }
 
-export function entryRoutes(engine: Engine): Router {
+export function entryRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
   r.get('/:id', async (req, res) => {
-    res.json(await engine.getEntry(parseOr400(EntryId, req.params.id, '$.id', 'the entry id in the URL')));
+    const id = parseOr400(EntryId, req.params.id, '$.id', 'the entry id in the URL');
+    const entry = await engine.getEntry(id);
+    // An entry belongs to the workflow whose run created it; without one only admin reads it.
+    const readable = entry.workflow ? await authz.readable(principalOf(res))({ workflow: entry.workflow }) : principalOf(res).roles.includes('admin');
+    if (!readable) throw new EngineError('not_found', `no entry ${id}`);
+    res.json(entry);
   });
   return r;
 }
 
-export function taskRoutes(engine: Engine): Router {
+export function taskRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
   r.get('/', async (req, res) => {
     const { limit } = parseOr400(TasksQuery, req.query, '$', 'the query');
-    res.json({ items: await engine.tasks(principalOf(res), limit) });
+    const caller = principalOf(res);
+    const tasks = await engine.tasks(caller, limit);
+    const memo = new Map<string, boolean>();
+    const out = [];
+    for (const t of tasks) {
+      if (!memo.has(t.workflow)) {
+        const policy = await engine.policyOf(t.workflow);
+        memo.set(t.workflow, policy !== null && can(caller, 'confirm', policy));
+      }
+      if (memo.get(t.workflow)) out.push(t);
+    }
+    res.json({ items: out });
   });
   return r;
 }

@@ -1,15 +1,20 @@
 /** /api/workflows: save, read, list and validate definitions; start runs. */
 import { Router } from 'express';
 import type { Engine } from '../../engine/engine.ts';
+import { designs } from '../../definition/access.ts';
 import { principalOf } from '../auth.ts';
+import type { Authz } from '../authz.ts';
 import { parseOr400 } from '../problem.ts';
 import { IdempotencyKey, Name, StartBody, StartQuery, VersionQuery } from '../schemas.ts';
 
-export function workflowRoutes(engine: Engine): Router {
+export function workflowRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
 
   r.get('/', async (_req, res) => {
-    res.json({ items: await engine.listWorkflows() });
+    const caller = principalOf(res);
+    const all = await engine.listWorkflows();
+    const visible = designs(caller) ? all : await filterAsync(all, (w) => authz.readable(caller)({ workflow: w.name }));
+    res.json({ items: visible });
   });
 
   r.post('/validate', (req, res) => {
@@ -19,6 +24,7 @@ export function workflowRoutes(engine: Engine): Router {
 
   r.put('/:name', async (req, res) => {
     const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
+    authz.design(principalOf(res), 'workflows');
     const saved = await engine.saveWorkflow(name, req.body);
     res.status(saved.created ? 201 : 200).location(`/api/workflows/${name}?version=${saved.version}`);
     res.json({ name, version: saved.version, warnings: saved.warnings });
@@ -27,12 +33,13 @@ export function workflowRoutes(engine: Engine): Router {
   r.get('/:name', async (req, res) => {
     const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
     const { version } = parseOr400(VersionQuery, req.query, '$', 'the query');
+    await authz.workflow(principalOf(res), name, 'read');
     res.json(await engine.getWorkflow(name, version));
   });
 
   r.get('/:name/versions', async (req, res) => {
     const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    await engine.getWorkflow(name);
+    await authz.workflow(principalOf(res), name, 'read');
     res.json({ items: await engine.workflows.versions(name) });
   });
 
@@ -42,10 +49,16 @@ export function workflowRoutes(engine: Engine): Router {
     const { wait } = parseOr400(StartQuery, req.query, '$', 'the query');
     const header = req.get('idempotency-key');
     const idempotencyKey = header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
+    await authz.workflow(principalOf(res), name, 'start');
     const { run, created } = await engine.startRun(name, body, { idempotencyKey, by: principalOf(res).id });
     const out = wait ? await engine.waitForSettle(run.id, wait) : run;
     res.status(created ? 201 : 200).location(`/api/runs/${run.id}`).json(out);
   });
 
   return r;
+}
+
+async function filterAsync<T>(items: T[], pred: (t: T) => Promise<boolean>): Promise<T[]> {
+  const keep = await Promise.all(items.map(pred));
+  return items.filter((_, i) => keep[i]);
 }

@@ -17,7 +17,7 @@ if ARGV[9] ~= '' then
 end
 
 if redis.call('EXISTS', KEYS[4]) == 0 then
-  redis.call('HSET', KEYS[4], 'id', ARGV[7], 'version', 1, 'model', ARGV[16], 'updatedAt', ARGV[8], 'runId', ARGV[1])
+  redis.call('HSET', KEYS[4], 'id', ARGV[7], 'version', 1, 'model', ARGV[16], 'updatedAt', ARGV[8], 'runId', ARGV[1], 'workflow', ARGV[2])
 end
 local entryVersion = redis.call('HGET', KEYS[4], 'version')
 

@@ -1,0 +1,50 @@
+/**
+ * Enforces the access rules (src/definition/access.ts) for the API. A caller who may not read a
+ * run or a restricted workflow gets 404, exactly as if it did not exist; one who may read it but
+ * not do the thing asked gets 403.
+ */
+import { can, designs, type Action, type Caller } from '../definition/access.ts';
+import type { Engine, RunView } from '../engine/engine.ts';
+import { EngineError } from '../engine/errors.ts';
+
+export class Authz {
+  constructor(private readonly engine: Engine) {}
+
+  /** Per-request memo: one policy lookup per workflow however many runs a list shows. */
+  readable(caller: Caller): (run: { workflow: string }) => Promise<boolean> {
+    const memo = new Map<string, Promise<boolean>>();
+    return (run) => {
+      let hit = memo.get(run.workflow);
+      if (!hit) {
+        hit = this.engine.policyOf(run.workflow).then((p) => p !== null && can(caller, 'read', p));
+        memo.set(run.workflow, hit);
+      }
+      return hit;
+    };
+  }
+
+  /** Checks `action` on a workflow; designers pass for reading definitions. */
+  async workflow(caller: Caller, name: string, action: Action): Promise<void> {
+    const policy = await this.engine.policyOf(name);
+    if (!policy) throw new EngineError('not_found', `no workflow named ${name}`);
+    if (action === 'read' && designs(caller)) return;
+    if (!can(caller, 'read', policy)) throw new EngineError('not_found', `no workflow named ${name}`);
+    if (!can(caller, action, policy)) throw new EngineError('forbidden', `you may not ${action} runs of ${name}`);
+  }
+
+  /** Loads a run the caller may read, then checks `action` on it. */
+  async run(caller: Caller, runId: string, action: Action, alsoAllowed?: (run: RunView) => boolean): Promise<RunView> {
+    const run = await this.engine.getRun(runId);
+    const policy = await this.engine.policyOf(run.workflow);
+    if (!policy || !can(caller, 'read', policy)) throw new EngineError('not_found', `no run ${runId}`);
+    if (action !== 'read' && !can(caller, action, policy) && !alsoAllowed?.(run)) {
+      throw new EngineError('forbidden', `you may not ${action} run ${runId}`);
+    }
+    return run;
+  }
+
+  /** Saving definitions, dataflows and templates. */
+  design(caller: Caller, what: string): void {
+    if (!designs(caller)) throw new EngineError('forbidden', `saving ${what} needs the designer or admin role`);
+  }
+}
