@@ -71,7 +71,11 @@ export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, lo
     const { notify, dataflowRegistry } = services.get();
     await dataflowRegistry.loadDir('config/dataflows');
     await loadExampleWorkflows(engine, log);
-    const app = createApp({ engine, principals, log, notify, dataflows: dataflowRegistry });
+    const app = createApp({
+      engine, principals, log, notify, dataflows: dataflowRegistry,
+      bodyLimit: config.bodyLimitBytes, rateLimitPerMinute: config.rateLimitPerMinute,
+      metricsToken: config.metricsToken, secureCookies: config.publicUrl.startsWith('https:'),
+    });
     const server = app.listen(config.port);
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     const address = server.address();

@@ -4,12 +4,15 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.ts';
 import type { NotifyServices } from '../notify/index.ts';
+import { adminSession } from './admin-session.ts';
 import { requireKey } from './auth.ts';
+import { principalRateLimit } from './rate-limit.ts';
 import { Authz } from './authz.ts';
 import { BOARD_PATH, bullBoard } from './bull-board.ts';
 import type { PrincipalRegistry } from './principals.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { DataflowRegistry } from '../dataflows/registry.ts';
 import { dataflowRoutes } from './routes/dataflows.ts';
 import { linkRoutes } from './routes/links.ts';
@@ -24,26 +27,36 @@ export interface AppOptions {
   dataflows?: DataflowRegistry;
   principals: PrincipalRegistry;
   log: Logger;
-  bodyLimit?: string;
+  bodyLimit?: string | number;
+  /** Requests per principal per minute on /api; 0 turns the limit off. */
+  rateLimitPerMinute?: number;
+  /** When set, GET /metrics needs it as a bearer token. */
+  metricsToken?: string;
+  /** Marks the admin session cookie Secure (PUBLIC_URL is https). */
+  secureCookies?: boolean;
   /** Templates, inbox and its live feed; without them /api/templates and /api/me are not mounted. */
   notify?: Pick<NotifyServices, 'templates' | 'inbox' | 'feed'>;
 }
 
-export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, dataflows }: AppOptions): Express {
+export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, dataflows, secureCookies = false, metricsToken, rateLimitPerMinute = 1200 }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   // Bull Board's UI loads inline scripts; the JSON API has no use for a CSP beyond the default.
   app.use(helmet({ contentSecurityPolicy: false }));
   app.use(healthRoutes(engine));
+  app.use(metricsRoutes(engine, metricsToken));
 
   app.use('/confirm', linkRoutes(engine));
 
   const auth = requireKey(principals);
-  app.use(BOARD_PATH, auth, bullBoard([engine.queue]));
+  const admin = adminSession({ registry: principals, secret: () => engine.links.secretText(), secureCookie: secureCookies });
+  app.use('/admin', admin.routes);
+  app.use(BOARD_PATH, admin.guard, bullBoard([engine.queue, engine.eventQueue]));
 
   const api = express.Router();
   api.use(auth);
+  api.use(principalRateLimit(engine.redis, engine.keys.prefix, rateLimitPerMinute));
   api.use(express.json({ limit: bodyLimit, strict: false, type: ['application/json', 'application/*+json'] }));
   const authz = new Authz(engine);
   api.use('/workflows', workflowRoutes(engine, authz));

@@ -9,8 +9,39 @@ export const Name = z.string().regex(NAME, 'must be 1-64 characters of A-Z, a-z,
 export const RunId = z.string().regex(RUN_ID, 'must be a run id');
 export const EntryId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be 1-128 characters of A-Z, a-z, 0-9, _, . or -');
 
-/** A model is a JSON object; arrays and scalars are not models. */
-export const Model = z.record(z.string(), z.unknown());
+const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
+export const MAX_DEPTH = 64;
+
+/**
+ * Finds the first key that could pollute prototypes when merged, or nesting deeper than
+ * MAX_DEPTH; iterative, so a hostile body cannot overflow the stack. Returns a problem or null.
+ */
+export function unsafeJson(value: unknown): { path: (string | number)[]; message: string } | null {
+  const stack: Array<{ v: unknown; path: (string | number)[] }> = [{ v: value, path: [] }];
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (path.length > MAX_DEPTH) return { path, message: `nested deeper than ${MAX_DEPTH} levels` };
+    if (Array.isArray(v)) v.forEach((item, i) => stack.push({ v: item, path: [...path, i] }));
+    else for (const [k, item] of Object.entries(v)) {
+      if (FORBIDDEN_KEYS.has(k)) return { path: [...path, k], message: `the key "${k}" is not allowed` };
+      stack.push({ v: item, path: [...path, k] });
+    }
+  }
+  return null;
+}
+
+/**
+ * A model is a JSON object; arrays and scalars are not models. The raw value is checked before
+ * parsing, because a record parser would silently drop (or apply) a top-level `__proto__`.
+ */
+export const Model = z
+  .unknown()
+  .superRefine((raw, ctx) => {
+    const bad = unsafeJson(raw);
+    if (bad) ctx.addIssue({ code: 'custom', message: bad.message, path: bad.path });
+  })
+  .pipe(z.record(z.string(), z.unknown()));
 
 export const StartBody = z
   .object({

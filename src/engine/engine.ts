@@ -381,6 +381,15 @@ export class Engine {
     return this.reconciler;
   }
 
+  /** Runs kept in Redis, by status (from the status indexes). */
+  async runCounts(): Promise<Partial<Record<RunStatus, number>>> {
+    const statuses = ['running', 'waiting', 'completed', 'failed', 'cancelled', 'draft'] as const;
+    const pipe = this.redis.pipeline();
+    for (const status of statuses) pipe.zcard(this.keys.runIndex({ status }));
+    const res = (await pipe.exec()) ?? [];
+    return Object.fromEntries(statuses.map((s, i) => [s, Number(res[i]?.[1] ?? 0)]));
+  }
+
   /** Live workers: those whose heartbeat is fresher than `withinMs`. */
   async liveWorkers(withinMs: number): Promise<number> {
     return this.redis.zcount(this.keys.workerHeartbeats, Date.now() - withinMs, '+inf');

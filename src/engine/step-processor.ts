@@ -14,6 +14,7 @@ import { NonRetryableError, type Model, type StepResult } from '../steps/types.t
 import { StepTimeoutError } from './errors.ts';
 import type { RunStore } from './run-store.ts';
 import type { Scheduler, StepJobData } from './scheduler.ts';
+import { stepDuration, stepsProcessed } from '../observability/metrics.ts';
 import { decide, transitionLimitError } from './transition.ts';
 import type { Waits } from './waits.ts';
 import type { NewHistoryEvent, RunError, RunState } from './types.ts';
@@ -48,6 +49,7 @@ export class StepProcessor {
     }
     if (run.status !== 'running' || run.seq !== seq) {
       log.debug({ status: run.status, currentSeq: run.seq }, 'stale step job; making sure the current one exists');
+      stepsProcessed.inc({ type: job.name, result: 'stale' });
       await this.ensureCurrentJob(run);
       return 'stale';
     }
@@ -70,11 +72,15 @@ export class StepProcessor {
     try {
       result = await this.execute(run, step, attempt, log);
     } catch (err) {
+      stepDuration.observe({ type: step.type }, (Date.now() - started) / 1000);
       const final = await this.recordFailure(job, run, step, attempt, started, err, log);
+      stepsProcessed.inc({ type: step.type, result: final ? 'failed' : 'retrying' });
       if (final && !(err instanceof UnrecoverableError)) throw new UnrecoverableError(message(err));
       throw err;
     }
+    stepDuration.observe({ type: step.type }, (Date.now() - started) / 1000);
     await this.commit(run, plan, step, attempt, started, result, log);
+    stepsProcessed.inc({ type: step.type, result: result.outcome.kind === 'wait' ? 'waiting' : 'completed' });
     return 'committed';
   }
 

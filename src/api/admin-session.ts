@@ -1,0 +1,101 @@
+/**
+ * Access to Bull Board (treated as Redis access, so admin only): a bearer key, or a session
+ * cookie set by signing in with an admin key at /admin/login. The cookie is HttpOnly and
+ * SameSite=Strict; state-changing requests carried by the cookie must also come from our origin.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import express, { Router, type RequestHandler } from 'express';
+import type { Principal, PrincipalRegistry } from './principals.ts';
+import { sendProblem } from './problem.ts';
+
+const COOKIE = 'sf_admin';
+const TTL_MS = 8 * 3600 * 1000;
+
+export interface AdminSessionOptions {
+  registry: PrincipalRegistry;
+  /** Resolves the server secret the cookie is signed with. */
+  secret: () => Promise<string>;
+  secureCookie: boolean;
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64url');
+const isAdmin = (p: Principal | undefined) => Boolean(p?.roles.includes('admin'));
+
+async function mac(secret: () => Promise<string>, payload: string) {
+  return createHmac('sha256', `admin-session:${await secret()}`).update(payload).digest('base64url');
+}
+
+function cookieOf(header: string | undefined): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === COOKIE) return v.join('=');
+  }
+  return undefined;
+}
+
+export function adminSession(opts: AdminSessionOptions): { guard: RequestHandler; routes: Router } {
+  const readSession = async (token: string | undefined): Promise<Principal | undefined> => {
+    const [payload, sig] = (token ?? '').split('.');
+    if (!payload || !sig) return undefined;
+    const expected = Buffer.from(await mac(opts.secret, payload));
+    const got = Buffer.from(sig);
+    if (got.length !== expected.length || !timingSafeEqual(got, expected)) return undefined;
+    try {
+      const { id, exp } = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { id: string; exp: number };
+      return exp > Date.now() ? opts.registry.byId(id) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const guard: RequestHandler = async (req, res, next) => {
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
+    let principal = bearer ? opts.registry.authenticate(bearer[1]!) : undefined;
+    const viaCookie = !principal;
+    if (viaCookie) principal = await readSession(cookieOf(req.get('cookie')));
+    if (!principal) {
+      // Browsers (which ask for text/html) go to the sign-in page; API clients get a 401.
+      if (req.method === 'GET' && (req.get('accept') ?? '').includes('text/html')) return res.redirect(303, '/admin/login');
+      res.setHeader('WWW-Authenticate', 'Bearer realm="stageflow"');
+      return sendProblem(res, 401, 'sign in at /admin/login or send Authorization: Bearer <admin key>');
+    }
+    if (!isAdmin(principal)) return sendProblem(res, 403, 'the queue board is for admins only');
+    if (viaCookie && !['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
+      const origin = req.get('origin') ?? req.get('referer');
+      if (!origin || new URL(origin).host !== req.get('host')) return sendProblem(res, 403, 'cross-site request refused');
+    }
+    res.locals.principal = principal;
+    next();
+  };
+
+  const routes = Router();
+  routes.use(express.urlencoded({ extended: false, limit: '4kb' }));
+  routes.get('/login', (_req, res) => {
+    res.type('html').send(loginPage(''));
+  });
+  routes.post('/login', async (req, res) => {
+    const key = typeof req.body?.key === 'string' ? req.body.key : '';
+    const principal = key ? opts.registry.authenticate(key) : undefined;
+    if (!isAdmin(principal)) {
+      res.status(principal ? 403 : 401).type('html').send(loginPage(principal ? 'That key is not an admin key.' : 'That key is not valid.'));
+      return;
+    }
+    const payload = b64(JSON.stringify({ id: principal!.id, exp: Date.now() + TTL_MS }));
+    const value = `${payload}.${await mac(opts.secret, payload)}`;
+    res.setHeader('Set-Cookie', `${COOKIE}=${value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=${TTL_MS / 1000}${opts.secureCookie ? '; Secure' : ''}`);
+    res.redirect(303, '/admin/queues');
+  });
+  routes.post('/logout', (_req, res) => {
+    res.setHeader('Set-Cookie', `${COOKIE}=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0`);
+    res.redirect(303, '/admin/login');
+  });
+  return { guard, routes };
+}
+
+function loginPage(message: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>stageflow admin</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem">
+<h1>Queue board sign-in</h1>${message ? `<p role="alert">${message}</p>` : ''}
+<form method="post" action="/admin/login"><label>Admin API key<br><input name="key" type="password" autocomplete="current-password" required style="width:100%"></label>
+<p><button type="submit">Sign in</button></p></form></body></html>`;
+}
