@@ -7,7 +7,6 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { createApp } from '../../src/api/app.ts';
@@ -28,6 +27,7 @@ import type { EffectContext, OutgoingMessage, StepServices } from '../../src/ste
 import { NonRetryableError, type Model, type StepContext, type StepType } from '../../src/steps/types.ts';
 import { engineTestOptions } from '../helpers/harness.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { parseMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const log = pino({ enabled: false });
 const SECRET = `whsec_${Buffer.from('notify-test-secret-0123456789').toString('base64')}`;
@@ -43,47 +43,9 @@ const principals = PrincipalRegistry.fromJson(
   'notify-test',
 );
 
-// ---- an SMTP server that keeps what it receives ----
+// ---- an SMTP server that keeps what it receives (test/helpers/smtp.ts) ----
 
-interface Received {
-  rcptTo: string[];
-  raw: string;
-}
-
-interface Mail {
-  headers: Record<string, string>;
-  body: string;
-}
-
-const smtp = {
-  server: undefined as SMTPServer | undefined,
-  port: 0,
-  messages: [] as Received[],
-  /** Recipients refused with 550 (a permanent failure). */
-  refuse: new Set<string>(),
-};
-
-/** Enough MIME for a single-part message: unfolded headers, body decoded from QP or base64. */
-function parseMail(raw: string): Mail {
-  const split = raw.indexOf('\r\n\r\n');
-  const head = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
-  const headers: Record<string, string> = {};
-  for (const line of head.split('\r\n')) {
-    const at = line.indexOf(':');
-    headers[line.slice(0, at).toLowerCase()] = line.slice(at + 1).trim();
-  }
-  let body = raw.slice(split + 4);
-  const cte = (headers['content-transfer-encoding'] ?? '7bit').toLowerCase();
-  if (cte === 'quoted-printable') {
-    body = Buffer.from(
-      body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
-      'latin1',
-    ).toString('utf8');
-  } else if (cte === 'base64') {
-    body = Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-  }
-  return { headers, body };
-}
+let smtp: SmtpSink;
 
 // ---- a webhook receiver ----
 
@@ -113,25 +75,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 beforeAll(async () => {
-  smtp.server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onRcptTo(address, _session, cb) {
-      if (smtp.refuse.has(address.address)) return cb(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }));
-      cb();
-    },
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        smtp.messages.push({ rcptTo: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.server!.listen(0, '127.0.0.1', () => resolve()));
-  smtp.port = (smtp.server.server.address() as AddressInfo).port;
+  smtp = await startSmtpSink();
 
   hooks.server = createServer(async (req, res) => {
     const body = await readBody(req);
@@ -145,7 +89,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => smtp.server?.close(() => resolve()));
+  await smtp.close();
   await new Promise<void>((resolve) => hooks.server?.close(() => resolve()));
 });
 

@@ -64,7 +64,9 @@ describe('npm start', () => {
     const auth = { authorization: `Bearer ${dev.adminKey}` };
 
     const list = await (await fetch(`${base}/api/workflows`, { headers: auth })).json();
-    expect(list.items.map((w: any) => w.name)).toContain('order-triage');
+    expect(list.items.map((w: any) => w.name)).toEqual(expect.arrayContaining(['order-triage', 'purchase-approval']));
+    const flows = await (await fetch(`${base}/api/dataflows`, { headers: auth })).json();
+    expect(flows.items.map((d: any) => d.name)).toEqual(expect.arrayContaining(['echo', 'create-order']));
     const started = await fetch(`${base}/api/workflows/order-triage/runs?wait=10000`, {
       method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
       body: JSON.stringify({ model: { amount: 2500, priority: 'urgent' } }),
