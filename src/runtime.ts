@@ -126,20 +126,17 @@ async function loadExampleWorkflows(engine: Engine, log: Logger, dir = 'config/w
 /** Runs a role as the main program: logs fatal start errors plainly and drains on SIGTERM/SIGINT. */
 export async function main(role: Role): Promise<void> {
   const log = createLogger({ name: 'stageflow' });
-  let running: Running;
-  try {
-    running = await start(role, process.env, log);
-  } catch (err) {
-    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'stageflow could not start');
-    process.exitCode = 1;
-    return;
-  }
-  let stopping = false;
+  // Handlers go in before anything starts, so a signal during start-up still drains cleanly.
+  let running: Running | undefined;
+  let signalled: string | undefined;
   const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (signalled) return;
+    signalled = signal;
+    if (running) stop(running, signal);
+  };
+  const stop = (r: Running, signal: string) => {
     log.info({ signal }, 'shutting down');
-    running.stop().then(
+    r.stop().then(
       () => process.exit(0),
       (err) => {
         log.error({ err }, 'unclean shutdown');
@@ -149,4 +146,11 @@ export async function main(role: Role): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  try {
+    running = await start(role, process.env, log);
+  } catch (err) {
+    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'stageflow could not start');
+    process.exit(1);
+  }
+  if (signalled) stop(running, signalled);
 }
