@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import type { Job } from 'bullmq';
 import { cleanupPrefix, uniquePrefix } from '../test/helpers/redis.ts';
 import {
-  Monitor, diffCalls, diffCensus, installTracer, loadConfig, out, printReport, resetTrace, sleep, sum, summarize, takeTrace,
+  Monitor, diffCalls, diffCensus, installTracer, sweepOpenClients, loadConfig, out, printReport, resetTrace, sleep, sum, summarize, takeTrace,
   type BenchConfig, type SideResult,
 } from './lib.ts';
 import { experiments } from './experiments.ts';
@@ -108,6 +108,10 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
   } finally {
     await side.close();
     await cleanupPrefix(cfg.redisUrl, prefix);
+    const leaked = sweepOpenClients();
+    if (leaked.length > 0) {
+      process.stderr.write(`bench: note: ${factory.name} left ${leaked.length} Redis connection(s) open after close(); disconnected them: ${leaked.join(', ')}\n`);
+    }
   }
 }
 
@@ -153,7 +157,16 @@ async function main(): Promise<void> {
   clearTimeout(watchdog);
 }
 
-main().catch((err) => {
+/** Everything is closed by now; if some handle still keeps the process alive, say what and leave. */
+function exitGuard(): void {
+  setTimeout(() => {
+    const handles = (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles().map((h) => h.constructor.name);
+    process.stderr.write(`bench: warning: still alive 5 s after closing everything (open handles: ${handles.join(', ')}); exiting\n`);
+    process.exit(0);
+  }, 5000).unref();
+}
+
+main().then(exitGuard, (err) => {
   process.stderr.write(`bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -62,12 +62,24 @@ function scriptName(client: unknown, sha: string): string {
   return shaNames.get(sha) ?? `evalsha:${sha.slice(0, 8)}`;
 }
 
+/** Every ioredis client this process connects, so connections left open after close() can be found. */
+const clients = new Set<Redis>();
+
 export function installTracer(): void {
   if (installed) return;
   installed = true;
-  const proto = Redis.prototype as unknown as { sendCommand: (this: any, cmd: any, stream?: unknown) => unknown };
+  const proto = Redis.prototype as unknown as {
+    sendCommand: (this: any, cmd: any, stream?: unknown) => unknown;
+    connect: (this: any, ...args: unknown[]) => unknown;
+  };
+  const connect = proto.connect;
+  proto.connect = function (this: any, ...args: unknown[]) {
+    clients.add(this);
+    return connect.apply(this, args);
+  };
   const original = proto.sendCommand;
   proto.sendCommand = function (this: any, cmd: { name: string; args: unknown[] }, stream?: unknown) {
+    clients.add(this);
     let name = cmd.name.toLowerCase();
     // ioredis rewrites evalsha→eval on a socket's first use of a script; count both as the script.
     if ((name === 'evalsha' || name === 'eval') && cmd.args.length > 0 && typeof cmd.args[0] === 'string') {
@@ -78,6 +90,23 @@ export function installTracer(): void {
     counts.set(name, (counts.get(name) ?? 0) + 1);
     return original.call(this, cmd, stream);
   };
+}
+
+/**
+ * Disconnects every client (but the bench monitor) still open, and says which: a component whose
+ * close() leaves a connection open keeps a process from exiting by itself.
+ */
+export function sweepOpenClients(): string[] {
+  const open: string[] = [];
+  for (const c of clients) {
+    if ((c as unknown as Record<symbol, boolean>)[MONITOR]) continue;
+    if (c.status !== 'end') {
+      open.push(`${c.options.connectionName || '(unnamed)'} [${c.status}]`);
+      c.disconnect();
+    }
+    clients.delete(c);
+  }
+  return open;
 }
 
 export function resetTrace(): void {

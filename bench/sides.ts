@@ -152,11 +152,9 @@ export const stageflow: SideFactory = {
         await api.queue.clean(0, 100_000, 'completed');
       },
       async close() {
-        const workerClient = await stepWorker.worker.getBackend().client;
+        // Connections the engine leaves open are found and reported by the caller (sweepOpenClients).
         await workerEngine.close();
         await api.close();
-        // StepWorker hands BullMQ a duplicated connection, which BullMQ treats as shared and does not close.
-        if (workerClient.status !== 'end') workerClient.disconnect();
       },
     };
   },

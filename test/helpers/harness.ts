@@ -3,7 +3,7 @@
  * under a unique key prefix that is deleted afterwards.
  */
 import type { Server } from 'node:http';
-import { createApp } from '../../src/api/app.ts';
+import { createApp, type AppOptions } from '../../src/api/app.ts';
 import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
@@ -23,6 +23,12 @@ export const TEST_PRINCIPALS = [
   { id: 'bob', key: 'key-bob-0123456789', roles: ['manager'], email: 'bob@example.test', name: 'Bob' },
   { id: 'cid', key: 'key-cid-0123456789', roles: ['manager'], email: 'cid@example.test' },
   { id: 'eve', key: 'key-eve-0123456789', roles: ['clerk'], email: 'eve@example.test' },
+  // For the role matrix (test/integration/role-matrix.test.ts): a designer, an operator who may also
+  // read restricted workflows naming role:auditor, a user named by id in access lists, and an outsider.
+  { id: 'dana', key: 'key-dana-0123456789', roles: ['designer'] },
+  { id: 'opal', key: 'key-opal-0123456789', roles: ['operator', 'auditor'] },
+  { id: 'allowed-user', key: 'key-allowed-user-0123456789', roles: [] },
+  { id: 'other-user', key: 'key-other-user-0123456789', roles: ['staff'] },
 ];
 export const keyOf = (id: string) => TEST_PRINCIPALS.find((p) => p.id === id)!.key;
 
@@ -43,6 +49,8 @@ export interface HarnessOptions {
   worker?: boolean;
   engine?: Partial<EngineOptions>;
   notify?: Partial<NotifyConfig>;
+  /** Extra createApp options (metricsToken, rateLimitPerMinute, bodyLimit…). */
+  app?: Partial<Omit<AppOptions, 'engine' | 'principals' | 'log'>>;
 }
 
 export function engineTestOptions(prefix: string, over: Partial<EngineOptions> = {}): EngineOptions {
@@ -77,7 +85,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     worker.startWorker();
   }
   const own = options.services === services.factory ? services.get() : undefined;
-  const app = createApp({ engine, principals, log, ...(own ? { notify: own.notify, dataflows: own.dataflowRegistry } : {}) });
+  const app = createApp({ engine, principals, log, ...(own ? { notify: own.notify, dataflows: own.dataflowRegistry } : {}), ...opts.app });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
