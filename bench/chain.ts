@@ -108,6 +108,7 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
   } finally {
     await side.close();
     await cleanupPrefix(cfg.redisUrl, prefix);
+    await sleep(200); // disconnect() takes effect when the socket closes
     const leaked = sweepOpenClients();
     if (leaked.length > 0) {
       process.stderr.write(`bench: note: ${factory.name} left ${leaked.length} Redis connection(s) open after close(); disconnected them: ${leaked.join(', ')}\n`);

@@ -100,7 +100,7 @@ export function sweepOpenClients(): string[] {
   const open: string[] = [];
   for (const c of clients) {
     if ((c as unknown as Record<symbol, boolean>)[MONITOR]) continue;
-    if (c.status !== 'end') {
+    if (c.status !== 'end' && c.status !== 'close') {
       open.push(`${c.options.connectionName || '(unnamed)'} [${c.status}]`);
       c.disconnect();
     }

@@ -143,7 +143,8 @@ describe('control steps through the API', () => {
   });
 
   it('goto loops are stopped by the transition limit with a clear failure', async () => {
-    await h.saveWorkflow({
+    // tick, then loop back unless `stop` exists
+    const looper = {
       name: 'looper',
       stages: [
         { id: 'a', name: 'A', steps: [{ id: 'tick', type: 'updateModelField', field: 't', value: 1 }] },
@@ -151,20 +152,13 @@ describe('control steps through the API', () => {
           { id: 'again', type: 'ifCondition', field: 'stop', operator: 'exists', then: [{ id: 'end', type: 'finish' }], elseGoto: 'a' },
         ] },
       ],
-    });
+    };
+    await h.saveWorkflow(looper);
     // the harness's limit is 10,000; a small limit is a property of the engine, so use a dedicated one
     const { startHarness: start } = await import('../helpers/harness.ts');
     const small = await start({ engine: { maxTransitions: 25 } });
     try {
-      await small.saveWorkflow({
-        name: 'looper',
-        stages: [
-          { id: 'a', name: 'A', steps: [{ id: 'tick', type: 'updateModelField', field: 't', value: 1 }] },
-          { id: 'b', name: 'B', steps: [
-            { id: 'again', type: 'ifCondition', field: 'stop', operator: 'exists', then: [{ id: 'end', type: 'finish' }], elseGoto: 'a' },
-          ] },
-        ],
-      });
+      await small.saveWorkflow(looper);
       const run = await small.start('looper', { model: {} }, '?wait=10000');
       expect(run.status).toBe('failed');
       expect(run.error.code).toBe('TRANSITION_LIMIT');
