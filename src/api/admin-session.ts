@@ -61,8 +61,7 @@ export function adminSession(opts: AdminSessionOptions): { guard: RequestHandler
     }
     if (!isAdmin(principal)) return sendProblem(res, 403, 'the queue board is for admins only');
     if (viaCookie && !['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
-      const origin = req.get('origin') ?? req.get('referer');
-      if (!origin || new URL(origin).host !== req.get('host')) return sendProblem(res, 403, 'cross-site request refused');
+      if (!sameOrigin(req.get('origin') ?? req.get('referer'), req.get('host'))) return sendProblem(res, 403, 'cross-site request refused');
     }
     res.locals.principal = principal;
     next();
@@ -90,6 +89,15 @@ export function adminSession(opts: AdminSessionOptions): { guard: RequestHandler
     res.redirect(303, '/admin/login');
   });
   return { guard, routes };
+}
+
+function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (!origin || !host) return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 function loginPage(message: string): string {

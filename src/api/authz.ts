@@ -28,7 +28,8 @@ export class Authz {
     const policy = await this.engine.policyOf(name);
     if (!policy) throw new EngineError('not_found', `no workflow named ${name}`);
     if (action === 'read' && designs(caller)) return;
-    if (!can(caller, 'read', policy)) throw new EngineError('not_found', `no workflow named ${name}`);
+    // Designers see every definition, so for them the workflow exists: 403, not 404.
+    if (!can(caller, 'read', policy) && !designs(caller)) throw new EngineError('not_found', `no workflow named ${name}`);
     if (!can(caller, action, policy)) throw new EngineError('forbidden', `you may not ${action} runs of ${name}`);
   }
 
@@ -41,6 +42,21 @@ export class Authz {
       throw new EngineError('forbidden', `you may not ${action} run ${runId}`);
     }
     return run;
+  }
+
+  /**
+   * A run started on an existing entry starts from that entry's saved model, so starting on an
+   * entry of another workflow needs read access to that workflow.
+   */
+  async entryForStart(caller: Caller, workflow: string, entryId: string): Promise<void> {
+    const entry = await this.engine.getEntry(entryId).catch((err) => {
+      if (err instanceof EngineError && err.kind === 'not_found') return undefined;
+      throw err;
+    });
+    if (!entry?.workflow || entry.workflow === workflow) return;
+    if (!(await this.readable(caller)({ workflow: entry.workflow }))) {
+      throw new EngineError('not_found', `no entry ${entryId}`, [{ path: '$.entryId', message: 'no such entry' }]);
+    }
   }
 
   /** Saving definitions, dataflows and templates. */

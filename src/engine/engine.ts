@@ -197,7 +197,7 @@ export class Engine {
       await this.processor.ensureCurrentJob(existing);
       return { run: await this.view(existing), created: false };
     }
-    if (plan.start) await this.scheduler.enqueue(runId, 0, plan.steps[plan.start]!);
+    if (plan.start) await this.scheduler.enqueue(runId, 0, plan.steps[plan.start]!, { workflow, version, entryId, transitions: 0, model });
     this.log.info({ runId, workflow, version, stepId: plan.start, seq: 0 }, 'run started');
     return { run: await this.getRun(runId), created: true };
   }

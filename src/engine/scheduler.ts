@@ -6,6 +6,8 @@
 import type { Queue } from 'bullmq';
 import type { PlanStep } from '../definition/plan.ts';
 import type { RetryPolicy } from '../definition/schema.ts';
+import { getStepType } from '../steps/registry.ts';
+import type { Model } from '../steps/types.ts';
 
 export interface StepJobData {
   runId: string;
@@ -13,7 +15,20 @@ export interface StepJobData {
   stepId: string;
   /** Carried so the backoff strategy needs no lookup. */
   backoff: RetryPolicy['backoff'];
+  /** The run as committed at `seq`, for pure steps: they run without reading the run first. */
+  carry?: CarriedState;
 }
+
+export interface CarriedState {
+  workflow: string;
+  version: number;
+  entryId: string;
+  transitions: number;
+  model: Model;
+}
+
+/** Models larger than this are read from the run instead of copied into the job. */
+const CARRY_MAX_BYTES = 8 * 1024;
 
 export const BACKOFF_TYPE = 'stageflow';
 
@@ -31,10 +46,12 @@ export class Scheduler {
     private readonly opts: SchedulerOptions,
   ) {}
 
-  async enqueue(runId: string, seq: number, step: PlanStep): Promise<void> {
+  /** `carry` is the run as committed at `seq`; it rides along only for pure steps with small models. */
+  async enqueue(runId: string, seq: number, step: PlanStep, carry?: CarriedState, modelJson?: string): Promise<void> {
+    const worthCarrying = carry && getStepType(step.type)?.pure && (modelJson ?? JSON.stringify(carry.model)).length <= CARRY_MAX_BYTES;
     await this.queue.add(
       step.type,
-      { runId, seq, stepId: step.id, backoff: step.retry.backoff },
+      { runId, seq, stepId: step.id, backoff: step.retry.backoff, ...(worthCarrying ? { carry } : {}) },
       {
         jobId: stepJobId(runId, seq),
         attempts: step.retry.attempts,

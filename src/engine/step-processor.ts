@@ -42,7 +42,9 @@ export class StepProcessor {
     const { runId, seq, stepId } = job.data;
     const attempt = job.attemptsMade + 1;
     const log = this.log.child({ runId, stepId, seq, attempt });
-    const run = await this.runs.get(runId);
+    // A pure step with its state carried in the job needs no read: if the job is stale, the
+    // fenced commit refuses it and the stale path below runs then.
+    const run = job.data.carry ? fromCarry(job.data, job.data.carry) : await this.runs.get(runId);
     if (!run) {
       log.warn('step job for a run that no longer exists; dropped');
       return 'missing';
@@ -181,7 +183,10 @@ export class StepProcessor {
       return;
     }
     log.debug({ next: decision.status === 'running' ? decision.next : decision.status }, 'step committed');
-    if (decision.status === 'running') await this.scheduler.enqueue(run.id, res.seq, plan.steps[decision.next]!);
+    if (decision.status === 'running') {
+      const carry = { workflow: run.workflow, version: run.version, entryId: run.entryId, transitions: run.transitions + 1, model };
+      await this.scheduler.enqueue(run.id, res.seq, plan.steps[decision.next]!, carry, modelJson);
+    }
   }
 
   /** Records a failed attempt; returns true when it was the last one (the run is now failed). */
@@ -223,4 +228,11 @@ export class StepProcessor {
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+function fromCarry(data: StepJobData, c: NonNullable<StepJobData['carry']>): RunState {
+  return {
+    id: data.runId, workflow: c.workflow, version: c.version, status: 'running', seq: data.seq, stepId: data.stepId,
+    model: c.model, entryId: c.entryId, entryVersion: 0, transitions: c.transitions, createdAt: 0, updatedAt: 0,
+  };
 }

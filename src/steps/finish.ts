@@ -9,6 +9,7 @@ export const FinishParams = z.object({
 export const finishStep: StepType<typeof FinishParams> = {
   type: 'finish',
   group: 'Common',
+  pure: true,
   description: 'Ends the run now with status completed.',
   params: FinishParams,
   terminal: true,

@@ -43,6 +43,7 @@ export const IfConditionParams = z
 export const ifConditionStep: StepType<typeof IfConditionParams> = {
   type: 'ifCondition',
   group: 'Conditions',
+  pure: true,
   description: 'Evaluates one comparison on the model and runs the then or the else branch.',
   params: IfConditionParams,
   branches: (p) => [

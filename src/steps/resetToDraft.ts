@@ -6,6 +6,7 @@ export const ResetToDraftParams = z.object({});
 export const resetToDraftStep: StepType<typeof ResetToDraftParams> = {
   type: 'resetToDraft',
   group: 'Common',
+  pure: true,
   description: 'Ends execution and puts the run back to draft; the working model reverts to the saved entry.',
   params: ResetToDraftParams,
   terminal: true,

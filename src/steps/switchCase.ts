@@ -41,6 +41,7 @@ function describe(value: unknown): string {
 export const switchCaseStep: StepType<typeof SwitchCaseParams> = {
   type: 'switchCase',
   group: 'Conditions',
+  pure: true,
   description: "Jumps into the branch whose value equals the field's value; execution then continues with the next stage.",
   params: SwitchCaseParams,
   endsStage: true,

@@ -91,6 +91,12 @@ export interface StepType<S extends z.ZodType = z.ZodType> {
   branches?: (params: z.infer<S>) => BranchSpec[];
   terminal?: boolean;
   endsStage?: boolean;
+  /**
+   * No side effects: the handler only reads the model and returns writes/outcome. The engine may
+   * run a pure step on the state carried in its job (no read); a stale job then fails its
+   * fenced commit and changes nothing.
+   */
+  pure?: boolean;
   /** Field paths this step reads or writes, for save-time path checks. */
   fieldPaths?: (params: z.infer<S>) => string[];
   /** Dataflows/templates this step uses, so saving can warn about ones not registered yet. */

@@ -27,6 +27,7 @@ export const UpdateModelFieldParams = z
 export const updateModelFieldStep: StepType<typeof UpdateModelFieldParams> = {
   type: 'updateModelField',
   group: 'Common',
+  pure: true,
   description: "Sets one field of the working model to a literal or to another field's value.",
   params: UpdateModelFieldParams,
   fieldPaths: (p) => (p.sourceField === undefined ? [p.field] : [p.field, p.sourceField]),

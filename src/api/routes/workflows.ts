@@ -50,6 +50,7 @@ export function workflowRoutes(engine: Engine, authz: Authz): Router {
     const header = req.get('idempotency-key');
     const idempotencyKey = header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
     await authz.workflow(principalOf(res), name, 'start');
+    if (body.entryId) await authz.entryForStart(principalOf(res), name, body.entryId);
     const { run, created } = await engine.startRun(name, body, { idempotencyKey, by: principalOf(res).id });
     const out = wait ? await engine.waitForSettle(run.id, wait) : run;
     res.status(created ? 201 : 200).location(`/api/runs/${run.id}`).json(out);

@@ -32,7 +32,9 @@ end
 
 -- History events arrive as JSON objects without their seq; stamp it here so it is the committed one.
 local function pushHistory(histKey, seq, events, first)
+  local stamped = {}
   for i = first, #events do
-    redis.call('RPUSH', histKey, '{"seq":' .. seq .. ',' .. string.sub(events[i], 2))
+    stamped[#stamped + 1] = '{"seq":' .. seq .. ',' .. string.sub(events[i], 2)
   end
+  if #stamped > 0 then redis.call('RPUSH', histKey, unpack(stamped)) end
 end

@@ -11,7 +11,7 @@
   then the history events (JSON objects, stamped with the resulting seq here).
   Returns {1, seq after, status before} | {0, current seq, current status} | {-1} when no run.
 ]]
-local cur = redis.call('HMGET', KEYS[1], 'seq', 'status', 'workflow', 'id')
+local cur = redis.call('HMGET', KEYS[1], 'seq', 'status', 'workflow', 'id', 'transitions')
 if not cur[1] then return {-1} end
 local seq = tonumber(cur[1])
 local status = cur[2]
@@ -24,11 +24,14 @@ if not allowed or (ARGV[2] ~= '' and tonumber(ARGV[2]) ~= seq) then
   return {0, seq, status}
 end
 
+local fields = {'updatedAt', ARGV[5]}
 if ARGV[4] == '1' then
   seq = seq + 1
-  redis.call('HINCRBY', KEYS[1], 'transitions', 1)
+  fields[#fields + 1] = 'seq'
+  fields[#fields + 1] = seq
+  fields[#fields + 1] = 'transitions'
+  fields[#fields + 1] = tonumber(cur[5] or '0') + 1
 end
-local fields = {'seq', seq, 'updatedAt', ARGV[5]}
 local n = tonumber(ARGV[9])
 for i = 10, 9 + 2 * n do fields[#fields + 1] = ARGV[i] end
 local newStatus = ARGV[3]
