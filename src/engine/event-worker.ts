@@ -32,10 +32,13 @@ export class EventWorker {
   readonly worker: Worker;
   private relayTimer?: NodeJS.Timeout;
   private stopped = false;
+  private readonly connection: Redis;
 
   constructor(private readonly d: EventWorkerDeps) {
+    // BullMQ never closes a connection it is handed, so this one is ours to close.
+    this.connection = d.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
     this.worker = new Worker(d.queue.name, (job) => this.handle(job), {
-      connection: d.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }),
+      connection: this.connection,
       prefix: d.queue.opts.prefix,
       concurrency: d.concurrency,
     });
@@ -101,5 +104,6 @@ export class EventWorker {
     this.stopped = true;
     clearTimeout(this.relayTimer);
     await this.worker.close();
+    this.connection.disconnect();
   }
 }

@@ -10,10 +10,11 @@ import type { Plan, PlanStep } from '../definition/plan.ts';
 import { setPath } from '../definition/paths.ts';
 import { getStepType } from '../steps/registry.ts';
 import type { StepServices } from '../steps/services.ts';
-import { NonRetryableError, type Model, type StepResult } from '../steps/types.ts';
+import { NonRetryableError, type Model, type StepResult, type StepType } from '../steps/types.ts';
 import { StepTimeoutError } from './errors.ts';
 import type { RunStore } from './run-store.ts';
 import type { Scheduler, StepJobData } from './scheduler.ts';
+import { lazyChild } from '../observability/lazy-child.ts';
 import { stepDuration, stepsProcessed } from '../observability/metrics.ts';
 import { decide, transitionLimitError } from './transition.ts';
 import type { Waits } from './waits.ts';
@@ -41,7 +42,7 @@ export class StepProcessor {
   async process(job: Job<StepJobData>): Promise<JobOutcome> {
     const { runId, seq, stepId } = job.data;
     const attempt = job.attemptsMade + 1;
-    const log = this.log.child({ runId, stepId, seq, attempt });
+    const log = lazyChild(this.log, { runId, stepId, seq, attempt });
     // A pure step with its state carried in the job needs no read: if the job is stale, the
     // fenced commit refuses it and the stale path below runs then.
     const run = job.data.carry ? fromCarry(job.data, job.data.carry) : await this.runs.get(runId);
@@ -89,18 +90,18 @@ export class StepProcessor {
   private async execute(run: RunState, step: PlanStep, attempt: number, log: Logger): Promise<StepResult> {
     const type = getStepType(step.type);
     if (!type) throw new NonRetryableError(`unknown step type ${step.type}`);
-    const params = type.params.parse(step.def);
-    const controller = new AbortController();
+    const params = paramsOf(step, type);
+    const controller = step.timeoutMs ? new AbortController() : undefined;
     const ctx = {
       runId: run.id, workflow: run.workflow, version: run.version, stepId: step.id, seq: run.seq, attempt,
-      effectKey: `${run.id}/${step.id}/${run.seq}`, params, model: run.model, signal: controller.signal, log, services: this.services,
+      effectKey: `${run.id}/${step.id}/${run.seq}`, params, model: run.model, signal: controller?.signal ?? NEVER, log, services: this.services,
     };
     if (!step.timeoutMs) return type.execute(ctx);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const err = new StepTimeoutError(`step ${step.id} timed out after ${step.timeoutMs} ms`);
-        controller.abort(err);
+        controller!.abort(err);
         reject(err);
       }, step.timeoutMs);
     });
@@ -182,7 +183,7 @@ export class StepProcessor {
       if (now) await this.ensureCurrentJob(now);
       return;
     }
-    log.debug({ next: decision.status === 'running' ? decision.next : decision.status }, 'step committed');
+    if (this.log.isLevelEnabled('debug')) log.debug({ next: decision.status === 'running' ? decision.next : decision.status }, 'step committed');
     if (decision.status === 'running') {
       const carry = { workflow: run.workflow, version: run.version, entryId: run.entryId, transitions: run.transitions + 1, model };
       await this.scheduler.enqueue(run.id, res.seq, plan.steps[decision.next]!, carry, modelJson);
@@ -235,4 +236,14 @@ function fromCarry(data: StepJobData, c: NonNullable<StepJobData['carry']>): Run
     id: data.runId, workflow: c.workflow, version: c.version, status: 'running', seq: data.seq, stepId: data.stepId,
     model: c.model, entryId: c.entryId, entryVersion: 0, transitions: c.transitions, createdAt: 0, updatedAt: 0,
   };
+}
+
+/** The signal of a step without a timeout: nothing aborts it. */
+const NEVER = new AbortController().signal;
+
+/** Parsed parameters per plan step: plans are immutable, so each step's are parsed once. */
+const parsedParams = new WeakMap<PlanStep, unknown>();
+function paramsOf(step: PlanStep, type: StepType): unknown {
+  if (!parsedParams.has(step)) parsedParams.set(step, type.params.parse(step.def));
+  return parsedParams.get(step);
 }

@@ -27,6 +27,7 @@ export class StepWorker {
   readonly id = randomUUID();
   readonly worker: Worker<StepJobData>;
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly connection: Redis;
 
   constructor(
     private readonly redis: Redis,
@@ -34,8 +35,10 @@ export class StepWorker {
     private readonly log: Logger,
     private readonly opts: StepWorkerOptions,
   ) {
+    // BullMQ never closes a connection it is handed, so this one is ours to close.
+    this.connection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
     this.worker = new Worker<StepJobData>(opts.queueName, (job: Job<StepJobData>) => processor.process(job), {
-      connection: redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }),
+      connection: this.connection,
       prefix: opts.prefix,
       concurrency: opts.concurrency,
       lockDuration: opts.lockDurationMs,
@@ -73,6 +76,7 @@ export class StepWorker {
       await this.worker.close(true);
     }
     await this.redis.zrem(this.opts.heartbeatKey, this.id).catch(() => undefined);
+    this.connection.disconnect();
     this.log.info({ workerId: this.id }, 'step worker stopped');
   }
 }
