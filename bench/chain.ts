@@ -44,7 +44,9 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
       activeNow -= 1;
       if (latencies && job.finishedOn) latencies.push(job.finishedOn - job.timestamp);
     });
+    /** Starts `runs` chains at once; resolves with the ms from the first add until `target` are done. */
     const burst = async (runs: number, target: number) => {
+      const t0 = performance.now();
       const adding = side.startAll(runs);
       let addError: unknown;
       adding.catch((err) => (addError = err));
@@ -56,7 +58,6 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
       await adding;
       return ms;
     };
-    let t0 = performance.now();
 
     out(`bench: ${factory.name}: warm-up (${cfg.warmupRuns} chains)…`);
     await burst(cfg.warmupRuns, cfg.warmupRuns);
@@ -78,7 +79,6 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
       samples += 1;
       activeSum += activeNow;
     }, 5);
-    t0 = performance.now();
     const elapsedMs = await burst(cfg.runs, cfg.warmupRuns + cfg.runs);
     // The clock stops when every run is complete; the last jobs' own completion may land just after.
     await waitFor(`${factory.name} completed events`, () => finishedSteps >= steps, 5, deadline);

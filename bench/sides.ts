@@ -37,13 +37,13 @@ const KEEP_COMPLETED = { age: 3600, count: 1000 };
 const KEEP_FAILED = { age: 7 * 24 * 3600, count: 10000 };
 const ATTEMPTS = 3;
 
+/** `{bull}:<queue>:<job id | suffix>[:<sub>]` → a coarse kind, e.g. "bull steps job hash", "bull steps:events". */
 function bullKind(rest: string): string {
-  const parts = rest.split(':');
-  // {bull}:<queue>:<id or suffix>[:<sub>]
-  const tail = parts.slice(2).join(':');
-  if (/^[0-9]+$/.test(tail) || /^[0-9a-f-]{36}-\d+$/.test(tail)) return 'bull job hash';
-  if (/^([0-9]+|[0-9a-f-]{36}-\d+):/.test(tail)) return `bull job :${tail.split(':').pop()}`;
-  return `bull ${tail}`;
+  const [, queue = '', ...more] = rest.split(':');
+  const tail = more.join(':');
+  const jobId = /^([0-9]+|[0-9a-f-]{36}-\d+)(:|$)/.exec(tail);
+  if (jobId) return jobId[2] ? `bull ${queue} job :${tail.split(':').pop()}` : `bull ${queue} job hash`;
+  return `bull ${queue}:${tail}`;
 }
 
 // ---------------------------------------------------------------- (a) naive BullMQ chain
