@@ -6,6 +6,7 @@ import type { Engine } from '../engine/engine.ts';
 import type { NotifyServices } from '../notify/index.ts';
 import { adminSession } from './admin-session.ts';
 import { requireKey } from './auth.ts';
+import { safeJsonBody } from './body.ts';
 import { principalRateLimit } from './rate-limit.ts';
 import { Authz } from './authz.ts';
 import { BOARD_PATH, bullBoard } from './bull-board.ts';
@@ -20,6 +21,9 @@ import { meRoutes } from './routes/me.ts';
 import { entryRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { workflowRoutes } from './routes/workflows.ts';
+import { stepTypeRoutes } from './routes/step-types.ts';
+import { whoami } from './routes/whoami.ts';
+import { webRoutes } from '../web/routes.ts';
 
 export interface AppOptions {
   engine: Engine;
@@ -43,7 +47,9 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   // Bull Board's UI loads inline scripts; the JSON API has no use for a CSP beyond the default.
+  // The web pages set their own strict CSP (src/web/routes.ts).
   app.use(helmet({ contentSecurityPolicy: false }));
+  app.use(webRoutes());
   app.use(healthRoutes(engine));
   app.use(metricsRoutes(engine, metricsToken));
 
@@ -58,7 +64,10 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   api.use(auth);
   api.use(principalRateLimit(engine.redis, engine.keys.prefix, rateLimitPerMinute));
   api.use(express.json({ limit: bodyLimit, strict: false, type: ['application/json', 'application/*+json'] }));
+  api.use(safeJsonBody);
   const authz = new Authz(engine);
+  api.get('/me', whoami);
+  api.use('/step-types', stepTypeRoutes());
   api.use('/workflows', workflowRoutes(engine, authz));
   api.use('/runs', runRoutes(engine, authz));
   api.use('/entries', entryRoutes(engine, authz));

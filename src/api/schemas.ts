@@ -1,6 +1,7 @@
 /** zod schemas of every request the API accepts besides workflow definitions (src/definition). */
 import { z } from 'zod';
 import { RUN_STATUSES } from '../engine/types.ts';
+import { unsafeJson } from './body.ts';
 
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -8,28 +9,6 @@ const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const Name = z.string().regex(NAME, 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -, starting with a letter or digit');
 export const RunId = z.string().regex(RUN_ID, 'must be a run id');
 export const EntryId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be 1-128 characters of A-Z, a-z, 0-9, _, . or -');
-
-const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
-export const MAX_DEPTH = 64;
-
-/**
- * Finds the first key that could pollute prototypes when merged, or nesting deeper than
- * MAX_DEPTH; iterative, so a hostile body cannot overflow the stack. Returns a problem or null.
- */
-export function unsafeJson(value: unknown): { path: (string | number)[]; message: string } | null {
-  const stack: Array<{ v: unknown; path: (string | number)[] }> = [{ v: value, path: [] }];
-  while (stack.length) {
-    const { v, path } = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (path.length > MAX_DEPTH) return { path, message: `nested deeper than ${MAX_DEPTH} levels` };
-    if (Array.isArray(v)) v.forEach((item, i) => stack.push({ v: item, path: [...path, i] }));
-    else for (const [k, item] of Object.entries(v)) {
-      if (FORBIDDEN_KEYS.has(k)) return { path: [...path, k], message: `the key "${k}" is not allowed` };
-      stack.push({ v: item, path: [...path, k] });
-    }
-  }
-  return null;
-}
 
 /**
  * A model is a JSON object; arrays and scalars are not models. The raw value is checked before
@@ -74,3 +53,6 @@ export const VersionQuery = z.object({ version: z.coerce.number().int().min(1).o
 export const ConfirmBody = z.object({ option: z.string().min(1).max(200), comment: z.string().max(4000).optional() }).strict();
 export const TasksQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }).strict();
 export const LinkToken = z.string().regex(/^[A-Za-z0-9_-]{10,2000}\.[A-Za-z0-9_-]{20,200}$/, 'must be an answer link token');
+
+/** Endpoints that take no parameters accept no body or an empty object, nothing else. */
+export const EmptyBody = z.object({}).strict();

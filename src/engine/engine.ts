@@ -311,7 +311,8 @@ export class Engine {
 
   /** Answers through a signed link: the link is the credential of the principal it names. */
   async confirmByLink(token: string, comment?: string): Promise<{ run: RunView; resolved: boolean }> {
-    const check = await this.links.check(token, true);
+    // Checked first without using it up: a link refused because its confirmation is closed stays unspent.
+    const check = await this.links.check(token, false);
     if (!check.ok) {
       throw new EngineError(check.reason === 'used' ? 'conflict' : 'forbidden', `this answer link is ${check.reason === 'used' ? 'already used' : check.reason === 'expired' ? 'expired' : 'not valid'}`);
     }
@@ -323,6 +324,7 @@ export class Engine {
     const who = { id: c.principalId, roles: this.services.directory.rolesOf(c.principalId) };
     const policy = await this.policyOf(run.workflow);
     if (!policy || !can(who, 'confirm', policy)) throw new EngineError('forbidden', `${who.id} may not answer confirmations of ${run.workflow}`);
+    if (!(await this.links.check(token, true)).ok) throw new EngineError('conflict', 'this answer link is already used');
     return this.confirm(c.runId, who, c.option, comment);
   }
 

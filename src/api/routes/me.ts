@@ -10,7 +10,9 @@ import { z } from 'zod';
 import type { InboxFeed } from '../../notify/feed.ts';
 import type { Inbox, InboxItem } from '../../notify/inbox.ts';
 import { principalOf } from '../auth.ts';
+import { bodyOf } from '../body.ts';
 import { parseOr400, sendProblem } from '../problem.ts';
+import { EmptyBody } from '../schemas.ts';
 
 export interface MeRoutesOptions {
   inbox: Inbox;
@@ -43,6 +45,7 @@ export function meRoutes({ inbox, feed, log, heartbeatMs = 15_000 }: MeRoutesOpt
 
   r.post('/notifications/:id/read', async (req, res) => {
     const id = req.params.id;
+    parseOr400(EmptyBody, bodyOf(req.body));
     if (!ItemId.test(id) || !(await inbox.markRead(principalOf(res).id, id))) {
       return sendProblem(res, 404, 'no such notification');
     }

@@ -6,8 +6,9 @@ import { can } from '../../definition/access.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
+import { bodyOf } from '../body.ts';
 import { parseOr400 } from '../problem.ts';
-import { ConfirmBody, EntryId, ListRunsQuery, RetryBody, RunId, SubmitBody, TasksQuery } from '../schemas.ts';
+import { ConfirmBody, EmptyBody, EntryId, ListRunsQuery, RetryBody, RunId, SubmitBody, TasksQuery } from '../schemas.ts';
 
 export function runRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
@@ -28,20 +29,22 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
   });
 
   r.post('/:id/cancel', async (req, res) => {
-    const run = await authz.run(principalOf(res), runId(req.params.id), 'operate');
+    const id = runId(req.params.id);
+    parseOr400(EmptyBody, bodyOf(req.body));
+    const run = await authz.run(principalOf(res), id, 'operate');
     res.json(await engine.cancel(run.id, principalOf(res).id));
   });
 
   r.post('/:id/retry', async (req, res) => {
     const id = runId(req.params.id);
-    const body = parseOr400(RetryBody, req.body ?? {});
+    const body = parseOr400(RetryBody, bodyOf(req.body));
     await authz.run(principalOf(res), id, 'operate');
     res.json(await engine.retry(id, body, principalOf(res).id));
   });
 
   r.post('/:id/confirm', async (req, res) => {
     const id = runId(req.params.id);
-    const body = parseOr400(ConfirmBody, req.body ?? {});
+    const body = parseOr400(ConfirmBody, bodyOf(req.body));
     await authz.run(principalOf(res), id, 'confirm');
     const { run, resolved } = await engine.confirm(id, principalOf(res), body.option, body.comment);
     res.json({ resolved, run });
@@ -49,7 +52,7 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
 
   r.post('/:id/submit', async (req, res) => {
     const id = runId(req.params.id);
-    const body = parseOr400(SubmitBody, req.body ?? {});
+    const body = parseOr400(SubmitBody, bodyOf(req.body));
     const caller = principalOf(res);
     // Whoever started a run may resubmit its draft; others need to operate it.
     await authz.run(caller, id, 'operate', (run) => run.startedBy === caller.id);

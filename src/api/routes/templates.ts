@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import { TemplateInput, TemplateName, TemplateSyntaxError, type TemplateStore } from '../../notify/templates.ts';
 import { principalOf } from '../auth.ts';
+import { bodyOf } from '../body.ts';
 import { BadRequest, parseOr400, sendProblem } from '../problem.ts';
 
 const WRITERS = ['admin', 'designer'];
@@ -25,7 +26,7 @@ export function templateRoutes(templates: TemplateStore): Router {
     if (!principalOf(res).roles.some((role) => WRITERS.includes(role))) {
       return sendProblem(res, 403, 'saving templates needs the designer or admin role');
     }
-    const input = parseOr400(TemplateInput, req.body ?? {});
+    const input = parseOr400(TemplateInput, bodyOf(req.body));
     let saved;
     try {
       saved = await templates.put(name, input);

@@ -4,6 +4,7 @@ import type { Engine } from '../../engine/engine.ts';
 import { designs } from '../../definition/access.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
+import { bodyOf } from '../body.ts';
 import { parseOr400 } from '../problem.ts';
 import { IdempotencyKey, Name, StartBody, StartQuery, VersionQuery } from '../schemas.ts';
 
@@ -45,7 +46,7 @@ export function workflowRoutes(engine: Engine, authz: Authz): Router {
 
   r.post('/:name/runs', async (req, res) => {
     const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    const body = parseOr400(StartBody, req.body ?? {});
+    const body = parseOr400(StartBody, bodyOf(req.body));
     const { wait } = parseOr400(StartQuery, req.query, '$', 'the query');
     const header = req.get('idempotency-key');
     const idempotencyKey = header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');

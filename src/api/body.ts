@@ -1,0 +1,44 @@
+/**
+ * What every /api request body must be before a route sees it: JSON (or nothing), no deeper than
+ * MAX_DEPTH, and free of keys that could pollute prototypes when merged. Checked iteratively,
+ * so a hostile body cannot overflow the stack of a recursive parser behind it.
+ */
+import type { RequestHandler } from 'express';
+import { jsonPath, sendProblem } from './problem.ts';
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
+export const MAX_DEPTH = 64;
+
+/** The first prototype-polluting key or over-deep nesting in `value`, or null. */
+export function unsafeJson(value: unknown): { path: (string | number)[]; message: string } | null {
+  const stack: Array<{ v: unknown; path: (string | number)[] }> = [{ v: value, path: [] }];
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (path.length > MAX_DEPTH) return { path, message: `nested deeper than ${MAX_DEPTH} levels` };
+    if (Array.isArray(v)) v.forEach((item, i) => stack.push({ v: item, path: [...path, i] }));
+    else {
+      for (const [k, item] of Object.entries(v)) {
+        if (FORBIDDEN_KEYS.has(k)) return { path: [...path, k], message: `the key "${k}" is not allowed` };
+        stack.push({ v: item, path: [...path, k] });
+      }
+    }
+  }
+  return null;
+}
+
+const hasBody = (headers: Record<string, string | string[] | undefined>) =>
+  headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
+
+/** Runs after express.json(): refuses bodies that are not JSON (415) and unsafe JSON (400). */
+export const safeJsonBody: RequestHandler = (req, res, next) => {
+  if (hasBody(req.headers) && !req.is(['application/json', 'application/*+json'])) {
+    return sendProblem(res, 415, 'send the body as application/json');
+  }
+  const bad = unsafeJson(req.body);
+  if (bad) return sendProblem(res, 400, 'the body is not acceptable', [{ path: jsonPath('$', bad.path), message: bad.message }]);
+  next();
+};
+
+/** The body of a request that takes an optional JSON object: absent means {}, JSON null does not. */
+export const bodyOf = (body: unknown): unknown => (body === undefined ? {} : body);
