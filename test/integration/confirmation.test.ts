@@ -46,6 +46,7 @@ beforeAll(async () => {
   await h.saveWorkflow(approval('approve-quorum', { policy: { quorum: 2 } }));
   await h.saveWorkflow(approval('approve-timeout', { timeoutMs: 300, onTimeout: { option: 'reject' } }));
   await h.saveWorkflow(approval('approve-timeout-fail', { timeoutMs: 300, onTimeout: 'fail' }));
+  await h.saveWorkflow(approval('approve-remind', { policy: 'all', reminderMs: 250 }));
 });
 afterAll(() => h.close());
 
@@ -172,6 +173,24 @@ describe('getUserConfirmation', () => {
     const expired = await h.engine.links.url({ runId: run.id, stepId: 'decide', seq: 1, principalId: 'ann', option: 'approve', exp: Date.now() - 1 });
     const res = await fetch(h.base + new URL(expired).pathname, { method: 'POST', headers: { accept: 'application/json' } });
     expect(res.status).toBe(403);
+  });
+
+  it('reminds only the recipients who have not answered, until the wait ends', async () => {
+    const run = await h.start('approve-remind', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
+    await h.api('POST', `/api/runs/${run.id}/confirm`, { option: 'approve' }, as('ann'));
+    sent.length = 0;
+    const end = Date.now() + 5000;
+    while (sent.filter((m) => m.data?.runId === run.id).length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+    const reminders = sent.filter((m) => m.data?.runId === run.id);
+    expect(reminders.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(reminders.map((m) => m.recipients[0]!.id))).toEqual(new Set(['bob']));
+    const reminded = (await history(run.id)).filter((e) => e.type === 'confirmation.reminded');
+    expect(reminded[0]).toMatchObject({ stepId: 'decide', detail: { n: 1, recipients: ['bob'] } });
+    await h.api('POST', `/api/runs/${run.id}/confirm`, { option: 'approve' }, as('bob'));
+    await h.waitFor(run.id, (r) => r.status === 'completed');
+    sent.length = 0;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(sent.filter((m) => m.data?.runId === run.id)).toEqual([]);
   });
 
   it('resetToDraft and cancel close an open confirmation', async () => {

@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PrincipalRegistry } from '../../src/api/principals.ts';
+import { startHarness, type Harness } from '../helpers/harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ engine: { modelMaxBytes: 2048 } });
+  await h.saveWorkflow({
+    name: 'grow',
+    stages: [{ id: 'a', name: 'A', steps: [
+      { id: 'copy1', type: 'updateModelField', field: 'b', sourceField: 'a' },
+      { id: 'copy2', type: 'updateModelField', field: 'c', sourceField: 'a' },
+    ] }],
+  });
+});
+afterAll(() => h.close());
+
+describe('model size budget', () => {
+  it('refuses a start whose model is over the budget with 400 naming $.model, and creates nothing', async () => {
+    const res = await h.api('POST', '/api/workflows/grow/runs', { model: { a: 'x'.repeat(3000) } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([expect.objectContaining({ path: '$.model' })]);
+    expect((await h.api('GET', '/api/runs?workflow=grow')).body.items).toEqual([]);
+  });
+
+  it('fails the step that would grow the model past the budget, without retries', async () => {
+    const run = await h.start('grow', { model: { a: 'x'.repeat(900) } }, '?wait=5000');
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatchObject({ code: 'MODEL_TOO_LARGE', stepId: 'copy2' });
+    expect(run.model).toEqual({ a: 'x'.repeat(900), b: 'x'.repeat(900) });
+    const history = (await h.api('GET', `/api/runs/${run.id}/history`)).body.items as any[];
+    expect(history.filter((e) => e.type === 'step.retrying')).toEqual([]);
+  });
+
+  it('refuses a modelPatch that would pass the budget', async () => {
+    const run = await h.start('grow', { model: { a: 'x'.repeat(900) } }, '?wait=5000');
+    const res = await h.api('POST', `/api/runs/${run.id}/retry`, { modelPatch: { d: 'y'.repeat(2000) } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].path).toBe('$.modelPatch');
+    expect((await h.api('GET', `/api/runs/${run.id}`)).body.status).toBe('failed');
+  });
+});
+
+describe('API keys', () => {
+  it('accepts keys configured as SHA-256 hashes, and rejects bad key configuration with the field named', () => {
+    const key = 'a-hashed-key-0123456789';
+    const registry = PrincipalRegistry.fromJson([{ id: 'h', keyHash: createHash('sha256').update(key).digest('hex'), roles: ['operator'] }], 'test');
+    expect(registry.authenticate(key)).toEqual({ id: 'h', roles: ['operator'] });
+    expect(registry.authenticate(key + 'x')).toBeUndefined();
+    expect(() => PrincipalRegistry.fromJson([{ id: 'x', key: 'short', roles: [] }], 'test')).toThrow(/\[0\.key\]/);
+    expect(() => PrincipalRegistry.fromJson([{ id: 'x', key: 'long-enough-key-123', keyHash: 'ab'.repeat(32), roles: [] }], 'test')).toThrow(/exactly one of key or keyHash/);
+  });
+});
