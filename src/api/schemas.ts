@@ -30,9 +30,11 @@ export const StartBody = z
   })
   .strict();
 
-export const StartQuery = z.object({
-  wait: z.coerce.number().int().min(0).max(60_000).optional(),
-});
+export const StartQuery = z
+  .object({
+    wait: z.coerce.number().int().min(0).max(60_000).optional(),
+  })
+  .strict();
 
 export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,200}$/, 'must be 1-200 printable ASCII characters without spaces');
 

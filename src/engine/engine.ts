@@ -376,7 +376,7 @@ export class Engine {
   }
 
   startReconciler(): Reconciler {
-    this.reconciler = new Reconciler(this.redis, this.queue, this.runs, this.processor, this.log, {
+    this.reconciler = new Reconciler(this.redis, this.queue, this.runs, this.processor, this.waits, this.eventQueue, this.log, {
       ...this.opts.reconcile, lockKey: `${this.keys.prefix}:reconciler-lock`,
     });
     this.reconciler.start();

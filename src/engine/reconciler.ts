@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 import type { RunStore } from './run-store.ts';
 import { stepJobId, type StepJobData } from './scheduler.ts';
 import type { StepProcessor } from './step-processor.ts';
+import type { RunState } from './types.ts';
+import type { Waits } from './waits.ts';
 
 export interface ReconcilerOptions {
   intervalMs: number;
@@ -21,6 +23,8 @@ export interface ReconcileReport {
   checked: number;
   requeued: number;
   failed: number;
+  /** Waiting runs whose decided wait was resumed. */
+  resumed: number;
 }
 
 export class Reconciler {
@@ -31,6 +35,8 @@ export class Reconciler {
     private readonly queue: Queue<StepJobData>,
     private readonly runs: RunStore,
     private readonly processor: StepProcessor,
+    private readonly waits: Pick<Waits, 'finish' | 'expire' | 'childEnded'>,
+    private readonly events: Queue,
     private readonly log: Logger,
     private readonly opts: ReconcilerOptions,
   ) {}
@@ -55,25 +61,57 @@ export class Reconciler {
   }
 
   async reconcileOnce(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { checked: 0, requeued: 0, failed: 0 };
+    const report: ReconcileReport = { checked: 0, requeued: 0, failed: 0, resumed: 0 };
     const horizon = Date.now() - this.opts.graceMs;
-    let after: string | undefined;
-    for (;;) {
-      const ids = await this.runs.runningIds(after, 200);
-      if (ids.length === 0) break;
-      after = ids[ids.length - 1];
-      for (const id of ids) {
-        const run = await this.runs.get(id);
-        if (!run || run.status !== 'running' || run.updatedAt > horizon) continue;
-        report.checked++;
-        await this.repair(run, report);
+    for (const status of ['running', 'waiting'] as const) {
+      let after: string | undefined;
+      for (;;) {
+        const ids = await this.runs.idsByStatus(status, after, 200);
+        if (ids.length === 0) break;
+        after = ids[ids.length - 1];
+        for (const id of ids) {
+          const run = await this.runs.get(id);
+          if (!run || run.status !== status || run.updatedAt > horizon) continue;
+          report.checked++;
+          if (status === 'running') await this.repair(run, report);
+          else await this.repairWait(run, horizon, report);
+        }
       }
     }
-    if (report.requeued || report.failed) this.log.warn(report, 'reconciler repaired runs');
+    if (report.requeued || report.failed || report.resumed) this.log.warn(report, 'reconciler repaired runs');
     return report;
   }
 
-  private async repair(run: NonNullable<Awaited<ReturnType<RunStore['get']>>>, report: ReconcileReport) {
+  /**
+   * A waiting run can be left behind when a process dies between deciding its wait and resuming
+   * it (an answer whose resolution is stored, a child that ended, a timeout whose job is gone).
+   */
+  private async repairWait(run: RunState, horizon: number, report: ReconcileReport) {
+    const wait = run.wait;
+    if (!wait) return;
+    const log = this.log.child({ runId: run.id, stepId: wait.stepId, seq: run.seq });
+    if (run.resolution) {
+      log.warn('resolved confirmation never resumed; resuming it');
+      await this.waits.finish(run.id);
+      report.resumed++;
+    } else if (wait.kind === 'confirmation' && wait.task.timeoutAt && wait.task.timeoutAt < horizon) {
+      const timer = await this.events.getJobState(`${run.id}-timeout-${run.seq}`);
+      if (timer !== 'waiting' && timer !== 'delayed' && timer !== 'active') {
+        log.warn({ timer }, 'confirmation past its timeout without a live timer; applying the timeout');
+        await this.waits.expire(run.id, run.seq);
+        report.resumed++;
+      }
+    } else if (wait.kind === 'child') {
+      const child = await this.runs.get(wait.childRunId);
+      if (child && child.status !== 'running' && child.status !== 'waiting' && child.updatedAt < horizon) {
+        log.warn({ childRunId: child.id, childStatus: child.status }, 'child ended but the parent still waits; resuming it');
+        await this.waits.childEnded(child);
+        report.resumed++;
+      }
+    }
+  }
+
+  private async repair(run: RunState, report: ReconcileReport) {
     const jobId = stepJobId(run.id, run.seq);
     const state = await this.queue.getJobState(jobId);
     const log = this.log.child({ runId: run.id, stepId: run.stepId, seq: run.seq });

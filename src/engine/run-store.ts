@@ -152,9 +152,9 @@ export class RunStore {
     return { items, nextCursor: cursor };
   }
 
-  /** Running runs, oldest first, for the reconciler. */
-  async runningIds(afterId: string | undefined, count: number): Promise<string[]> {
-    const key = this.keys.runIndex({ status: 'running' });
+  /** Runs in one status, oldest first, for the reconciler. */
+  async idsByStatus(status: RunStatus, afterId: string | undefined, count: number): Promise<string[]> {
+    const key = this.keys.runIndex({ status });
     return this.redis.zrange(key, afterId ? `(${afterId}` : '-', '+', 'BYLEX', 'LIMIT', 0, count);
   }
 

@@ -649,11 +649,11 @@ describe('malformed requests at every write endpoint', () => {
   }, 120_000);
 
   /**
-   * RULE VIOLATIONS (see the report; src must change): malformed requests that are NOT refused
-   * today. Each must be a 4xx with no state change; each acts on its own spare run so one case
-   * accepted by mistake cannot disturb another. One soft assertion per violation.
+   * Regression guard: malformed requests that were accepted (2xx, state changed) or answered 5xx
+   * before e7c2f18. Each must be a 4xx with no state change; each acts on its own spare run so one
+   * case accepted by mistake cannot disturb another. One soft assertion per former violation.
    */
-  it('malformed requests that are accepted today or answer 5xx (rule violations)', async () => {
+  it('malformed requests that used to be accepted or answer 5xx (former violations V1-V5)', async () => {
     const spare = { wait: [...t.spare.wait], fail: [...t.spare.fail], draft: [...t.spare.draft] };
     const next = (kind: keyof typeof spare) => spare[kind].shift()!;
     const step = (s: string) => `{"name":"v-wf","stages":[{"id":"a","name":"A","steps":[${s}]}]}`;
@@ -663,7 +663,7 @@ describe('malformed requests at every write endpoint', () => {
       return inner;
     };
     const groups: Record<string, Case[]> = {
-      // V1: a deeply nested value inside a definition overflows the stack in zod → 500
+      // V1 (was): a deeply nested value inside a definition overflowed the stack in zod → 500
       'V1 deep definitions → 500': [
         { label: 'PUT workflow: 3,000-level value', method: 'PUT', path: '/api/workflows/v-wf', body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepArray(3000)}}`) },
         { label: 'PUT workflow: 10,000-level value', method: 'PUT', path: '/api/workflows/v-wf', body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepObject(10_000)}}`) },
@@ -671,7 +671,7 @@ describe('malformed requests at every write endpoint', () => {
         { label: 'validate: 10,000-level value', method: 'POST', path: '/api/workflows/validate', body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepArray(10_000)}}`), validate: true },
         { label: 'validate: ifCondition nested 2,000 deep', method: 'POST', path: '/api/workflows/validate', body: step(nestedIf(2000)), validate: true },
       ],
-      // V2: definitions carry values deeper than the model's 64-level limit and prototype keys in values
+      // V2 (was): definitions carried values deeper than the model's 64-level limit and prototype keys in values
       'V2 definitions accept over-deep values and prototype keys': [
         { label: 'PUT workflow: 100-level value', method: 'PUT', path: '/api/workflows/v-wf', body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepArray(100)}}`) },
         { label: 'PUT workflow: value {"__proto__":…}', method: 'PUT', path: '/api/workflows/v-wf', body: step('{"id":"x","type":"updateModelField","field":"f","value":{"__proto__":{"polluted":true}}}') },
@@ -679,7 +679,7 @@ describe('malformed requests at every write endpoint', () => {
         { label: 'PUT workflow: ifCondition value {"__proto__":…}', method: 'PUT', path: '/api/workflows/v-wf', body: step('{"id":"x","type":"ifCondition","field":"a","operator":"equal","value":{"__proto__":{"x":1}},"then":[]}') },
         { label: 'PUT dataflow: header named __proto__ (silently dropped)', method: 'PUT', path: '/api/dataflows/v-df', body: '{"kind":"http","url":"https://x.test/","headers":{"__proto__":"x"}}' },
       ],
-      // V3: a JSON null, or a body in a non-JSON content type, is taken for "no body" and the request acts
+      // V3 (was): a JSON null, or a body in a non-JSON content type, was taken for "no body" and the request acted
       'V3 null / non-JSON bodies treated as empty': [
         { label: 'start: body null', method: 'POST', path: `/api/workflows/${TARGET}/runs`, body: 'null' },
         { label: 'start: text/plain', method: 'POST', path: `/api/workflows/${TARGET}/runs`, body: '{"model":{"mode":"fail"}}', contentType: 'text/plain' },
@@ -692,7 +692,7 @@ describe('malformed requests at every write endpoint', () => {
         { label: 'submit: text/plain modelPatch', method: 'POST', path: `/api/runs/${next('draft')}/submit`, body: '{"modelPatch":{"mode":"done"}}', contentType: 'text/plain' },
         { label: 'validate: text/plain', method: 'POST', path: '/api/workflows/validate', body: J(def([okStep])), contentType: 'text/plain' },
       ],
-      // V4: cancel and mark-read take no body, and act whatever body they get
+      // V4 (was): cancel and mark-read take no body, and acted whatever body they got
       'V4 body-less endpoints ignore malformed bodies': [
         { label: 'cancel: body [1,2]', method: 'POST', path: `/api/runs/${next('wait')}/cancel`, body: '[1,2]' },
         { label: 'cancel: body null', method: 'POST', path: `/api/runs/${next('wait')}/cancel`, body: 'null' },
@@ -701,14 +701,13 @@ describe('malformed requests at every write endpoint', () => {
         { label: 'cancel: text/plain', method: 'POST', path: `/api/runs/${next('wait')}/cancel`, body: 'please', contentType: 'text/plain' },
         { label: 'notification read: body [1,2]', method: 'POST', path: `/api/me/notifications/${t.notification}/read`, body: '[1,2]' },
       ],
-      // V5 (minor): a validly signed link whose confirmation is closed is refused (409) but burned
+      // V5 (was, minor): a validly signed link whose confirmation is closed was refused (409) but spent
       'V5 refused answer link is consumed': [
         { label: 'answer link: stale (run completed)', method: 'POST', path: `/confirm/${t.staleLink}`, html: true, headers: { accept: 'application/json', authorization: '' } },
       ],
     };
     for (const [name, cases] of Object.entries(groups)) {
       const { offenders } = await barrage(cases);
-      // RULE VIOLATION: fails until src refuses these requests — see the report for each group.
       expect.soft(offenders, `${name}:\n${offenders.join('\n')}`).toEqual([]);
     }
     expect((await fetch(`${h.base}/healthz`)).status).toBe(200);

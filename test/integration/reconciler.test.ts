@@ -48,3 +48,50 @@ describe('reconciler', () => {
     expect(await h.engine.queue.getJobState(stepJobId(run.id, 0))).toBe('waiting');
   });
 });
+
+describe('reconciler and waiting runs', () => {
+  const ask = (name: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    stages: [{ id: 'a', name: 'A', steps: [
+      { id: 'q', type: 'getUserConfirmation', confirmationField: 'answer', options: ['yes', 'no'], routing: ['role:manager'], ...extra },
+      { id: 'after', type: 'updateModelField', field: 'after', value: true },
+    ] }],
+  });
+
+  it('resumes a confirmation whose answer was recorded but never acted on (a crash between the two)', async () => {
+    const worker = Engine.open(h.options, createLogger({ level: 'silent' }), { failFast: false });
+    worker.startWorker();
+    try {
+      await h.saveWorkflow(ask('recon-ask', { timeoutMs: 600_000 }));
+      const run = await h.start('recon-ask', { model: {} }, '?wait=5000');
+      expect(run.status).toBe('waiting');
+      // what resolve-wait.lua leaves behind when the process dies before the resume
+      await h.engine.redis.hset(h.engine.keys.run(run.id), 'resolution', JSON.stringify({ seq: run.seq, option: 'yes', by: 'ann', at: new Date().toISOString() }));
+      const report = await worker.startReconciler().reconcileOnce();
+      expect(report.resumed).toBe(1);
+      const done = await h.waitFor(run.id, (r) => r.status === 'completed');
+      expect(done.model).toEqual({ answer: 'yes', after: true });
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('applies a timeout whose timer job was lost', async () => {
+    const worker = Engine.open(h.options, createLogger({ level: 'silent' }), { failFast: false });
+    worker.startWorker();
+    try {
+      await h.saveWorkflow(ask('recon-timeout', { timeoutMs: 200, onTimeout: { option: 'no' } }));
+      const run = await h.start('recon-timeout', { model: {} }, '?wait=5000');
+      expect(run.status).toBe('waiting');
+      await h.engine.eventQueue.remove(`${run.id}-timeout-${run.seq}`);
+      await new Promise((r) => setTimeout(r, 400));
+      expect((await h.api('GET', `/api/runs/${run.id}`)).body.status).toBe('waiting');
+      const report = await worker.startReconciler().reconcileOnce();
+      expect(report.resumed).toBe(1);
+      const done = await h.waitFor(run.id, (r) => r.status === 'completed');
+      expect(done.model.answer).toBe('no');
+    } finally {
+      await worker.close();
+    }
+  });
+});
