@@ -10,7 +10,7 @@ import { waitUntilReady } from '../src/engine/redis.ts';
 import type { StepWorker } from '../src/engine/step-worker.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { engineTestOptions, linearWorkflow } from '../test/helpers/harness.ts';
-import { applyEngineExperiments, experimentLogger, experimentUrl, experiments } from './experiments.ts';
+import { experimentUrl, experiments } from './experiments.ts';
 import type { BenchConfig, Monitor } from './lib.ts';
 
 export interface Side {
@@ -125,11 +125,10 @@ export const stageflow: SideFactory = {
     const base = engineTestOptions(prefix);
     const on = experiments(); // none unless BENCH_EXPERIMENT is set
     const opts = engineTestOptions(prefix, { redisUrl: experimentUrl(cfg.redisUrl, on), worker: { ...base.worker, concurrency: cfg.concurrency } });
-    const log = experimentLogger(createLogger({ level: 'silent' }), on);
+    const log = createLogger({ level: 'silent' });
     // One engine for the worker (retrying connection), one for starting runs as the API would.
     const workerEngine = Engine.open(opts, log, { failFast: false });
     const api = Engine.open(opts, log, { failFast: true });
-    applyEngineExperiments(workerEngine, on);
     await Promise.all([waitUntilReady(api.redis, 5000), waitUntilReady(workerEngine.redis, 5000)]);
     await api.saveWorkflow(WORKFLOW, linearWorkflow(WORKFLOW, cfg.stepsPerRun));
     const stepWorker: StepWorker = workerEngine.startWorker();
