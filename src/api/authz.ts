@@ -45,8 +45,9 @@ export class Authz {
   }
 
   /**
-   * A run started on an existing entry starts from that entry's saved model and may save over
-   * it, so starting on an entry of another workflow needs the right to start that workflow.
+   * Entries belong to the workflow that created them, and a run of another workflow may not use
+   * one (the engine answers 409). Whoever may not even read that workflow gets 404, so the
+   * answer does not tell them the entry exists.
    */
   async entryForStart(caller: Caller, workflow: string, entryId: string): Promise<void> {
     const entry = await this.engine.getEntry(entryId).catch((err) => {
@@ -54,13 +55,8 @@ export class Authz {
       throw err;
     });
     if (!entry?.workflow || entry.workflow === workflow) return;
-    // The run may rewrite the entry (updateModel): carrying it elsewhere is acting on its workflow.
-    const policy = await this.engine.policyOf(entry.workflow);
-    if (policy && !can(caller, 'read', policy)) {
+    if (!(await this.readable(caller)({ workflow: entry.workflow }))) {
       throw new EngineError('not_found', `no entry ${entryId}`, [{ path: '$.entryId', message: 'no such entry' }]);
-    }
-    if (policy && !can(caller, 'start', policy)) {
-      throw new EngineError('forbidden', `entry ${entryId} belongs to ${entry.workflow}, whose runs you may not start`, [{ path: '$.entryId', message: 'not yours to use' }]);
     }
   }
 

@@ -173,6 +173,9 @@ export class Engine {
     const runId = uuidv7();
     const entryId = input.entryId ?? runId;
     const entry = input.entryId ? await this.runs.getEntry(entryId) : null;
+    if (entry?.workflow && entry.workflow !== workflow) {
+      throw new EngineError('conflict', `entry ${entryId} belongs to workflow ${entry.workflow}`, [{ path: '$.entryId', message: 'belongs to another workflow' }]);
+    }
     const model = entry ? mergePatch(entry.model, input.model ?? {}) : (input.model ?? {});
     this.checkModelSize(model, '$.model');
     const by = ctx.by;

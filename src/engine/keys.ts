@@ -19,6 +19,8 @@ export interface Keys {
   /** The shared secret for signed links when none is configured. */
   linkSecret: string;
   entry(entryId: string): string;
+  /** Effect keys that already saved into the entry, with the version each wrote. */
+  entryEffects(entryId: string): string;
   idempotency(workflow: string, key: string): string;
   workflow(name: string): string;
   workflowIndex: string;
@@ -63,6 +65,7 @@ export function createKeys(prefix: string): Keys {
     usedLink: (id) => `${prefix}:link-used:${id}`,
     linkSecret: `${prefix}:link-secret`,
     entry: (id) => `${prefix}:entry:{${id}}`,
+    entryEffects: (id) => `${prefix}:entry:{${id}}:effects`,
     idempotency: (workflow, key) => `${prefix}:idem:${workflow}:${key}`,
     workflow: (name) => `${prefix}:wf:${name}`,
     workflowIndex: `${prefix}:wf-index`,

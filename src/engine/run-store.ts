@@ -164,8 +164,13 @@ export class RunStore {
     return { id: entryId, version: Number(h.version), model: JSON.parse(h.model ?? '{}') as Model, updatedAt: Number(h.updatedAt), ...(h.workflow ? { workflow: h.workflow } : {}) };
   }
 
-  async saveEntry(entryId: string, model: Model, effectKey: string, runId: string): Promise<number> {
-    const v = await this.scripts.run('saveEntry', [this.keys.entry(entryId)], [entryId, JSON.stringify(model), effectKey, Date.now(), runId]);
+  /** The version written (or already written by this effect key); -1 when another workflow owns the entry. */
+  async saveEntry(entryId: string, model: Model, effectKey: string, runId: string, workflow: string): Promise<number> {
+    const v = await this.scripts.run(
+      'saveEntry',
+      [this.keys.entry(entryId), this.keys.entryEffects(entryId)],
+      [entryId, JSON.stringify(model), effectKey, Date.now(), runId, workflow, this.opts.retentionSec],
+    );
     return Number(v);
   }
 }

@@ -130,7 +130,13 @@ export class StepProcessor {
     if (modelJson) set.model = modelJson;
     const detail: Record<string, unknown> = { ...result.detail };
     if (result.saveEntry) {
-      const entryVersion = await this.runs.saveEntry(run.entryId, model, `${run.id}/${step.id}/${run.seq}`, run.id);
+      const entryVersion = await this.runs.saveEntry(run.entryId, model, `${run.id}/${step.id}/${run.seq}`, run.id, run.workflow);
+      if (entryVersion < 0) {
+        const error = { code: 'ENTRY_OWNED_ELSEWHERE', stepId: step.id, attempt, message: `entry ${run.entryId} belongs to another workflow` };
+        stepEvents.push({ type: 'step.failed', stepId: step.id, attempt, durationMs: Date.now() - started, detail: { error } });
+        await this.failRun(run, error, stepEvents, log);
+        return;
+      }
       set.entryVersion = String(entryVersion);
       detail.entryVersion = entryVersion;
     }

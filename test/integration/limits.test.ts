@@ -52,3 +52,25 @@ describe('API keys', () => {
     expect(() => PrincipalRegistry.fromJson([{ id: 'x', key: 'long-enough-key-123', keyHash: 'ab'.repeat(32), roles: [] }], 'test')).toThrow(/exactly one of key or keyHash/);
   });
 });
+
+describe('entries', () => {
+  it('save once per effect key, even when another run saved in between (A, B, A)', async () => {
+    const runs = h.engine.runs;
+    const a = await runs.saveEntry('shared-1', { by: 'a' }, 'runA/save/3', 'runA', 'grow');
+    const b = await runs.saveEntry('shared-1', { by: 'b' }, 'runB/save/5', 'runB', 'grow');
+    const again = await runs.saveEntry('shared-1', { by: 'a-redelivered' }, 'runA/save/3', 'runA', 'grow');
+    expect([a, b, again]).toEqual([1, 2, 1]);
+    expect(await runs.getEntry('shared-1')).toMatchObject({ version: 2, model: { by: 'b' } });
+  });
+
+  it('belong to the workflow that created them: another workflow can neither start on nor save into one', async () => {
+    await h.saveWorkflow({ name: 'other-wf', stages: [{ id: 'a', name: 'A', steps: [{ id: 'save', type: 'updateModel' }] }] });
+    const first = await h.start('grow', { model: { a: 'x' }, entryId: 'owned-1' }, '?wait=5000');
+    expect(first.status).toBe('completed');
+    const res = await h.api('POST', '/api/workflows/other-wf/runs', { entryId: 'owned-1', model: { planted: true } });
+    expect(res.status).toBe(409);
+    expect(res.body.errors[0].path).toBe('$.entryId');
+    expect(await h.engine.runs.saveEntry('owned-1', { hijack: true }, 'x/save/1', 'x', 'other-wf')).toBe(-1);
+    expect((await h.api('GET', '/api/entries/owned-1')).body.model).toEqual({ a: 'x' });
+  });
+});

@@ -459,16 +459,17 @@ describe('lists never leak what the caller may not read', () => {
     expect(after).toBe(before);
   });
 
-  it('reading a restricted workflow is not enough to carry its entry into another workflow', async () => {
+  it('an entry cannot be carried into another workflow, whoever asks', async () => {
     await startRun(RESTRICTED, 'fail', 'allowed', { entryId: 'payroll-2027', model: { mode: 'fail', salary: 'SECRET-94000' } });
     // The operator (opal) may read the restricted workflow (role:auditor) but not start it. Starting
     // the open workflow on the restricted entry copies the entry's model into an open run that every
     // key may read, and an updateModel step there would write the restricted entry.
     const before = (await call('admin', { method: 'GET', path: `/api/runs?workflow=${OPEN}&limit=500` })).body.items.length;
     const res = await call('operator', { method: 'POST', path: `/api/workflows/${OPEN}/runs`, body: { entryId: 'payroll-2027', model: { mode: 'fail' } } });
-    // RULE VIOLATION (see the report): "may read but not act" → expected 403 and no run; the API
-    // answers 201 with model {"salary":"SECRET-94000", …}, and other-user can then GET that run.
-    expect(res.status, show(res)).toBe(403);
+    // Entries belong to the workflow that created them: a reader gets 409, not the entry's data.
+    expect(res.status, show(res)).toBe(409);
+    const stranger = await call('other', { method: 'POST', path: `/api/workflows/${OPEN}/runs`, body: { entryId: 'payroll-2027' } });
+    expect(stranger.status, show(stranger)).toBe(404);
     expect(res.text).not.toContain('SECRET-94000');
     const after = (await call('admin', { method: 'GET', path: `/api/runs?workflow=${OPEN}&limit=500` })).body.items.length;
     expect(after).toBe(before);
