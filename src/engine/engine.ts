@@ -113,11 +113,12 @@ export class Engine {
         },
       },
     };
-    this.waits = new Waits(redis, this.keys, this.runs, this.workflows, this.scheduler, scripts, this.eventQueue, () => this.services, log, opts.retentionSec);
+    this.waits = new Waits(redis, this.keys, this.runs, this.workflows, this.scheduler, scripts, this.eventQueue, () => this.services, log, opts.retentionSec, opts.modelMaxBytes);
     this.processor = new StepProcessor(
       this.runs, this.workflows, this.scheduler, log,
       { maxTransitions: opts.maxTransitions, modelMaxBytes: opts.modelMaxBytes },
       this.services, this.waits,
+      (childRunId) => this.cancel(childRunId, 'system').then(() => undefined, () => undefined),
     );
   }
 
@@ -231,8 +232,10 @@ export class Engine {
     if (!res.ok) throw conflict(res, `run ${runId} cannot be cancelled`);
     // The pending job would be a stale no-op anyway; removing it keeps the queue honest.
     await this.queue.remove(stepJobId(runId, res.seq - 1)).catch(() => undefined);
-    if (run.status === 'waiting' && run.wait?.kind === 'child') {
-      await this.cancel(run.wait.childRunId, by).catch((err) => this.log.info({ runId, err: String(err) }, 'child run not cancelled'));
+    // Read again: the run may have parked on a child between the first read and the cancel.
+    const after = await this.runs.get(runId);
+    if (after?.wait?.kind === 'child') {
+      await this.cancel(after.wait.childRunId, by).catch((err) => this.log.info({ runId, err: String(err) }, 'child run not cancelled'));
     }
     this.log.info({ runId, stepId: run.stepId, seq: res.seq, by }, 'run cancelled');
     return this.getRun(runId);

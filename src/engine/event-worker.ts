@@ -27,6 +27,13 @@ export interface EventWorkerDeps {
 }
 
 const RELAY_MS = 200;
+const CALLBACK_MAX_DELAY_MS = 3_600_000;
+
+/**
+ * A receiver may be down for a while: 1 s doubling to an hour between tries, 25 tries, about
+ * 14 hours in all. After that the job stays failed (visible in Bull Board, retryable there).
+ */
+const CALLBACK_JOB = { ...EVENT_JOB, attempts: 25, backoff: { type: 'callback' } };
 
 export class EventWorker {
   readonly worker: Worker;
@@ -41,6 +48,7 @@ export class EventWorker {
       connection: this.connection,
       prefix: d.queue.opts.prefix,
       concurrency: d.concurrency,
+      settings: { backoffStrategy: (attemptsMade: number) => Math.min(1000 * 2 ** (attemptsMade - 1), CALLBACK_MAX_DELAY_MS) },
     });
     this.worker.on('error', (err) => d.log.error({ err }, 'event worker error'));
     this.worker.on('failed', (job, err) => d.log.warn({ err: err.message, job: job?.name, runId: job?.data?.runId, seq: job?.data?.seq, attempt: job?.attemptsMade }, 'event job failed'));
@@ -93,7 +101,7 @@ export class EventWorker {
       const [runId = '', status = '', seqText = '0'] = entry.split(' ');
       const seq = Number(seqText);
       const run = await this.d.runs.get(runId);
-      if (run?.callbackUrl) await this.d.queue.add('callback', { runId, seq, status }, { jobId: `cb-${runId}-${seq}`, ...EVENT_JOB });
+      if (run?.callbackUrl) await this.d.queue.add('callback', { runId, seq, status }, { jobId: `cb-${runId}-${seq}`, ...CALLBACK_JOB });
       if (run?.parent) await this.d.queue.add('child-done', { runId, seq, status }, { jobId: `child-${runId}-${seq}`, ...EVENT_JOB });
       await this.d.redis.zrem(this.d.keys.outbox, entry);
     }

@@ -73,7 +73,7 @@ export class RunStore {
       [
         this.keys.run(input.runId),
         this.keys.history(input.runId),
-        this.keys.idempotency(input.workflow, idem?.key ?? '-'),
+        this.keys.idempotency(input.workflow, idem ? `${input.startedBy ?? ''}/${idem.key}` : '-'),
         this.keys.entry(input.entryId),
       ],
       [
@@ -122,7 +122,7 @@ export class RunStore {
    * Newest first. The cursor is the last run id looked at (ids are time-ordered). `visible`
    * filters out runs the caller may not see without leaving pages short when more exist.
    */
-  async list(q: ListQuery, visible?: (run: RunState) => Promise<boolean> | boolean): Promise<{ items: RunState[]; nextCursor?: string }> {
+  async list(q: ListQuery, visible?: (run: Pick<RunState, 'workflow'>) => Promise<boolean> | boolean): Promise<{ items: RunState[]; nextCursor?: string }> {
     const key = this.keys.runIndex({ workflow: q.workflow, status: q.status });
     const items: RunState[] = [];
     let cursor = q.cursor;
@@ -130,19 +130,24 @@ export class RunStore {
       const batch = visible ? Math.max(q.limit, 50) : q.limit - items.length;
       const ids = await this.redis.zrange(key, cursor ? `(${cursor}` : '+', '-', 'BYLEX', 'REV', 'LIMIT', 0, batch);
       if (ids.length === 0) return { items };
-      const pipe = this.redis.pipeline();
-      for (const id of ids) pipe.hgetall(this.keys.run(id));
-      const rows = (await pipe.exec()) ?? [];
+      // Visibility is decided on the workflow name alone, so hidden runs cost one small read.
+      const heads = visible ? ((await this.pipelined(ids, (p, id) => p.hget(this.keys.run(id), 'workflow'))) as (string | null)[]) : undefined;
+      const keep: string[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        const wf = heads?.[i];
+        if (!heads || (wf && (await visible!({ workflow: wf } as RunState)))) keep.push(ids[i]!);
+      }
+      const rows = (await this.pipelined(keep, (p, id) => p.hgetall(this.keys.run(id)))) as Record<string, string>[];
+      const byId = new Map(keep.map((id, i) => [id, rows[i]]));
       // Runs past retention leave their id in the index; drop those lazily and read on.
       const gone: string[] = [];
       for (let i = 0; i < ids.length; i++) {
-        const row = rows[i]?.[1] as Record<string, string> | undefined;
         cursor = ids[i];
+        if (heads && !heads[i]) gone.push(ids[i]!);
+        if (!byId.has(ids[i]!)) continue;
+        const row = byId.get(ids[i]!);
         if (!row?.id) gone.push(ids[i]!);
-        else {
-          const run = parseRun(row);
-          if (!visible || (await visible(run))) items.push(run);
-        }
+        else items.push(parseRun(row));
         if (items.length === q.limit) break;
       }
       if (gone.length) await this.redis.zrem(key, ...gone);
@@ -150,6 +155,13 @@ export class RunStore {
       if (ids.length < batch) return { items };
     }
     return { items, nextCursor: cursor };
+  }
+
+  private async pipelined(ids: string[], add: (p: ReturnType<Redis['pipeline']>, id: string) => unknown): Promise<unknown[]> {
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) add(pipe, id);
+    return ((await pipe.exec()) ?? []).map(([, v]) => v);
   }
 
   /** Runs in one status, oldest first, for the reconciler. */

@@ -1,7 +1,7 @@
 /** The shape of a run as callers see it (DESIGN §6), derived from run state and its plan. */
 import type { Plan } from '../definition/plan.ts';
 import type { Model } from '../steps/types.ts';
-import type { RunError, RunState, RunStatus } from './types.ts';
+import type { ConfirmationTask, RunError, RunState, RunStatus } from './types.ts';
 
 export interface RunView {
   id: string;
@@ -14,6 +14,8 @@ export interface RunView {
   model: Model;
   entry: { id: string; version: number };
   error?: RunError;
+  /** What a run waiting on a confirmation asks, and of whom. */
+  confirmation?: { stepId: string; options: string[]; policy: ConfirmationTask['policy']; routing: string[]; recipients: string[]; timeoutAt?: string };
   outcome?: string;
   startedBy?: string;
   createdAt: string;
@@ -34,6 +36,14 @@ export function view(run: RunState, plan: Plan | null): RunView {
     model: run.model,
     entry: { id: run.entryId, version: run.entryVersion },
     ...(run.error ? { error: run.error } : {}),
+    ...(run.status === 'waiting' && run.wait?.kind === 'confirmation'
+      ? {
+          confirmation: {
+            stepId: run.wait.stepId, options: run.wait.task.options, policy: run.wait.task.policy, routing: run.wait.task.routing,
+            recipients: run.wait.task.recipients, ...(run.wait.task.timeoutAt ? { timeoutAt: new Date(run.wait.task.timeoutAt).toISOString() } : {}),
+          },
+        }
+      : {}),
     ...(run.outcome ? { outcome: run.outcome } : {}),
     ...(run.startedBy ? { startedBy: run.startedBy } : {}),
     createdAt: new Date(run.createdAt).toISOString(),

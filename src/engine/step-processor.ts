@@ -37,6 +37,8 @@ export class StepProcessor {
     private readonly opts: ProcessorOptions,
     private readonly services: StepServices,
     private readonly waits: Pick<Waits, 'park'>,
+    /** Cancels a child run whose parent will never wait for it. */
+    private readonly orphaned: (childRunId: string) => Promise<void> = async () => undefined,
   ) {}
 
   async process(job: Job<StepJobData>): Promise<JobOutcome> {
@@ -91,19 +93,20 @@ export class StepProcessor {
     const type = getStepType(step.type);
     if (!type) throw new NonRetryableError(`unknown step type ${step.type}`);
     const params = paramsOf(step, type);
-    const controller = step.timeoutMs ? new AbortController() : undefined;
+    const timeoutMs = type.ownTimeout ? undefined : step.timeoutMs;
+    const controller = timeoutMs ? new AbortController() : undefined;
     const ctx = {
       runId: run.id, workflow: run.workflow, version: run.version, stepId: step.id, seq: run.seq, attempt,
       effectKey: `${run.id}/${step.id}/${run.seq}`, params, model: run.model, signal: controller?.signal ?? NEVER, log, services: this.services,
     };
-    if (!step.timeoutMs) return type.execute(ctx);
+    if (!timeoutMs) return type.execute(ctx);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const err = new StepTimeoutError(`step ${step.id} timed out after ${step.timeoutMs} ms`);
+        const err = new StepTimeoutError(`step ${step.id} timed out after ${timeoutMs} ms`);
         controller!.abort(err);
         reject(err);
-      }, step.timeoutMs);
+      }, timeoutMs);
     });
     try {
       return await Promise.race([Promise.resolve(type.execute(ctx)), timeout]);
@@ -187,6 +190,10 @@ export class StepProcessor {
       log.info('step finished but the run moved on meanwhile (cancelled or redelivered); not committed');
       const now = await this.runs.get(run.id);
       if (now) await this.ensureCurrentJob(now);
+      // A child started for a wait that was never committed (the parent was cancelled meanwhile)
+      // must not go on; a duplicate that parked on the same child keeps it.
+      const child = result.outcome.kind === 'wait' ? (result.outcome.detail as { childRunId?: string } | undefined)?.childRunId : undefined;
+      if (child && !(now?.wait?.kind === 'child' && now.wait.childRunId === child)) await this.orphaned(child);
       return;
     }
     if (this.log.isLevelEnabled('debug')) log.debug({ next: decision.status === 'running' ? decision.next : decision.status }, 'step committed');

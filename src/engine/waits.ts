@@ -52,6 +52,7 @@ export class Waits {
     private readonly services: () => StepServices,
     private readonly log: Logger,
     private readonly retentionSec: number,
+    private readonly modelMaxBytes: number,
   ) {}
 
   /**
@@ -119,6 +120,7 @@ export class Waits {
   /** Timer: the confirmation's timeoutMs passed without a decision. */
   async expire(runId: string, seq: number): Promise<void> {
     const run = await this.runs.get(runId);
+    notParkedYet(run, seq);
     const wait = run?.wait;
     if (!run || run.status !== 'waiting' || run.seq !== seq || wait?.kind !== 'confirmation') return;
     const onTimeout = wait.task.onTimeout ?? 'fail';
@@ -131,13 +133,15 @@ export class Waits {
   /** Timer: re-notify the recipients who have not answered yet, then schedule the next reminder. */
   async remind(runId: string, seq: number, n: number, notify: (run: RunState, pending: string[], n: number) => Promise<void>): Promise<void> {
     const run = await this.runs.get(runId);
+    notParkedYet(run, seq);
     const wait = run?.wait;
     if (!run || run.status !== 'waiting' || run.seq !== seq || wait?.kind !== 'confirmation' || !wait.task.reminderMs) return;
     const answered = new Set(await this.redis.hkeys(this.keys.answers(runId, seq)));
     const pending = wait.task.recipients.filter((r) => !answered.has(r));
     if (pending.length) await notify(run, pending, n);
     await this.redis.rpush(this.keys.history(runId), JSON.stringify({ seq, at: new Date().toISOString(), type: 'confirmation.reminded', stepId: wait.stepId, detail: { n, recipients: pending } }));
-    await this.scheduleReminder(runId, seq, n + 1, wait.task.reminderMs);
+    const nextAt = Date.now() + wait.task.reminderMs;
+    if (n < MAX_REMINDERS && (!wait.task.timeoutAt || nextAt < wait.task.timeoutAt)) await this.scheduleReminder(runId, seq, n + 1, wait.task.reminderMs);
   }
 
   /** A child run ended: resume its parent with the child's final model, or fail the parent step. */
@@ -192,8 +196,13 @@ export class Waits {
     if (!plan || !step) return false;
     let model = run.model;
     for (const w of r.writes ?? []) model = setPath(model, w.path, w.value);
+    const modelJson = JSON.stringify(model);
+    if (!r.error && Buffer.byteLength(modelJson) > this.modelMaxBytes) {
+      r = { ...r, error: { code: 'MODEL_TOO_LARGE', stepId: step.id, message: `the result would grow the model past ${this.modelMaxBytes} bytes` } };
+      model = run.model;
+    }
     const events = [...r.events];
-    let set: Record<string, string> = { wait: '', resolution: '', model: JSON.stringify(model) };
+    let set: Record<string, string> = { wait: '', resolution: '', model: model === run.model ? JSON.stringify(model) : modelJson };
     let status: RunState['status'];
     let next: string | undefined;
     if (r.error) {
@@ -215,6 +224,8 @@ export class Waits {
     }
     const res = await this.runs.transition(run.id, { expect: ['waiting'], seq: wait.seq, status, advance: true, set, events });
     if (!res.ok) return false;
+    // Answers are kept for the whole wait (which may outlast retention), then like the run.
+    await this.redis.expire(this.keys.answers(run.id, wait.seq), this.retentionSec);
     this.log.info({ runId: run.id, stepId: step.id, seq: res.seq, status }, 'waiting run resumed');
     if (next) await this.scheduler.enqueue(run.id, res.seq, plan.steps[next]!);
     return true;
@@ -250,6 +261,13 @@ export class Waits {
     }
     return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
   }
+}
+
+const MAX_REMINDERS = 100;
+
+/** A timer that fires before its wait was committed (a short delay, a redelivered step) retries. */
+function notParkedYet(run: RunState | null, seq: number): void {
+  if (run?.status === 'running' && run.seq < seq) throw new Error(`run ${run.id} has not parked at seq ${seq} yet`);
 }
 
 /** Event jobs retry with backoff: a callback receiver may be down, a parent may not have parked yet. */

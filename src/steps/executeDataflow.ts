@@ -40,6 +40,7 @@ function mergeWrites(dataflow: string, result: unknown): FieldWrite[] {
 export const executeDataflowStep: StepType<typeof ExecuteDataflowParams> = {
   type: 'executeDataflow',
   group: 'Integrations',
+  ownTimeout: true,
   description: 'Runs a registered dataflow and waits for its result.',
   params: ExecuteDataflowParams,
   fieldPaths: (p) => [p.input, p.resultField].filter((path): path is string => path !== undefined),

@@ -23,7 +23,8 @@ export const GetUserConfirmationParams = z
     /** How long to wait for answers (replaces the common step timeout for this step). */
     timeoutMs: WaitMs.optional(),
     onTimeout: OnTimeout.optional(),
-    reminderMs: WaitMs.optional(),
+    /** At least a second (and at most 100 reminders, none after the timeout): reminders are for people. */
+    reminderMs: z.int().min(1000, { message: 'must be at least 1000 (a second)' }).max(365 * 24 * 3600 * 1000).optional(),
     channel: Channel.optional(),
   })
   .superRefine(
@@ -53,6 +54,7 @@ export const GetUserConfirmationParams = z
 export const getUserConfirmationStep: StepType<typeof GetUserConfirmationParams> = {
   type: 'getUserConfirmation',
   group: 'Notifications',
+  ownTimeout: true,
   description: 'Asks the routed users to pick an option and parks the run until they answer.',
   params: GetUserConfirmationParams,
   fieldPaths: (p) =>

@@ -97,6 +97,12 @@ export interface StepType<S extends z.ZodType = z.ZodType> {
    * fenced commit and changes nothing.
    */
   pure?: boolean;
+  /**
+   * The step's `timeoutMs` means something else than "the handler may take this long" (how long
+   * to wait for an answer, how long a dataflow may take, which it enforces itself), so the
+   * engine does not race the handler against it.
+   */
+  ownTimeout?: boolean;
   /** Field paths this step reads or writes, for save-time path checks. */
   fieldPaths?: (params: z.infer<S>) => string[];
   /** Dataflows/templates this step uses, so saving can warn about ones not registered yet. */

@@ -46,14 +46,14 @@ beforeAll(async () => {
   await h.saveWorkflow(approval('approve-quorum', { policy: { quorum: 2 } }));
   await h.saveWorkflow(approval('approve-timeout', { timeoutMs: 300, onTimeout: { option: 'reject' } }));
   await h.saveWorkflow(approval('approve-timeout-fail', { timeoutMs: 300, onTimeout: 'fail' }));
-  await h.saveWorkflow(approval('approve-remind', { policy: 'all', reminderMs: 250 }));
+  await h.saveWorkflow(approval('approve-remind', { policy: 'all', reminderMs: 1000 }));
 });
 afterAll(() => h.close());
 
 describe('getUserConfirmation', () => {
   it('parks the run without a job; a routed answer continues it with the option in the model', async () => {
     const run = await h.start('approve-any', { model: { approvers: ['ann'] } }, '?wait=5000');
-    expect(run).toMatchObject({ status: 'waiting', step: { id: 'decide' } });
+    expect(run).toMatchObject({ status: 'waiting', step: { id: 'decide' }, confirmation: { stepId: 'decide', options: ['approve', 'reject'], routing: ['role:manager'], recipients: ['ann'] } });
     const counts = await h.engine.queue.getJobCounts('active', 'waiting', 'delayed');
     expect(Object.values(counts).reduce((a, b) => a + (b ?? 0), 0)).toBe(0);
 
@@ -179,7 +179,7 @@ describe('getUserConfirmation', () => {
     const run = await h.start('approve-remind', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
     await h.api('POST', `/api/runs/${run.id}/confirm`, { option: 'approve' }, as('ann'));
     sent.length = 0;
-    const end = Date.now() + 5000;
+    const end = Date.now() + 8000;
     while (sent.filter((m) => m.data?.runId === run.id).length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
     const reminders = sent.filter((m) => m.data?.runId === run.id);
     expect(reminders.length).toBeGreaterThanOrEqual(2);
@@ -189,7 +189,7 @@ describe('getUserConfirmation', () => {
     await h.api('POST', `/api/runs/${run.id}/confirm`, { option: 'approve' }, as('bob'));
     await h.waitFor(run.id, (r) => r.status === 'completed');
     sent.length = 0;
-    await new Promise((r) => setTimeout(r, 600));
+    await new Promise((r) => setTimeout(r, 1300));
     expect(sent.filter((m) => m.data?.runId === run.id)).toEqual([]);
   });
 

@@ -6,7 +6,7 @@
   KEYS[1] run  KEYS[2] history  KEYS[3] answers of this wait
   ARGV[1] seq the run waits at  ARGV[2] who  ARGV[3] option ('' = none)  ARGV[4] comment
   ARGV[5] now (ISO)  ARGV[6] 'answer' | 'force'  ARGV[7] history event (JSON, no seq) or ''
-  ARGV[8] resolution error (JSON) or ''  ARGV[9] retention (s)
+  ARGV[8] resolution error (JSON) or ''  ARGV[9] unused (answers expire when the run resumes)
   Returns {1, option} resolved | {2, 'recorded'} | {0, reason} refused | {-1} no run.
 ]]
 local cur = redis.call('HMGET', KEYS[1], 'seq', 'status', 'wait', 'resolution')
@@ -22,7 +22,6 @@ if ARGV[6] == 'force' then
 else
   if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then return {0, 'already_answered'} end
   redis.call('HSET', KEYS[3], ARGV[2], cjson.encode({ option = option, comment = ARGV[4], at = ARGV[5] }))
-  redis.call('EXPIRE', KEYS[3], ARGV[9])
 
   local task = cjson.decode(cur[3]).task
   local answers = redis.call('HGETALL', KEYS[3])
