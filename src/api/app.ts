@@ -14,6 +14,7 @@ import type { PrincipalRegistry } from './principals.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { openApiDocument } from './openapi.ts';
 import { DataflowRegistry } from '../dataflows/registry.ts';
 import { dataflowRoutes } from './routes/dataflows.ts';
 import { linkRoutes } from './routes/links.ts';
@@ -52,6 +53,7 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   app.use(webRoutes());
   app.use(healthRoutes(engine));
   app.use(metricsRoutes(engine, metricsToken));
+  app.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
 
   app.use('/confirm', linkRoutes(engine));
 

@@ -24,7 +24,7 @@ export interface MeRoutesOptions {
 
 const ItemId = /^[A-Za-z0-9_-]{1,64}$/;
 
-const NotificationsQuery = z
+export const NotificationsQuery = z
   .object({
     unread: z.enum(['true', 'false']).optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(50),
