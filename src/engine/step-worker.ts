@@ -39,6 +39,8 @@ export class StepWorker {
     this.connection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
     this.worker = new Worker<StepJobData>(opts.queueName, (job: Job<StepJobData>) => processor.process(job), {
       connection: this.connection,
+      // Jobs record which worker ran them (job.processedBy), so Bull Board and tests can tell.
+      name: this.id,
       prefix: opts.prefix,
       concurrency: opts.concurrency,
       lockDuration: opts.lockDurationMs,
