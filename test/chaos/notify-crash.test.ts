@@ -19,18 +19,25 @@ const keys = JSON.stringify([{ id: 'ann', key: 'key-ann-0123456789', roles: ['ma
 let engine: Engine;
 const workers: ChildProcess[] = [];
 const output: string[] = [];
+const outputs: string[] = [];
 
 function spawnWorker(): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
     env: {
       ...process.env, REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix, STAGEFLOW_API_KEYS: keys,
       WORKER_CONCURRENCY: '4', WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '300',
-      WORKER_MAX_STALLED_COUNT: '10', RECONCILE_INTERVAL_MS: '1000', LOG_LEVEL: 'warn',
+      WORKER_MAX_STALLED_COUNT: '10', RECONCILE_INTERVAL_MS: '1000', LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.on('data', (d) => output.push(String(d)));
-  child.stderr!.on('data', (d) => output.push(String(d)));
+  const index = workers.length;
+  outputs[index] = '';
+  const keep = (d: Buffer) => {
+    output.push(String(d));
+    outputs[index] += String(d);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   workers.push(child);
   return child;
 }
@@ -67,6 +74,10 @@ describe('SIGKILL during notification steps', () => {
     for (let i = 0; i < RUNS; i++) await engine.startRun('notes', { model: { i } });
     const total = RUNS * NOTES;
     await until('a third of the steps', async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= total / 3, 30_000);
+    // kill while the victim holds a notification step (its jobs record the worker's id)
+    const victimId = /"workerId":"([0-9a-f-]{36})"[^\n]*"step worker started"/.exec(outputs[0] ?? '')?.[1];
+    expect(victimId).toBeDefined();
+    await until('the victim to hold a job', async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId), 30_000);
     workers[0]!.kill('SIGKILL');
     await new Promise((r) => workers[0]!.once('exit', r));
     spawnWorker();
