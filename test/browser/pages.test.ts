@@ -264,3 +264,66 @@ describe('runs and tasks', () => {
     expect([...errors, ...ann.errors]).toEqual([]);
   });
 });
+
+describe('run actions', () => {
+  it('retries a failed run from a chosen step with a model patch, resubmits a draft, and cancels a waiting run', async () => {
+    await h.saveWorkflow({
+      name: 'ui-actions',
+      stages: [{ id: 'a', name: 'A', steps: [
+        { id: 'prep', type: 'updateModelField', field: 'prepared', value: true },
+        { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [
+          { value: 'ok', steps: [{ id: 'fine', type: 'updateModelField', field: 'done', value: true }] },
+          { value: 'draft', steps: [{ id: 'back', type: 'resetToDraft' }] },
+          { value: 'ask', steps: [{ id: 'q', type: 'getUserConfirmation', confirmationField: 'answer', options: ['yes'], routing: ['role:manager'] }] },
+        ] },
+      ] }],
+    });
+    const { page, errors } = await session(ADMIN_KEY);
+    const status = () => page.locator('#run-status').getAttribute('data-status');
+
+    // failed (no case matches) → retry from "prep" with a patch → completed
+    const failed = await h.start('ui-actions', { model: { kind: 'nope' } }, '?wait=5000');
+    expect(failed.status).toBe('failed');
+    await page.goto(`${h.base}/runs/${failed.id}`);
+    await until(status).toBe('failed');
+    await page.locator('#retry-from').selectOption('prep');
+    await page.locator('#retry-patch').fill('{"kind": "ok"}');
+    await page.locator('#retry-run').click();
+    await until(status).toBe('completed');
+    const retried = (await h.api('GET', `/api/runs/${failed.id}`)).body;
+    expect(retried.model).toEqual({ kind: 'ok', prepared: true, done: true });
+    const history = (await h.api('GET', `/api/runs/${failed.id}/history`)).body.items as any[];
+    expect(history.find((e) => e.type === 'run.retried')).toMatchObject({ by: 'admin', detail: { fromStepId: 'prep', modelPatched: true } });
+
+    // draft → submit with a patch → completed
+    const draft = await h.start('ui-actions', { model: { kind: 'draft' } }, '?wait=5000');
+    expect(draft.status).toBe('draft');
+    await page.goto(`${h.base}/runs/${draft.id}`);
+    await until(status).toBe('draft');
+    await page.locator('#submit-patch').fill('{"kind": "ok"}');
+    await page.locator('#submit-run').click();
+    await until(status).toBe('completed');
+
+    // waiting → cancel (through the confirm dialog) → cancelled
+    const waiting = await h.start('ui-actions', { model: { kind: 'ask' } }, '?wait=5000');
+    expect(waiting.status).toBe('waiting');
+    await page.goto(`${h.base}/runs/${waiting.id}`);
+    await until(status).toBe('waiting');
+    await page.locator('#cancel-run').click();
+    await page.getByRole('button', { name: 'Cancel run' }).last().click();
+    await until(status).toBe('cancelled');
+    expect((await h.api('GET', `/api/runs/${waiting.id}`)).body.status).toBe('cancelled');
+    await screenshot(page, 'run-actions');
+    expect(errors).toEqual([]);
+  });
+
+  it('shows a 403 from the API instead of acting when the caller may not operate the run', async () => {
+    const run = await h.start('ui-actions', { model: { kind: 'nope' } }, '?wait=5000');
+    const { page } = await session(keyOf('eve'));
+    await page.goto(`${h.base}/runs/${run.id}`);
+    await until(() => page.locator('#run-status').getAttribute('data-status')).toBe('failed');
+    await page.locator('#retry-run').click();
+    await until(async () => (await page.locator('#action-status').textContent()) ?? '').toMatch(/may not|403|forbidden/i);
+    expect((await h.api('GET', `/api/runs/${run.id}`)).body.status).toBe('failed');
+  });
+});
