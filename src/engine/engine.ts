@@ -113,7 +113,10 @@ export class Engine {
         },
       },
     };
-    this.waits = new Waits(redis, this.keys, this.runs, this.workflows, this.scheduler, scripts, this.eventQueue, () => this.services, log, opts.retentionSec, opts.modelMaxBytes);
+    this.waits = new Waits(
+      redis, this.keys, this.runs, this.workflows, this.scheduler, scripts, this.eventQueue, () => this.services, log,
+      opts.retentionSec, opts.modelMaxBytes, (childRunId) => this.cancel(childRunId, 'system').then(() => undefined, () => undefined),
+    );
     this.processor = new StepProcessor(
       this.runs, this.workflows, this.scheduler, log,
       { maxTransitions: opts.maxTransitions, modelMaxBytes: opts.modelMaxBytes },

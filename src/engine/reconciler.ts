@@ -101,6 +101,11 @@ export class Reconciler {
         await this.waits.expire(run.id, run.seq);
         report.resumed++;
       }
+    } else if (wait.kind === 'child' && wait.timeoutAt && wait.timeoutAt < horizon
+      && !['waiting', 'delayed', 'active'].includes(await this.events.getJobState(`${run.id}-timeout-${run.seq}`))) {
+      log.warn('child wait past its deadline without a live timer; applying the timeout');
+      await this.waits.expire(run.id, run.seq);
+      report.resumed++;
     } else if (wait.kind === 'child') {
       const child = await this.runs.get(wait.childRunId);
       if (child && child.status !== 'running' && child.status !== 'waiting' && child.updatedAt < horizon) {

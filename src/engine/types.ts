@@ -59,7 +59,7 @@ export interface ConfirmationTask {
 
 export type Wait =
   | { kind: 'confirmation'; stepId: string; seq: number; task: ConfirmationTask }
-  | { kind: 'child'; stepId: string; seq: number; childRunId: string };
+  | { kind: 'child'; stepId: string; seq: number; childRunId: string; timeoutAt?: number };
 
 export interface Resolution {
   seq: number;

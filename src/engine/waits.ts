@@ -53,6 +53,8 @@ export class Waits {
     private readonly log: Logger,
     private readonly retentionSec: number,
     private readonly modelMaxBytes: number,
+    /** Cancels a child run its parent gave up on. */
+    private readonly cancelChild: (childRunId: string) => Promise<void> = async () => undefined,
   ) {}
 
   /**
@@ -60,9 +62,10 @@ export class Waits {
    * timers with deterministic ids), so a commit that never happens leaves only no-ops behind.
    */
   async park(run: RunState, step: PlanStep, waitSeq: number, outcome: Extract<StepOutcome, { kind: 'wait' }>): Promise<Wait> {
-    const detail = (outcome.detail ?? {}) as { task?: ConfirmationTask; childRunId?: string };
+    const detail = (outcome.detail ?? {}) as { task?: ConfirmationTask; childRunId?: string; timeoutAt?: number };
     if (outcome.reason === 'child' && detail.childRunId) {
-      return { kind: 'child', stepId: step.id, seq: waitSeq, childRunId: detail.childRunId };
+      if (detail.timeoutAt) await this.scheduleTimeout(run.id, waitSeq, detail.timeoutAt);
+      return { kind: 'child', stepId: step.id, seq: waitSeq, childRunId: detail.childRunId, ...(detail.timeoutAt ? { timeoutAt: detail.timeoutAt } : {}) };
     }
     if (outcome.reason !== 'confirmation' || !detail.task) throw new Error(`step ${step.id} waits for an unknown reason ${outcome.reason}`);
     const task = detail.task;
@@ -70,13 +73,13 @@ export class Waits {
     const pipe = this.redis.pipeline();
     for (const ref of new Set([...task.routing, ...task.recipients])) pipe.zadd(this.keys.tasks(ref), Date.now(), member);
     await pipe.exec();
-    if (task.timeoutAt) {
-      await this.events.add('wait-timeout', { runId: run.id, seq: waitSeq }, {
-        jobId: `${run.id}-timeout-${waitSeq}`, delay: Math.max(0, task.timeoutAt - Date.now()), ...EVENT_JOB,
-      });
-    }
+    if (task.timeoutAt) await this.scheduleTimeout(run.id, waitSeq, task.timeoutAt);
     if (task.reminderMs) await this.scheduleReminder(run.id, waitSeq, 1, task.reminderMs);
     return { kind: 'confirmation', stepId: step.id, seq: waitSeq, task };
+  }
+
+  private scheduleTimeout(runId: string, seq: number, at: number) {
+    return this.events.add('wait-timeout', { runId, seq }, { jobId: `${runId}-timeout-${seq}`, delay: Math.max(0, at - Date.now()), ...EVENT_JOB });
   }
 
   private scheduleReminder(runId: string, seq: number, n: number, delay: number) {
@@ -117,12 +120,20 @@ export class Waits {
     return res[1] === 'resolved' ? 'resolved_before' : (res[1] as 'not_waiting' | 'already_answered');
   }
 
-  /** Timer: the confirmation's timeoutMs passed without a decision. */
+  /** Timer: the wait's deadline passed without a decision (a confirmation's or a child run's timeoutMs). */
   async expire(runId: string, seq: number): Promise<void> {
     const run = await this.runs.get(runId);
     notParkedYet(run, seq);
     const wait = run?.wait;
-    if (!run || run.status !== 'waiting' || run.seq !== seq || wait?.kind !== 'confirmation') return;
+    if (!run || run.status !== 'waiting' || run.seq !== seq) return;
+    if (wait?.kind === 'child') {
+      const error: RunError = { code: 'CHILD_RUN_TIMEOUT', stepId: wait.stepId, message: `child run ${wait.childRunId} did not end within the step's timeoutMs` };
+      if (await this.resume(run, { error, events: [{ type: 'child.timedOut', stepId: wait.stepId, detail: { childRunId: wait.childRunId } }] })) {
+        await this.cancelChild(wait.childRunId);
+      }
+      return;
+    }
+    if (wait?.kind !== 'confirmation') return;
     const onTimeout = wait.task.onTimeout ?? 'fail';
     const event: NewHistoryEvent = { type: 'confirmation.timedOut', stepId: wait.stepId, by: 'system', detail: { onTimeout } };
     const error: RunError | undefined = onTimeout === 'fail' ? { code: 'CONFIRMATION_TIMEOUT', stepId: wait.stepId, message: `no decision within the step's timeoutMs` } : undefined;

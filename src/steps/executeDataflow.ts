@@ -53,7 +53,12 @@ export const executeDataflowStep: StepType<typeof ExecuteDataflowParams> = {
       ...(p.timeoutMs !== undefined ? { timeoutMs: p.timeoutMs } : {}),
     });
     if (outcome.kind === 'child') {
-      return { outcome: { kind: 'wait', reason: 'child', detail: { childRunId: outcome.childRunId } }, detail: { dataflow: p.dataflow, childRunId: outcome.childRunId } };
+      // The step's timeoutMs is the child's deadline: the engine fails the step and cancels the child then.
+      const timeoutAt = p.timeoutMs ? Date.now() + p.timeoutMs : undefined;
+      return {
+        outcome: { kind: 'wait', reason: 'child', detail: { childRunId: outcome.childRunId, ...(timeoutAt ? { timeoutAt } : {}) } },
+        detail: { dataflow: p.dataflow, childRunId: outcome.childRunId },
+      };
     }
     const writes = p.resultField !== undefined ? [{ path: p.resultField, value: outcome.value }] : mergeWrites(p.dataflow, outcome.value);
     return { writes, outcome: { kind: 'next' }, detail: { dataflow: p.dataflow } };

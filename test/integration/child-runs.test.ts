@@ -37,6 +37,10 @@ beforeAll(async () => {
     name: 'failing-child',
     stages: [{ id: 'c', name: 'C', steps: [{ id: 'boom', type: 'switchCase', sourceField: 'nothing', cases: [{ value: 'x', steps: [] }] }] }],
   });
+  await h.saveWorkflow({
+    name: 'parent-deadline',
+    stages: [{ id: 'p', name: 'P', steps: [{ id: 'call', type: 'executeDataflow', dataflow: 'child-ok', input: 'order', timeoutMs: 300 }] }],
+  });
   for (const [name, dataflow] of [['parent', 'child-ok'], ['parent-bad', 'child-bad']] as const) {
     await h.saveWorkflow({
       name,
@@ -93,5 +97,14 @@ describe('workflow dataflows (child runs)', () => {
     // the child's end does not wake the cancelled parent
     await new Promise((r) => setTimeout(r, 500));
     expect((await h.api('GET', `/api/runs/${parent.id}`)).body.status).toBe('cancelled');
+  });
+
+  it('a child that outlives the step timeoutMs fails the parent step and is cancelled', async () => {
+    const parent = await h.start('parent-deadline', { model: { order: { id: 9 } } }, '?wait=5000');
+    expect(parent.status).toBe('waiting');
+    const child = await waitingChild((r) => r.model.id === 9);
+    const failed = await h.waitFor(parent.id, (r) => r.status === 'failed');
+    expect(failed.error).toMatchObject({ code: 'CHILD_RUN_TIMEOUT', stepId: 'call' });
+    await h.waitFor(child.id, (r) => r.status === 'cancelled');
   });
 });
