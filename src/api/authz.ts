@@ -10,17 +10,21 @@ import { EngineError } from '../engine/errors.ts';
 export class Authz {
   constructor(private readonly engine: Engine) {}
 
-  /** Per-request memo: one policy lookup per workflow however many runs a list shows. */
-  readable(caller: Caller): (run: { workflow: string }) => Promise<boolean> {
+  /** Per-request memo: one policy lookup per workflow however many runs or tasks a list shows. */
+  allowed(caller: Caller, action: Action): (item: { workflow: string }) => Promise<boolean> {
     const memo = new Map<string, Promise<boolean>>();
-    return (run) => {
-      let hit = memo.get(run.workflow);
+    return ({ workflow }) => {
+      let hit = memo.get(workflow);
       if (!hit) {
-        hit = this.engine.policyOf(run.workflow).then((p) => p !== null && can(caller, 'read', p));
-        memo.set(run.workflow, hit);
+        hit = this.engine.policyOf(workflow).then((p) => p !== null && can(caller, action, p));
+        memo.set(workflow, hit);
       }
       return hit;
     };
+  }
+
+  readable(caller: Caller): (item: { workflow: string }) => Promise<boolean> {
+    return this.allowed(caller, 'read');
   }
 
   /** Checks `action` on a workflow; designers pass for reading definitions. */

@@ -2,7 +2,6 @@
 import { Router } from 'express';
 import type { Engine } from '../../engine/engine.ts';
 import type { RunStatus } from '../../engine/types.ts';
-import { can } from '../../definition/access.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
@@ -81,15 +80,9 @@ export function taskRoutes(engine: Engine, authz: Authz): Router {
     const { limit } = parseOr400(TasksQuery, req.query, '$', 'the query');
     const caller = principalOf(res);
     const tasks = await engine.tasks(caller, limit);
-    const memo = new Map<string, boolean>();
-    const out = [];
-    for (const t of tasks) {
-      if (!memo.has(t.workflow)) {
-        const policy = await engine.policyOf(t.workflow);
-        memo.set(t.workflow, policy !== null && can(caller, 'confirm', policy));
-      }
-      if (memo.get(t.workflow)) out.push(t);
-    }
+    const confirmable = authz.allowed(caller, 'confirm');
+    const keep = await Promise.all(tasks.map(confirmable));
+    const out = tasks.filter((_, i) => keep[i]);
     res.json({ items: out });
   });
   return r;
