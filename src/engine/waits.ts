@@ -207,13 +207,15 @@ export class Waits {
     if (!plan || !step) return false;
     let model = run.model;
     for (const w of r.writes ?? []) model = setPath(model, w.path, w.value);
-    const modelJson = JSON.stringify(model);
-    if (!r.error && Buffer.byteLength(modelJson) > this.modelMaxBytes) {
+    // Only a changed model is written back, and only within the budget.
+    let modelJson = model === run.model ? undefined : JSON.stringify(model);
+    if (!r.error && modelJson && Buffer.byteLength(modelJson) > this.modelMaxBytes) {
       r = { ...r, error: { code: 'MODEL_TOO_LARGE', stepId: step.id, message: `the result would grow the model past ${this.modelMaxBytes} bytes` } };
       model = run.model;
+      modelJson = undefined;
     }
     const events = [...r.events];
-    let set: Record<string, string> = { wait: '', resolution: '', model: model === run.model ? JSON.stringify(model) : modelJson };
+    let set: Record<string, string> = { wait: '', resolution: '', ...(modelJson ? { model: modelJson } : {}) };
     let status: RunState['status'];
     let next: string | undefined;
     if (r.error) {
