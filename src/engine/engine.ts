@@ -88,9 +88,9 @@ export class Engine {
   ) {
     this.keys = createKeys(opts.prefix);
     const scripts = loadScripts(redis);
-    this.runs = new RunStore(redis, scripts, this.keys, { retentionSec: opts.retentionSec });
-    this.workflows = new WorkflowStore(redis, scripts, this.keys);
     this.queue = new Queue<StepJobData>(STEP_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
+    this.runs = new RunStore(redis, scripts, this.keys, { retentionSec: opts.retentionSec, stepQueuePrefix: this.queue.keys['']! });
+    this.workflows = new WorkflowStore(redis, scripts, this.keys);
     this.queue.on('error', (err) => log.error({ err }, 'step queue error'));
     this.scheduler = new Scheduler(this.queue, {
       keepCompleted: { age: 3600, count: 1000 },
@@ -192,6 +192,7 @@ export class Engine {
       {
         runId, workflow, version, status: plan.start ? 'running' : 'completed', stepId: plan.start, model, entryId,
         idempotency, callbackUrl: input.callbackUrl, startedBy: by, parent: ctx.parent, events,
+        job: plan.start ? this.scheduler.job(runId, 0, plan.steps[plan.start]!, { workflow, version, entryId, transitions: 0, model }) : undefined,
       },
       entry?.model ?? model,
     );
@@ -204,9 +205,9 @@ export class Engine {
       await this.processor.ensureCurrentJob(existing);
       return { run: await this.view(existing), created: false };
     }
-    if (plan.start) await this.scheduler.enqueue(runId, 0, plan.steps[plan.start]!, { workflow, version, entryId, transitions: 0, model });
     this.log.info({ runId, workflow, version, stepId: plan.start, seq: 0 }, 'run started');
-    return { run: await this.getRun(runId), created: true };
+    // As created: the first step may have moved it on already, which a read shows (and ?wait waits for).
+    return { run: await this.view(res.run), created: true };
   }
 
   async getRun(runId: string): Promise<RunView> {
@@ -260,9 +261,9 @@ export class Engine {
       expect: ['failed'], seq: run.seq, status: 'running', advance: true,
       set: { stepId: step.id, error: '', ...(body.modelPatch ? { model: JSON.stringify(model) } : {}) },
       events: [{ type: 'run.retried', by, stepId: step.id, detail: { fromStepId: step.id, modelPatched: Boolean(body.modelPatch) } }],
+      job: this.scheduler.job(runId, run.seq + 1, step),
     });
     if (!res.ok) throw conflict(res, `run ${runId} cannot be retried`);
-    await this.scheduler.enqueue(runId, res.seq, step);
     this.log.info({ runId, stepId: step.id, seq: res.seq, by }, 'run retried');
     return this.getRun(runId);
   }
@@ -281,9 +282,9 @@ export class Engine {
       expect: ['draft'], seq: run.seq, status: plan.start ? 'running' : 'completed', advance: true,
       set: { stepId: plan.start ?? '', ...(body.modelPatch ? { model: JSON.stringify(model) } : {}) },
       events,
+      job: plan.start ? this.scheduler.job(runId, run.seq + 1, plan.steps[plan.start]!) : undefined,
     });
     if (!res.ok) throw conflict(res, `run ${runId} cannot be submitted`);
-    if (plan.start) await this.scheduler.enqueue(runId, res.seq, plan.steps[plan.start]!);
     this.log.info({ runId, stepId: plan.start, seq: res.seq, by }, 'run submitted');
     return this.getRun(runId);
   }

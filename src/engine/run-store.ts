@@ -3,6 +3,7 @@
  * the Lua transitions (./lua); reads are plain hash/list/zset reads.
  */
 import type { Redis } from 'ioredis';
+import { NO_JOB, type JobArgs } from './bullmq-add.ts';
 import type { Keys } from './keys.ts';
 import type { Scripts } from './scripts.ts';
 import type { Entry, HistoryEvent, NewHistoryEvent, ParentLink, Resolution, RunError, RunState, RunStatus, Wait } from './types.ts';
@@ -22,10 +23,12 @@ export interface CreateRunInput {
   startedBy?: string;
   parent?: ParentLink;
   events: NewHistoryEvent[];
+  /** The first step's job, added by the same script call (Scheduler.job). */
+  job?: JobArgs;
 }
 
 export type CreateRunResult =
-  | { created: true; runId: string }
+  | { created: true; run: RunState }
   | { created: false; runId: string; bodyHash: string };
 
 export interface TransitionInput {
@@ -36,6 +39,8 @@ export interface TransitionInput {
   advance: boolean;
   set?: Partial<Record<'stepId' | 'model' | 'error' | 'entryVersion' | 'outcome' | 'wait' | 'resolution', string>>;
   events: NewHistoryEvent[];
+  /** The next step's job, added by the same script call when the transition applies (Scheduler.job, for seq + 1). */
+  job?: JobArgs;
 }
 
 export type TransitionResult =
@@ -52,6 +57,8 @@ export interface ListQuery {
 
 export interface RunStoreOptions {
   retentionSec: number;
+  /** Key prefix of the step queue (BullMQ's `queue.keys['']`), where transitions add step jobs. */
+  stepQueuePrefix: string;
 }
 
 const toEvent = (e: NewHistoryEvent, now: string): string => JSON.stringify({ at: now, ...e });
@@ -82,10 +89,18 @@ export class RunStore {
         this.keys.runIndexPrefix, this.keys.events, this.opts.retentionSec,
         input.callbackUrl ?? '', input.startedBy ?? '', JSON.stringify(entryModel),
         input.parent ? JSON.stringify(input.parent) : '',
+        this.opts.stepQueuePrefix, ...(input.job ?? NO_JOB),
         ...input.events.map((e) => toEvent(e, at)),
       ],
-    )) as [number, string];
-    if (res[0] === 1) return { created: true, runId: input.runId };
+    )) as [number, string, string?];
+    if (res[0] === 1) {
+      const run: RunState = {
+        id: input.runId, workflow: input.workflow, version: input.version, status: input.status, seq: 0, stepId: input.stepId,
+        model: input.model, entryId: input.entryId, entryVersion: Number(res[2]), transitions: 0, createdAt: now, updatedAt: now,
+        callbackUrl: input.callbackUrl, startedBy: input.startedBy, parent: input.parent,
+      };
+      return { created: true, run };
+    }
     const [runId = '', bodyHash = ''] = res[1].split(' ');
     return { created: false, runId, bodyHash };
   }
@@ -94,12 +109,14 @@ export class RunStore {
     const now = Date.now();
     const at = new Date(now).toISOString();
     const pairs = Object.entries(t.set ?? {}).flatMap(([k, v]) => [k, v ?? '']);
+    if (t.job && !(t.advance && t.seq !== undefined)) throw new Error('a transition that adds a job must be fenced and advance seq');
     const res = (await this.scripts.run(
       'transition',
       [this.keys.run(runId), this.keys.history(runId)],
       [
         t.expect.join(','), t.seq ?? '', t.status ?? '', t.advance ? '1' : '0', now,
         this.keys.runIndexPrefix, this.keys.events, this.opts.retentionSec,
+        this.opts.stepQueuePrefix, ...(t.job ?? NO_JOB),
         pairs.length / 2, ...pairs, ...t.events.map((e) => toEvent(e, at)),
       ],
     )) as [number, number?, string?];

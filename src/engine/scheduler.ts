@@ -3,7 +3,8 @@
  * enqueued for, so adding it twice (a stale job repairing its successor, the reconciler, a
  * racing API call) is a no-op while the job exists, and a harmless stale no-op after it is gone.
  */
-import type { Queue } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
+import { jobArgs, type JobArgs } from './bullmq-add.ts';
 import type { PlanStep } from '../definition/plan.ts';
 import type { RetryPolicy } from '../definition/schema.ts';
 import { getStepType } from '../steps/registry.ts';
@@ -41,25 +42,55 @@ export interface SchedulerOptions {
 }
 
 export class Scheduler {
+  private readonly tails = new WeakMap<PlanStep, string>();
+
   constructor(
     readonly queue: Queue<StepJobData>,
     private readonly opts: SchedulerOptions,
   ) {}
 
-  /** `carry` is the run as committed at `seq`; it rides along only for pure steps with small models. */
-  async enqueue(runId: string, seq: number, step: PlanStep, carry?: CarriedState, modelJson?: string): Promise<void> {
-    const worthCarrying = carry && getStepType(step.type)?.pure && (modelJson ?? JSON.stringify(carry.model)).length <= CARRY_MAX_BYTES;
-    await this.queue.add(
-      step.type,
-      { runId, seq, stepId: step.id, backoff: step.retry.backoff, ...(worthCarrying ? { carry } : {}) },
-      {
-        jobId: stepJobId(runId, seq),
-        attempts: step.retry.attempts,
-        backoff: { type: BACKOFF_TYPE },
-        removeOnComplete: this.opts.keepCompleted,
-        removeOnFail: this.opts.keepFailed,
-      },
-    );
+  /**
+   * The job of `step` at `seq`, for a run transition to add in the same script call (RunStore).
+   * `carry` is the run as committed at `seq`; it rides along only for pure steps with small
+   * models. `modelJson`, when the caller has it, saves serialising the model again.
+   */
+  job(runId: string, seq: number, step: PlanStep, carry?: CarriedState, modelJson?: string): JobArgs {
+    const jobId = stepJobId(runId, seq);
+    const base: StepJobData = { runId, seq, stepId: step.id, backoff: step.retry.backoff };
+    const modelText = carry && getStepType(step.type)?.pure ? (modelJson ?? JSON.stringify(carry.model)) : undefined;
+    let data: string;
+    if (modelText !== undefined && modelText.length <= CARRY_MAX_BYTES) {
+      // The model is the last field of the last field: serialise the rest, then splice it in.
+      const { workflow, version, entryId, transitions } = carry!;
+      const shell = JSON.stringify({ ...base, carry: { workflow, version, entryId, transitions, model: null } });
+      data = `${shell.slice(0, -'null}}'.length)}${modelText}}}`;
+    } else {
+      data = JSON.stringify(base);
+    }
+    return jobArgs(jobId, step.type, data, `{"jobId":${JSON.stringify(jobId)},${this.optsTail(step)}`);
+  }
+
+  /** Adds the job of the run's current step on its own: the repair a stale job or the reconciler makes. */
+  async enqueue(runId: string, seq: number, step: PlanStep): Promise<void> {
+    await this.queue.add(step.type, { runId, seq, stepId: step.id, backoff: step.retry.backoff }, this.optsFor(runId, seq, step));
+  }
+
+  private optsFor(runId: string, seq: number, step: PlanStep): JobsOptions & { jobId: string } {
+    return { jobId: stepJobId(runId, seq), ...this.stepOpts(step) };
+  }
+
+  private stepOpts(step: PlanStep): JobsOptions {
+    return { attempts: step.retry.attempts, backoff: { type: BACKOFF_TYPE }, removeOnComplete: this.opts.keepCompleted, removeOnFail: this.opts.keepFailed };
+  }
+
+  /** The step's job options as JSON without the opening brace; plan steps are immutable, so once each. */
+  private optsTail(step: PlanStep): string {
+    let tail = this.tails.get(step);
+    if (tail === undefined) {
+      tail = JSON.stringify(this.stepOpts(step)).slice(1);
+      this.tails.set(step, tail);
+    }
+    return tail;
   }
 }
 

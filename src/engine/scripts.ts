@@ -1,9 +1,11 @@
 /**
  * Loads the Lua transitions in ./lua (one file per transition, as BullMQ does) onto an ioredis
- * connection. `includes.lua` holds helpers shared by the scripts that change a run's status.
+ * connection. `includes.lua` holds helpers shared by the scripts that change a run's status,
+ * and relies on BullMQ's add script, which comes first (see bullmq-add.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { addStandardJobLua } from './bullmq-add.ts';
 
 const dir = new URL('./lua/', import.meta.url);
 const read = (file: string) => readFileSync(new URL(file, dir), 'utf8');
@@ -26,7 +28,7 @@ export interface Scripts {
 let sources: Record<ScriptName, string> | undefined;
 function loadSources(): Record<ScriptName, string> {
   if (!sources) {
-    const includes = read('includes.lua');
+    const includes = addStandardJobLua + read('includes.lua');
     const out = {} as Record<ScriptName, string>;
     for (const [name, s] of Object.entries(scripts) as [ScriptName, (typeof scripts)[ScriptName]][]) {
       out[name] = (s.withIncludes ? includes + '\n' : '') + read(s.file);

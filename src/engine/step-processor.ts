@@ -1,7 +1,7 @@
 /**
  * Runs one step job: read the run, check the job is current (seq fencing), execute the step's
- * handler, decide the next step (pure), commit everything in one fenced transition, then enqueue
- * the successor. Every crash point converges (DESIGN §5): a redelivered job whose step already
+ * handler, decide the next step (pure), and commit everything, the successor's job included, in
+ * one fenced transition. Every crash point converges (DESIGN §5): a redelivered job whose step already
  * committed finds an advanced seq and only makes sure the successor job exists.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
@@ -182,8 +182,12 @@ export class StepProcessor {
         events.push({ type: 'run.failed', stepId: step.id, detail: { error: decision.error } });
         break;
     }
+    // The next step's job is added by the same script call that commits this one.
+    const job = decision.status === 'running'
+      ? this.scheduler.job(run.id, run.seq + 1, plan.steps[decision.next]!, { workflow: run.workflow, version: run.version, entryId: run.entryId, transitions: run.transitions + 1, model }, modelJson)
+      : undefined;
     const res = await this.runs.transition(run.id, {
-      expect: ['running'], seq: run.seq, advance: true, set, events,
+      expect: ['running'], seq: run.seq, advance: true, set, events, job,
       ...(decision.status === 'running' ? {} : { status: decision.status }),
     });
     if (!res.ok) {
@@ -197,10 +201,6 @@ export class StepProcessor {
       return;
     }
     if (this.log.isLevelEnabled('debug')) log.debug({ next: decision.status === 'running' ? decision.next : decision.status }, 'step committed');
-    if (decision.status === 'running') {
-      const carry = { workflow: run.workflow, version: run.version, entryId: run.entryId, transitions: run.transitions + 1, model };
-      await this.scheduler.enqueue(run.id, res.seq, plan.steps[decision.next]!, carry, modelJson);
-    }
   }
 
   /** Records a failed attempt; returns true when it was the last one (the run is now failed). */

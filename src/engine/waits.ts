@@ -235,12 +235,12 @@ export class Waits {
         events.push(d.status === 'completed' ? { type: 'run.completed', stepId: step.id } : { type: 'run.failed', stepId: step.id });
       }
     }
-    const res = await this.runs.transition(run.id, { expect: ['waiting'], seq: wait.seq, status, advance: true, set, events });
+    const job = next ? this.scheduler.job(run.id, wait.seq + 1, plan.steps[next]!) : undefined;
+    const res = await this.runs.transition(run.id, { expect: ['waiting'], seq: wait.seq, status, advance: true, set, events, job });
     if (!res.ok) return false;
     // Answers are kept for the whole wait (which may outlast retention), then like the run.
     await this.redis.expire(this.keys.answers(run.id, wait.seq), this.retentionSec);
     this.log.info({ runId: run.id, stepId: step.id, seq: res.seq, status }, 'waiting run resumed');
-    if (next) await this.scheduler.enqueue(run.id, res.seq, plan.steps[next]!);
     return true;
   }
 

@@ -1,14 +1,17 @@
 --[[
   Creates a run: its state hash, first history event, indexes and (when missing) its entry.
   With an idempotency key, a second start with the same key returns the first run instead.
+  The job of the first step, when given, is added in the same call.
 
   KEYS[1] run  KEYS[2] history  KEYS[3] idempotency key  KEYS[4] entry
   ARGV[1] runId  ARGV[2] workflow  ARGV[3] version  ARGV[4] status  ARGV[5] stepId
   ARGV[6] model JSON  ARGV[7] entryId  ARGV[8] now (ms)  ARGV[9] idempotency value ('' = no key)
   ARGV[10] idempotency ttl (ms)  ARGV[11] index prefix  ARGV[12] events channel
   ARGV[13] retention (s)  ARGV[14] callbackUrl  ARGV[15] startedBy  ARGV[16] entry model when new
-  ARGV[17] parent (JSON, '' for a top-level run)  ARGV[18..] history events
-  Returns {1, runId} when created, {0, stored idempotency value} when the key was used before.
+  ARGV[17] parent (JSON, '' for a top-level run)
+  ARGV[18] step queue key prefix, ARGV[19..23] the first step job: id ('' = none), name,
+  timestamp, data JSON, options JSON (see addStepJob)  ARGV[24..] history events
+  Returns {1, runId, entry version} when created, {0, stored idempotency value} when the key was used before.
 ]]
 if ARGV[9] ~= '' then
   local existing = redis.call('GET', KEYS[3])
@@ -28,10 +31,11 @@ redis.call('HSET', KEYS[1],
   'callbackUrl', ARGV[14], 'startedBy', ARGV[15], 'parent', ARGV[17])
 
 local events = {}
-for i = 18, #ARGV do events[#events + 1] = ARGV[i] end
+for i = 24, #ARGV do events[#events + 1] = ARGV[i] end
 pushHistory(KEYS[2], 0, events, 1)
 
 redis.call('ZADD', ARGV[11] .. ':all:any', 0, ARGV[1])
 redis.call('ZADD', ARGV[11] .. ':wf:' .. ARGV[2] .. ':any', 0, ARGV[1])
 setStatus(KEYS[1], KEYS[2], ARGV[11], ARGV[12], ARGV[13], ARGV[1], ARGV[2], false, ARGV[4], 0, ARGV[8])
-return {1, ARGV[1]}
+addStepJob(ARGV, 18)
+return {1, ARGV[1], entryVersion}

@@ -38,3 +38,17 @@ local function pushHistory(histKey, seq, events, first)
   end
   if #stamped > 0 then redis.call('RPUSH', histKey, unpack(stamped)) end
 end
+
+-- Adds a step job with BullMQ's own script (bullmqAddStandardJob, prepended by scripts.ts).
+-- argv[a] is the queue's key prefix, argv[a+1 .. a+5] the job: id ('' = none), name, timestamp,
+-- data JSON and options JSON, packed here into the arguments BullMQ's script documents.
+local function addStepJob(argv, a)
+  local jobId = argv[a + 1]
+  if jobId == '' then return end
+  local q = argv[a]
+  local added = bullmqAddStandardJob(
+    {q .. 'wait', q .. 'paused', q .. 'meta', q .. 'id', q .. 'completed', q .. 'delayed', q .. 'active', q .. 'events', q .. 'marker'},
+    {cmsgpack.pack({q, jobId, argv[a + 2], tonumber(argv[a + 3])}), argv[a + 4], cmsgpack.pack(cjson.decode(argv[a + 5]))})
+  -- Only a job with a parent can be refused (-5); ours have none, so this is a bug, said loudly.
+  if type(added) == 'number' and added < 0 then error('stageflow: adding step job ' .. jobId .. ' failed with ' .. added) end
+end

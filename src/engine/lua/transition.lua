@@ -2,12 +2,16 @@
   The one way a run's state changes after creation: a fenced transition. It applies only if the
   run is in one of the expected statuses and (when given) at the expected seq, so a stale or
   duplicate job, a racing answer, or an operator call that lost a race changes nothing.
+  When it applies and a next step job is given, that job is added in the same call, so a run that
+  moved on always has the job of its new step (BullMQ's own add, see bullmq-add.ts).
 
   KEYS[1] run  KEYS[2] history
   ARGV[1] expected statuses, comma separated   ARGV[2] expected seq ('' = any)
   ARGV[3] new status ('' = unchanged)           ARGV[4] '1' to advance seq and count a transition
   ARGV[5] now (ms)  ARGV[6] index prefix  ARGV[7] events channel  ARGV[8] retention (s)
-  ARGV[9] n = number of field/value pairs to set, then ARGV[10 .. 9+2n] the pairs,
+  ARGV[9] step queue key prefix, ARGV[10..14] the next step job: id ('' = none), name,
+  timestamp, data JSON, options JSON (see addStepJob)
+  ARGV[15] n = number of field/value pairs to set, then ARGV[16 .. 15+2n] the pairs,
   then the history events (JSON objects, stamped with the resulting seq here).
   Returns {1, seq after, status before} | {0, current seq, current status} | {-1} when no run.
 ]]
@@ -32,8 +36,8 @@ if ARGV[4] == '1' then
   fields[#fields + 1] = 'transitions'
   fields[#fields + 1] = tonumber(cur[5] or '0') + 1
 end
-local n = tonumber(ARGV[9])
-for i = 10, 9 + 2 * n do fields[#fields + 1] = ARGV[i] end
+local n = tonumber(ARGV[15])
+for i = 16, 15 + 2 * n do fields[#fields + 1] = ARGV[i] end
 local newStatus = ARGV[3]
 if newStatus ~= '' then
   fields[#fields + 1] = 'status'
@@ -42,10 +46,11 @@ end
 redis.call('HSET', KEYS[1], unpack(fields))
 
 local events = {}
-for i = 10 + 2 * n, #ARGV do events[#events + 1] = ARGV[i] end
+for i = 16 + 2 * n, #ARGV do events[#events + 1] = ARGV[i] end
 pushHistory(KEYS[2], seq, events, 1)
 
 if newStatus ~= '' then
   setStatus(KEYS[1], KEYS[2], ARGV[6], ARGV[7], ARGV[8], cur[4], cur[3], status, newStatus, seq, ARGV[5])
 end
+addStepJob(ARGV, 9)
 return {1, seq, status}

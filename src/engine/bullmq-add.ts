@@ -1,0 +1,43 @@
+/**
+ * The one place that reaches into BullMQ's add, so a run's transition and the job of its next
+ * step are written by one script call (docs/design-notes.md, "Commit and enqueue in one call").
+ *
+ * Our scripts run BullMQ's own `addStandardJob` script, wrapped as a Lua function, after a
+ * transition applies (`addStepJob` in lua/includes.lua). Its documented input is the 9 queue keys,
+ * a msgpacked argument array, the job data as JSON and msgpacked options; the Lua wrapper derives
+ * the keys from the queue prefix and packs the rest, so the call from Node carries plain strings
+ * (ioredis writes an all-string command several µs faster than one holding Buffers).
+ *
+ * bullmq is pinned to an exact version in package.json, and test/integration/bullmq-add.test.ts
+ * proves a job added this way is the job `queue.add` makes, so an upgrade that changes the script's
+ * interface fails there.
+ */
+import { addStandardJob } from 'bullmq/dist/esm/scripts/addStandardJob-9.js';
+
+const ADD_KEYS = 9;
+
+function wrap(): string {
+  if (addStandardJob.keys !== ADD_KEYS) {
+    throw new Error(`bullmq's addStandardJob now takes ${addStandardJob.keys} keys, stageflow expects ${ADD_KEYS}; see src/engine/bullmq-add.ts`);
+  }
+  // Inside a function, KEYS and ARGV are its parameters, so BullMQ's script reads ours.
+  return `local function bullmqAddStandardJob(KEYS, ARGV)\n${addStandardJob.content}\nend\n`;
+}
+
+/** BullMQ's add script as a Lua function `bullmqAddStandardJob(KEYS, ARGV)`. */
+export const addStandardJobLua = wrap();
+
+/** A job for our scripts to add: id, name, timestamp, data JSON, options JSON. */
+export type JobArgs = [jobId: string, name: string, timestamp: number, data: string, opts: string];
+
+/** The arguments of a call that adds no job. */
+export const NO_JOB: JobArgs = ['', '', 0, '', ''];
+
+/**
+ * A standard job (not delayed, prioritised, deduplicated or a child), with its data and options
+ * already as JSON: BullMQ stores such options as given (it renames only flow and deduplication
+ * options on the way in).
+ */
+export function jobArgs(jobId: string, name: string, dataJson: string, optsJson: string): JobArgs {
+  return [jobId, name, Date.now(), dataJson, optsJson];
+}

@@ -1,0 +1,81 @@
+/**
+ * Our scripts add step jobs with BullMQ's own addStandardJob script (src/engine/bullmq-add.ts).
+ * These tests pin that a job added this way is the job `queue.add` makes, and that a transition
+ * which does not apply adds nothing, so a BullMQ upgrade that changes the script fails here.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { stepJobId, type StepJobData } from '../../src/engine/scheduler.ts';
+import { linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';
+
+let h: Harness;
+let redis: Redis;
+beforeAll(async () => {
+  h = await startHarness({ worker: false });
+  redis = h.engine.redis;
+  await h.saveWorkflow(linearWorkflow('compat', 2));
+});
+afterAll(() => h.close());
+
+const jobKey = (id: string) => `${h.engine.queue.keys['']}${id}`;
+
+/** Events the queue's stream holds for a job, in order. */
+async function eventsOf(id: string): Promise<string[]> {
+  const entries = await redis.xrange(h.engine.queue.keys.events!, '-', '+');
+  return entries.filter(([, f]) => f[f.indexOf('jobId') + 1] === id).map(([, f]) => f[f.indexOf('event') + 1]!);
+}
+
+describe('step jobs added inside our scripts', () => {
+  it('are the jobs queue.add makes: same hash fields, options, place in the wait list and events', async () => {
+    const run = await h.start('compat', { model: { a: 1 } });
+    const ours = stepJobId(run.id, 0);
+    const job = await h.engine.queue.getJob(ours);
+    expect(job?.name).toBe('updateModelField');
+    expect(job?.data).toMatchObject({ runId: run.id, seq: 0, stepId: 's1', carry: { workflow: 'compat', version: 1, transitions: 0, model: { a: 1 } } });
+
+    // The same job through BullMQ's public API, under another id.
+    const twin = `${run.id}-twin`;
+    const step = (await h.engine.workflows.plan('compat', 1))!.steps.s1!;
+    const [, name, , dataJson, optsJson] = h.engine.scheduler.job(run.id, 0, step, { workflow: 'compat', version: 1, entryId: run.id, transitions: 0, model: { a: 1 } });
+    await h.engine.queue.add(name, JSON.parse(dataJson) as StepJobData, { ...JSON.parse(optsJson), jobId: twin });
+
+    const [a, b] = await Promise.all([redis.hgetall(jobKey(ours)), redis.hgetall(jobKey(twin))]);
+    expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+    for (const field of ['name', 'data', 'delay', 'priority']) expect(a[field], field).toBe(b[field]);
+    expect({ ...JSON.parse(a.opts!), jobId: null }).toEqual({ ...JSON.parse(b.opts!), jobId: null });
+    expect(JSON.parse(a.opts!).jobId).toBe(ours);
+    expect(Math.abs(Number(a.timestamp) - Number(b.timestamp))).toBeLessThan(60_000);
+
+    expect(await h.engine.queue.getJobState(ours)).toBe('waiting');
+    const waiting = await redis.lrange(h.engine.queue.keys.wait!, 0, -1);
+    expect(waiting).toContain(ours);
+    expect(waiting).toContain(twin);
+    expect(await eventsOf(ours)).toEqual(await eventsOf(twin));
+    expect(await eventsOf(ours)).toEqual(['added', 'waiting']);
+    await h.engine.queue.remove(twin);
+  });
+
+  it('a transition that does not apply adds no job, and one that applies adds exactly one', async () => {
+    const run = await h.start('compat', { model: {} });
+    const step = (await h.engine.workflows.plan('compat', 1))!.steps.s2!;
+    const job = (seq: number) => h.engine.scheduler.job(run.id, seq, step);
+    const stale = await h.engine.runs.transition(run.id, { expect: ['running'], seq: 7, advance: true, set: { stepId: 's2' }, events: [], job: job(8) });
+    expect(stale).toMatchObject({ ok: false, seq: 0 });
+    expect(await h.engine.queue.getJobState(stepJobId(run.id, 8))).toBe('unknown');
+
+    const applied = await h.engine.runs.transition(run.id, { expect: ['running'], seq: 0, advance: true, set: { stepId: 's2' }, events: [], job: job(1) });
+    expect(applied).toMatchObject({ ok: true, seq: 1 });
+    expect(await h.engine.queue.getJobState(stepJobId(run.id, 1))).toBe('waiting');
+    // The same commit again is refused by the fence and leaves the job as it was.
+    const again = await h.engine.runs.transition(run.id, { expect: ['running'], seq: 0, advance: true, set: { stepId: 's2' }, events: [], job: job(1) });
+    expect(again).toMatchObject({ ok: false, seq: 1 });
+    expect(await eventsOf(stepJobId(run.id, 1))).toEqual(['added', 'waiting']);
+  });
+
+  it('refuses to add a job from a transition that is not fenced on seq', async () => {
+    const run = await h.start('compat', { model: {} });
+    const step = (await h.engine.workflows.plan('compat', 1))!.steps.s2!;
+    await expect(h.engine.runs.transition(run.id, { expect: ['running'], advance: true, events: [], job: h.engine.scheduler.job(run.id, 1, step) }))
+      .rejects.toThrow(/fenced/);
+  });
+});
