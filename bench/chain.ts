@@ -2,10 +2,12 @@
  * Chain benchmark: a naive BullMQ job chain vs stageflow running the same 10-step chain, one after
  * the other in this process, with the same concurrency and the same number of chains.
  *
- *   npm run bench                          # 300 chains × 10 steps, concurrency 50
+ *   npm run bench                          # 3 rounds of 300 chains × 10 steps per side, concurrency 50
  *   BENCH_RUNS=600 BENCH_CONCURRENCY=100 npm run bench
  *
- * Env: REDIS_URL, BENCH_RUNS, BENCH_CONCURRENCY, BENCH_WARMUP_RUNS, BENCH_SETTLE_MS, BENCH_TIMEOUT_MS;
+ * Each round runs the baseline, then stageflow; the report is the round with the median ratio,
+ * after a line per round, so a noisy stretch of a shared 2-core host cannot decide the result.
+ * Env: REDIS_URL, BENCH_RUNS, BENCH_CONCURRENCY, BENCH_WARMUP_RUNS, BENCH_ROUNDS, BENCH_SETTLE_MS, BENCH_TIMEOUT_MS;
  * profiling aids: BENCH_ONLY=baseline|stageflow, BENCH_EXPERIMENT=… (what-ifs, see experiments.ts).
  * The last line is machine-readable: `bench: engine_steps_per_s=… baseline_steps_per_s=… ratio=… p50_step_ms=… p99_step_ms=…`.
  */
@@ -129,28 +131,54 @@ async function main(): Promise<void> {
   if (on.size > 0) out(`bench: WHAT-IF EXPERIMENTS on the stageflow side: ${[...on].join(', ')} (not the engine as shipped)`);
   installTracer();
   const monitor = new Monitor(cfg.redisUrl);
-  const results: SideResult[] = [];
+  // BENCH_ONLY=baseline|stageflow runs one side (a profiling aid, e.g. with --cpu-prof); the summary line then differs.
+  const only = process.env.BENCH_ONLY;
+  const sides = [baseline, stageflow].filter((f) => !only || f.name === only);
+  if (sides.length === 0) throw new Error(`BENCH_ONLY must be baseline or stageflow, got ${only}`);
+  const rounds: SideResult[][] = [];
   try {
-    // BENCH_ONLY=baseline|stageflow runs one side (a profiling aid, e.g. with --cpu-prof); the summary line then differs.
-    const only = process.env.BENCH_ONLY;
-    const sides = [baseline, stageflow].filter((f) => !only || f.name === only);
-    if (sides.length === 0) throw new Error(`BENCH_ONLY must be baseline or stageflow, got ${only}`);
-    for (const factory of sides) {
-      results.push(await runSide(cfg, monitor, factory, deadline));
-      await sleep(300); // let the cleanup's lazy frees finish before the next side's memory baseline
+    // Rounds alternate the sides, so a slow stretch of a shared host hits both alike.
+    for (let round = 1; round <= cfg.rounds; round++) {
+      out(`bench: round ${round} of ${cfg.rounds}`);
+      const results: SideResult[] = [];
+      for (const factory of sides) {
+        results.push(await runSide(cfg, monitor, factory, deadline));
+        await sleep(300); // let the cleanup's lazy frees finish before the next side's memory baseline
+      }
+      rounds.push(results);
     }
   } finally {
     monitor.close();
   }
 
-  printReport(cfg, results);
-  if (results.length === 1) {
-    const s = summarize(results[0]!);
-    out(`bench: only=${results[0]!.name} steps_per_s=${Math.round(s.stepsPerSec)} p50_step_ms=${Math.round(s.p50)} p99_step_ms=${Math.round(s.p99)}`);
+  if (sides.length === 1) {
+    for (const [i, [r]] of rounds.entries()) {
+      out(`  round ${i + 1}: ${r!.name} ${Math.round(summarize(r!).stepsPerSec)} steps/s, node ${Math.round((r!.nodeCpuMs / r!.steps) * 1000)} + redis ${Math.round((r!.redisCpuMs / r!.steps) * 1000)} µs cpu/step`);
+    }
+    const runs = rounds.map((r) => summarize(r[0]!)).sort((a, b) => a.stepsPerSec - b.stepsPerSec);
+    const mid = rounds[rounds.findIndex((r) => summarize(r[0]!).stepsPerSec === runs[Math.floor(runs.length / 2)]!.stepsPerSec)]!;
+    printReport(cfg, mid);
+    const s = summarize(mid[0]!);
+    out(`bench: only=${mid[0]!.name} steps_per_s=${Math.round(s.stepsPerSec)} p50_step_ms=${Math.round(s.p50)} p99_step_ms=${Math.round(s.p99)}`);
     clearTimeout(watchdog);
     return;
   }
-  const [base, engine] = results.map(summarize) as [ReturnType<typeof summarize>, ReturnType<typeof summarize>];
+  const ratioOf = (r: SideResult[]) => summarize(r[1]!).stepsPerSec / summarize(r[0]!).stepsPerSec;
+  const byRatio = [...rounds].sort((a, b) => ratioOf(a) - ratioOf(b));
+  const median = byRatio[Math.floor(byRatio.length / 2)]!;
+  out();
+  out(`rounds (each: baseline, then stageflow; the report below is the median round by ratio, round ${rounds.indexOf(median) + 1}):`);
+  rounds.forEach((r, i) => {
+    const [b, e] = r.map(summarize) as [ReturnType<typeof summarize>, ReturnType<typeof summarize>];
+    const cpu = r.map((x) => (x.nodeCpuMs + x.redisCpuMs) / x.steps);
+    const us = (x: SideResult) => `node ${Math.round((x.nodeCpuMs / x.steps) * 1000)} + redis ${Math.round((x.redisCpuMs / x.steps) * 1000)} µs cpu/step`;
+    out(
+      `  round ${i + 1}: baseline ${Math.round(b.stepsPerSec)} steps/s (${us(r[0]!)}), stageflow ${Math.round(e.stepsPerSec)} steps/s (${us(r[1]!)}), ` +
+        `ratio ${ratioOf(r).toFixed(2)}, CPU-normalized ratio ${(cpu[0]! / cpu[1]!).toFixed(2)}`,
+    );
+  });
+  printReport(cfg, median);
+  const [base, engine] = median.map(summarize) as [ReturnType<typeof summarize>, ReturnType<typeof summarize>];
   out(
     `bench: engine_steps_per_s=${Math.round(engine.stepsPerSec)} baseline_steps_per_s=${Math.round(base.stepsPerSec)} ` +
       `ratio=${(engine.stepsPerSec / base.stepsPerSec).toFixed(2)} p50_step_ms=${Math.round(engine.p50)} p99_step_ms=${Math.round(engine.p99)}`,

@@ -10,6 +10,8 @@ export interface BenchConfig {
   runs: number;
   stepsPerRun: number;
   warmupRuns: number;
+  /** Rounds of (baseline, stageflow); the report is the median round, so one noisy stretch of the host cannot decide it. */
+  rounds: number;
   settleMs: number;
   pollMs: number;
   timeoutMs: number;
@@ -29,10 +31,11 @@ export function loadConfig(): BenchConfig {
     concurrency: intEnv('BENCH_CONCURRENCY', 50),
     runs: intEnv('BENCH_RUNS', 300),
     stepsPerRun: 10,
-    warmupRuns: intEnv('BENCH_WARMUP_RUNS', 20),
+    warmupRuns: intEnv('BENCH_WARMUP_RUNS', 100),
+    rounds: intEnv('BENCH_ROUNDS', 3),
     settleMs: intEnv('BENCH_SETTLE_MS', 1000),
     pollMs: 10,
-    timeoutMs: intEnv('BENCH_TIMEOUT_MS', 120_000),
+    timeoutMs: intEnv('BENCH_TIMEOUT_MS', 300_000),
   };
 }
 
