@@ -56,7 +56,7 @@ export class Scheduler {
    */
   job(runId: string, seq: number, step: PlanStep, carry?: CarriedState, modelJson?: string): JobArgs {
     const jobId = stepJobId(runId, seq);
-    const base: StepJobData = { runId, seq, stepId: step.id, backoff: step.retry.backoff };
+    const base = dataOf(runId, seq, step);
     const modelText = carry && getStepType(step.type)?.pure ? (modelJson ?? JSON.stringify(carry.model)) : undefined;
     let data: string;
     if (modelText !== undefined && modelText.length <= CARRY_MAX_BYTES) {
@@ -72,11 +72,7 @@ export class Scheduler {
 
   /** Adds the job of the run's current step on its own: the repair a stale job or the reconciler makes. */
   async enqueue(runId: string, seq: number, step: PlanStep): Promise<void> {
-    await this.queue.add(step.type, { runId, seq, stepId: step.id, backoff: step.retry.backoff }, this.optsFor(runId, seq, step));
-  }
-
-  private optsFor(runId: string, seq: number, step: PlanStep): JobsOptions & { jobId: string } {
-    return { jobId: stepJobId(runId, seq), ...this.stepOpts(step) };
+    await this.queue.add(step.type, dataOf(runId, seq, step), { jobId: stepJobId(runId, seq), ...this.stepOpts(step) });
   }
 
   private stepOpts(step: PlanStep): JobsOptions {
@@ -92,6 +88,11 @@ export class Scheduler {
     }
     return tail;
   }
+}
+
+/** A step job's data without carried state: what every step job holds. */
+function dataOf(runId: string, seq: number, step: PlanStep): StepJobData {
+  return { runId, seq, stepId: step.id, backoff: step.retry.backoff };
 }
 
 /** Delay before the next attempt (attemptsMade ≥ 1), per the step's backoff policy. */
