@@ -181,7 +181,7 @@ export class Engine {
       throw new EngineError('conflict', `entry ${entryId} belongs to workflow ${entry.workflow}`, [{ path: '$.entryId', message: 'belongs to another workflow' }]);
     }
     const model = entry ? mergePatch(entry.model, input.model ?? {}) : (input.model ?? {});
-    this.checkModelSize(model, '$.model');
+    const modelJson = this.modelJson(model, '$.model');
     const by = ctx.by;
     const events = [{ type: 'run.started', by, detail: { version, entryId } }];
     if (!plan.start) events.push({ type: 'run.completed', by: undefined, detail: { version, entryId } });
@@ -192,7 +192,8 @@ export class Engine {
       {
         runId, workflow, version, status: plan.start ? 'running' : 'completed', stepId: plan.start, model, entryId,
         idempotency, callbackUrl: input.callbackUrl, startedBy: by, parent: ctx.parent, events,
-        job: plan.start ? this.scheduler.job(runId, 0, plan.steps[plan.start]!, { workflow, version, entryId, transitions: 0, model }) : undefined,
+        modelJson,
+        job: plan.start ? this.scheduler.job(runId, 0, plan.steps[plan.start]!, { workflow, version, entryId, transitions: 0, model }, modelJson) : undefined,
       },
       entry?.model ?? model,
     );
@@ -256,10 +257,10 @@ export class Engine {
       throw new EngineError('invalid', `workflow ${run.workflow} v${run.version} has no step ${stepId}`, [{ path: '$.fromStepId', message: `no step "${stepId}" in version ${run.version}` }]);
     }
     const model = body.modelPatch ? mergePatch(run.model, body.modelPatch) : run.model;
-    this.checkModelSize(model, '$.modelPatch');
+    const modelJson = this.modelJson(model, '$.modelPatch');
     const res = await this.runs.transition(runId, {
       expect: ['failed'], seq: run.seq, status: 'running', advance: true,
-      set: { stepId: step.id, error: '', ...(body.modelPatch ? { model: JSON.stringify(model) } : {}) },
+      set: { stepId: step.id, error: '', ...(body.modelPatch ? { model: modelJson } : {}) },
       events: [{ type: 'run.retried', by, stepId: step.id, detail: { fromStepId: step.id, modelPatched: Boolean(body.modelPatch) } }],
       job: this.scheduler.job(runId, run.seq + 1, step),
     });
@@ -275,12 +276,12 @@ export class Engine {
     const plan = await this.workflows.plan(run.workflow, run.version);
     if (!plan) throw new EngineError('not_found', `workflow ${run.workflow} v${run.version} is gone`);
     const model = body.modelPatch ? mergePatch(run.model, body.modelPatch) : run.model;
-    this.checkModelSize(model, '$.modelPatch');
+    const modelJson = this.modelJson(model, '$.modelPatch');
     const events = [{ type: 'run.submitted', by }];
     if (!plan.start) events.push({ type: 'run.completed', by: undefined });
     const res = await this.runs.transition(runId, {
       expect: ['draft'], seq: run.seq, status: plan.start ? 'running' : 'completed', advance: true,
-      set: { stepId: plan.start ?? '', ...(body.modelPatch ? { model: JSON.stringify(model) } : {}) },
+      set: { stepId: plan.start ?? '', ...(body.modelPatch ? { model: modelJson } : {}) },
       events,
       job: plan.start ? this.scheduler.job(runId, run.seq + 1, plan.steps[plan.start]!) : undefined,
     });
@@ -424,11 +425,14 @@ export class Engine {
     return view(run, await this.workflows.plan(run.workflow, run.version));
   }
 
-  private checkModelSize(model: Model, path: string) {
-    const bytes = Buffer.byteLength(JSON.stringify(model));
+  /** The model as stored (JSON), once it is known to fit the model budget. */
+  private modelJson(model: Model, path: string): string {
+    const json = JSON.stringify(model);
+    const bytes = Buffer.byteLength(json);
     if (bytes > this.opts.modelMaxBytes) {
       throw new EngineError('invalid', `the model is ${bytes} bytes; the limit is ${this.opts.modelMaxBytes}`, [{ path, message: `model larger than ${this.opts.modelMaxBytes} bytes` }]);
     }
+    return json;
   }
 }
 

@@ -16,6 +16,8 @@ export interface CreateRunInput {
   status: RunStatus;
   stepId: string | null;
   model: Model;
+  /** `model` as JSON, when the caller has it already. */
+  modelJson?: string;
   entryId: string;
   /** Hash of the start request; '' when no idempotency key was given. */
   idempotency?: { key: string; bodyHash: string; ttlMs: number };
@@ -75,6 +77,7 @@ export class RunStore {
     const now = Date.now();
     const at = new Date(now).toISOString();
     const idem = input.idempotency;
+    const modelJson = input.modelJson ?? JSON.stringify(input.model);
     const res = (await this.scripts.run(
       'createRun',
       [
@@ -85,9 +88,9 @@ export class RunStore {
       ],
       [
         input.runId, input.workflow, input.version, input.status, input.stepId ?? '',
-        JSON.stringify(input.model), input.entryId, now, idem?.bodyHash ?? '', idem?.ttlMs ?? 0,
+        modelJson, input.entryId, now, idem?.bodyHash ?? '', idem?.ttlMs ?? 0,
         this.keys.runIndexPrefix, this.keys.events, this.opts.retentionSec,
-        input.callbackUrl ?? '', input.startedBy ?? '', JSON.stringify(entryModel),
+        input.callbackUrl ?? '', input.startedBy ?? '', entryModel === input.model ? modelJson : JSON.stringify(entryModel),
         input.parent ? JSON.stringify(input.parent) : '',
         this.opts.stepQueuePrefix, ...(input.job ?? NO_JOB),
         ...input.events.map((e) => toEvent(e, at)),
