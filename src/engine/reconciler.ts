@@ -10,7 +10,7 @@ import type { RunStore } from './run-store.ts';
 import { stepJobId, type StepJobData } from './scheduler.ts';
 import type { StepProcessor } from './step-processor.ts';
 import type { RunState } from './types.ts';
-import type { Waits } from './waits.ts';
+import { timeoutJobId, type Waits } from './waits.ts';
 
 export interface ReconcilerOptions {
   intervalMs: number;
@@ -94,16 +94,12 @@ export class Reconciler {
       log.warn('resolved confirmation never resumed; resuming it');
       await this.waits.finish(run.id);
       report.resumed++;
-    } else if (wait.kind === 'confirmation' && wait.task.timeoutAt && wait.task.timeoutAt < horizon) {
-      const timer = await this.events.getJobState(`${run.id}-timeout-${run.seq}`);
-      if (timer !== 'waiting' && timer !== 'delayed' && timer !== 'active') {
-        log.warn({ timer }, 'confirmation past its timeout without a live timer; applying the timeout');
-        await this.waits.expire(run.id, run.seq);
-        report.resumed++;
-      }
-    } else if (wait.kind === 'child' && wait.timeoutAt && wait.timeoutAt < horizon
-      && !['waiting', 'delayed', 'active'].includes(await this.events.getJobState(`${run.id}-timeout-${run.seq}`))) {
-      log.warn('child wait past its deadline without a live timer; applying the timeout');
+      return;
+    }
+    const deadline = wait.kind === 'confirmation' ? wait.task.timeoutAt : wait.timeoutAt;
+    const timer = deadline && deadline < horizon ? await this.events.getJobState(timeoutJobId(run.id, run.seq)) : undefined;
+    if (timer !== undefined && timer !== 'waiting' && timer !== 'delayed' && timer !== 'active') {
+      log.warn({ timer, kind: wait.kind }, 'wait past its deadline without a live timer; applying the timeout');
       await this.waits.expire(run.id, run.seq);
       report.resumed++;
     } else if (wait.kind === 'child') {

@@ -79,7 +79,7 @@ export class Waits {
   }
 
   private scheduleTimeout(runId: string, seq: number, at: number) {
-    return this.events.add('wait-timeout', { runId, seq }, { jobId: `${runId}-timeout-${seq}`, delay: Math.max(0, at - Date.now()), ...EVENT_JOB });
+    return this.events.add('wait-timeout', { runId, seq }, { jobId: timeoutJobId(runId, seq), delay: Math.max(0, at - Date.now()), ...EVENT_JOB });
   }
 
   private scheduleReminder(runId: string, seq: number, n: number, delay: number) {
@@ -284,6 +284,9 @@ function notParkedYet(run: RunState | null, seq: number): void {
 }
 
 /** Event jobs retry with backoff: a callback receiver may be down, a parent may not have parked yet. */
+/** The delayed job that ends a wait at its deadline (a confirmation's or a child run's timeoutMs). */
+export const timeoutJobId = (runId: string, seq: number) => `${runId}-timeout-${seq}`;
+
 export const EVENT_JOB = {
   attempts: 10,
   backoff: { type: 'exponential' as const, delay: 500 },
