@@ -8,7 +8,8 @@
  * Each round runs the baseline, then stageflow; the report is the round with the median ratio,
  * after a line per round, so a noisy stretch of a shared 2-core host cannot decide the result.
  * Env: REDIS_URL, BENCH_RUNS, BENCH_CONCURRENCY, BENCH_WARMUP_RUNS, BENCH_ROUNDS, BENCH_SETTLE_MS, BENCH_TIMEOUT_MS;
- * profiling aids: BENCH_ONLY=baseline|stageflow, BENCH_EXPERIMENT=… (what-ifs, see experiments.ts).
+ * profiling aid: BENCH_ONLY=baseline|stageflow. ioredis options ride on the URL (both sides), e.g.
+ * REDIS_URL='redis://127.0.0.1:6379?enableAutoPipelining=true' (measured: no gain, see docs/design-notes.md).
  * The last line is machine-readable: `bench: engine_steps_per_s=… baseline_steps_per_s=… ratio=… p50_step_ms=… p99_step_ms=…`.
  */
 import { performance } from 'node:perf_hooks';
@@ -18,8 +19,9 @@ import {
   Monitor, diffCalls, diffCensus, installTracer, sweepOpenClients, loadConfig, out, printReport, resetTrace, sleep, sum, summarize, takeTrace,
   type BenchConfig, type SideResult,
 } from './lib.ts';
-import { experiments } from './experiments.ts';
 import { baseline, stageflow, type SideFactory } from './sides.ts';
+
+const WATCHDOG_GRACE_MS = 30_000;
 
 async function waitFor(what: string, cond: () => Promise<boolean> | boolean, pollMs: number, deadline: number): Promise<void> {
   while (!(await cond())) {
@@ -118,17 +120,18 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
   }
 }
 
+const cpuPerStep = (r: SideResult) => `node ${Math.round((r.nodeCpuMs / r.steps) * 1000)} + redis ${Math.round((r.redisCpuMs / r.steps) * 1000)} µs cpu/step`;
+
 async function main(): Promise<void> {
   const cfg = loadConfig();
+  // runSide's own waits give up at the deadline and clean their prefix; this only ends a hang.
   const deadline = Date.now() + cfg.timeoutMs;
   const watchdog = setTimeout(() => {
-    process.stderr.write(`bench: aborted after ${cfg.timeoutMs} ms\n`);
+    process.stderr.write(`bench: stuck ${WATCHDOG_GRACE_MS} ms past the ${cfg.timeoutMs} ms deadline; exiting\n`);
     process.exit(2);
-  }, cfg.timeoutMs);
+  }, cfg.timeoutMs + WATCHDOG_GRACE_MS);
   watchdog.unref();
 
-  const on = experiments();
-  if (on.size > 0) out(`bench: WHAT-IF EXPERIMENTS on the stageflow side: ${[...on].join(', ')} (not the engine as shipped)`);
   installTracer();
   const monitor = new Monitor(cfg.redisUrl);
   // BENCH_ONLY=baseline|stageflow runs one side (a profiling aid, e.g. with --cpu-prof); the summary line then differs.
@@ -151,37 +154,29 @@ async function main(): Promise<void> {
     monitor.close();
   }
 
-  if (sides.length === 1) {
-    for (const [i, [r]] of rounds.entries()) {
-      out(`  round ${i + 1}: ${r!.name} ${Math.round(summarize(r!).stepsPerSec)} steps/s, node ${Math.round((r!.nodeCpuMs / r!.steps) * 1000)} + redis ${Math.round((r!.redisCpuMs / r!.steps) * 1000)} µs cpu/step`);
-    }
-    const runs = rounds.map((r) => summarize(r[0]!)).sort((a, b) => a.stepsPerSec - b.stepsPerSec);
-    const mid = rounds[rounds.findIndex((r) => summarize(r[0]!).stepsPerSec === runs[Math.floor(runs.length / 2)]!.stepsPerSec)]!;
-    printReport(cfg, mid);
-    const s = summarize(mid[0]!);
-    out(`bench: only=${mid[0]!.name} steps_per_s=${Math.round(s.stepsPerSec)} p50_step_ms=${Math.round(s.p50)} p99_step_ms=${Math.round(s.p99)}`);
-    clearTimeout(watchdog);
-    return;
-  }
-  const ratioOf = (r: SideResult[]) => summarize(r[1]!).stepsPerSec / summarize(r[0]!).stepsPerSec;
-  const byRatio = [...rounds].sort((a, b) => ratioOf(a) - ratioOf(b));
-  const median = byRatio[Math.floor(byRatio.length / 2)]!;
+  // The report is the median round: by ratio with both sides, by throughput with one.
+  const sums = rounds.map((r) => r.map(summarize));
+  const keyOf = (i: number) => (sums[i]!.length === 2 ? sums[i]![1]!.stepsPerSec / sums[i]![0]!.stepsPerSec : sums[i]![0]!.stepsPerSec);
+  const order = rounds.map((_, i) => i).sort((a, b) => keyOf(a) - keyOf(b));
+  const mid = order[Math.floor(order.length / 2)]!;
   out();
-  out(`rounds (each: baseline, then stageflow; the report below is the median round by ratio, round ${rounds.indexOf(median) + 1}):`);
+  out(`rounds (each: ${sides.map((f) => f.name).join(', then ')}; the report below is the median round, round ${mid + 1}):`);
   rounds.forEach((r, i) => {
-    const [b, e] = r.map(summarize) as [ReturnType<typeof summarize>, ReturnType<typeof summarize>];
-    const cpu = r.map((x) => (x.nodeCpuMs + x.redisCpuMs) / x.steps);
-    const us = (x: SideResult) => `node ${Math.round((x.nodeCpuMs / x.steps) * 1000)} + redis ${Math.round((x.redisCpuMs / x.steps) * 1000)} µs cpu/step`;
-    out(
-      `  round ${i + 1}: baseline ${Math.round(b.stepsPerSec)} steps/s (${us(r[0]!)}), stageflow ${Math.round(e.stepsPerSec)} steps/s (${us(r[1]!)}), ` +
-        `ratio ${ratioOf(r).toFixed(2)}, CPU-normalized ratio ${(cpu[0]! / cpu[1]!).toFixed(2)}`,
-    );
+    const parts = r.map((x, j) => `${x.name} ${Math.round(sums[i]![j]!.stepsPerSec)} steps/s (${cpuPerStep(x)})`);
+    if (r.length === 2) {
+      const cpu = r.map((x) => (x.nodeCpuMs + x.redisCpuMs) / x.steps);
+      parts.push(`ratio ${keyOf(i).toFixed(2)}, CPU-normalized ratio ${(cpu[0]! / cpu[1]!).toFixed(2)}`);
+    }
+    out(`  round ${i + 1}: ${parts.join(', ')}`);
   });
-  printReport(cfg, median);
-  const [base, engine] = median.map(summarize) as [ReturnType<typeof summarize>, ReturnType<typeof summarize>];
+  printReport(cfg, rounds[mid]!);
+  const s = sums[mid]!;
+  const engine = s[s.length - 1]!;
   out(
-    `bench: engine_steps_per_s=${Math.round(engine.stepsPerSec)} baseline_steps_per_s=${Math.round(base.stepsPerSec)} ` +
-      `ratio=${(engine.stepsPerSec / base.stepsPerSec).toFixed(2)} p50_step_ms=${Math.round(engine.p50)} p99_step_ms=${Math.round(engine.p99)}`,
+    s.length === 2
+      ? `bench: engine_steps_per_s=${Math.round(engine.stepsPerSec)} baseline_steps_per_s=${Math.round(s[0]!.stepsPerSec)} ` +
+          `ratio=${keyOf(mid).toFixed(2)} p50_step_ms=${Math.round(engine.p50)} p99_step_ms=${Math.round(engine.p99)}`
+      : `bench: only=${rounds[mid]![0]!.name} steps_per_s=${Math.round(engine.stepsPerSec)} p50_step_ms=${Math.round(engine.p50)} p99_step_ms=${Math.round(engine.p99)}`,
   );
   clearTimeout(watchdog);
 }

@@ -10,7 +10,6 @@ import { waitUntilReady } from '../src/engine/redis.ts';
 import type { StepWorker } from '../src/engine/step-worker.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { engineTestOptions, linearWorkflow } from '../test/helpers/harness.ts';
-import { experimentUrl, experiments } from './experiments.ts';
 import type { BenchConfig, Monitor } from './lib.ts';
 
 export interface Side {
@@ -122,9 +121,8 @@ export const stageflow: SideFactory = {
     `same BullMQ job retention (Scheduler: removeOnComplete ${JSON.stringify(KEEP_COMPLETED)}); ` +
     'run hash + history expire after retentionSec=3600; run index members and entries do not expire',
   async open(cfg, prefix, monitor) {
-    const base = engineTestOptions(prefix);
-    const on = experiments(); // none unless BENCH_EXPERIMENT is set
-    const opts = engineTestOptions(prefix, { redisUrl: experimentUrl(cfg.redisUrl, on), worker: { ...base.worker, concurrency: cfg.concurrency } });
+    const base = engineTestOptions(prefix, { redisUrl: cfg.redisUrl });
+    const opts = { ...base, worker: { ...base.worker, concurrency: cfg.concurrency } };
     const log = createLogger({ level: 'silent' });
     // One engine for the worker (retrying connection), one for starting runs as the API would.
     const workerEngine = Engine.open(opts, log, { failFast: false });
