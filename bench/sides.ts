@@ -5,7 +5,9 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { DEFAULT_RETRY } from '../src/definition/compile.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { STEP_JOB_RETENTION } from '../src/engine/scheduler.ts';
 import { waitUntilReady } from '../src/engine/redis.ts';
 import type { StepWorker } from '../src/engine/step-worker.ts';
 import { createLogger } from '../src/observability/logger.ts';
@@ -31,10 +33,8 @@ export interface SideFactory {
   kindOf(prefix: string, key: string): string;
 }
 
-// Same as stageflow's Scheduler (src/engine/engine.ts) and its default retry policy (3 attempts).
-const KEEP_COMPLETED = { age: 3600, count: 1000 };
-const KEEP_FAILED = { age: 7 * 24 * 3600, count: 10000 };
-const ATTEMPTS = 3;
+// The baseline's jobs get stageflow's step job retention and default retry policy.
+const { keepCompleted: KEEP_COMPLETED, keepFailed: KEEP_FAILED } = STEP_JOB_RETENTION;
 
 /** `{bull}:<queue>:<job id | suffix>[:<sub>]` → a coarse kind, e.g. "bull steps job hash", "bull steps:events". */
 function bullKind(rest: string): string {
@@ -56,9 +56,10 @@ export const baseline: SideFactory = {
     const queue = new Queue('chain', { connection, prefix: `${prefix}:{bull}` });
     const last = cfg.stepsPerRun;
     const jobOpts = {
-      attempts: ATTEMPTS, backoff: { type: 'exponential', delay: 1000 },
+      attempts: DEFAULT_RETRY.attempts, backoff: { type: 'exponential', delay: DEFAULT_RETRY.backoff.delayMs },
       removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED,
     };
+    const { lockDurationMs, stalledIntervalMs, maxStalledCount } = engineTestOptions(prefix).worker;
     let finished = 0;
     let failed = 0;
     const workerConnection = connection.duplicate({ maxRetriesPerRequest: null });
@@ -74,9 +75,9 @@ export const baseline: SideFactory = {
         connection: workerConnection,
         prefix: `${prefix}:{bull}`,
         concurrency: cfg.concurrency,
-        lockDuration: 5000,
-        stalledInterval: 5000,
-        maxStalledCount: 3,
+        lockDuration: lockDurationMs,
+        stalledInterval: stalledIntervalMs,
+        maxStalledCount,
       },
     );
     worker.on('error', () => undefined);

@@ -22,7 +22,7 @@ import { createProducerConnection, createWorkerConnection } from './redis.ts';
 import { RunEvents } from './run-events.ts';
 import { RunStore, type ListQuery } from './run-store.ts';
 import { view, type RunView } from './run-view.ts';
-import { Scheduler, stepJobId, type StepJobData } from './scheduler.ts';
+import { STEP_JOB_RETENTION, Scheduler, stepJobId, type StepJobData } from './scheduler.ts';
 import { loadScripts } from './scripts.ts';
 import { StepProcessor } from './step-processor.ts';
 import { StepWorker, type StepWorkerOptions } from './step-worker.ts';
@@ -92,10 +92,7 @@ export class Engine {
     this.runs = new RunStore(redis, scripts, this.keys, { retentionSec: opts.retentionSec, stepQueuePrefix: this.queue.keys['']! });
     this.workflows = new WorkflowStore(redis, scripts, this.keys);
     this.queue.on('error', (err) => log.error({ err }, 'step queue error'));
-    this.scheduler = new Scheduler(this.queue, {
-      keepCompleted: { age: 3600, count: 1000 },
-      keepFailed: { age: 7 * 24 * 3600, count: 10000 },
-    });
+    this.scheduler = new Scheduler(this.queue, STEP_JOB_RETENTION);
     this.eventQueue = new Queue(EVENTS_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
     this.eventQueue.on('error', (err) => log.error({ err }, 'event queue error'));
     const base = (opts.publicUrl ?? 'http://localhost:3000').replace(/\/+$/, '');

@@ -35,6 +35,12 @@ export const BACKOFF_TYPE = 'stageflow';
 
 export const stepJobId = (runId: string, seq: number) => `${runId}-${seq}`;
 
+/** Step jobs kept after they finish, for Bull Board; run state and history are the record. */
+export const STEP_JOB_RETENTION: SchedulerOptions = {
+  keepCompleted: { age: 3600, count: 1000 },
+  keepFailed: { age: 7 * 24 * 3600, count: 10000 },
+};
+
 export interface SchedulerOptions {
   /** Completed jobs kept for Bull Board; run state and history are the record, not the jobs. */
   keepCompleted: { age: number; count: number };
