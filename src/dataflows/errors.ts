@@ -33,12 +33,6 @@ export class RetryAfterError extends DataflowError {
   }
 }
 
-/** Reads `retryAfterMs` off any error (for a backoff strategy that must not import this module's classes). */
-export function retryAfterMsOf(err: unknown): number | undefined {
-  const ms = (err as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs;
-  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
-}
-
 /** The receiver refused the call for good (a 4xx other than 408/429, a redirect, a non-JSON 2xx). */
 export class DataflowRejectedError extends NonRetryableError {
   override name = 'DataflowRejectedError';

@@ -9,6 +9,7 @@ import type { EffectContext } from '../steps/services.ts';
 import { NonRetryableError } from '../steps/types.ts';
 import { DataflowError, DataflowRejectedError, RetryAfterError } from './errors.ts';
 import { DEFAULT_HTTP_TIMEOUT_MS, type HttpDataflowDefinition } from './registry.ts';
+import { parseRetryAfter } from '../http/retry-after.ts';
 
 export { DataflowError, DataflowRejectedError, RetryAfterError } from './errors.ts';
 
@@ -94,15 +95,6 @@ async function interpret(name: string, url: string, res: Response, maxBytes: num
     throw new DataflowError(message, res.status);
   }
   throw new DataflowRejectedError(`dataflow ${name} answered ${label}${said}`, res.status);
-}
-
-/** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
-  const v = value?.trim();
-  if (!v) return undefined;
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** Reads at most `limit` bytes of the body; a longer body is cut off (and the rest not downloaded). */

@@ -35,6 +35,7 @@ export {
   type PutResult, type LoadDirResult,
 } from './registry.ts';
 export { createDataflows, type ChildStartContext, type DataflowRunContext, type DataflowsOptions, type StartChild } from './runner.ts';
-export { DataflowError, DataflowRejectedError, RetryAfterError, retryAfterMsOf } from './errors.ts';
-export { callHttpDataflow, parseRetryAfter } from './http.ts';
+export { DataflowError, DataflowRejectedError, RetryAfterError } from './errors.ts';
+export { callHttpDataflow } from './http.ts';
+export { parseRetryAfter } from '../http/retry-after.ts';
 export { callModuleDataflow, DEFAULT_MODULE_DIR, ModuleLoader, type DataflowModule, type ModuleCallContext } from './module.ts';

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { BACKOFF_TYPE, backoffDelay, type StepJobData } from './scheduler.ts';
 import type { StepProcessor } from './step-processor.ts';
+import { retryAfterMsOf } from '../http/retry-after.ts';
 
 export interface StepWorkerOptions {
   prefix: string;
@@ -52,8 +53,8 @@ export class StepWorker {
           const policy = (job.data as StepJobData).backoff;
           const delay = backoffDelay(policy, attemptsMade);
           // A server that said when to come back (Retry-After) is believed, within the policy's cap.
-          const asked = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
-          return typeof asked === 'number' && asked >= 0 ? Math.min(Math.max(asked, delay), policy.maxDelayMs ?? MAX_RETRY_AFTER_MS) : delay;
+          const asked = retryAfterMsOf(err);
+          return asked !== undefined ? Math.min(Math.max(asked, delay), policy.maxDelayMs ?? MAX_RETRY_AFTER_MS) : delay;
         },
       },
     });

@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import type { Channel, DeliveryReport, EffectContext, Notifier, OutgoingMessage, Recipient } from '../steps/services.ts';
 import { NonRetryableError } from '../steps/types.ts';
+import { retryAfterMsOf } from '../http/retry-after.ts';
 import type { EmailChannel } from './email.ts';
 import type { Inbox } from './inbox.ts';
 import type { SentLedger } from './ledger.ts';
@@ -107,7 +108,9 @@ export function createNotifier(deps: NotifierDeps): Notifier {
           `${message.channel} delivery failed for ${failures.length} of ${message.recipients.length} recipient(s) (${failures.map((f) => f.id).join(', ')}): ${reason}; a retry skips those already reached`,
           { cause: first },
         );
-        throw err;
+        // A receiver that said when to come back (Retry-After) is heard by the step's retry.
+        const waits = failures.map((f) => retryAfterMsOf(f.err)).filter((ms): ms is number => ms !== undefined);
+        throw waits.length ? Object.assign(err, { retryAfterMs: Math.max(...waits) }) : err;
       }
       if (report.delivered + report.alreadySent === 0) {
         const why = report.unreachable.map((u) => `${u.id}: ${u.reason}`).join('; ');

@@ -11,6 +11,7 @@ import type { EffectContext, OutgoingMessage, Recipient } from '../steps/service
 import { NonRetryableError } from '../steps/types.ts';
 import { deliveryDigest } from './ledger.ts';
 import { sign } from './signing.ts';
+import { parseRetryAfter } from '../http/retry-after.ts';
 
 export interface WebhookChannelOptions {
   /** Signing secret (`whsec_<base64>` or plain text). */
@@ -50,14 +51,6 @@ class RetryableResponse extends Error {
   ) {
     super(message);
   }
-}
-
-/** `Retry-After` as seconds or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
-  if (header === null || header.trim() === '') return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -154,7 +147,7 @@ export class WebhookChannel {
     if (res.ok) return;
     const detail = `webhook POST ${url} answered ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`;
     if (res.status >= 500 || res.status === 408 || res.status === 429) {
-      throw new RetryableResponse(detail, retryAfterMs(res.headers.get('retry-after')));
+      throw new RetryableResponse(detail, parseRetryAfter(res.headers.get('retry-after')));
     }
     throw new NonRetryableError(detail);
   }

@@ -316,6 +316,15 @@ describe('webhook', () => {
     for (const r of hooks.requests) expect(verify(SECRET, r.headers, r.body)).toBe(true);
   });
 
+  it('hands a Retry-After longer than it holds a worker for up to the step retry, on the error it throws', async () => {
+    hooks.replies.push({ status: 503, headers: { 'retry-after': '120' } });
+    const err = await notify.notifier.deliver(message('webhook', ['ann']), effect()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(NonRetryableError);
+    expect((err as { retryAfterMs?: number }).retryAfterMs).toBe(120_000);
+    expect(hooks.requests).toHaveLength(1);
+  });
+
   it('throws for a retry when the receiver keeps failing; a 400 fails at once without retry', async () => {
     hooks.replies.push(...Array.from({ length: 4 }, () => ({ status: 500 })));
     const err = await notify.notifier.deliver(message('webhook', ['ann']), effect()).catch((e: unknown) => e);

@@ -1,0 +1,19 @@
+/**
+ * `Retry-After`, shared by every outbound HTTP caller (dataflows, webhooks) and by the step
+ * worker's backoff, which believes it within the step's policy.
+ */
+
+/** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Reads `retryAfterMs` off any error (the wait a server asked for, carried up to the step's retry). */
+export function retryAfterMsOf(err: unknown): number | undefined {
+  const ms = (err as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+}
