@@ -5,6 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { Router, type RequestHandler } from 'express';
+import { bearerToken } from './auth.ts';
 import type { Principal, PrincipalRegistry } from './principals.ts';
 import { sendProblem } from './problem.ts';
 
@@ -49,8 +50,8 @@ export function adminSession(opts: AdminSessionOptions): { guard: RequestHandler
   };
 
   const guard: RequestHandler = async (req, res, next) => {
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
-    let principal = bearer ? opts.registry.authenticate(bearer[1]!) : undefined;
+    const bearer = bearerToken(req);
+    let principal = bearer ? opts.registry.authenticate(bearer) : undefined;
     const viaCookie = !principal;
     if (viaCookie) principal = await readSession(cookieOf(req.get('cookie')));
     if (!principal) {

@@ -2,7 +2,6 @@
 import { z } from 'zod';
 import { Identifier } from '../definition/ids.ts';
 import { isSafePath } from '../definition/paths.ts';
-import { NonRetryableError } from './types.ts';
 
 export const FieldPath = z.string().refine(isSafePath, {
   message: 'must be a dot path of non-empty segments, none of them __proto__, prototype or constructor',
@@ -42,8 +41,3 @@ export const MessageText = z
   .refine((text) => placeholderPaths(text).every(isSafePath), {
     message: 'every {{placeholder}} must be a safe field path (no __proto__, prototype or constructor)',
   });
-
-/** Step types whose handler lands in a later issue share this stub. */
-export function notAvailable(type: string): never {
-  throw new NonRetryableError(`${type} is not available yet`);
-}

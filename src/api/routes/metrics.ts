@@ -1,19 +1,20 @@
 /** GET /metrics for Prometheus; behind METRICS_TOKEN when one is configured. */
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import type { Engine } from '../../engine/engine.ts';
 import { RUN_STATUSES } from '../../engine/types.ts';
 import { queueDepth, registry, runsByStatus } from '../../observability/metrics.ts';
+import { bearerToken } from '../auth.ts';
+import { sha256 } from '../principals.ts';
 import { sendProblem } from '../problem.ts';
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export function metricsRoutes(engine: Engine, token: string | undefined): Router {
   const r = Router();
+  const expected = token ? sha256(token) : undefined;
   r.get('/metrics', async (req, res) => {
-    if (token) {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
-      if (!m || !timingSafeEqual(digest(m[1]!), digest(token))) {
+    if (expected) {
+      const presented = bearerToken(req);
+      if (!presented || !timingSafeEqual(sha256(presented), expected)) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
         return sendProblem(res, 401, 'send Authorization: Bearer <METRICS_TOKEN>');
       }
