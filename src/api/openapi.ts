@@ -16,7 +16,7 @@ import { RUN_STATUSES } from '../engine/types.ts';
 import { TemplateInput, TemplateName } from '../notify/templates.ts';
 import { NotificationsQuery } from './routes/me.ts';
 import {
-  ConfirmBody, EmptyBody, EntryId, IdempotencyKey, LinkToken, ListRunsQuery, Model, Name, RetryBody, RunId, StartBody,
+  ConfirmBody, EmptyBody, EntryId, HistoryQuery, IdempotencyKey, LinkToken, ListRunsQuery, Model, Name, RetryBody, RunId, StartBody,
   StartQuery, SubmitBody, TasksQuery, VersionQuery,
 } from './schemas.ts';
 
@@ -266,7 +266,7 @@ function build(): Json {
       get: api({ summary: 'Read a run', tags: ['runs'], parameters: [runId], responses: { 200: json(ref('RunView')) } }, 400, 404),
     },
     '/api/runs/{id}/history': {
-      get: api({ summary: "A run's ordered history", tags: ['runs'], parameters: [runId], responses: { 200: json(obj({ items: arrayOf(ref('HistoryEvent')) })) } }, 400, 404),
+      get: api({ summary: "A run's ordered history (from event `from` on)", tags: ['runs'], parameters: [runId, ...queryParams(HistoryQuery, 'HistoryQuery')], responses: { 200: json(obj({ items: arrayOf(ref('HistoryEvent')) })) } }, 400, 404),
     },
     '/api/runs/{id}/cancel': { post: runOp('Cancel a run', body(ref('EmptyBody'), false), json(ref('RunView'))) },
     '/api/runs/{id}/retry': { post: runOp('Retry a failed run', body(ref('RetryBody'), false), json(ref('RunView'))) },

@@ -50,6 +50,9 @@ export const ListRunsQuery = z
   })
   .strict();
 
+/** History is append-only: `from` (a count of events already read) lets a poller fetch only what is new. */
+export const HistoryQuery = z.object({ from: z.coerce.number().int().min(0).max(1_000_000).default(0) }).strict();
+
 export const VersionQuery = z.object({ version: z.coerce.number().int().min(1).optional() }).strict();
 
 export const ConfirmBody = z.object({ option: z.string().min(1).max(200), comment: z.string().max(4000).optional() }).strict();

@@ -214,9 +214,9 @@ export class Engine {
     return this.view(run);
   }
 
-  async history(runId: string): Promise<HistoryEvent[]> {
-    if (!(await this.runs.get(runId))) throw new EngineError('not_found', `no run ${runId}`);
-    return this.runs.history(runId, 0, 100_000);
+  /** A run's history from event `from` on; history and run expire together, so a gone run has none. */
+  async history(runId: string, from = 0): Promise<HistoryEvent[]> {
+    return this.runs.history(runId, from, 100_000);
   }
 
   async listRuns(q: ListQuery, visible?: (run: { workflow: string }) => Promise<boolean> | boolean): Promise<{ items: RunView[]; nextCursor?: string }> {

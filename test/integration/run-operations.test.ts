@@ -21,6 +21,20 @@ describe('run operations (with a worker)', () => {
   });
   afterAll(() => h.close());
 
+  it('history from event N on returns only the newer events; a bad from is a 400 naming it', async () => {
+    await h.saveWorkflow(linearWorkflow('ops-history', 3));
+    const run = await h.start('ops-history', { model: {} }, '?wait=5000');
+    const all = await history(h, run.id);
+    expect(all.length).toBeGreaterThan(4);
+    const tail = (await h.api('GET', `/api/runs/${run.id}/history?from=3`)).body.items;
+    expect(tail).toEqual(all.slice(3));
+    expect((await h.api('GET', `/api/runs/${run.id}/history?from=${all.length}`)).body.items).toEqual([]);
+    const bad = await h.api('GET', `/api/runs/${run.id}/history?from=-1`);
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body.errors)).toContain('from');
+    expect((await h.api('GET', '/api/runs/00000000-0000-7000-8000-000000000000/history')).status).toBe(404);
+  });
+
   it('the same Idempotency-Key returns the same run; 50 concurrent identical starts create one run', async () => {
     const headers = { 'idempotency-key': 'order-7-start' };
     const results = await Promise.all(

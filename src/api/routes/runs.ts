@@ -7,7 +7,7 @@ import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import { bodyOf } from '../body.ts';
 import { parseOr400 } from '../problem.ts';
-import { ConfirmBody, EmptyBody, EntryId, ListRunsQuery, RetryBody, RunId, SubmitBody, TasksQuery } from '../schemas.ts';
+import { ConfirmBody, EmptyBody, EntryId, HistoryQuery, ListRunsQuery, RetryBody, RunId, SubmitBody, TasksQuery } from '../schemas.ts';
 
 export function runRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
@@ -23,8 +23,10 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
   });
 
   r.get('/:id/history', async (req, res) => {
-    const run = await authz.run(principalOf(res), runId(req.params.id), 'read');
-    res.json({ items: await engine.history(run.id) });
+    const id = runId(req.params.id);
+    const { from } = parseOr400(HistoryQuery, req.query, '$', 'the query');
+    const run = await authz.run(principalOf(res), id, 'read');
+    res.json({ items: await engine.history(run.id, from) });
   });
 
   r.post('/:id/cancel', async (req, res) => {

@@ -68,9 +68,10 @@ class RunPage {
   async refresh(first = false) {
     clearTimeout(this.timer);
     try {
-      const [run, hist] = await Promise.all([get(`/api/runs/${enc(this.run.id)}`), get(`/api/runs/${enc(this.run.id)}/history`)]);
+      // History only grows: ask for the events after the ones already shown.
+      const [run, hist] = await Promise.all([get(`/api/runs/${enc(this.run.id)}`), get(`/api/runs/${enc(this.run.id)}/history?from=${this.history.length}`)]);
       this.run = run;
-      this.history = hist.items;
+      if (hist.items.length) this.history = this.history.concat(hist.items);
       this.fetchError = null;
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
