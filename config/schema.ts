@@ -3,7 +3,8 @@ import { z } from 'zod';
 
 /**
  * Every environment variable stageflow reads, described once: the schema, the defaults and the
- * README table are all derived from this table so they cannot drift apart.
+ * README table come from this table (test/unit/config.test.ts checks the README holds
+ * `configDocsMarkdown()` as is), so they cannot drift apart.
  */
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -44,13 +45,9 @@ function enumVar<const T extends readonly [string, ...string[]]>(
   };
 }
 
-function isRedisUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
+/** A string variable: the default is stated once and applied by the schema. */
+function strVar(def: string, description: string, schema: z.ZodType<string, string>): VarSpec<string> {
+  return { default: def, description, schema: schema.default(def) };
 }
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
@@ -64,31 +61,24 @@ function urlWithProtocol(value: string, protocols: readonly string[]): boolean {
   }
 }
 
+const isRedisUrl = (value: string) => urlWithProtocol(value, ['redis:', 'rediss:']);
 const isSmtpUrl = (value: string) => urlWithProtocol(value, ['smtp:', 'smtps:']);
 const isHttpUrl = (value: string) => urlWithProtocol(value, ['http:', 'https:']);
 
 const MAIL_FROM_PATTERN = /^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/;
 
 const vars = {
-  REDIS_URL: {
-    default: 'redis://127.0.0.1:6379',
-    description:
-      'Redis to use (`redis://` or `rediss://`). If nothing answers on a loopback URL and `redis-server` is installed, `npm start` starts one.',
-    schema: z
-      .string()
-      .refine(isRedisUrl, { error: 'must be a redis:// or rediss:// URL with a host' })
-      .default('redis://127.0.0.1:6379'),
-  },
+  REDIS_URL: strVar(
+    'redis://127.0.0.1:6379',
+    'Redis to use (`redis://` or `rediss://`). If nothing answers on a loopback URL and `redis-server` is installed, `npm start` starts one.',
+    z.string().refine(isRedisUrl, { error: 'must be a redis:// or rediss:// URL with a host' }),
+  ),
   PORT: intVar(3000, 0, 65_535, 'HTTP port of the API (0 picks a free port).'),
-  STAGEFLOW_PREFIX: {
-    default: 'sf',
-    description:
-      'Prefix of every Redis key stageflow and its BullMQ queues use; lets several deployments or test runs share one Redis.',
-    schema: z
-      .string()
-      .regex(PREFIX_PATTERN, { error: 'must be 1-32 characters of A-Z, a-z, 0-9, _ or -' })
-      .default('sf'),
-  },
+  STAGEFLOW_PREFIX: strVar(
+    'sf',
+    'Prefix of every Redis key stageflow and its BullMQ queues use; lets several deployments or test runs share one Redis.',
+    z.string().regex(PREFIX_PATTERN, { error: 'must be 1-32 characters of A-Z, a-z, 0-9, _ or -' }),
+  ),
   WORKER_CONCURRENCY: intVar(20, 1, 1000, 'Step jobs one worker process runs at once.'),
   WORKER_LOCK_DURATION_MS: intVar(
     30_000,
@@ -153,15 +143,11 @@ const vars = {
     default: undefined,
     secret: true,
     description:
-      'API keys as a JSON array of `{id, key | keyHash, roles, name?, email?}`; else `config/api-keys.json` is read.',
+      'API keys as a JSON array of `{id, key or keyHash, roles, name?, email?}`; else `config/api-keys.json` is read.',
     schema: z.string().optional(),
   },
   LOG_LEVEL: enumVar(LOG_LEVELS, 'info', 'pino log level.'),
-  STAGEFLOW_DATA_DIR: {
-    default: './data',
-    description: 'Where a Redis started by `npm start` keeps its data (AOF) and log.',
-    schema: z.string().default('./data'),
-  },
+  STAGEFLOW_DATA_DIR: strVar('./data', 'Where a Redis started by `npm start` keeps its data (AOF) and log.', z.string()),
   SMTP_URL: {
     default: undefined,
     // may carry a password (smtp://user:pass@host)
@@ -170,14 +156,11 @@ const vars = {
       'SMTP server for the `email` notification channel (`smtp://` or `smtps://`, credentials in the URL); unset, e-mail recipients are reported unreachable.',
     schema: z.string().refine(isSmtpUrl, { error: 'must be an smtp:// or smtps:// URL with a host' }).optional(),
   },
-  MAIL_FROM: {
-    default: 'stageflow@localhost',
-    description: 'Sender of notification e-mails: `address` or `Name <address>`.',
-    schema: z
-      .string()
-      .regex(MAIL_FROM_PATTERN, { error: 'must be an e-mail address or "Name <address>"' })
-      .default('stageflow@localhost'),
-  },
+  MAIL_FROM: strVar(
+    'stageflow@localhost',
+    'Sender of notification e-mails: `address` or `Name <address>`.',
+    z.string().regex(MAIL_FROM_PATTERN, { error: 'must be an e-mail address or "Name <address>"' }),
+  ),
   WEBHOOK_SECRET: {
     default: undefined,
     secret: true,
@@ -191,15 +174,11 @@ const vars = {
       'Where `webhook` notifications go for recipients that are not URLs themselves (the recipient id is in the payload).',
     schema: z.string().refine(isHttpUrl, { error: 'must be an http:// or https:// URL' }).optional(),
   },
-  PUBLIC_URL: {
-    default: 'http://localhost:3000',
-    description: 'The URL users reach stageflow at; links in notifications are built from it.',
-    schema: z
-      .string()
-      .refine(isHttpUrl, { error: 'must be an http:// or https:// URL' })
-      .transform((u) => u.replace(/\/+$/, ''))
-      .default('http://localhost:3000'),
-  },
+  PUBLIC_URL: strVar(
+    'http://localhost:3000',
+    'The URL users reach stageflow at; links in notifications are built from it.',
+    z.string().refine(isHttpUrl, { error: 'must be an http:// or https:// URL' }).transform((u) => u.replace(/\/+$/, '')),
+  ),
   LINK_SECRET: {
     default: undefined,
     secret: true,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, configDocs, configDocsMarkdown, loadConfig } from '../../config/schema.ts';
@@ -189,6 +190,11 @@ describe('configDocs', () => {
     const table = configDocsMarkdown().split('\n');
     expect(table).toHaveLength(names.length + 2);
     expect(table[2]).toContain('`REDIS_URL`');
+  });
+
+  it('is the configuration table of the README, word for word', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(configDocsMarkdown());
   });
 
   it('never echoes a secret value in an error', () => {
