@@ -3,6 +3,7 @@
  * addresses, webhook URLs) into recipients, using the principals of the API key configuration.
  */
 import type { Principal, PrincipalRegistry } from '../api/principals.ts';
+import { named } from '../definition/access.ts';
 import type { Directory, Recipient } from '../steps/services.ts';
 
 const ROLE_PREFIX = 'role:';
@@ -65,10 +66,7 @@ export function createDirectory(registry: PrincipalRegistry): Directory {
     rolesOf(id) {
       return [...(registry.byId(id)?.roles ?? [])];
     },
-    matches(principal, refs) {
-      return refs.some((ref) =>
-        ref.startsWith(ROLE_PREFIX) ? principal.roles.includes(ref.slice(ROLE_PREFIX.length)) : ref === principal.id,
-      );
-    },
+    // The same rule as the access lists: an id, or role:<one of its roles>.
+    matches: (principal, refs) => named(principal, refs),
   };
 }
