@@ -198,7 +198,7 @@ export class Monitor {
   }
 }
 
-/** after − before, per command, minus the commands the bench monitor itself sent in between. */
+/** after − before, per key kind. */
 export function diffCensus(before: Census, after: Census): Census {
   const byKind = new Map<string, { keys: number; bytes: number }>();
   for (const [k, v] of after.byKind) {
@@ -209,6 +209,7 @@ export function diffCensus(before: Census, after: Census): Census {
   return { total: after.total - before.total, keys: after.keys - before.keys, byKind };
 }
 
+/** after − before, per command, minus the commands the bench monitor itself sent in between. */
 export function diffCalls(before: Map<string, number>, after: Map<string, number>, own: Map<string, number> = new Map()): Map<string, number> {
   const diff = new Map<string, number>();
   for (const [cmd, n] of after) {

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../src/api/openapi.ts';
-import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const doc = openApiDocument() as any;
 
@@ -171,24 +170,5 @@ describe('openApiDocument', () => {
         for (const p of op.parameters ?? []) expect(['path', 'query', 'header', 'cookie']).toContain(p.in);
       }
     }
-  });
-});
-
-describe('GET /openapi.json', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ worker: false });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-
-  it('answers 200 without a key', async () => {
-    const res = await fetch(`${h.base}/openapi.json`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    const body = await res.json();
-    expect(body.openapi).toMatch(/^3\.1\./);
-    expect(body).toEqual(JSON.parse(JSON.stringify(doc)));
   });
 });
