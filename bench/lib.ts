@@ -3,6 +3,7 @@
  * prefix memory census, percentiles and printing. Only the bench imports this.
  */
 import { Redis } from 'ioredis';
+import { testRedisUrl } from '../test/helpers/redis.ts';
 
 export interface BenchConfig {
   redisUrl: string;
@@ -27,7 +28,7 @@ function intEnv(name: string, fallback: number): number {
 
 export function loadConfig(): BenchConfig {
   return {
-    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisUrl: testRedisUrl(),
     concurrency: intEnv('BENCH_CONCURRENCY', 50),
     runs: intEnv('BENCH_RUNS', 300),
     stepsPerRun: 10,

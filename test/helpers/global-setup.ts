@@ -1,30 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { pingRedis } from '../../src/engine/redis.ts';
 import { findExecutable, startRedisServer } from '../../src/engine/redis-bootstrap.ts';
+import { freePort, testRedisUrl } from './redis.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
   }
-}
-
-const DEFAULT_URL = 'redis://127.0.0.1:6379';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -36,7 +21,7 @@ function freePort(): Promise<number> {
  * tests, and any process they spawn, see. It is also provided as inject('redisUrl').
  */
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | void> {
-  const wanted = process.env.REDIS_URL ?? DEFAULT_URL;
+  const wanted = testRedisUrl();
   if (await pingRedis(wanted, 1_000)) {
     process.env.REDIS_URL = wanted;
     project.provide('redisUrl', wanted);

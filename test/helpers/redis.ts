@@ -1,11 +1,26 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
-const DEFAULT_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** The Redis the global setup found or started (it sets REDIS_URL for every test worker). */
 export function testRedisUrl(): string {
-  return process.env.REDIS_URL ?? DEFAULT_URL;
+  return process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+}
+
+/** A TCP port nothing listens on right now (for a throwaway redis-server). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -8,19 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ensureRedis, isLoopbackHost, type RedisHandle } from '../../src/engine/redis-bootstrap.ts';
 import { createProducerConnection, pingRedis, waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { cleanupPrefix, freePort, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
 function capturingLogger(): { log: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
