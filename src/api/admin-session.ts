@@ -5,6 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { Router, type RequestHandler } from 'express';
+import { hasRole } from '../definition/access.ts';
 import { bearerToken } from './auth.ts';
 import type { Principal, PrincipalRegistry } from './principals.ts';
 import { sendProblem } from './problem.ts';
@@ -20,7 +21,7 @@ export interface AdminSessionOptions {
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url');
-const isAdmin = (p: Principal | undefined) => Boolean(p?.roles.includes('admin'));
+const isAdmin = (p: Principal | undefined) => p !== undefined && hasRole(p, 'admin');
 
 async function mac(secret: () => Promise<string>, payload: string) {
   return createHmac('sha256', `admin-session:${await secret()}`).update(payload).digest('base64url');

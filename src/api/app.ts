@@ -76,7 +76,7 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   api.use('/tasks', taskRoutes(engine, authz));
   api.use('/dataflows', dataflowRoutes(dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log)));
   if (notify) {
-    api.use('/templates', templateRoutes(notify.templates));
+    api.use('/templates', templateRoutes(notify.templates, authz));
     api.use('/me', meRoutes({ inbox: notify.inbox, feed: notify.feed, log }));
   }
   app.use('/api', api);

@@ -2,12 +2,11 @@
 import { Router } from 'express';
 import { TemplateInput, TemplateName, TemplateSyntaxError, type TemplateStore } from '../../notify/templates.ts';
 import { principalOf } from '../auth.ts';
+import type { Authz } from '../authz.ts';
 import { bodyOf } from '../body.ts';
 import { BadRequest, parseOr400, sendProblem } from '../problem.ts';
 
-const WRITERS = ['admin', 'designer'];
-
-export function templateRoutes(templates: TemplateStore): Router {
+export function templateRoutes(templates: TemplateStore, authz: Authz): Router {
   const r = Router();
 
   r.get('/', async (_req, res) => {
@@ -23,9 +22,7 @@ export function templateRoutes(templates: TemplateStore): Router {
 
   r.put('/:name', async (req, res) => {
     const name = parseOr400(TemplateName, req.params.name, '$.name', 'the template name in the URL');
-    if (!principalOf(res).roles.some((role) => WRITERS.includes(role))) {
-      return sendProblem(res, 403, 'saving templates needs the designer or admin role');
-    }
+    authz.design(principalOf(res), 'templates');
     const input = parseOr400(TemplateInput, bodyOf(req.body));
     let saved;
     try {
