@@ -28,7 +28,7 @@ import { StepProcessor } from './step-processor.ts';
 import { StepWorker, type StepWorkerOptions } from './step-worker.ts';
 import type { HistoryEvent, ParentLink, RunState, RunStatus } from './types.ts';
 import { EventWorker } from './event-worker.ts';
-import { Links } from './links.ts';
+import { Links, type LinkClaims } from './links.ts';
 import { EVENTS_QUEUE, Waits } from './waits.ts';
 import { notifyConfirmation } from '../steps/getUserConfirmation.ts';
 import { WorkflowStore } from './workflow-store.ts';
@@ -312,19 +312,19 @@ export class Engine {
     return { run: await this.getRun(runId), resolved: res === 'resolved' };
   }
 
-  /** Reads a signed answer link; `consume` uses it up (single use). */
-  async readLink(token: string, consume: boolean) {
-    return this.links.check(token, consume);
+  /** What a signed answer link would do, without using it up; a used, expired or forged link is refused. */
+  async readLink(token: string): Promise<LinkClaims> {
+    const check = await this.links.check(token, false);
+    if (!check.ok) {
+      throw new EngineError(check.reason === 'used' ? 'conflict' : 'forbidden', `this answer link is ${check.reason === 'used' ? 'already used' : check.reason === 'expired' ? 'expired' : 'not valid'}`);
+    }
+    return check.claims;
   }
 
   /** Answers through a signed link: the link is the credential of the principal it names. */
   async confirmByLink(token: string, comment?: string): Promise<{ run: RunView; resolved: boolean }> {
     // Checked first without using it up: a link refused because its confirmation is closed stays unspent.
-    const check = await this.links.check(token, false);
-    if (!check.ok) {
-      throw new EngineError(check.reason === 'used' ? 'conflict' : 'forbidden', `this answer link is ${check.reason === 'used' ? 'already used' : check.reason === 'expired' ? 'expired' : 'not valid'}`);
-    }
-    const c = check.claims;
+    const c = await this.readLink(token);
     const run = await this.runs.get(c.runId);
     if (!run || run.status !== 'waiting' || run.seq !== c.seq || run.wait?.stepId !== c.stepId) {
       throw new EngineError('conflict', 'the confirmation this link answers is no longer open');

@@ -39,8 +39,19 @@ describe('purchase-approval example', () => {
     const link = /approve: (\S+)/.exec(body)?.[1];
     expect(link).toBeDefined();
 
-    const answered = await fetch(h.base + new URL(link!).pathname, { method: 'POST', headers: { accept: 'application/json' } });
+    const path = new URL(link!).pathname;
+    // GET only shows what the link does (mail scanners prefetch links).
+    const shown = await fetch(h.base + path);
+    expect(shown.status).toBe(200);
+    expect(await shown.text()).toContain('Confirm "approve"');
+    const answered = await fetch(h.base + path, { method: 'POST', headers: { accept: 'application/json' } });
     expect(answered.status).toBe(200);
+    const reused = await fetch(h.base + path);
+    expect(reused.status).toBe(409);
+    expect(await reused.text()).toContain('already used');
+    const forged = await fetch(h.base + path.slice(0, -4) + (path.endsWith('AAAA') ? 'BBBB' : 'AAAA'));
+    expect(forged.status).toBe(403);
+    expect(await forged.text()).toContain('not valid');
     const done = await h.waitFor(run.id, (r) => r.status === 'completed');
     expect(done.outcome).toBe('ordered');
     expect(done.model).toMatchObject({ decision: 'approve', status: 'submitted', order: { orderId: expect.stringMatching(/^PO-[0-9A-F]{8}$/), item: 'laptop' } });

@@ -17,14 +17,18 @@ export function linkRoutes(engine: Engine): Router {
   const r = Router();
   r.use(express.urlencoded({ extended: false, limit: '16kb' }));
 
+  const refused = (res: express.Response, err: EngineError) =>
+    res.status(err.kind === 'conflict' ? 409 : 403).type('html').send(page('This link cannot be used', `<p>${esc(err.message)}</p>`));
+
   r.get('/:token', async (req, res) => {
     const token = parseOr400(LinkToken, req.params.token, '$.token', 'the link');
-    const check = await engine.readLink(token, false);
-    if (!check.ok) {
-      res.status(check.reason === 'used' ? 409 : 403).type('html').send(page('This link cannot be used', `<p>It is ${check.reason === 'used' ? 'already used' : check.reason === 'expired' ? 'expired' : 'not valid'}.</p>`));
-      return;
+    let c;
+    try {
+      c = await engine.readLink(token);
+    } catch (err) {
+      if (err instanceof EngineError) return void refused(res, err);
+      throw err;
     }
-    const c = check.claims;
     res.type('html').send(page(`Answer "${c.option}"`, `<p>Run <code>${esc(c.runId)}</code>, step <code>${esc(c.stepId)}</code>, as <strong>${esc(c.principalId)}</strong>.</p>` +
       `<form method="post"><label>Comment (optional)<br><textarea name="comment" rows="3" cols="40"></textarea></label><p><button type="submit">Confirm "${esc(c.option)}"</button></p></form>`));
   });
@@ -40,10 +44,7 @@ export function linkRoutes(engine: Engine): Router {
       }
       res.type('html').send(page('Thank you', `<p>Your answer was recorded${resolved ? ' and the run moves on' : ''}.</p>`));
     } catch (err) {
-      if (err instanceof EngineError && req.accepts(['json', 'html']) === 'html') {
-        res.status(err.kind === 'conflict' ? 409 : 403).type('html').send(page('This link cannot be used', `<p>${esc(err.message)}</p>`));
-        return;
-      }
+      if (err instanceof EngineError && req.accepts(['json', 'html']) === 'html') return void refused(res, err);
       throw err;
     }
   });
