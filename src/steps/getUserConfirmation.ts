@@ -55,7 +55,7 @@ export const getUserConfirmationStep: StepType<typeof GetUserConfirmationParams>
   type: 'getUserConfirmation',
   group: 'Notifications',
   ownTimeout: true,
-  description: 'Asks the routed users to pick an option and parks the run until they answer.',
+  description: 'Asks the routed users to pick an option (notified in their inbox unless users and a channel say otherwise) and parks the run until they answer.',
   params: GetUserConfirmationParams,
   fieldPaths: (p) =>
     [p.confirmationField, p.optionsField, p.userInfoField].filter((path): path is string => path !== undefined),
@@ -67,7 +67,8 @@ export const getUserConfirmationStep: StepType<typeof GetUserConfirmationParams>
     const p = ctx.params;
     const options = p.options ?? optionsFrom(ctx.model, p.optionsField!);
     const refs = recipientRefs(ctx.model, p, { required: false });
-    const recipients = ctx.services.directory.resolve(refs);
+    // No users/userInfoField: the people who may answer are told, in their inbox unless a channel is set.
+    const recipients = ctx.services.directory.resolve(refs.length ? refs : p.routing);
     const timeoutAt = p.timeoutMs ? Date.now() + p.timeoutMs : undefined;
     const task: ConfirmationTask = {
       options, confirmationField: p.confirmationField, routing: p.routing, recipients: recipients.map((r) => r.id),
