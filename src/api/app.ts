@@ -17,6 +17,8 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { DataflowRegistry } from '../dataflows/registry.ts';
 import { dataflowRoutes } from './routes/dataflows.ts';
+import { dataflowTestRoutes } from './routes/dataflow-test.ts';
+import { principalRoutes } from './routes/principals.ts';
 import { linkRoutes } from './routes/links.ts';
 import { meRoutes } from './routes/me.ts';
 import { entryRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
@@ -74,7 +76,10 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   api.use('/runs', runRoutes(engine, authz));
   api.use('/entries', entryRoutes(engine, authz));
   api.use('/tasks', taskRoutes(engine, authz));
-  api.use('/dataflows', dataflowRoutes(dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log)));
+  const dataflowRegistry = dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log);
+  api.use('/dataflows', dataflowTestRoutes(dataflowRegistry, engine, authz));
+  api.use('/dataflows', dataflowRoutes(dataflowRegistry));
+  api.use('/principals', principalRoutes(principals));
   if (notify) {
     api.use('/templates', templateRoutes(notify.templates, authz));
     api.use('/me', meRoutes({ inbox: notify.inbox, feed: notify.feed, log }));

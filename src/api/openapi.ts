@@ -180,6 +180,7 @@ function build(): Json {
     ContentTooLarge: [413, 'the body is larger than the limit'],
     UnsupportedMediaType: [415, 'unsupported body encoding or charset'],
     TooManyRequests: [429, 'the per-principal rate limit is exceeded'],
+    BadGateway: [502, 'the dataflow under test failed; `detail` says how'],
     ServiceUnavailable: [503, 'the store or the stream is unavailable; see Retry-After'],
   } as const;
   const responses: Record<string, Json> = Object.fromEntries(
@@ -297,6 +298,23 @@ function build(): Json {
         403,
       ),
       get: api({ summary: 'Read a dataflow (admin, designer)', tags: ['dataflows'], parameters: [pathParam('name', zod(Name, 'Name'))], responses: { 200: json(ref('DataflowDefinition')) } }, 400, 403, 404),
+    },
+    '/api/dataflows/{name}/test': {
+      post: api(
+        {
+          summary: 'Run a dataflow once outside any run (admin, designer)',
+          description: 'http and module dataflows answer {kind, result, durationMs}; a workflow dataflow starts a run of its workflow and answers {kind, runId, status, model} after up to 3 s.',
+          tags: ['dataflows'],
+          parameters: [pathParam('name', zod(Name, 'Name'))],
+          requestBody: body(obj({ input: { description: 'the input the dataflow gets' } }), false),
+          responses: { 200: json(obj({ kind: str, result: {}, durationMs: int, runId: str, status: str, model: { type: 'object' } }, ['kind'])) },
+        },
+        403, 404, 502,
+      ),
+    },
+    '/api/principals': {
+      get: api({ summary: 'Principals and roles for pickers (admin, designer); never keys', tags: ['principals'],
+        responses: { 200: json(obj({ items: arrayOf(obj({ id: str, name: str, roles: arrayOf(str) }, ['id', 'roles'])), roles: arrayOf(str) })) } }, 403),
     },
     '/api/templates': {
       get: api({ summary: 'List notification templates', tags: ['templates'], responses: { 200: json(obj({ items: arrayOf(ref('TemplateSummary')) })) } }),
