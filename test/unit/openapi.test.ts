@@ -7,6 +7,8 @@ const doc = openApiDocument() as any;
 /** Every path and method of the README's "HTTP API" table. */
 const README_TABLE: Record<string, string[]> = {
   '/api/workflows': ['get'],
+  '/api/dataflows/{name}/test': ['post'],
+  '/api/principals': ['get'],
   '/api/workflows/validate': ['post'],
   '/api/workflows/{name}': ['put', 'get'],
   '/api/workflows/{name}/versions': ['get'],
