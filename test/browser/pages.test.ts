@@ -92,7 +92,9 @@ describe('builder', () => {
     await settings(page).getByLabel('Options', { exact: true }).fill('approve, reject');
     await settings(page).getByLabel('Routing').fill('role:manager');
     await settings(page).getByLabel('Timeout ms').fill('60000');
-    await page.getByRole('button', { name: 'Move get-user-confirmation-1 to next stage' }).click();
+    // moved on with the keyboard: Alt+→ on the focused card
+    await card(page, 'get-user-confirmation-1').locator('.card-main').focus();
+    await page.keyboard.press('Alt+ArrowRight');
     await until(() => page.locator('.stage').nth(2).locator('.card').getAttribute('data-step-id')).toBe('get-user-confirmation-1');
 
     // "X" on a stage with steps asks first; cancelling keeps it
@@ -152,16 +154,17 @@ describe('builder', () => {
     await settings(page).getByLabel('Field', { exact: true }).fill('');
     await until(() => page.locator('#validity').getAttribute('data-state')).toBe('invalid');
     await until(() => card(page, 'inner').getAttribute('class')).toContain('has-error');
-    expect(await card(page, 'inner').locator('.card-issues').textContent()).toMatch(/field/);
+    expect(await card(page, 'inner').locator('.card-issues').textContent()).toBe('Error: Field: Field is required');
     expect(await card(page, 'check').getAttribute('class')).not.toContain('has-error');
     expect(await card(page, 'first').getAttribute('class')).not.toContain('has-error');
     await until(() => settings(page).getByLabel('Field', { exact: true }).getAttribute('aria-invalid')).toBe('true');
-    expect(await page.locator('#problems').textContent()).toContain('$.stages[0].steps[1].then[0].field');
+    expect(await page.locator('#problems').textContent()).toContain('Stage “Only” › step “check” › then › step “inner” › Field: Field is required');
+    expect(await page.locator('#problems').textContent()).not.toContain('$.');
 
     // a duplicate id is marked on the step that repeats it
     await card(page, 'first').getByRole('button').first().click();
     await settings(page).getByLabel('Id', { exact: true }).fill('check');
-    await until(() => page.locator('#problems').textContent()).toContain('duplicate step id "check"');
+    await until(() => page.locator('#problems').textContent()).toMatch(/duplicate step id "check"/i);
     await until(() => page.locator('.card.has-error').count()).toBe(2);
 
     await page.getByRole('button', { name: 'Save', exact: true }).click();

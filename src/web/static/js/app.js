@@ -1,6 +1,7 @@
 // Entry point of every page: signs in when needed, then mounts the page named by the path.
 import { clearKey, getKey, get, setKey, whenUnauthorized, me } from './api.js';
 import { h, message, replace } from './dom.js';
+import { installGuard } from './guard.js';
 
 const main = document.getElementById('main');
 const session = document.getElementById('session');
@@ -11,6 +12,7 @@ const routes = [
   { re: /^\/runs\/?$/, nav: 'runs', load: () => import('./runs.js'), title: 'Runs' },
   { re: /^\/runs\/([^/]+)\/?$/, nav: 'runs', load: () => import('./run.js'), title: 'Run' },
   { re: /^\/tasks\/?$/, nav: 'tasks', load: () => import('./tasks.js'), title: 'Tasks' },
+  { re: /^\/dataflows\/?$/, nav: 'dataflows', load: () => import('./dataflows.js'), title: 'Dataflows' },
 ];
 
 function routeOf(pathname) {
@@ -71,6 +73,7 @@ function showSignIn(note) {
 }
 
 async function start() {
+  installGuard();
   whenUnauthorized(() => showSignIn('Your key was refused; sign in again.'));
   const route = routeOf(location.pathname);
   markNav(route?.nav);

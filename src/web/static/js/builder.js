@@ -1,12 +1,22 @@
-// /builder/:name (and /builder?new): the visual editor. Stages are columns, steps are cards,
-// condition steps show their branches nested under them. Every edit is validated by the API
-// (debounced); Save is refused while the definition is invalid.
+// /builder/:name (and /builder?new): the visual editor. This file holds the state and the edits;
+// the canvas, drag and drop, toolbox, side panel, pickers, history, messages and dialogs are
+// modules of their own (builder-*.js). Every edit is validated by the API (debounced); Save is
+// refused while the definition is invalid.
 import { api, ApiError, enc, get } from './api.js';
-import { confirmDialog, formatTime, h, humanize, message, replace } from './dom.js';
-import { branchSlots, placeIssues, slugify, summarize, uniqueId, walkSteps } from './definition.js';
-import { defaultsFor, schemaForm, showErrors } from './schema-form.js';
+import { confirmDialog, h, humanize, message, replace } from './dom.js';
+import { branchSlots, placeIssues, slugify, uniqueId, walkSteps } from './definition.js';
+import { defaultsFor } from './schema-form.js';
+import { drawConnectors, renderCanvas, zoomToFit } from './builder-canvas.js';
+import { attachCanvasDnd } from './builder-dnd.js';
+import { renderToolbox } from './builder-toolbox.js';
+import { applyFormIssues, buildPanel, renderProblems, renderSettings, renderVersions, renderWorkflowPanel, showTab } from './builder-panel.js';
+import { History } from './builder-history.js';
+import { loadCatalogs, suggester, unknownReferences } from './builder-pickers.js';
+import { issueLine } from './builder-messages.js';
+import { describeStep } from './builder-look.js';
+import { runDialog, stepMenu } from './builder-dialogs.js';
+import { leaveTo, setGuard } from './guard.js';
 
-const GROUPS = ['Notifications', 'Integrations', 'Common', 'Conditions'];
 const VALIDATE_DELAY_MS = 300;
 
 export async function mount(main, { params, principal, query }) {
@@ -43,7 +53,10 @@ export async function mount(main, { params, principal, query }) {
     designer: principal.designer,
   });
   builder.start();
+  if (principal.designer) loadCatalogs(name).then((c) => builder.useCatalogs(c));
 }
+
+const json = (v) => JSON.stringify(v);
 
 class Builder {
   constructor(main, o) {
@@ -54,11 +67,18 @@ class Builder {
     this.selected = null;
     this.target = null;
     this.issues = { errors: [], warnings: [] };
+    this.serverWarnings = [];
     this.validity = 'unknown';
     this.validateSeq = 0;
     this.validateTimer = undefined;
-    this.dirty = false;
     this.forms = [];
+    this.zoom = 1;
+    this.catalogs = null;
+    this.suggest = suggester(this);
+    // a new workflow shows no problems before the user has done anything
+    this.touched = Boolean(this.savedName);
+    this.savedJson = json(this.def);
+    this.history = new History(this.savedJson);
   }
 
   uid(obj) {
@@ -66,21 +86,30 @@ class Builder {
     return this.uids.get(obj);
   }
 
+  get dirty() { return !this.readOnly && json(this.def) !== this.savedJson; }
+
   // ---------------------------------------------------------------- layout
 
   start() {
     const ro = this.readOnly;
     this.titleEl = h('h1', { id: 'builder-title' });
     this.versionEl = h('span', { class: 'version-info', id: 'version-info' });
-    this.validityEl = h('span', { class: 'validity', id: 'validity', role: 'status' });
-    this.dirtyEl = h('span', { class: 'dirty muted', id: 'dirty' });
+    this.validityEl = h('button', { type: 'button', class: 'validity', id: 'validity', aria: { live: 'polite' }, onclick: () => this.openWorkflowTab() });
+    this.dirtyEl = h('span', { class: 'dirty', id: 'dirty' });
+    this.undoBtn = ro ? null : h('button', { type: 'button', id: 'undo', aria: { keyshortcuts: 'Control+Z' }, title: 'Undo (Ctrl+Z)', onclick: () => this.undo() }, '↶ Undo');
+    this.redoBtn = ro ? null : h('button', { type: 'button', id: 'redo', aria: { keyshortcuts: 'Control+Shift+Z' }, title: 'Redo (Ctrl+Shift+Z)', onclick: () => this.redo() }, '↷ Redo');
+    this.runBtn = this.savedName && !this.viewingOld ? h('button', { type: 'button', id: 'run-open', onclick: () => this.openRun() }, '▶ Run') : null;
     this.saveBtn = ro ? null : h('button', { type: 'button', id: 'save', class: 'primary', onclick: () => this.save() }, 'Save');
     this.saveStatus = h('div', { id: 'save-status', class: 'save-status', aria: { live: 'polite' } });
-    this.historyEl = h('div', { class: 'history' });
-    this.settingsEl = h('aside', { class: 'step-settings', id: 'step-settings', aria: { labelledby: 'step-settings-h' } });
     this.canvas = h('div', { class: 'canvas', id: 'canvas' });
-    this.problemsEl = h('section', { class: 'problems', id: 'problems', aria: { labelledby: 'problems-h' } });
+    this.canvasWrap = h('section', { class: 'canvas-wrap', aria: { label: 'Stages' } }, this.canvas);
     this.toolboxEl = ro ? null : h('aside', { class: 'toolbox', id: 'toolbox', aria: { labelledby: 'toolbox-h' } });
+    this.zoomEl = h('span', { class: 'zoom-level', id: 'zoom-level' }, '100%');
+    const zoomTools = h('div', { class: 'zoom-tools', role: 'group', aria: { label: 'Zoom' } },
+      h('button', { type: 'button', class: 'icon', aria: { label: 'Zoom out' }, onclick: () => this.setZoom(this.zoom - 0.1) }, '−'),
+      this.zoomEl,
+      h('button', { type: 'button', class: 'icon', aria: { label: 'Zoom in' }, onclick: () => this.setZoom(this.zoom + 0.1) }, '+'),
+      h('button', { type: 'button', id: 'zoom-fit', onclick: () => zoomToFit(this) }, 'Fit'));
 
     const banner = this.viewingOld
       ? h('div', { class: 'banner', id: 'readonly-banner' },
@@ -94,25 +123,30 @@ class Builder {
           : null;
 
     replace(this.main, h('div', { class: ['builder', ro && 'read-only'] },
-      h('div', { class: 'page-head' },
-        h('div', { class: 'page-title' }, this.titleEl, this.versionEl),
-        h('div', { class: 'head-actions' }, this.validityEl, this.dirtyEl, this.saveBtn)),
+      h('div', { class: 'page-head builder-head' },
+        h('div', { class: 'page-title' }, this.titleEl, this.versionEl, this.dirtyEl),
+        h('div', { class: 'head-actions' }, this.validityEl, zoomTools, this.undoBtn, this.redoBtn,
+          h('button', { type: 'button', id: 'open-workflow', onclick: () => this.openWorkflowTab() }, 'Workflow settings'),
+          this.runBtn, this.saveBtn)),
       this.saveStatus,
       banner,
-      this.workflowSettings(),
-      this.historyEl,
-      h('div', { class: 'builder-body' },
-        this.toolboxEl,
-        h('section', { class: 'canvas-wrap', aria: { label: 'Stages' } }, this.canvas),
-        this.settingsEl),
-      this.problemsEl));
+      h('div', { class: 'builder-body' }, this.toolboxEl, this.canvasWrap, buildPanel(this))));
 
+    attachCanvasDnd(this);
+    this.main.addEventListener('keydown', (e) => this.globalKey(e));
+    this.resizeObserver = new ResizeObserver(() => drawConnectors(this));
+    this.resizeObserver.observe(this.canvas);
+    setGuard(() => (this.dirty ? `The workflow ${this.def.name || '(new)'} has unsaved changes.` : ''));
+
+    renderWorkflowPanel(this);
     this.renderHead();
-    this.renderHistory();
-    this.renderToolbox();
+    renderToolbox(this);
     this.renderCanvas();
-    this.renderSettings();
+    renderSettings(this);
     this.renderProblems();
+    showTab(this, this.savedName ? 'step' : 'workflow');
+    // a workflow wider than the canvas starts zoomed out so every stage shows
+    requestAnimationFrame(() => { if (this.canvas.scrollWidth > this.canvasWrap.clientWidth + 4) zoomToFit(this, 0.7); });
     this.validateNow();
   }
 
@@ -122,70 +156,49 @@ class Builder {
       ? this.viewingOld ? `version ${this.version} (latest is ${this.latest})` : `version ${this.version}${this.from ? ` (latest is ${this.latest})` : ''}`
       : 'not saved yet';
     this.dirtyEl.textContent = this.dirty ? 'Unsaved changes' : '';
-  }
-
-  renderHistory() {
-    if (!this.versions.length) return replace(this.historyEl);
-    const select = h('select', { id: 'version-select' },
-      [...this.versions].reverse().map((v) => h('option', { value: String(v.version), selected: v.version === this.version },
-        `v${v.version} — ${formatTime(v.savedAt)}${v.version === this.latest ? ' (latest)' : ''}`)));
-    replace(this.historyEl,
-      h('label', { for: 'version-select' }, 'Version history'),
-      select,
-      h('button', { type: 'button', id: 'open-version', onclick: () => {
-        const v = Number(select.value);
-        location.assign(v === this.latest ? `/builder/${enc(this.savedName)}` : `/builder/${enc(this.savedName)}?version=${v}`);
-      } }, 'Open version'));
-  }
-
-  // ---------------------------------------------------------------- workflow settings
-
-  workflowSettings() {
-    const ro = this.readOnly;
-    const def = this.def;
-    const field = (id, label, input, hint, path) => h('div', { class: 'field', dataset: { path } },
-      h('label', { for: id }, label), input, hint ? h('p', { class: 'hint', id: `${id}-hint` }, hint) : null, h('p', { class: 'field-error', id: `${id}-err`, hidden: true }));
-    const described = (id, hint) => ({ describedby: [hint ? `${id}-hint` : null, `${id}-err`].filter(Boolean).join(' ') });
-
-    const nameHint = 'letters, digits, _ and -; used in URLs';
-    const nameInput = h('input', { id: 'wf-name', type: 'text', value: def.name ?? '', disabled: ro, spellcheck: 'false', autocomplete: 'off', dataset: { path: '.name' }, aria: { ...described('wf-name', nameHint), required: 'true' },
-      oninput: (e) => { def.name = e.target.value.trim(); this.changed(); } });
-    const titleInput = h('input', { id: 'wf-title', type: 'text', value: def.title ?? '', disabled: ro, dataset: { path: '.title' }, aria: described('wf-title'),
-      oninput: (e) => { if (e.target.value.trim()) def.title = e.target.value; else delete def.title; this.changed(); } });
-
-    const accessBox = h('div', { class: 'access-lists', id: 'wf-access', hidden: !def.restrictAccess });
-    const radio = (value, label) => h('label', { class: 'radio' },
-      h('input', { type: 'radio', name: 'wf-restrict', id: `wf-restrict-${value ? 'yes' : 'no'}`, value: value ? 'yes' : 'no', checked: Boolean(def.restrictAccess) === value, disabled: ro,
-        onchange: () => { def.restrictAccess = value; accessBox.hidden = !value; this.changed(); } }), ` ${label}`);
-    const restrict = h('fieldset', { class: 'field restrict', dataset: { path: '.restrictAccess' } },
-      h('legend', {}, 'Restrict access'), radio(false, 'No'), radio(true, 'Yes'),
-      h('p', { class: 'hint' }, 'Yes creates a security context: only the users and roles named below (and admins) see and use the workflow’s runs.'),
-      h('p', { class: 'field-error', id: 'wf-restrict-err', hidden: true }));
-
-    const listHint = 'user ids or role:<name>, comma-separated';
-    for (const action of ['read', 'start', 'confirm', 'operate']) {
-      const id = `wf-access-${action}`;
-      accessBox.append(field(id, `${humanize(action)} access`, h('input', { id, type: 'text', disabled: ro, spellcheck: 'false', dataset: { path: `.access.${action}` }, aria: described(id, listHint),
-        value: (def.access?.[action] ?? []).join(', '),
-        oninput: (e) => {
-          const list = e.target.value.split(',').map((s) => s.trim()).filter(Boolean);
-          def.access ??= {};
-          if (list.length) def.access[action] = list;
-          else delete def.access[action];
-          if (!Object.keys(def.access).length) delete def.access;
-          this.changed();
-        } }), listHint, `.access.${action}`));
+    if (this.saveBtn) this.saveBtn.textContent = this.renaming() ? 'Save as new workflow' : 'Save';
+    if (this.undoBtn) { this.undoBtn.disabled = !this.history.canUndo(); this.redoBtn.disabled = !this.history.canRedo(); }
+    if (this.runBtn) {
+      this.runBtn.disabled = this.dirty;
+      this.runBtn.title = this.dirty ? 'Save first: a run uses the saved version' : `Start a run of version ${this.version}`;
     }
-    this.wfSettingsEl = h('section', { class: 'wf-settings', aria: { label: 'Workflow settings' } },
-      h('div', { class: 'wf-row' },
-        field('wf-name', 'Workflow name', nameInput, nameHint, '.name'),
-        field('wf-title', 'Title', titleInput, null, '.title'),
-        restrict),
-      accessBox);
-    return this.wfSettingsEl;
   }
 
-  // ---------------------------------------------------------------- toolbox
+  renaming() { return Boolean(this.savedName && this.def.name && this.def.name !== this.savedName); }
+
+  renderCanvas() { renderCanvas(this); }
+  renderSettings() { renderSettings(this); }
+  renderProblems() { renderProblems(this); }
+  showTab(name) { showTab(this, name); }
+
+  openWorkflowTab() {
+    this.showTab('workflow');
+    this.openSheet();
+    this.wfEl.querySelector('input')?.focus();
+  }
+
+  openSheet() { this.panelEl.classList.add('open'); }
+  closeSheet() {
+    this.panelEl.classList.remove('open');
+    if (this.selected) this.refocus(`${this.uid(this.selected)}:select`);
+  }
+
+  setZoom(z) {
+    this.zoom = Math.min(1.5, Math.max(0.3, Math.round(z * 100) / 100));
+    this.canvas.style.zoom = String(this.zoom);
+    this.zoomEl.textContent = `${Math.round(this.zoom * 100)}%`;
+    drawConnectors(this);
+  }
+
+  useCatalogs(c) {
+    this.catalogs = c;
+    renderWorkflowPanel(this);
+    renderSettings(this);
+    this.applyIssues();
+    this.renderProblems();
+  }
+
+  // ---------------------------------------------------------------- targets
 
   resolveTarget() {
     const t = this.target;
@@ -197,55 +210,29 @@ class Builder {
       const slot = branchSlots(t.step, this.types.get(t.step.type)).find((s) => s.key === t.key);
       if (slot) return { label: `${slot.label} of ${t.step.id}`, list: slot.ensure, key: `${this.uid(t.step)}:${slot.key}` };
     }
+    // the selected card's own list, right after it
     const sel = this.selected && this.locate(this.selected);
-    const stage = sel ? stages[sel.stageIndex] : stages[stages.length - 1];
+    if (sel) {
+      const owner = sel.parent ? `${sel.slot.label} of ${sel.parent.step.id}` : `stage “${sel.stage.name}”`;
+      const key = sel.parent ? `${this.uid(sel.parent.step)}:${sel.slot.key}` : `${this.uid(sel.stage)}:stage`;
+      return { label: `${owner}, after ${this.selected.id}`, list: () => sel.list, after: this.selected, key };
+    }
+    const stage = stages[stages.length - 1];
     if (!stage) return null;
     return { label: `stage “${stage.name}”`, list: () => (Array.isArray(stage.steps) ? stage.steps : (stage.steps = [])), key: `${this.uid(stage)}:stage` };
   }
 
   setTarget(target) {
     this.target = target;
-    this.renderToolbox();
+    renderToolbox(this);
     this.renderCanvas();
     this.toolboxEl?.querySelector('button[data-type]:not([disabled])')?.focus();
   }
 
-  renderToolbox() {
-    if (!this.toolboxEl) return;
-    const target = this.resolveTarget();
-    const groups = GROUPS.map((group) => {
-      const items = this.typeList.filter((t) => t.group === group);
-      if (!items.length) return null;
-      const hId = `tb-${group.toLowerCase()}`;
-      return h('div', { class: 'tool-group', role: 'group', aria: { labelledby: hId } },
-        h('h3', { id: hId }, group),
-        h('ul', {}, items.map((t) => h('li', {},
-          h('button', { type: 'button', class: 'tool', dataset: { type: t.type }, disabled: !target, title: t.description,
-            aria: { describedby: `tb-desc-${t.type}` }, onclick: () => this.addStep(t.type) }, humanize(t.type)),
-          h('span', { class: 'visually-hidden', id: `tb-desc-${t.type}` }, t.description)))));
-    });
-    const extra = [...new Set(this.typeList.map((t) => t.group))].filter((g) => !GROUPS.includes(g));
-    replace(this.toolboxEl,
-      h('h2', { id: 'toolbox-h' }, 'Toolbox'),
-      h('p', { class: 'toolbox-target', id: 'toolbox-target', aria: { live: 'polite' } },
-        target ? ['Adds to ', h('strong', {}, target.label)] : 'Add a stage first (“+”).'),
-      groups,
-      extra.map((g) => h('div', { class: 'tool-group' }, h('h3', {}, g), h('ul', {}, this.typeList.filter((t) => t.group === g).map((t) =>
-        h('li', {}, h('button', { type: 'button', class: 'tool', dataset: { type: t.type }, disabled: !target, onclick: () => this.addStep(t.type) }, humanize(t.type))))))));
-  }
-
-  // ---------------------------------------------------------------- canvas
-
-  renderCanvas() {
-    const active = this.main.contains(document.activeElement) ? document.activeElement?.dataset?.fk : undefined;
-    const target = this.resolveTarget();
-    this.cardEls = new Map();
-    this.stageEls = new Map();
-    const stages = this.def.stages.map((stage, i) => this.stageEl(stage, i, target));
-    const add = this.readOnly ? null : h('button', { type: 'button', class: 'add-stage', id: 'add-stage', title: 'Add stage', aria: { label: 'Add stage' }, dataset: { fk: 'add-stage' }, onclick: () => this.addStage() }, '+');
-    replace(this.canvas, ...stages, add, !stages.length ? h('p', { class: 'muted empty-canvas' }, this.readOnly ? 'No stages.' : 'No stages yet: “+” adds one.') : null);
-    this.applyIssues();
-    if (active) this.refocus(active);
+  renderToolboxLabel() {
+    const el = this.toolboxEl?.querySelector('#toolbox-target strong');
+    const t = this.resolveTarget();
+    if (el && t) el.textContent = t.label;
   }
 
   refocus(fk) {
@@ -256,102 +243,31 @@ class Builder {
     fallback?.focus();
   }
 
-  stageEl(stage, i, target) {
-    const ro = this.readOnly;
-    const sid = this.uid(stage);
-    const count = this.def.stages.length;
-    const label = stage.name || stage.id;
-    const steps = Array.isArray(stage.steps) ? stage.steps : [];
-    const isTarget = target?.key === `${sid}:stage`;
-    const el = h('section', { class: ['stage', isTarget && !ro && 'target'], dataset: { stageId: stage.id ?? '' }, aria: { label: `Stage ${label}` } },
-      h('header', { class: 'stage-head' },
-        h('div', { class: 'stage-title' },
-          ro ? h('h2', { class: 'stage-name-ro' }, label)
-            : h('input', { type: 'text', class: 'stage-name', value: stage.name ?? '', aria: { label: `Name of stage ${i + 1}` }, dataset: { fk: `${sid}:name` },
-              oninput: (e) => { stage.name = e.target.value; this.changed(); this.renderToolboxLabel(); },
-              onchange: () => this.renderCanvas() }),
-          h('span', { class: 'stage-id' }, 'id ', h('code', {}, stage.id ?? ''))),
-        ro ? null : h('div', { class: 'stage-tools' },
-          h('button', { type: 'button', class: 'icon', title: 'Move stage left', disabled: i === 0, dataset: { fk: `${sid}:left` }, aria: { label: `Move stage ${label} left` }, onclick: () => this.moveStage(i, -1) }, '◀'),
-          h('button', { type: 'button', class: 'icon', title: 'Move stage right', disabled: i === count - 1, dataset: { fk: `${sid}:right` }, aria: { label: `Move stage ${label} right` }, onclick: () => this.moveStage(i, 1) }, '▶'),
-          h('button', { type: 'button', class: 'icon danger', title: 'Delete stage', dataset: { fk: `${sid}:delete` }, aria: { label: `Delete stage ${label}` }, onclick: () => this.deleteStage(stage) }, 'X'))),
-      h('ul', { class: 'issues stage-issues' }),
-      h('ol', { class: 'steps', aria: { label: `Steps of ${label}` } },
-        steps.length ? steps.map((step, j) => this.stepEl(step, { list: steps, index: j, stageIndex: i, depth: 0 }, target)) : h('li', { class: 'empty muted' }, 'No steps')),
-      ro ? null : h('button', { type: 'button', class: ['add-here', isTarget && 'pressed'], dataset: { fk: `${sid}:add` }, aria: { label: `Add step to stage ${label}`, pressed: String(isTarget) },
-        onclick: () => this.setTarget({ kind: 'stage', stage }) }, '+ Add step'));
-    this.stageEls.set(stage, el);
-    return el;
-  }
-
-  stepEl(step, loc, target) {
-    const ro = this.readOnly;
-    const id = this.uid(step);
-    const info = this.types.get(step.type);
-    const selected = this.selected === step;
-    const label = step.id || '(no id)';
-    const stages = this.def.stages.length;
-    const tools = ro ? null : h('div', { class: 'card-tools' },
-      h('button', { type: 'button', class: 'icon', title: 'Move up', disabled: loc.index === 0, dataset: { fk: `${id}:up` }, aria: { label: `Move ${label} up` }, onclick: () => this.moveWithin(step, -1) }, '↑'),
-      h('button', { type: 'button', class: 'icon', title: 'Move down', disabled: loc.index === loc.list.length - 1, dataset: { fk: `${id}:down` }, aria: { label: `Move ${label} down` }, onclick: () => this.moveWithin(step, 1) }, '↓'),
-      loc.depth === 0
-        ? [h('button', { type: 'button', class: 'icon', title: 'Move to previous stage', disabled: loc.stageIndex === 0, dataset: { fk: `${id}:prev` }, aria: { label: `Move ${label} to previous stage` }, onclick: () => this.moveToStage(step, -1) }, '←'),
-          h('button', { type: 'button', class: 'icon', title: 'Move to next stage', disabled: loc.stageIndex === stages - 1, dataset: { fk: `${id}:next` }, aria: { label: `Move ${label} to next stage` }, onclick: () => this.moveToStage(step, 1) }, '→')]
-        : h('button', { type: 'button', class: 'icon', title: 'Move out of the branch', dataset: { fk: `${id}:out` }, aria: { label: `Move ${label} out of the branch` }, onclick: () => this.moveOut(step) }, '⇤'),
-      h('button', { type: 'button', class: 'icon danger', title: 'Remove step', dataset: { fk: `${id}:remove` }, aria: { label: `Remove ${label}` }, onclick: () => this.removeStep(step) }, '✕'));
-    const card = h('div', { class: ['card', selected && 'selected'], dataset: { uid: id, stepId: step.id ?? '' } },
-      h('button', { type: 'button', class: 'card-main', dataset: { fk: `${id}:select` }, aria: { pressed: String(selected) }, onclick: () => this.select(step) },
-        h('span', { class: 'card-title' }, step.name || label),
-        h('span', { class: 'card-type' }, info ? humanize(step.type) : `unknown type ${step.type}`),
-        h('span', { class: 'card-summary' }, summarize(step, info))),
-      tools,
-      h('ul', { class: 'issues card-issues' }));
-    this.cardEls.set(step, card);
-    const branches = branchSlots(step, info).map((slot) => {
-      const list = slot.list();
-      const isTarget = target?.key === `${id}:${slot.key}`;
-      return h('div', { class: ['branch', isTarget && !ro && 'target'], role: 'group', aria: { label: `${slot.label} branch of ${label}` } },
-        h('div', { class: 'branch-head' }, slot.label),
-        h('ol', { class: 'steps' }, list.length
-          ? list.map((s, k) => this.stepEl(s, { list, index: k, stageIndex: loc.stageIndex, depth: loc.depth + 1 }, target))
-          : h('li', { class: 'empty muted' }, 'No steps')),
-        ro ? null : h('button', { type: 'button', class: ['add-here', 'small', isTarget && 'pressed'], dataset: { fk: `${id}:add:${slot.key}` }, aria: { label: `Add step to ${slot.label} of ${label}`, pressed: String(isTarget) },
-          onclick: () => this.setTarget({ kind: 'branch', step, key: slot.key }) }, `+ Add step to ${slot.label}`));
-    });
-    return h('li', { class: 'step-item' }, card, branches.length ? h('div', { class: 'branches' }, branches) : null);
-  }
-
-  /** Updates a card's texts after a settings edit without rebuilding the canvas. */
-  updateCard(step) {
-    const card = this.cardEls?.get(step);
-    if (!card) return;
-    const info = this.types.get(step.type);
-    card.dataset.stepId = step.id ?? '';
-    card.querySelector('.card-title').textContent = step.name || step.id || '(no id)';
-    card.querySelector('.card-summary').textContent = summarize(step, info);
-  }
-
-  renderToolboxLabel() {
-    const el = this.toolboxEl?.querySelector('#toolbox-target strong');
-    const t = this.resolveTarget();
-    if (el && t) el.textContent = t.label;
-  }
-
   // ---------------------------------------------------------------- edits
 
-  allIds() {
-    return new Set(walkSteps(this.def, this.types).map((e) => e.step.id));
+  allIds() { return new Set(walkSteps(this.def, this.types).map((e) => e.step.id)); }
+  locate(step) { return walkSteps(this.def, this.types).find((e) => e.step === step) ?? null; }
+  stepByUid(u) { return walkSteps(this.def, this.types).find((e) => this.uids.get(e.step) === u)?.step ?? null; }
+
+  /** Is `inner` the step `outer` or inside one of its branches? */
+  isWithin(inner, outer) {
+    for (let e = this.locate(inner); e; e = e.parent) if (e.step === outer) return true;
+    return false;
   }
 
-  locate(step) {
-    return walkSteps(this.def, this.types).find((e) => e.step === step) ?? null;
+  stepAt(path) {
+    const hit = walkSteps(this.def, this.types).sort((a, b) => b.path.length - a.path.length)
+      .find((e) => path === e.path || path.startsWith(`${e.path}.`) || path.startsWith(`${e.path}[`));
+    return hit?.step ?? null;
   }
 
   /** Something changed that only needs re-validation. */
-  changed() {
-    this.dirty = true;
+  changed({ group = false } = {}) {
+    this.touched = true;
+    this.history.record(json(this.def), { group });
     this.renderHead();
     this.scheduleValidate();
+    if (group) clearTimeout(this.headTimer), (this.headTimer = setTimeout(() => this.renderHead(), 700));
   }
 
   /** Steps or stages were added, removed or moved. */
@@ -359,12 +275,61 @@ class Builder {
     for (const e of walkSteps(this.def, this.types)) for (const slot of branchSlots(e.step, this.types.get(e.step.type))) slot.prune();
     if (this.selected && !this.locate(this.selected)) {
       this.selected = null;
-      this.renderSettings();
+      renderSettings(this);
     }
-    this.renderToolbox();
+    renderToolbox(this);
     this.renderCanvas();
     this.changed();
   }
+
+  /** Undo/redo: the definition is replaced; the selection follows the step id. */
+  restore(text) {
+    if (text === null) return;
+    const selectedId = this.selected?.id;
+    this.def = JSON.parse(text);
+    this.target = null;
+    this.selected = selectedId ? walkSteps(this.def, this.types).find((e) => e.step.id === selectedId)?.step ?? null : null;
+    renderWorkflowPanel(this);
+    renderToolbox(this);
+    this.renderCanvas();
+    renderSettings(this);
+    this.renderHead();
+    this.scheduleValidate();
+  }
+
+  undo() { this.restore(this.history.undo()); }
+  redo() { this.restore(this.history.redo()); }
+
+  globalKey(e) {
+    if (this.readOnly || !(e.ctrlKey || e.metaKey) || e.key.toLowerCase() !== 'z') return;
+    // inside a text field the browser's own undo is what people expect
+    if (e.target instanceof HTMLElement && e.target.matches('input[type="text"], textarea, input:not([type])')) return;
+    e.preventDefault();
+    if (e.shiftKey) this.redo(); else this.undo();
+  }
+
+  /** Shortcuts on a focused card: Alt+arrows move, Ctrl+D duplicates, Delete removes. */
+  cardKey(e, step) {
+    const loc = this.locate(step);
+    if (!loc) return;
+    const key = e.key;
+    let handled = true;
+    if (e.altKey && key === 'ArrowUp') this.moveWithin(step, -1);
+    else if (e.altKey && key === 'ArrowDown') this.moveWithin(step, 1);
+    else if (e.altKey && (key === 'ArrowLeft' || key === 'ArrowRight')) {
+      if (loc.depth === 0) this.moveToStage(step, key === 'ArrowLeft' ? -1 : 1);
+      else if (key === 'ArrowLeft') this.moveOut(step);
+    } else if ((e.ctrlKey || e.metaKey) && key.toLowerCase() === 'd') this.duplicate(step);
+    else if (key === 'Delete') this.removeStep(step);
+    else handled = false;
+    if (handled) {
+      e.preventDefault();
+      this.refocus(`${this.uid(this.selected && this.locate(this.selected) ? this.selected : step)}:select`);
+    }
+  }
+
+  openStepMenu(step) { stepMenu(this, step); }
+  openRun() { if (!this.dirty && this.savedName) runDialog(this); }
 
   addStage() {
     const stages = this.def.stages;
@@ -374,6 +339,8 @@ class Builder {
     const name = `Stage ${n}`;
     const stage = { id: uniqueId(slugify(name), new Set(stages.map((s) => s.id))), name, steps: [] };
     stages.push(stage);
+    this.selected = null;
+    renderSettings(this);
     this.target = { kind: 'stage', stage };
     this.structureChanged();
     const input = this.stageEls.get(stage)?.querySelector('.stage-name');
@@ -409,22 +376,74 @@ class Builder {
     this.structureChanged();
   }
 
-  addStep(type) {
-    const target = this.resolveTarget();
-    const info = this.types.get(type);
-    if (!target || !info) return;
-    const used = this.allIds();
+  newId(type, used = this.allIds()) {
     const base = slugify(humanize(type), 'step');
     let n = 1;
     while (used.has(`${base}-${n}`)) n++;
-    const step = { id: `${base}-${n}`, type, ...defaultsFor(info.schema) };
-    target.list().push(step);
+    return `${base}-${n}`;
+  }
+
+  /** Adds a step of `type`: at `container`/`index` (a drop), else where the toolbox says. */
+  addStep(type, at = null) {
+    const info = this.types.get(type);
+    if (!info) return;
+    let list;
+    let index;
+    if (at) {
+      const c = this.containers.get(at.container);
+      if (!c) return;
+      list = c.list();
+      index = at.index;
+    } else {
+      const target = this.resolveTarget();
+      if (!target) return;
+      list = target.list();
+      index = target.after ? list.indexOf(target.after) + 1 : list.length;
+    }
+    const step = { id: this.newId(type), type, ...defaultsFor(info.schema) };
+    list.splice(index, 0, step);
     this.selected = step;
+    this.target = null;
     this.structureChanged();
-    this.renderSettings();
-    // straight into its settings: the first parameter, else its id
+    renderSettings(this);
+    this.showTab('step');
+    this.openSheet();
     const first = this.settingsEl.querySelector('.params-form :is(input, select, textarea):not([disabled])') ?? this.settingsEl.querySelector('input');
     first?.focus();
+  }
+
+  /** Moves the step with uid `u` into container `key` at `index` (drop or "Move to…"). */
+  moveStepTo(u, key, index) {
+    const step = this.stepByUid(u);
+    const c = this.containers.get(key);
+    if (!step || !c || (c.owner && this.isWithin(c.owner, step))) return;
+    const loc = this.locate(step);
+    const list = c.list();
+    let at = Math.max(0, Math.min(index, list.length));
+    if (loc.list === list && loc.index < at) at--;
+    loc.list.splice(loc.index, 1);
+    list.splice(at, 0, step);
+    this.selected = step;
+    this.structureChanged();
+    renderSettings(this);
+    this.refocus(`${u}:select`);
+  }
+
+  duplicate(step) {
+    const loc = this.locate(step);
+    if (!loc) return;
+    const copy = JSON.parse(JSON.stringify(step));
+    const used = this.allIds();
+    // the copy and every step inside it get fresh ids
+    for (const e of walkSteps({ stages: [{ steps: [copy] }] }, this.types)) {
+      e.step.id = uniqueId(`${e.step.id || this.newId(e.step.type, used)}-copy`, used);
+      used.add(e.step.id);
+    }
+    loc.list.splice(loc.index + 1, 0, copy);
+    this.selected = copy;
+    this.structureChanged();
+    renderSettings(this);
+    this.refocus(`${this.uid(copy)}:select`);
   }
 
   moveWithin(step, delta) {
@@ -444,7 +463,6 @@ class Builder {
     if (!to) return;
     loc.list.splice(loc.index, 1);
     to.steps = Array.isArray(to.steps) ? to.steps : [];
-    // leftwards it lands at the bottom of the previous stage, rightwards at the top of the next
     if (delta < 0) to.steps.push(step);
     else to.steps.unshift(step);
     this.structureChanged();
@@ -471,59 +489,29 @@ class Builder {
     const neighbour = loc.list[Math.min(loc.index, loc.list.length - 1)];
     if (this.selected && !this.locate(this.selected)) this.selected = null;
     this.structureChanged();
-    this.renderSettings();
+    renderSettings(this);
     if (neighbour) this.refocus(`${this.uid(neighbour)}:select`);
     else this.refocus('add-stage');
   }
 
   select(step) {
     this.selected = step;
+    this.target = null; // the toolbox now adds next to this card
     this.renderCanvas();
-    this.renderSettings();
-    this.renderToolboxLabel();
+    renderSettings(this);
+    renderToolbox(this);
+    this.showTab('step');
+    this.openSheet();
   }
 
-  // ---------------------------------------------------------------- settings
-
-  renderSettings() {
-    const step = this.selected;
-    this.forms = [];
-    if (!step) {
-      replace(this.settingsEl, h('h2', { id: 'step-settings-h' }, 'Step settings'), h('p', { class: 'muted' }, 'Select a step to see its settings.'));
-      return;
-    }
+  /** Updates a card's texts after a settings edit without rebuilding the canvas. */
+  updateCard(step) {
+    const card = this.cardEls?.get(step);
+    if (!card) return;
     const info = this.types.get(step.type);
-    const id = this.uid(step);
-    const opts = {
-      readOnly: this.readOnly,
-      // an edit inside a list of objects (a switch case's value) can rename a branch: redraw the canvas
-      onChange: (path) => { if (/\[\d+\]/.test(path ?? '')) this.renderCanvas(); else this.updateCard(step); this.changed(); },
-      onStructure: () => this.structureChanged(),
-    };
-    this.stepIssuesEl = h('ul', { class: 'issues settings-issues' });
-    if (!info) {
-      replace(this.settingsEl, h('h2', { id: 'step-settings-h' }, 'Step settings'),
-        message('error', `Unknown step type “${step.type}”.`), h('pre', { class: 'json' }, JSON.stringify(step, null, 2)));
-      return;
-    }
-    const commonProps = info.common?.properties ?? {};
-    const ident = schemaForm({ type: 'object', properties: { id: commonProps.id ?? { type: 'string' }, ...(commonProps.name ? { name: commonProps.name } : {}) }, required: ['id'] }, step,
-      { ...opts, idPrefix: `s${id}-c` });
-    const params = schemaForm(info.schema, step, { ...opts, idPrefix: `s${id}-p` });
-    const advancedProps = Object.fromEntries(Object.entries(commonProps).filter(([k]) => k !== 'id' && k !== 'name'));
-    const advanced = Object.keys(advancedProps).length ? schemaForm({ type: 'object', properties: advancedProps }, step, { ...opts, idPrefix: `s${id}-a` }) : null;
-    this.forms = [ident, params, advanced].filter(Boolean);
-    const hasParams = Object.values(info.schema?.properties ?? {}).some((p) => !p['x-steps']);
-    replace(this.settingsEl,
-      h('h2', { id: 'step-settings-h' }, 'Step settings'),
-      h('p', { class: 'settings-type' }, h('strong', {}, humanize(step.type)), ' — ', info.description),
-      this.stepIssuesEl,
-      h('form', { class: 'settings-form', onsubmit: (e) => e.preventDefault(), aria: { label: `Settings of ${step.id}` } },
-        ident.el,
-        h('div', { class: 'params-form' }, hasParams ? params.el : h('p', { class: 'muted' }, 'This step has no parameters.')),
-        advanced ? h('details', { class: 'advanced', open: Boolean(step.retry || (step.timeoutMs !== undefined && !info.schema?.properties?.timeoutMs)) },
-          h('summary', {}, 'Retry and timeout'), advanced.el) : null));
-    this.applyIssues();
+    card.dataset.stepId = step.id ?? '';
+    card.querySelector('.card-title').textContent = step.name || step.id || '(no id)';
+    card.querySelector('.card-summary').textContent = describeStep(step, info);
   }
 
   // ---------------------------------------------------------------- validation
@@ -556,91 +544,89 @@ class Builder {
     if (seq !== this.validateSeq) return { valid: null, snapshot };
     this.issues = { errors: res.errors ?? [], warnings: res.warnings ?? [] };
     this.validity = res.valid ? 'valid' : 'invalid';
+    // a "not saved" banner goes once what it complained about is fixed
+    if (res.valid && this.saveStatus.querySelector('.msg-error[data-kind="invalid"]')) replace(this.saveStatus);
     this.renderValidity();
     this.applyIssues();
     this.renderProblems();
     return { valid: res.valid, snapshot };
   }
 
+  /** What is shown: nothing on an untouched new workflow; server warnings plus unknown references. */
+  shownIssues() {
+    if (!this.touched) return { errors: [], warnings: [] };
+    const errors = this.issues.errors.filter((e) => this.touchedName || this.savedName || this.attempted || e.path !== '$.name');
+    const server = [...this.issues.warnings, ...this.serverWarnings];
+    const seen = new Set(server.map((w) => w.path));
+    const client = unknownReferences(this).filter((w) => !seen.has(w.path) && ![...seen].some((p) => w.path.startsWith(`${p}[`)));
+    const warnings = [...new Map([...server, ...client].map((w) => [`${w.path}\u0000${w.message}`, w])).values()];
+    return { errors, warnings };
+  }
+
   renderValidity() {
     const el = this.validityEl;
-    el.className = `validity validity-${this.validity}`;
-    const n = this.issues.errors.length;
-    const w = this.issues.warnings.length;
-    el.textContent = {
+    el.className = `validity validity-${this.touched ? this.validity : 'unknown'}`;
+    const { errors, warnings } = this.shownIssues();
+    const n = errors.length;
+    const w = warnings.length;
+    el.textContent = !this.touched ? 'New workflow' : {
       pending: 'Checking…',
       valid: `Valid${w ? ` · ${w} warning${w === 1 ? '' : 's'}` : ''}`,
-      invalid: `${n} problem${n === 1 ? '' : 's'}`,
+      invalid: n ? `${n} problem${n === 1 ? '' : 's'}` : 'Incomplete',
       error: `Could not check: ${this.validityError ?? ''}`,
       unknown: '',
     }[this.validity];
-    el.dataset.state = this.validity;
+    el.dataset.state = this.touched ? this.validity : 'untouched';
   }
 
   applyIssues() {
     if (!this.cardEls) return;
-    const errors = placeIssues(this.def, this.types, this.issues.errors);
-    const warnings = placeIssues(this.def, this.types, this.issues.warnings);
+    const shown = this.shownIssues();
+    const errors = placeIssues(this.def, this.types, shown.errors);
+    const warnings = placeIssues(this.def, this.types, shown.warnings);
     for (const [step, card] of this.cardEls) {
       const errs = errors.byStep.get(step) ?? [];
       const warns = warnings.byStep.get(step) ?? [];
       card.classList.toggle('has-error', errs.length > 0);
       card.classList.toggle('has-warning', warns.length > 0);
       replace(card.querySelector('.card-issues'),
-        errs.map((e) => h('li', { class: 'issue-error' }, h('span', { class: 'visually-hidden' }, 'Error: '), issueText(e))),
-        warns.map((e) => h('li', { class: 'issue-warning' }, h('span', { class: 'visually-hidden' }, 'Warning: '), issueText(e))));
+        errs.map((e) => h('li', { class: 'issue-error' }, h('span', { class: 'visually-hidden' }, 'Error: '), issueLine(e))),
+        warns.map((e) => h('li', { class: 'issue-warning' }, h('span', { class: 'visually-hidden' }, 'Warning: '), issueLine(e))));
     }
     for (const [stage, el] of this.stageEls) {
       const errs = errors.byStage.get(stage) ?? [];
       el.classList.toggle('has-error', errs.length > 0);
-      replace(el.querySelector('.stage-issues'), errs.map((e) => h('li', { class: 'issue-error' }, issueText(e))));
+      replace(el.querySelector('.stage-issues'), errs.map((e) => h('li', { class: 'issue-error' }, issueLine(e))));
     }
-    // workflow-level fields
-    if (this.wfSettingsEl) {
-      const wfIssues = errors.workflow.map((e) => ({ ...e, rel: e.path.slice(1) }));
-      this.workflowLeftovers = showErrors(this.wfSettingsEl, wfIssues);
-    }
-    // the selected step's form
-    if (this.selected && this.forms.length) {
-      const mine = errors.byStep.get(this.selected) ?? [];
-      const leftovers = this.forms.map((f) => new Set(f.showErrors(mine)));
-      const unplaced = mine.filter((e) => leftovers.every((set) => set.has(e)));
-      replace(this.stepIssuesEl, unplaced.map((e) => h('li', { class: 'issue-error', role: 'alert' }, e.message)),
-        (warnings.byStep.get(this.selected) ?? []).map((e) => h('li', { class: 'issue-warning' }, e.message)));
-    }
-  }
-
-  renderProblems() {
-    const { errors, warnings } = this.issues;
-    const all = [...errors.map((e) => ({ ...e, kind: 'error' })), ...warnings.map((e) => ({ ...e, kind: 'warning' }))];
-    const steps = walkSteps(this.def, this.types).sort((a, b) => b.path.length - a.path.length);
-    replace(this.problemsEl,
-      h('h2', { id: 'problems-h' }, 'Problems'),
-      all.length
-        ? h('ul', { class: 'problem-list' }, all.map((p) => {
-          const hit = steps.find((e) => p.path === e.path || p.path.startsWith(`${e.path}.`) || p.path.startsWith(`${e.path}[`));
-          return h('li', { class: `problem-${p.kind}` },
-            h('span', { class: `tag tag-${p.kind}` }, p.kind === 'error' ? 'Error' : 'Warning'), ' ',
-            h('code', {}, p.path), ' ', p.message, ' ',
-            hit ? h('button', { type: 'button', class: 'link-button', onclick: () => { this.select(hit.step); this.refocus(`${this.uid(hit.step)}:select`); } }, `Show ${hit.step.id ?? 'step'}`) : null);
-        }))
-        : h('p', { class: 'muted' }, this.validity === 'valid' ? 'None.' : '—'));
+    applyFormIssues(this, errors, warnings);
+    this.renderValidity();
   }
 
   // ---------------------------------------------------------------- save
 
   async save() {
     if (this.readOnly || this.saving) return;
+    this.attempted = true;
+    this.touched = true;
+    if (this.renaming()) {
+      const ok = await confirmDialog({
+        title: 'Save as new workflow?',
+        message: `The name changed from “${this.savedName}” to “${this.def.name}”. Saving creates a new workflow “${this.def.name}”; “${this.savedName}” stays as it is.`,
+        confirmLabel: 'Save as new workflow',
+      });
+      if (!ok) return;
+    }
     this.saving = true;
     this.saveBtn.disabled = true;
     replace(this.saveStatus, message('info', 'Checking…'));
     try {
       const { valid, snapshot } = await this.validateNow();
       if (valid !== true) {
-        const n = this.issues.errors.length;
+        const n = this.shownIssues().errors.length;
         replace(this.saveStatus, message('error', valid === false
-          ? `Not saved: the workflow has ${n} problem${n === 1 ? '' : 's'} (see the marked steps and the list below).`
+          ? `Not saved: the workflow has ${n} problem${n === 1 ? '' : 's'} (see the marked steps and the Problems list).`
           : 'Not saved: the workflow could not be checked. Try again.'));
+        this.saveStatus.querySelector('.msg').dataset.kind = 'invalid';
         return;
       }
       const res = await api('PUT', `/api/workflows/${enc(snapshot.name)}`, snapshot);
@@ -650,16 +636,27 @@ class Builder {
       this.version = version;
       this.latest = version;
       this.from = null;
-      this.dirty = JSON.stringify(snapshot) !== JSON.stringify(this.def);
+      this.savedJson = json(snapshot);
+      this.serverWarnings = (warnings ?? []).filter((w) => w && typeof w === 'object' && typeof w.path === 'string');
       history.replaceState(null, '', `/builder/${enc(snapshot.name)}`);
-      document.title = `Builder · stageflow`;
+      document.title = 'Builder · stageflow';
       replace(this.saveStatus, message('ok', res.status === 201 ? `Saved as version ${version}.` : `No changes since version ${version}.`,
         warnings?.length ? ` ${warnings.length} warning${warnings.length === 1 ? '' : 's'}.` : '', ' ',
         h('a', { href: `/runs?workflow=${enc(snapshot.name)}` }, 'Runs of this workflow')));
       this.saveStatus.querySelector('.msg').dataset.version = String(version);
       this.versions = (await get(`/api/workflows/${enc(snapshot.name)}/versions`)).items;
-      this.renderHistory();
+      if (renamed) {
+        // the Run button belongs to a saved workflow
+        if (!this.runBtn) {
+          this.runBtn = h('button', { type: 'button', id: 'run-open', onclick: () => this.openRun() }, '▶ Run');
+          this.saveBtn.before(this.runBtn);
+        }
+        renderWorkflowPanel(this);
+      }
+      renderVersions(this);
       this.renderHead();
+      this.applyIssues();
+      this.renderProblems();
       if (renamed) this.titleEl.focus?.();
     } catch (err) {
       if (err instanceof ApiError && err.status === 400 && err.errors.length) {
@@ -677,7 +674,4 @@ class Builder {
   }
 }
 
-function issueText(issue) {
-  const where = issue.rel && issue.rel !== '' ? `${issue.rel.replace(/^\./, '')}: ` : '';
-  return `${where}${issue.message}`;
-}
+export { leaveTo };

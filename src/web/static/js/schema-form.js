@@ -97,6 +97,26 @@ function hintFor(key, ps, kind) {
   return bits.join('; ');
 }
 
+/**
+ * A <datalist> of picks for a text input. For a comma-separated list the options are offered as
+ * "what is typed so far, <option>", so picking one appends instead of replacing.
+ */
+export function suggestions(input, id, picks) {
+  if (!picks?.options?.length) return null;
+  const list = h('datalist', { id: `${id}-list` });
+  const fill = () => {
+    const head = picks.multi ? input.value.replace(/[^,]*$/, '').replace(/\s*$/, '') : '';
+    const taken = new Set(picks.multi ? splitList(input.value) : []);
+    list.replaceChildren(...picks.options.filter((c) => !taken.has(c.value))
+      .map((c) => h('option', { value: head ? `${head} ${c.value}` : c.value, label: c.label ?? undefined })));
+  };
+  fill();
+  input.setAttribute('list', list.id);
+  input.setAttribute('autocomplete', 'off');
+  input.addEventListener('input', fill);
+  return list;
+}
+
 const idFrom = (prefix, path) => `${prefix}${path.replace(/[^A-Za-z0-9_-]+/g, '_')}`;
 
 /**
@@ -165,10 +185,20 @@ function field(key, ps, obj, required, path, o, rerender) {
 
   switch (kind) {
     case 'string': {
+      const picks = o.suggest?.(key, kind);
+      if (picks?.select) {
+        const known = picks.options.some((c) => c.value === obj[key]);
+        const select = h('select', { ...common, onchange: (e) => set(e.target.value === '' ? undefined : e.target.value) },
+          h('option', { value: '' }, '(not set)'),
+          picks.options.map((c) => h('option', { value: c.value, selected: obj[key] === c.value }, c.label ?? c.value)),
+          obj[key] !== undefined && !known ? h('option', { value: String(obj[key]), selected: true }, `${obj[key]} (unknown)`) : null);
+        if (obj[key] === undefined) select.value = '';
+        return wrap(path, kind, labelFor(id, key, required), select, hintEl(id, hint), errorSlot(id));
+      }
       const long = /message|body|description/i.test(key);
       const input = h(long ? 'textarea' : 'input', { ...common, type: long ? undefined : 'text', rows: long ? 3 : undefined, value: obj[key] ?? '', spellcheck: long ? 'true' : 'false',
         oninput: (e) => set(e.target.value === '' ? undefined : e.target.value) });
-      return wrap(path, kind, labelFor(id, key, required), input, hintEl(id, hint), errorSlot(id));
+      return wrap(path, kind, labelFor(id, key, required), input, suggestions(input, id, picks), hintEl(id, hint), errorSlot(id));
     }
     case 'number': {
       const input = h('input', { ...common, type: 'number', inputmode: ps.type === 'integer' ? 'numeric' : 'decimal', step: ps.type === 'integer' ? '1' : 'any',
@@ -198,7 +228,7 @@ function field(key, ps, obj, required, path, o, rerender) {
           const list = splitList(e.target.value);
           set(list.length ? list : undefined);
         } });
-      return wrap(path, kind, labelFor(id, key, required), input, hintEl(id, hint), errorSlot(id));
+      return wrap(path, kind, labelFor(id, key, required), input, suggestions(input, id, o.suggest?.(key, kind)), hintEl(id, hint), errorSlot(id));
     }
     case 'json': {
       const shown = h('span', { class: 'json-kind', id: `${id}-kind`, aria: { live: 'polite' } }, describeJson(obj[key]));
