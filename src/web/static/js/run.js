@@ -3,9 +3,12 @@
 import { api, ApiError, enc, get } from './api.js';
 import { confirmDialog, formatDuration, formatTime, h, humanize, message, pretty, replace } from './dom.js';
 import { branchSlots, walkSteps } from './definition.js';
+import { describeEvent, relativeTime } from './words.js';
 
 const MOVING = new Set(['running', 'waiting']);
 const POLL_MS = 1000;
+
+const STATUS_WORD = { completed: 'Completed', failed: 'Failed', cancelled: 'Cancelled', draft: 'Draft, waiting to be submitted again' };
 
 const STATE_LABEL = {
   done: 'done', current: 'running', waiting: 'waiting', failed: 'failed', skipped: 'skipped branch',
@@ -51,9 +54,12 @@ class RunPage {
     this.modelEl = h('section', { class: 'model', id: 'run-model', aria: { labelledby: 'model-h' } });
     this.entryEl = h('section', { class: 'entry', id: 'run-entry', aria: { labelledby: 'entry-h' } });
     this.liveEl = h('p', { class: 'live muted', id: 'live', aria: { live: 'off' } });
+    this.summaryEl = h('div', { id: 'run-summary', aria: { live: 'polite' } });
+    // Other modules add sections here (after the status summary), e.g. a diagnosis.
+    this.extraEl = h('div', { id: 'run-extra', class: 'run-extra' });
     this.main.append(
       h('div', { class: 'page-head' }, h('h1', {}, 'Run ', h('code', { class: 'run-id' }, run.id)), this.liveEl),
-      this.headEl, this.actionsEl, this.actionStatus, this.diagramEl,
+      this.summaryEl, this.extraEl, this.headEl, this.actionsEl, this.actionStatus, this.diagramEl,
       h('div', { class: 'run-columns' }, this.timelineEl, h('div', { class: 'run-data' }, this.modelEl, this.entryEl)));
     try {
       const [types, wf] = await Promise.all([get('/api/step-types'), get(`/api/workflows/${enc(run.workflow)}?version=${run.version}`)]);
@@ -97,11 +103,32 @@ class RunPage {
       }
     }
     const moving = MOVING.has(run.status);
-    this.liveEl.textContent = this.fetchError ? `Update failed (${this.fetchError}); retrying…` : moving ? 'Live: updates every second' : 'Finished moving';
+    this.liveEl.textContent = this.fetchError ? `Update failed (${this.fetchError}); retrying…` : moving ? 'Live: updates every second' : `${STATUS_WORD[run.status] ?? run.status}: no more updates`;
     if (moving || this.fetchError) this.timer = setTimeout(() => this.refresh(), POLL_MS);
   }
 
+  stepLabel(id) {
+    const e = this.def ? walkSteps(this.def, this.types).find((x) => x.step.id === id) : null;
+    return e ? `${e.step.name ?? e.step.id} (stage ${e.stage?.name ?? e.stageIndex + 1})` : id;
+  }
+
+  renderSummary() {
+    const r = this.run;
+    const where = r.error?.stepId ?? r.step?.id;
+    const text = {
+      failed: ['Failed', `${r.error?.message ?? 'the run stopped with an error'}${where ? ` — at step ${this.stepLabel(where)}${r.error?.attempt ? `, attempt ${r.error.attempt}` : ''}` : ''}. Retry it below once the cause is fixed.`],
+      completed: ['Completed', r.outcome ? `Outcome: ${r.outcome}.` : 'Every stage ran.'],
+      cancelled: ['Cancelled', where ? `Stopped at step ${this.stepLabel(where)}.` : 'Stopped.'],
+      waiting: ['Waiting', r.step ? `At step ${this.stepLabel(r.step.id)}${r.confirmation ? ': an answer is needed on Tasks' : ''}.` : 'Waiting.'],
+      running: ['Running', r.step ? `At step ${this.stepLabel(r.step.id)}.` : 'Starting.'],
+      draft: ['Draft', 'Sent back for changes: edit the model and submit it again below.'],
+    }[r.status] ?? [r.status, ''];
+    replace(this.summaryEl, h('div', { class: ['run-summary', `summary-${r.status}`], id: 'run-summary-box', role: r.status === 'failed' ? 'alert' : undefined },
+      h('strong', { class: 'summary-word' }, text[0]), ' ', h('span', {}, text[1])));
+  }
+
   renderHead() {
+    this.renderSummary();
     const r = this.run;
     const rows = [
       ['Status', h('span', { class: `badge status-${r.status}`, id: 'run-status', dataset: { status: r.status } }, r.status)],
@@ -227,7 +254,9 @@ class RunPage {
         for (const id of [...completed.keys()]) if ((order.get(id) ?? -1) >= from) completed.delete(id);
       }
       if (ev.type === 'step.completed' && ev.stepId) completed.set(ev.stepId, ev);
-      if (ev.type === 'step.started' && ev.stepId) started.set(ev.stepId, (started.get(ev.stepId) ?? 0) + 1);
+      // attempts are the distinct attempt numbers since the last retry/submit (a redelivered job starts the same attempt again)
+      if ((ev.type === 'run.retried' || ev.type === 'run.submitted')) started.clear();
+      if (ev.type === 'step.started' && ev.stepId) started.set(ev.stepId, Math.max(started.get(ev.stepId) ?? 0, ev.attempt ?? 1));
     }
     const r = this.run;
     const state = new Map();
@@ -302,24 +331,21 @@ class RunPage {
 
   renderTimeline() {
     const items = this.history;
-    const t0 = items.length ? new Date(items[0].at).getTime() : 0;
+    const name = (id) => {
+      const e = this.def ? walkSteps(this.def, this.types).find((x) => x.step.id === id) : null;
+      return e?.step.name ?? id;
+    };
     replace(this.timelineEl,
       h('h2', { id: 'timeline-h' }, 'History'),
       items.length ? h('ol', { class: 'timeline' }, items.map((ev) => {
-        const offset = new Date(ev.at).getTime() - t0;
-        const bits = [
-          ev.stepId ? h('span', {}, 'step ', h('code', {}, ev.stepId)) : null,
-          ev.attempt ? h('span', {}, `attempt ${ev.attempt}`) : null,
-          typeof ev.durationMs === 'number' ? h('span', {}, `took ${formatDuration(ev.durationMs)}`) : null,
-          ev.by ? h('span', {}, `by ${ev.by}`) : null,
-        ].filter(Boolean);
-        const detail = describeDetail(ev);
+        const detail = ev.detail && typeof ev.detail === 'object' && Object.keys(ev.detail).length ? ev.detail : null;
         return h('li', { class: ['event', `ev-${ev.type.replace(/\./g, '-')}`], dataset: { type: ev.type } },
           h('div', { class: 'event-head' },
-            h('time', { datetime: ev.at, title: formatTime(ev.at) }, `+${formatDuration(offset) || '0 ms'}`),
-            h('strong', {}, ev.type)),
-          bits.length ? h('div', { class: 'event-bits' }, bits.flatMap((b, i) => (i ? [' · ', b] : [b]))) : null,
-          detail ? h('div', { class: 'event-detail' }, detail) : null);
+            h('time', { datetime: ev.at, title: formatTime(ev.at) }, new Date(ev.at).toLocaleTimeString()),
+            h('span', { class: 'event-text' }, describeEvent(ev, name))),
+          detail || ev.seq !== undefined ? h('details', { class: 'event-detail' }, h('summary', {}, 'Details'),
+            h('p', { class: 'muted small-text' }, `${ev.type}${ev.stepId ? ` · step ${ev.stepId}` : ''}${ev.attempt ? ` · attempt ${ev.attempt}` : ''}${typeof ev.durationMs === 'number' ? ` · ${formatDuration(ev.durationMs)}` : ''} · ${relativeTime(ev.at)}`),
+            detail ? h('pre', { class: 'json' }, pretty(detail)) : null) : null);
       })) : h('p', { class: 'muted' }, 'No events yet.'));
   }
 
@@ -344,13 +370,4 @@ class RunPage {
         : message('error', `Could not read the entry: ${err.message}`));
     }
   }
-}
-
-function describeDetail(ev) {
-  const d = ev.detail;
-  if (!d || typeof d !== 'object') return null;
-  if (ev.type === 'confirmation.answered') return `answered “${d.option}”${d.comment ? `: ${d.comment}` : ''}`;
-  if (d.error?.message) return d.error.message;
-  const text = JSON.stringify(d);
-  return text === '{}' ? null : text.length > 240 ? `${text.slice(0, 237)}…` : text;
 }

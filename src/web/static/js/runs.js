@@ -1,9 +1,12 @@
 // /runs: runs the caller may see, newest first, filtered by workflow and status; paged by cursor.
 import { api, ApiError, enc, get, withQuery } from './api.js';
 import { formatTime, h, message, replace } from './dom.js';
+import { relativeTime, shortId } from './words.js';
 
 const STATUSES = ['running', 'waiting', 'completed', 'failed', 'cancelled', 'draft'];
 const PAGE = 25;
+/** Auto refresh while the tab is visible; a hidden tab asks nothing. */
+const REFRESH_MS = 5000;
 
 export async function mount(main, { query }) {
   const filters = { workflow: query.get('workflow') ?? '', status: query.get('status') ?? '' };
@@ -24,7 +27,7 @@ export async function mount(main, { query }) {
   const more = h('button', { type: 'button', id: 'load-more', hidden: true }, 'Load more');
   const table = h('div', { class: 'table-wrap' }, h('table', { class: 'list', id: 'run-list' },
     h('caption', { class: 'visually-hidden' }, 'Runs, newest first'),
-    h('thead', {}, h('tr', {}, ['Run', 'Workflow', 'Status', 'Stage / step', 'Started by', 'Updated'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('thead', {}, h('tr', {}, COLUMNS.map((c) => h('th', { scope: 'col' }, c)))),
     tbody));
 
   let cursor;
@@ -40,7 +43,9 @@ export async function mount(main, { query }) {
       for (const run of page.items) tbody.append(row(run));
       cursor = page.nextCursor;
       more.hidden = !cursor;
-      replace(status, tbody.children.length ? null : h('p', { class: 'muted', id: 'no-runs' }, 'No runs match.'));
+      table.hidden = !tbody.children.length;
+      replace(status, tbody.children.length ? null : emptyState(filters, names));
+      stamp.textContent = `Updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
       if (mine !== loading) return;
       replace(status, message('error', `Could not load runs: ${err.message}`));
@@ -57,25 +62,54 @@ export async function mount(main, { query }) {
   stSelect.addEventListener('change', apply);
   more.addEventListener('click', () => load(false));
 
+  // auto refresh: only the first page (a user who loaded more keeps their list), paused while hidden
+  const auto = h('input', { type: 'checkbox', id: 'auto-refresh', checked: true });
+  const stamp = h('span', { class: 'muted small-text', id: 'runs-updated' });
+  let pollTimer;
+  const schedule = () => {
+    clearTimeout(pollTimer);
+    if (!auto.checked || document.visibilityState === 'hidden' || !main.isConnected) return;
+    pollTimer = setTimeout(async () => {
+      if (tbody.children.length <= PAGE) await load(true);
+      schedule();
+    }, REFRESH_MS);
+  };
+  auto.addEventListener('change', schedule);
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible' && auto.checked) { load(true); } schedule(); });
+
   main.append(
     h('div', { class: 'page-head' }, h('h1', {}, 'Runs'),
-      h('button', { type: 'button', id: 'refresh-runs', onclick: () => load(true) }, 'Refresh')),
+      h('div', { class: 'head-actions' }, stamp,
+        h('label', { class: 'check', for: 'auto-refresh' }, auto, 'Auto refresh'),
+        h('button', { type: 'button', id: 'refresh-runs', onclick: () => load(true) }, 'Refresh'))),
     h('form', { class: 'filters', role: 'search', onsubmit: (e) => { e.preventDefault(); apply(); } },
       h('div', { class: 'field' }, h('label', { for: 'filter-workflow' }, 'Workflow'), wfSelect),
       h('div', { class: 'field' }, h('label', { for: 'filter-status' }, 'Status'), stSelect)),
     startForm(names, filters.workflow),
     status, table, more);
   await load(true);
+  schedule();
+}
+
+const COLUMNS = ['Run', 'Workflow', 'Version', 'Status', 'Stage / step', 'Entry', 'Started by', 'Updated'];
+
+function emptyState(filters, names) {
+  if (filters.workflow || filters.status) return h('p', { class: 'empty-state', id: 'no-runs' }, 'No runs match these filters. ', h('a', { href: '/runs' }, 'Show all runs'));
+  return h('div', { class: 'empty-state', id: 'no-runs' }, h('p', {}, h('strong', {}, 'No runs yet.')),
+    h('p', { class: 'muted' }, names.length ? 'Start one with “Start a run” above, or from the builder’s Run button.' : 'Save a workflow in the builder first, then run it.'));
 }
 
 function row(run) {
+  const cell = (label, ...content) => h('td', { dataset: { label } }, ...content);
   return h('tr', { dataset: { runId: run.id, status: run.status } },
-    h('td', {}, h('a', { href: `/runs/${enc(run.id)}`, class: 'run-link' }, h('code', {}, run.id))),
-    h('td', {}, h('a', { href: `/builder/${enc(run.workflow)}?version=${run.version}` }, run.workflow), h('span', { class: 'muted' }, ` v${run.version}`)),
-    h('td', {}, h('span', { class: `badge status-${run.status}` }, run.status)),
-    h('td', {}, run.stage ? `${run.stage.name}${run.step ? ` / ${run.step.name}` : ''}` : ''),
-    h('td', {}, run.startedBy ?? ''),
-    h('td', {}, formatTime(run.updatedAt)));
+    cell('Run', h('a', { href: `/runs/${enc(run.id)}`, class: 'run-link', title: run.id, aria: { label: `Run ${run.id}` } }, h('code', {}, shortId(run.id)))),
+    cell('Workflow', h('a', { href: `/builder/${enc(run.workflow)}?version=${run.version}` }, run.workflow)),
+    cell('Version', `v${run.version}`),
+    cell('Status', h('span', { class: `badge status-${run.status}` }, run.status)),
+    cell('Stage / step', run.stage ? `${run.stage.name}${run.step ? ` / ${run.step.name}` : ''}` : ''),
+    cell('Entry', run.entry?.id ? h('code', { title: run.entry.id }, shortId(run.entry.id)) : ''),
+    cell('Started by', run.startedBy ?? ''),
+    cell('Updated', h('time', { datetime: run.updatedAt, title: formatTime(run.updatedAt) }, relativeTime(run.updatedAt))));
 }
 
 function startForm(names, preselect) {

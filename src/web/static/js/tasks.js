@@ -1,6 +1,7 @@
 // /tasks: confirmations waiting for the caller; one button per option and an optional comment.
 import { api, ApiError, enc, get } from './api.js';
 import { formatTime, h, message, pretty, replace } from './dom.js';
+import { optionClass } from './words.js';
 
 const POLL_MS = 3000;
 
@@ -49,7 +50,7 @@ function taskCard(t, answered) {
   const base = `task-${t.runId}-${t.seq}`;
   const comment = h('textarea', { id: `${base}-comment`, rows: 2, maxlength: 4000 });
   const note = h('div', { aria: { live: 'polite' } });
-  const buttons = t.options.map((option) => h('button', { type: 'button', class: 'option', dataset: { option }, onclick: async () => {
+  const buttons = t.options.map((option, i) => h('button', { type: 'button', class: ['option', optionClass(option, i)], dataset: { option }, onclick: async () => {
     for (const b of buttons) b.disabled = true;
     replace(note, message('info', 'Sending…'));
     try {
