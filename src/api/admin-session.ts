@@ -71,6 +71,10 @@ export function adminSession(opts: AdminSessionOptions): { guard: RequestHandler
 
   const routes = Router();
   routes.use(express.urlencoded({ extended: false, limit: '4kb' }));
+  routes.use('/login', (_req, res, next) => {
+    res.setHeader('Content-Security-Policy', LOGIN_CSP);
+    next();
+  });
   routes.get('/login', (_req, res) => {
     res.type('html').send(loginPage(''));
   });
@@ -102,10 +106,19 @@ function sameOrigin(origin: string | undefined, host: string | undefined): boole
   }
 }
 
+/** Same look as the web pages (their stylesheet and icon), and as strict a CSP: nothing inline. */
+export const LOGIN_CSP = "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 function loginPage(message: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>stageflow admin</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem">
-<h1>Queue board sign-in</h1>${message ? `<p role="alert">${message}</p>` : ''}
-<form method="post" action="/admin/login"><label>Admin API key<br><input name="key" type="password" autocomplete="current-password" required style="width:100%"></label>
-<p><button type="submit">Sign in</button></p></form></body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Queue board sign-in · stageflow</title><link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/ui/app.css"></head>
+<body><header class="topbar"><a class="brand" href="/runs">stageflow</a><nav aria-label="Pages"><ul><li><a href="/runs">Runs</a></li><li><a href="/builder">Builder</a></li></ul></nav></header>
+<main id="main"><form class="signin card-panel" method="post" action="/admin/login">
+<h1>Queue board sign-in</h1>
+<p>The queue board (Bull Board) shows and changes the step queues directly, so it is for admins. Enter an admin API key; a session cookie keeps you signed in for 8 hours.</p>
+${message ? `<p class="msg msg-error" role="alert">${message}</p>` : ''}
+<label for="admin-key">Admin API key</label>
+<input id="admin-key" name="key" type="password" autocomplete="current-password" required>
+<button type="submit" class="primary">Sign in</button>
+</form></main></body></html>`;
 }
