@@ -102,7 +102,7 @@ function emptyState(filters, names) {
 function row(run) {
   const cell = (label, ...content) => h('td', { dataset: { label } }, ...content);
   return h('tr', { dataset: { runId: run.id, status: run.status } },
-    cell('Run', h('a', { href: `/runs/${enc(run.id)}`, class: 'run-link', title: run.id, aria: { label: `Run ${run.id}` } }, h('code', {}, shortId(run.id)))),
+    cell('Run', h('a', { href: `/runs/${enc(run.id)}`, class: 'run-link', title: run.id }, h('code', {}, shortId(run.id)))),
     cell('Workflow', h('a', { href: `/builder/${enc(run.workflow)}?version=${run.version}` }, run.workflow)),
     cell('Version', `v${run.version}`),
     cell('Status', h('span', { class: `badge status-${run.status}` }, run.status)),
