@@ -111,7 +111,7 @@ describe('builder', () => {
     await until(() => page.locator('#version-info').textContent()).toBe('version 1');
     expect(page.url()).toBe(`${h.base}/builder/browser-built`);
     await card(page, 'get-user-confirmation-1').getByRole('button').first().click();
-    await screenshot(page, 'builder', { docs: 'builder.png' });
+    await screenshot(page, 'builder');
 
     const saved = await h.api('GET', '/api/workflows/browser-built');
     expect(saved.status).toBe(200);
@@ -229,7 +229,7 @@ describe('runs and tasks', () => {
     expect(await admin.page.locator('.timeline [data-type="confirmation.answered"]').textContent()).toContain('within budget');
     await until(() => admin.page.locator('#run-entry-json').textContent()).toContain('"approved"');
     expect(await admin.page.locator('#run-actions').textContent()).toContain('Nothing to do');
-    await screenshot(admin.page, 'run', { docs: 'run.png' });
+    await screenshot(admin.page, 'run');
     expect([...admin.errors, ...bob.errors]).toEqual([]);
   });
 

@@ -149,7 +149,8 @@ function edges(b) {
     const end = b.marks.ends.get(stage);
     if (steps.length) { out.push([head, b.cardEls.get(steps[0]), 'next']); visit(steps, end); } else out.push([head, end, 'next']);
     const nextStage = b.def.stages[i + 1];
-    if (nextStage) out.push([head, b.marks.heads.get(nextStage), 'stage']);
+    // side by side: head to head; stacked (a phone): from this stage's end down to the next
+    if (nextStage) out.push([head, b.marks.heads.get(nextStage), 'stage', end]);
   });
   return out.filter(([a, c]) => a && c);
 }
@@ -176,9 +177,10 @@ export function drawConnectors(b) {
     marker.append(tip);
     defs.append(marker);
   }
-  const paths = edges(b).map(([from, to, kind]) => {
-    const a = rel(from);
+  const paths = edges(b).map(([from, to, kind, stackedFrom]) => {
+    let a = rel(from);
     const c = rel(to);
+    if (stackedFrom && c.y > a.y + a.h) a = rel(stackedFrom);
     let d;
     if (c.y >= a.y + a.h - 4 && Math.abs((c.x + c.w / 2) - (a.x + a.w / 2)) < Math.max(a.w, c.w)) {
       const x1 = a.x + Math.min(a.w / 2, 24); const y1 = a.y + a.h;
