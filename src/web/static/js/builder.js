@@ -133,7 +133,7 @@ class Builder {
       h('div', { class: 'builder-body' }, this.toolboxEl, this.canvasWrap, buildPanel(this))));
 
     attachCanvasDnd(this);
-    this.main.addEventListener('keydown', (e) => this.globalKey(e));
+    document.addEventListener('keydown', (e) => this.globalKey(e));
     this.resizeObserver = new ResizeObserver(() => drawConnectors(this));
     this.resizeObserver.observe(this.canvas);
     setGuard(() => (this.dirty ? `The workflow ${this.def.name || '(new)'} has unsaved changes.` : ''));
