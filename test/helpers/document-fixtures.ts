@@ -56,6 +56,7 @@ export async function orderXlsx(): Promise<Buffer> {
   ws.getCell('B2').value = '${total}';
   ws.getCell('A3').value = 'Ordered on';
   ws.getCell('B3').value = '${orderedAt}';
+  ws.getCell('B3').numFmt = 'yyyy-mm-dd';
   ws.getCell('A5').value = 'Item';
   ws.getCell('B5').value = 'Qty';
   ws.getCell('C5').value = 'Price';

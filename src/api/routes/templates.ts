@@ -31,6 +31,11 @@ const tooLarge = (res: Response, maxBytes: number) => sendProblem(res, 413, `the
 /** Mounted before the API's own JSON parser: template bodies may be far larger than other requests. */
 export function templateBodyParser(maxBytes: number): express.RequestHandler[] {
   return [
+    (req, res, next) => {
+      // Only PUT /{name} reads multipart (busboy); every other body stays JSON-only.
+      if (req.method === 'PUT' && /^\/[^/]+$/.test(req.path)) res.locals.multipart = true;
+      next();
+    },
     express.json({ limit: templateJsonLimit(maxBytes), strict: false, type: ['application/json', 'application/*+json'] }),
     ((err, _req, res, next) => {
       if ((err as { type?: string }).type === 'entity.too.large') return tooLarge(res, maxBytes);

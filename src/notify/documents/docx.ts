@@ -68,6 +68,20 @@ function open(template: Buffer, modules: unknown[] = []): Docxtemplater {
   }
 }
 
+/** Filter expressions are Liquid: a broken one is refused at registration, not at the first run. */
+function checkExpressions(tags: Record<string, unknown>, issues: TemplateIssue[]): void {
+  for (const [k, v] of Object.entries(tags)) {
+    if (k.includes('|')) {
+      try {
+        liquid.parse(`{{ ${k} }}`);
+      } catch (err) {
+        issues.push({ path: '$.content', message: `tag "${k}" (word/document.xml): ${(err as Error).message}` });
+      }
+    }
+    if (v && typeof v === 'object') checkExpressions(v as Record<string, unknown>, issues);
+  }
+}
+
 function flatten(tags: Record<string, unknown>, base = ''): string[] {
   return Object.entries(tags).flatMap(([k, v]) => {
     const root = k.split('|')[0]!.trim();
@@ -84,7 +98,11 @@ export const docx: DocumentKind = {
     // The module's export is a factory (its typings say class).
     const inspector = (inspectModule as unknown as () => { getAllTags(): Record<string, unknown> })();
     open(template, [inspector]);
-    return [...new Set(flatten(inspector.getAllTags()))];
+    const tags = inspector.getAllTags();
+    const issues: TemplateIssue[] = [];
+    checkExpressions(tags, issues);
+    if (issues.length) throw new DocumentTemplateError(issues);
+    return [...new Set(flatten(tags))];
   },
   async render(template, model) {
     const doc = open(template);
