@@ -11,7 +11,7 @@ const STATIC_DIR = fileURLToPath(new URL('./static', import.meta.url));
 const SHELL = fileURLToPath(new URL('./static/index.html', import.meta.url));
 
 /** Paths that render the shell; app.js picks the page from location.pathname. */
-export const PAGE_PATHS = ['/builder', '/builder/:name', '/runs', '/runs/:id', '/tasks', '/signin'];
+export const PAGE_PATHS = ['/builder', '/builder/:name', '/runs', '/runs/:id', '/tasks', '/templates', '/signin'];
 
 export function webRoutes(): Router {
   const r = Router();
