@@ -11,6 +11,7 @@ const routes = [
   { re: /^\/runs\/?$/, nav: 'runs', load: () => import('./runs.js'), title: 'Runs' },
   { re: /^\/runs\/([^/]+)\/?$/, nav: 'runs', load: () => import('./run.js'), title: 'Run' },
   { re: /^\/tasks\/?$/, nav: 'tasks', load: () => import('./tasks.js'), title: 'Tasks' },
+  { re: /^\/templates\/?$/, nav: 'templates', load: () => import('./templates.js'), title: 'Templates' },
 ];
 
 function routeOf(pathname) {
