@@ -15,7 +15,7 @@ import { IDENTIFIER_PATTERN } from '../definition/ids.ts';
 import type { Keys } from '../engine/keys.ts';
 import type { Attachment, PreparedMessage, Templates } from '../steps/services.ts';
 import { NonRetryableError, type Model } from '../steps/types.ts';
-import { DOCUMENT_TYPES, documentKinds, DocumentTemplateError, isDocumentType, type DocumentType, type TemplateIssue } from './documents/index.ts';
+import { DOCUMENT_TYPES, documentKind, DocumentTemplateError, isDocumentType, type DocumentType, type TemplateIssue } from './documents/index.ts';
 import type { DocumentLinks } from './document-links.ts';
 import type { DocumentStore } from './documents.ts';
 
@@ -213,7 +213,7 @@ export class TemplateStore implements Templates {
     liquidPart(parsed.fileName, '$.fileName');
     let fileInfo: TemplateFile | undefined;
     if (doc && file) {
-      const kind = documentKinds[parsed.renderType as DocumentType];
+      const kind = await documentKind(parsed.renderType as DocumentType);
       try {
         kind.inspect(file).forEach((t) => tags.add(t));
       } catch (err) {
@@ -308,7 +308,7 @@ export class TemplateStore implements Templates {
   private async renderDocumentOf(template: StoredTemplate, model: Model): Promise<{ bytes: Buffer; fileName: string; contentType: string }> {
     const name = template.name;
     if (!isDocumentType(template.renderType)) throw new NonRetryableError(`template "${name}" is a ${template.renderType} template, not a document`);
-    const kind = documentKinds[template.renderType];
+    const kind = await documentKind(template.renderType);
     const file = await this.file(name);
     if (!file) throw new NonRetryableError(`template "${name}" has no file (register it again)`);
     let bytes: Buffer;

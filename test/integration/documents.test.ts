@@ -21,7 +21,7 @@ import { Engine } from '../../src/engine/engine.ts';
 import { createKeys } from '../../src/engine/keys.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts';
-import { documentKinds } from '../../src/notify/documents/index.ts';
+import { DOCUMENT_INFO, documentKind, type DocumentKind } from '../../src/notify/documents/index.ts';
 import { DocumentStore, documentId } from '../../src/notify/documents.ts';
 import { createNotifyServices, type NotifyServices } from '../../src/notify/index.ts';
 import { sendTemplatedNotificationStep } from '../../src/steps/sendTemplatedNotification.ts';
@@ -121,6 +121,14 @@ async function pdfLines(bytes: Buffer): Promise<string[]> {
 }
 
 const model = orderModel(100);
+const documentKinds = {} as Record<'docx' | 'xlsx' | 'pdf', DocumentKind>;
+beforeAll(async () => {
+  for (const t of ['docx', 'xlsx', 'pdf'] as const) {
+    documentKinds[t] = await documentKind(t);
+    // the table known without loading a renderer says what the renderer says
+    expect(DOCUMENT_INFO[t]).toEqual({ contentType: documentKinds[t].contentType, extension: documentKinds[t].extension });
+  }
+});
 
 let runCounter = 0;
 function stepCtx<S extends z.ZodType>(step: StepType<S>, params: z.input<S>, m: Model, runId = `run-${++runCounter}`): StepContext<z.infer<S>> {
