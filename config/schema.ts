@@ -186,6 +186,12 @@ const vars = {
       'Signs confirmation answer links (HMAC-SHA256), at least 32 characters. Unset, a random one is generated once and kept in Redis for every process.',
     schema: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   },
+  TEMPLATE_MAX_BYTES: intVar(
+    5 * 1_048_576,
+    1024,
+    256 * 1_048_576,
+    'Largest document template file (docx, xlsx, pdf definition) `PUT /api/templates/{name}` accepts; larger ones get 413.',
+  ),
   BODY_LIMIT_BYTES: intVar(1_048_576, 1024, 64 * 1_048_576, 'Largest JSON request body the API reads; larger ones get 413.'),
   RATE_LIMIT_PER_MINUTE: intVar(1200, 0, 1_000_000, 'API requests one principal may make per minute (429 with Retry-After beyond); 0 turns the limit off.'),
   METRICS_TOKEN: {
@@ -237,6 +243,7 @@ export interface Config {
   publicUrl: string;
   linkSecret: string | undefined;
   bodyLimitBytes: number;
+  templateMaxBytes: number;
   rateLimitPerMinute: number;
   metricsToken: string | undefined;
 }
@@ -299,6 +306,7 @@ function toConfig(env: Env): Config {
     publicUrl: env.PUBLIC_URL,
     linkSecret: env.LINK_SECRET,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    templateMaxBytes: env.TEMPLATE_MAX_BYTES,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     metricsToken: env.METRICS_TOKEN,
   };

@@ -19,10 +19,11 @@ import { DataflowRegistry } from '../dataflows/registry.ts';
 import { dataflowRoutes } from './routes/dataflows.ts';
 import { dataflowTestRoutes } from './routes/dataflow-test.ts';
 import { principalRoutes } from './routes/principals.ts';
+import { documentRoutes } from './routes/documents.ts';
 import { linkRoutes } from './routes/links.ts';
 import { meRoutes } from './routes/me.ts';
 import { entryRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
-import { templateRoutes } from './routes/templates.ts';
+import { templateBodyParser, templateRoutes } from './routes/templates.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { stepTypeRoutes } from './routes/step-types.ts';
 import { whoami } from './routes/whoami.ts';
@@ -42,7 +43,7 @@ export interface AppOptions {
   /** Marks the admin session cookie Secure (PUBLIC_URL is https). */
   secureCookies?: boolean;
   /** Templates, inbox and its live feed; without them /api/templates and /api/me are not mounted. */
-  notify?: Pick<NotifyServices, 'templates' | 'inbox' | 'feed'>;
+  notify?: Pick<NotifyServices, 'templates' | 'inbox' | 'feed'> & Partial<Pick<NotifyServices, 'documents' | 'documentLinks'>>;
 }
 
 export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, dataflows, secureCookies = false, metricsToken, rateLimitPerMinute = 1200 }: AppOptions): Express {
@@ -58,6 +59,7 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   app.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
 
   app.use('/confirm', linkRoutes(engine));
+  if (notify?.documents && notify.documentLinks) app.use('/documents', documentRoutes(notify.documents, notify.documentLinks));
 
   const auth = requireKey(principals);
   const admin = adminSession({ registry: principals, secret: () => engine.links.secretText(), secureCookie: secureCookies });
@@ -67,6 +69,8 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   const api = express.Router();
   api.use(auth);
   api.use(principalRateLimit(engine.redis, engine.keys.prefix, rateLimitPerMinute));
+  // Template uploads carry files as base64: their router reads its own, larger JSON bodies first.
+  if (notify) api.use('/templates', ...templateBodyParser(notify.templates.maxBytes));
   api.use(express.json({ limit: bodyLimit, strict: false, type: ['application/json', 'application/*+json'] }));
   api.use(safeJsonBody);
   const authz = new Authz(engine);
@@ -82,7 +86,7 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   api.use('/principals', principalRoutes(principals));
   if (notify) {
     api.use('/templates', templateRoutes(notify.templates, authz));
-    api.use('/me', meRoutes({ inbox: notify.inbox, feed: notify.feed, log }));
+    api.use('/me', meRoutes({ inbox: notify.inbox, feed: notify.feed, log, ...(notify.documents ? { documents: notify.documents } : {}) }));
   }
   app.use('/api', api);
 

@@ -32,7 +32,8 @@ const hasBody = (headers: Record<string, string | string[] | undefined>) =>
 
 /** Runs after express.json(): refuses bodies that are not JSON (415) and unsafe JSON (400). */
 export const safeJsonBody: RequestHandler = (req, res, next) => {
-  if (hasBody(req.headers) && !req.is(['application/json', 'application/*+json'])) {
+  // A route that reads its own multipart body (template uploads) says so in res.locals.
+  if (hasBody(req.headers) && !req.is(['application/json', 'application/*+json']) && !(res.locals.multipart === true && req.is('multipart/form-data'))) {
     return sendProblem(res, 415, 'send the body as application/json');
   }
   const bad = unsafeJson(req.body);

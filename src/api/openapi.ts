@@ -13,7 +13,8 @@ import { z } from 'zod';
 import { DataflowDefinition } from '../dataflows/registry.ts';
 import { WorkflowDefinition } from '../definition/schema.ts';
 import { RUN_STATUSES } from '../engine/types.ts';
-import { TemplateInput, TemplateName } from '../notify/templates.ts';
+import { RENDER_TYPES, TemplateInput, TemplateMeta, TemplateName } from '../notify/templates.ts';
+import { PreviewInput } from './routes/templates.ts';
 import { NotificationsQuery } from './routes/me.ts';
 import {
   ConfirmBody, EmptyBody, EntryId, HistoryQuery, IdempotencyKey, LinkToken, ListRunsQuery, Model, Name, RetryBody, RunId, StartBody,
@@ -103,6 +104,8 @@ function build(): Json {
     DataflowDefinition: dataflowDefinition,
     DataflowDefinitionBody: nameFromUrl(dataflowDefinition),
     TemplateInput: zod(TemplateInput, 'TemplateInput'),
+    TemplateMeta: zod(TemplateMeta, 'TemplateMeta'),
+    PreviewInput: zod(PreviewInput, 'PreviewInput'),
     StartBody: zod(StartBody, 'StartBody'),
     RetryBody: zod(RetryBody, 'RetryBody'),
     SubmitBody: zod(SubmitBody, 'SubmitBody'),
@@ -150,13 +153,25 @@ function build(): Json {
     WorkflowSummary: obj({ name: str, title: str, latest: int, updatedAt: dateTime }, ['name', 'latest', 'updatedAt']),
     WorkflowVersion: obj({ version: int, savedAt: dateTime }),
     SavedDataflow: obj({ name: str, created: { type: 'boolean' }, changed: { type: 'boolean' }, definition: ref('DataflowDefinition') }),
-    TemplateSummary: obj({ name: str, subject: str, renderType: { type: 'string', enum: ['text', 'html'] }, createdAt: dateTime, updatedAt: dateTime }, ['name', 'renderType', 'createdAt', 'updatedAt']),
-    StoredTemplate: obj(
-      { name: str, subject: str, body: str, renderType: { type: 'string', enum: ['text', 'html'] }, createdAt: dateTime, updatedAt: dateTime },
-      ['name', 'body', 'renderType', 'createdAt', 'updatedAt'],
+    TemplateSummary: obj(
+      {
+        name: str, subject: str, renderType: { type: 'string', enum: [...RENDER_TYPES] }, fileName: str,
+        tags: { ...arrayOf(str), description: 'model field paths the tags read (loop children as list.field)' },
+        file: obj({ size: int, sha256: str, contentType: str }),
+        createdAt: dateTime, updatedAt: dateTime,
+      },
+      ['name', 'renderType', 'tags', 'createdAt', 'updatedAt'],
     ),
+    StoredTemplate: obj(
+      {
+        name: str, subject: str, body: str, renderType: { type: 'string', enum: [...RENDER_TYPES] }, fileName: str,
+        tags: arrayOf(str), file: obj({ size: int, sha256: str, contentType: str }), createdAt: dateTime, updatedAt: dateTime,
+      },
+      ['name', 'renderType', 'tags', 'createdAt', 'updatedAt'],
+    ),
+    InboxAttachment: obj({ n: int, fileName: str, contentType: str, size: int, document: str }),
     InboxItem: obj(
-      { id: str, at: dateTime, subject: str, body: str, format: { type: 'string', enum: ['text', 'html'] }, read: { type: 'boolean' }, data: { type: 'object' } },
+      { id: str, at: dateTime, subject: str, body: str, format: { type: 'string', enum: ['text', 'html'] }, read: { type: 'boolean' }, data: { type: 'object' }, attachments: arrayOf(ref('InboxAttachment')) },
       ['id', 'at', 'body', 'format', 'read', 'data'],
     ),
     InboxPage: obj({ items: arrayOf(ref('InboxItem')), unreadCount: int }),
@@ -325,12 +340,41 @@ function build(): Json {
           summary: 'Save a notification template (admin, designer)',
           tags: ['templates'],
           parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))],
-          requestBody: body(ref('TemplateInput')),
+          description: 'JSON (`content`: a docx/xlsx file as base64, a pdf template as pdfmake JSON) or multipart/form-data with a `template` file part and a `meta` JSON part; files past TEMPLATE_MAX_BYTES are a 413. A template that does not parse is a 400 naming the tag and where.',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: ref('TemplateInput') },
+              'multipart/form-data': { schema: obj({ meta: ref('TemplateMeta'), template: { type: 'string', contentMediaType: 'application/octet-stream' } }, ['meta']) },
+            },
+          },
           responses: { 200: json(ref('StoredTemplate'), 'replaced or unchanged'), 201: json(ref('StoredTemplate'), 'created') },
         },
         403,
       ),
-      get: api({ summary: 'Read a notification template', tags: ['templates'], parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))], responses: { 200: json(ref('StoredTemplate')) } }, 400, 404),
+      get: api({ summary: 'Read a notification template (metadata and tags, not the file)', tags: ['templates'], parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))], responses: { 200: json(ref('StoredTemplate')) } }, 400, 404),
+    },
+    '/api/templates/{name}/file': {
+      get: api({
+        summary: 'Download the file a document template was registered with',
+        tags: ['templates'],
+        parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))],
+        responses: { 200: { description: 'the docx or xlsx file, or the pdf definition as JSON', content: { 'application/octet-stream': { schema: str } } } },
+      }, 400, 404),
+    },
+    '/api/templates/{name}/preview': {
+      post: api({
+        summary: 'Render a template against a sample model (admin, designer)',
+        tags: ['templates'],
+        parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))],
+        requestBody: body(ref('PreviewInput')),
+        responses: {
+          200: {
+            description: 'text/html templates: the subject and body; document templates: the rendered file',
+            content: { 'application/json': { schema: obj({ subject: str, body: str, format: str }, ['body', 'format']) }, 'application/octet-stream': { schema: str } },
+          },
+        },
+      }, 403, 404),
     },
     '/api/me': {
       get: api({ summary: 'Who the key belongs to', tags: ['me'], responses: { 200: json(ref('Me')) } }),
@@ -370,6 +414,15 @@ function build(): Json {
         404,
       ),
     },
+    '/api/me/notifications/{id}/attachments/{n}': {
+      get: api({
+        summary: 'Download a document attached to one of the caller\'s notifications',
+        description: 'Only the recipient finds the item: anyone else gets 404. 410 once the document expired with its run.',
+        tags: ['me'],
+        parameters: [pathParam('id', { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }), pathParam('n', { type: 'integer', minimum: 1 })],
+        responses: { 200: { description: 'the document', content: { 'application/octet-stream': { schema: str } } }, 410: { description: 'the document has expired' } },
+      }, 404),
+    },
     '/api/step-types': {
       get: api({ summary: 'Step types with their parameters as JSON Schema', tags: ['workflows'], responses: { 200: json(arrayOf(ref('StepTypeInfo'))) } }),
     },
@@ -391,6 +444,18 @@ function build(): Json {
         responses: {
           200: { description: 'answered (JSON when asked for, else a page)', content: { 'application/json': { schema: ref('ConfirmResult') }, 'text/html': { schema: str } } },
           ...problems(400, 403, 404, 409),
+        },
+      }),
+    },
+    '/documents/{token}': {
+      get: open({
+        summary: 'Download a rendered document through a signed, expiring link (sent in webhook payloads)',
+        tags: ['links'],
+        parameters: [pathParam('token', { type: 'string' })],
+        responses: {
+          200: { description: 'the document', content: { 'application/octet-stream': { schema: str } } },
+          403: { description: 'the link is not valid', content: { 'application/problem+json': { schema: ref('Problem') } } },
+          410: { description: 'the link or the document has expired', content: { 'application/problem+json': { schema: ref('Problem') } } },
         },
       }),
     },
@@ -436,7 +501,7 @@ function build(): Json {
       },
     },
     ...Object.fromEntries(
-      ['/builder', '/runs', '/tasks'].map((p) => [
+      ['/builder', '/runs', '/tasks', '/templates'].map((p) => [
         p,
         { get: open({ summary: `The ${p.slice(1)} web page`, description: 'Static shell; its data comes from /api with the signed-in key.', tags: ['web'], responses: { 200: html('the page') } }) },
       ]),

@@ -24,6 +24,43 @@ export interface ValidationResult {
 export interface ValidateOptions {
   dataflowExists?(name: string): boolean;
   templateExists?(name: string): boolean;
+  /** The model paths a registered template's tags read (GET /api/templates/{name} `tags`); undefined when unknown. */
+  templateTags?(name: string): readonly string[] | undefined;
+}
+
+/** The first segment of every field path the workflow's steps read or write: the model fields it is known to have. */
+function knownRoots(stages: readonly StageNode[]): Set<string> {
+  const roots = new Set<string>();
+  for (const { stepType, params } of allSteps(stages)) {
+    if (!stepType || params === undefined) continue;
+    for (const path of stepType.fieldPaths?.(params) ?? []) roots.add(path.split('.')[0]!);
+  }
+  return roots;
+}
+
+/**
+ * Templates whose tags read model fields nothing else in the workflow mentions: a typo in a tag,
+ * or a field the runs must be started with. A warning, as the start model may well carry it.
+ */
+function checkTemplateFields(stages: readonly StageNode[], options: ValidateOptions, warnings: Issue[]): void {
+  if (!options.templateTags) return;
+  let roots: Set<string> | undefined;
+  for (const step of allSteps(stages)) {
+    const { stepType, params } = step;
+    if (!stepType || params === undefined) continue;
+    for (const ref of stepType.references?.(params) ?? []) {
+      if (ref.kind !== 'template') continue;
+      const tags = options.templateTags(ref.name);
+      if (!tags?.length) continue;
+      roots ??= knownRoots(stages);
+      const unknown = [...new Set(tags.map((t) => t.split('.')[0]!))].filter((r) => r && !roots!.has(r));
+      if (unknown.length === 0) continue;
+      warnings.push({
+        path: `${step.path}.${ref.path}`,
+        message: `template "${ref.name}" reads model field${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')} that no step of this workflow sets or reads; runs must start with ${unknown.length > 1 ? 'them' : 'it'} in the model, or the tag renders empty`,
+      });
+    }
+  }
 }
 
 function checkIds(stages: readonly StageNode[], errors: Issue[]): void {
@@ -107,6 +144,7 @@ export function validateDefinition(input: unknown, options: ValidateOptions = {}
   checkGotos(stages, errors);
   checkStageEnders(stages, errors);
   checkStepRules(stages, options, errors, warnings);
+  checkTemplateFields(stages, options, warnings);
 
   if (!parsed.success) return { valid: false, errors, warnings };
   checkAccess(parsed.data, warnings);

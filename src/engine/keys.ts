@@ -37,6 +37,10 @@ export interface Keys {
   /** A stored message template, and the set of template names. */
   template(name: string): string;
   templateIndex: string;
+  /** The uploaded file of a document template (docx, xlsx, pdf definition). */
+  templateFile(name: string): string;
+  /** A document rendered for one effect key (src/notify/documents.ts); `id` hashes the effect key. */
+  document(id: string): string;
 }
 
 export interface InboxKeys {
@@ -82,5 +86,7 @@ export function createKeys(prefix: string): Keys {
     notifySent: (digest) => `${prefix}:notify-sent:${digest}`,
     template: (name) => `${prefix}:tpl:${name}`,
     templateIndex: `${prefix}:tpl-index`,
+    templateFile: (name) => `${prefix}:tpl-file:${name}`,
+    document: (id) => `${prefix}:doc:${id}`,
   };
 }

@@ -13,7 +13,7 @@ export function unconfiguredServices(): Omit<StepServices, 'links'> {
   return {
     directory: { resolve: missing('the principal directory'), matches: missing('the principal directory'), rolesOf: () => [] },
     notifier: { deliver: missing('notification delivery') },
-    templates: { render: missing('template rendering') },
+    templates: { render: missing('template rendering'), prepare: missing('template rendering') },
     dataflows: { run: missing('dataflows') },
     publicUrl: (path) => path,
   };

@@ -62,6 +62,9 @@ export class EmailChannel {
         subject: message.subject ?? DEFAULT_SUBJECT,
         ...(message.format === 'html' ? { html: message.body } : { text: message.body }),
         messageId,
+        ...(message.attachments?.length
+          ? { attachments: message.attachments.map((a) => ({ filename: a.fileName, content: a.content, contentType: a.contentType })) }
+          : {}),
         headers: {
           'X-Stageflow-Effect-Key': ctx.effectKey,
           // RFC 3834: machine-generated, so auto-responders stay quiet.

@@ -17,9 +17,20 @@ export interface InboxItem {
   format: 'text' | 'html';
   read: boolean;
   data: Record<string, unknown>;
+  /** Documents sent with the item, downloadable by its recipient at /api/me/notifications/{id}/attachments/{n}. */
+  attachments?: InboxAttachment[];
 }
 
-export type NewInboxItem = Pick<InboxItem, 'subject' | 'body' | 'format'> & { data?: Record<string, unknown> };
+export interface InboxAttachment {
+  n: number;
+  fileName: string;
+  contentType: string;
+  size: number;
+  /** The stored document (src/notify/documents.ts). */
+  document: string;
+}
+
+export type NewInboxItem = Pick<InboxItem, 'subject' | 'body' | 'format' | 'attachments'> & { data?: Record<string, unknown> };
 
 export interface InboxOptions {
   /** Items kept per user; older ones are dropped. Default 1000. */
@@ -73,6 +84,7 @@ export class Inbox {
       body: item.body,
       format: item.format,
       data: item.data ?? {},
+      ...(item.attachments?.length ? { attachments: item.attachments } : {}),
     };
     const run = (this.redis as unknown as Record<string, (...a: Array<string | number>) => Promise<number>>)[COMMAND]!;
     const added = await run.call(this.redis, k.list, k.items, k.unread, k.added(id), id, JSON.stringify(stored), this.maxItems, this.ledgerTtlSec, k.live);
@@ -110,6 +122,15 @@ export class Inbox {
     const [raw, unread] = await Promise.all([this.redis.hmget(k.items, ...newer), this.redis.smembers(k.unread)]);
     const unreadSet = new Set(unread);
     return raw.flatMap((json, i) => (json === null ? [] : [{ ...(JSON.parse(json) as StoredItem), read: !unreadSet.has(newer[i]!) }]));
+  }
+
+  /** One of the user's own items (undefined for an id the user has not got). */
+  async get(userId: string, id: string): Promise<InboxItem | undefined> {
+    const k = this.keys.inbox(userId);
+    const res = await this.redis.multi().hget(k.items, id).sismember(k.unread, id).exec();
+    const json = res?.[0]?.[1] as string | null | undefined;
+    if (!json) return undefined;
+    return { ...(JSON.parse(json) as StoredItem), read: res?.[1]?.[1] !== 1 };
   }
 
   /** False when the user has no such item. */

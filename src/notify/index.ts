@@ -16,6 +16,9 @@ import { InboxFeed } from './feed.ts';
 import { Inbox, type InboxOptions } from './inbox.ts';
 import { SentLedger } from './ledger.ts';
 import { createNotifier } from './notifier.ts';
+import { DocumentLinks } from './document-links.ts';
+import { DocumentStore } from './documents.ts';
+import { Links } from '../engine/links.ts';
 import { TemplateStore } from './templates.ts';
 import { WebhookChannel, type WebhookChannelOptions } from './webhook.ts';
 
@@ -30,6 +33,12 @@ export interface NotifyServicesOptions {
   inbox?: InboxOptions;
   /** How long the sent-ledger remembers a delivery. Default 30 days. */
   ledgerTtlSec?: number;
+  /** How long rendered documents are kept: the run retention. Default 30 days. */
+  documentTtlSec?: number;
+  /** Signs document download links; default the shared link secret (LINK_SECRET or the one in Redis). */
+  documentSecret?: () => Promise<string>;
+  /** Largest template file (TEMPLATE_MAX_BYTES). Default 5 MiB. */
+  templateMaxBytes?: number;
   email?: Partial<Pick<EmailChannelOptions, 'connectionTimeoutMs' | 'socketTimeoutMs' | 'maxConnections'>>;
   webhook?: Partial<Pick<WebhookChannelOptions, 'timeoutMs' | 'retries' | 'backoffMs' | 'maxBackoffMs' | 'maxRetryAfterMs' | 'fetch'>>;
 }
@@ -40,6 +49,9 @@ export interface NotifyServices {
   templates: TemplateStore;
   inbox: Inbox;
   feed: InboxFeed;
+  /** Documents rendered by notification steps, and their signed download links. */
+  documents: DocumentStore;
+  documentLinks: DocumentLinks;
   /** Present when SMTP_URL is set. */
   email?: EmailChannel;
   /** Present when WEBHOOK_SECRET is set. */
@@ -83,16 +95,23 @@ export function createNotifyServices(opts: NotifyServicesOptions): NotifyService
     log,
   });
 
+  const documents = new DocumentStore(redis, keys, opts.documentTtlSec ?? 30 * 86_400);
+  const publicUrl = (path: string) => joinUrl(config.publicUrl, path);
+  const documentSecret = opts.documentSecret ?? (() => new Links(redis, keys, undefined, publicUrl).secretText());
+  const documentLinks = new DocumentLinks(documentSecret, publicUrl);
+
   let closed = false;
   return {
     directory: createDirectory(registry),
     notifier: createNotifier({ inbox, ledger, ...(email ? { email } : {}), ...(webhook ? { webhook } : {}), log }),
-    templates: new TemplateStore(redis, keys),
+    templates: new TemplateStore(redis, keys, { documents, documentLinks, ...(opts.templateMaxBytes ? { maxBytes: opts.templateMaxBytes } : {}) }),
     inbox,
     feed,
+    documents,
+    documentLinks,
     ...(email ? { email } : {}),
     ...(webhook ? { webhook } : {}),
-    publicUrl: (path) => joinUrl(config.publicUrl, path),
+    publicUrl,
     async close() {
       if (closed) return;
       closed = true;

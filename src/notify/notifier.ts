@@ -47,7 +47,15 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       case 'inbox': {
         const { added } = await inbox.add(
           recipient.id,
-          { ...(message.subject !== undefined ? { subject: message.subject } : {}), body: message.body, format: message.format, data: message.data ?? {} },
+          {
+            ...(message.subject !== undefined ? { subject: message.subject } : {}),
+            body: message.body,
+            format: message.format,
+            data: message.data ?? {},
+            ...(message.attachments?.length
+              ? { attachments: message.attachments.map((a) => ({ n: a.n, fileName: a.fileName, contentType: a.contentType, size: a.size, document: a.documentId })) }
+              : {}),
+          },
           ctx.effectKey,
         );
         return added ? 'delivered' : 'alreadySent';

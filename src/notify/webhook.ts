@@ -38,6 +38,8 @@ export interface WebhookPayload {
   format: 'text' | 'html';
   recipient: { id: string; name?: string; email?: string };
   data: Record<string, unknown>;
+  /** Documents sent with the message: a signed download URL each, valid until expiresAt. */
+  attachments?: Array<{ n: number; fileName: string; contentType: string; size: number; url: string; expiresAt: string }>;
 }
 
 export function webhookId(effectKey: string, recipientId: string): string {
@@ -95,6 +97,9 @@ export class WebhookChannel {
         ...(recipient.email ? { email: recipient.email } : {}),
       },
       data: message.data ?? {},
+      ...(message.attachments?.length
+        ? { attachments: message.attachments.map(({ n, fileName, contentType, size, url, expiresAt }) => ({ n, fileName, contentType, size, url, expiresAt })) }
+        : {}),
     };
     const body = JSON.stringify(payload);
     const retries = this.opts.retries ?? 3;

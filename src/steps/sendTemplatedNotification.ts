@@ -7,7 +7,8 @@ import { NonRetryableError, type StepType } from './types.ts';
 export const SendTemplatedNotificationParams = z
   .object({
     template: Identifier,
-    renderType: z.enum(['text', 'html']),
+    /** text/html: how a text template is rendered (html escapes values); docx/xlsx/pdf: must match the template. Absent: the template's own. */
+    renderType: z.enum(['text', 'html', 'docx', 'xlsx', 'pdf']).optional(),
     channel: Channel,
     ...Recipients,
     routing: z.array(PrincipalRef).optional(),
@@ -17,7 +18,7 @@ export const SendTemplatedNotificationParams = z
 export const sendTemplatedNotificationStep: StepType<typeof SendTemplatedNotificationParams> = {
   type: 'sendTemplatedNotification',
   group: 'Notifications',
-  description: 'Renders a stored template against the model and delivers it.',
+  description: 'Renders a stored template against the model and delivers it; a docx, xlsx or pdf template is rendered once per step and attached.',
   params: SendTemplatedNotificationParams,
   fieldPaths: (p) => (p.userInfoField === undefined ? [] : [p.userInfoField]),
   references: (p) => [{ kind: 'template', name: p.template, path: 'template' }],
@@ -25,21 +26,26 @@ export const sendTemplatedNotificationStep: StepType<typeof SendTemplatedNotific
     const { params, model, services } = ctx;
     const recipients = services.directory.resolve(recipientRefs(model, params));
     if (recipients.length === 0) throw new NonRetryableError('no recipients: every role named has no members');
-    const { subject, body } = await services.templates.render(params.template, params.renderType, model);
+    // Before any delivery: a template that fails to render sends nothing.
+    const { subject, body, format, attachments, rendered } = await services.templates.prepare(params.template, params.renderType, model, ctx.effectKey);
     const report = await services.notifier.deliver(
       {
         channel: params.channel,
         recipients,
         ...(subject !== undefined ? { subject } : {}),
         body,
-        format: params.renderType,
+        format,
         data: { runId: ctx.runId, stepId: ctx.stepId, workflow: ctx.workflow, template: params.template },
+        ...(attachments.length ? { attachments } : {}),
       },
       { effectKey: ctx.effectKey, runId: ctx.runId, stepId: ctx.stepId, seq: ctx.seq, attempt: ctx.attempt, signal: ctx.signal },
     );
     return {
       outcome: { kind: 'next' },
-      detail: { channel: params.channel, delivered: report.delivered, alreadySent: report.alreadySent, unreachable: report.unreachable },
+      detail: {
+        channel: params.channel, delivered: report.delivered, alreadySent: report.alreadySent, unreachable: report.unreachable,
+        ...(attachments[0] ? { document: { id: attachments[0].documentId, fileName: attachments[0].fileName, size: attachments[0].size, rendered } } : {}),
+      },
     };
   },
 };

@@ -25,6 +25,21 @@ export interface Directory {
 
 export type Channel = 'inbox' | 'email' | 'webhook';
 
+/** A rendered document sent with a message (e-mail attachment, inbox download, webhook link). */
+export interface Attachment {
+  /** 1-based position among the message's attachments (the `{n}` of the inbox download route). */
+  n: number;
+  fileName: string;
+  contentType: string;
+  size: number;
+  content: Buffer;
+  /** The stored document (src/notify/documents.ts). */
+  documentId: string;
+  /** A signed download URL valid until `expiresAt` (for webhooks). */
+  url: string;
+  expiresAt: string;
+}
+
 export interface OutgoingMessage {
   channel: Channel;
   recipients: Recipient[];
@@ -33,6 +48,7 @@ export interface OutgoingMessage {
   format: 'text' | 'html';
   /** Extra structured data (run id, step id, links) for inbox items and webhook payloads. */
   data?: Record<string, unknown>;
+  attachments?: Attachment[];
 }
 
 export interface EffectContext {
@@ -58,9 +74,26 @@ export interface Notifier {
   deliver(message: OutgoingMessage, ctx: EffectContext): Promise<DeliveryReport>;
 }
 
+export type TemplateRenderType = 'text' | 'html' | 'docx' | 'xlsx' | 'pdf';
+
+export interface PreparedMessage {
+  subject?: string;
+  body: string;
+  format: 'text' | 'html';
+  attachments: Attachment[];
+  /** For a document template: whether this call rendered it (false: an earlier attempt's was reused). */
+  rendered?: boolean;
+}
+
 export interface Templates {
   /** Renders a stored template against the model; throws NonRetryableError when it is missing or broken. */
   render(name: string, renderType: 'text' | 'html', model: Model): Promise<{ subject?: string; body: string }>;
+  /**
+   * The message of a templated notification: subject and body, and for a document template the
+   * document, rendered once per effect key. `renderType` absent means the template's own.
+   * Throws NonRetryableError when the template is missing, of another type, or fails to render.
+   */
+  prepare(name: string, renderType: TemplateRenderType | undefined, model: Model, effectKey: string): Promise<PreparedMessage>;
 }
 
 export type DataflowOutcome =

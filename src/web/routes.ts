@@ -12,7 +12,7 @@ const SHELL = fileURLToPath(new URL('./static/index.html', import.meta.url));
 const FAVICON = fileURLToPath(new URL('./static/favicon.svg', import.meta.url));
 
 /** Paths that render the shell; app.js picks the page from location.pathname. */
-export const PAGE_PATHS = ['/builder', '/builder/:name', '/runs', '/runs/:id', '/tasks', '/dataflows', '/signin'];
+export const PAGE_PATHS = ['/builder', '/builder/:name', '/runs', '/runs/:id', '/tasks', '/dataflows', '/templates', '/signin'];
 
 export function webRoutes(): Router {
   const r = Router();

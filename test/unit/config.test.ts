@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       publicUrl: 'http://localhost:3000',
       linkSecret: undefined,
       bodyLimitBytes: 1_048_576,
+      templateMaxBytes: 5_242_880,
       rateLimitPerMinute: 1200,
       metricsToken: undefined,
     });
@@ -66,6 +67,7 @@ describe('loadConfig', () => {
       PUBLIC_URL: 'https://flows.example/app/',
       LINK_SECRET: 'link-secret-0123456789-0123456789-xyz',
       BODY_LIMIT_BYTES: '2048',
+      TEMPLATE_MAX_BYTES: '4096',
       RATE_LIMIT_PER_MINUTE: '0',
       METRICS_TOKEN: 'metrics-token-0123456789',
     });
@@ -94,6 +96,7 @@ describe('loadConfig', () => {
       publicUrl: 'https://flows.example/app',
       linkSecret: 'link-secret-0123456789-0123456789-xyz',
       bodyLimitBytes: 2048,
+      templateMaxBytes: 4096,
       rateLimitPerMinute: 0,
       metricsToken: 'metrics-token-0123456789',
     });
@@ -170,7 +173,7 @@ describe('configDocs', () => {
     'WORKER_STALLED_INTERVAL_MS', 'WORKER_MAX_STALLED_COUNT', 'MAX_TRANSITIONS', 'RUN_RETENTION_DAYS',
     'MODEL_MAX_BYTES', 'IDEMPOTENCY_TTL_HOURS', 'RECONCILE_INTERVAL_MS', 'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'STAGEFLOW_API_KEYS', 'LOG_LEVEL',
     'STAGEFLOW_DATA_DIR', 'SMTP_URL', 'MAIL_FROM', 'WEBHOOK_SECRET', 'NOTIFY_WEBHOOK_URL', 'PUBLIC_URL',
-    'LINK_SECRET', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'METRICS_TOKEN',
+    'LINK_SECRET', 'TEMPLATE_MAX_BYTES', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'METRICS_TOKEN',
   ];
 
   it('documents every variable with a description', () => {

@@ -26,6 +26,10 @@ const README_TABLE: Record<string, string[]> = {
   '/api/dataflows/{name}': ['put', 'get'],
   '/api/templates': ['get'],
   '/api/templates/{name}': ['put', 'get'],
+  '/api/templates/{name}/file': ['get'],
+  '/api/templates/{name}/preview': ['post'],
+  '/api/me/notifications/{id}/attachments/{n}': ['get'],
+  '/documents/{token}': ['get'],
   '/api/me/notifications': ['get'],
   '/api/me/notifications/stream': ['get'],
   '/api/me/notifications/{id}/read': ['post'],
@@ -41,9 +45,10 @@ const README_TABLE: Record<string, string[]> = {
   '/builder': ['get'],
   '/runs': ['get'],
   '/tasks': ['get'],
+  '/templates': ['get'],
 };
 
-const PUBLIC = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/confirm/{token}'];
+const PUBLIC = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/confirm/{token}', '/documents/{token}'];
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
 /** Resolves a local JSON pointer ("#/components/schemas/X") in the document. */

@@ -8,6 +8,7 @@ import { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { InboxFeed } from '../../notify/feed.ts';
+import type { DocumentStore } from '../../notify/documents.ts';
 import type { Inbox, InboxItem } from '../../notify/inbox.ts';
 import { principalOf } from '../auth.ts';
 import { bodyOf } from '../body.ts';
@@ -18,6 +19,8 @@ export interface MeRoutesOptions {
   inbox: Inbox;
   feed: InboxFeed;
   log: Logger;
+  /** Serves documents attached to inbox items; without it attachments are 404. */
+  documents?: DocumentStore;
   /** Default 15 s. */
   heartbeatMs?: number;
 }
@@ -35,7 +38,7 @@ function writeItem(res: Response, item: InboxItem): void {
   res.write(`id: ${item.id}\nevent: notification\ndata: ${JSON.stringify(item)}\n\n`);
 }
 
-export function meRoutes({ inbox, feed, log, heartbeatMs = 15_000 }: MeRoutesOptions): Router {
+export function meRoutes({ inbox, feed, log, documents, heartbeatMs = 15_000 }: MeRoutesOptions): Router {
   const r = Router();
 
   r.get('/notifications', async (req, res) => {
@@ -50,6 +53,17 @@ export function meRoutes({ inbox, feed, log, heartbeatMs = 15_000 }: MeRoutesOpt
       return sendProblem(res, 404, 'no such notification');
     }
     res.json({ id, read: true });
+  });
+
+  // Only the recipient finds the item (inboxes are per user), so anyone else gets the same 404.
+  r.get('/notifications/:id/attachments/:n', async (req, res) => {
+    const { id, n } = req.params;
+    const item = ItemId.test(id) && /^[1-9][0-9]{0,2}$/.test(n) ? await inbox.get(principalOf(res).id, id) : undefined;
+    const attachment = item?.attachments?.find((a) => a.n === Number(n));
+    if (!attachment) return sendProblem(res, 404, 'no such attachment');
+    const doc = documents ? await documents.get(attachment.document) : undefined;
+    if (!doc) return sendProblem(res, 410, 'the document has expired with its run');
+    res.status(200).attachment(attachment.fileName).type(attachment.contentType).set('Cache-Control', 'private, no-store').send(doc.bytes);
   });
 
   r.get('/notifications/stream', async (req, res) => {

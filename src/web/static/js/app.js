@@ -13,6 +13,7 @@ const routes = [
   { re: /^\/runs\/([^/]+)\/?$/, nav: 'runs', load: () => import('./run.js'), title: 'Run' },
   { re: /^\/tasks\/?$/, nav: 'tasks', load: () => import('./tasks.js'), title: 'Tasks' },
   { re: /^\/dataflows\/?$/, nav: 'dataflows', load: () => import('./dataflows.js'), title: 'Dataflows' },
+  { re: /^\/templates\/?$/, nav: 'templates', load: () => import('./templates.js'), title: 'Templates' },
 ];
 
 function routeOf(pathname) {

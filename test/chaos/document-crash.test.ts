@@ -1,0 +1,112 @@
+/**
+ * A worker SIGKILLed while runs send a docx to two inboxes: every recipient must end up with
+ * exactly one notification per run, each attaching the one document stored for that step's
+ * effect key, whose content is that run's (a redelivered step attaches what the first attempt
+ * rendered, and never stores a second).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import mammoth from 'mammoth';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine.ts';
+import { waitUntilReady } from '../../src/engine/redis.ts';
+import { DocumentStore, documentId } from '../../src/notify/documents.ts';
+import { Inbox } from '../../src/notify/inbox.ts';
+import { TemplateStore } from '../../src/notify/templates.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { orderDocx, orderModel } from '../helpers/document-fixtures.ts';
+import { engineTestOptions } from '../helpers/harness.ts';
+import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+
+const RUNS = 30;
+const prefix = uniquePrefix('dcrash');
+const options = engineTestOptions(prefix);
+const keys = JSON.stringify([
+  { id: 'ann', key: 'key-ann-0123456789', roles: ['manager'] },
+  { id: 'bob', key: 'key-bob-0123456789', roles: ['manager'] },
+]);
+let engine: Engine;
+const workers: ChildProcess[] = [];
+const output: string[] = [];
+const outputs: string[] = [];
+
+function spawnWorker(): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
+    env: {
+      ...process.env, REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix, STAGEFLOW_API_KEYS: keys,
+      WORKER_CONCURRENCY: '2', WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '300',
+      WORKER_MAX_STALLED_COUNT: '10', RECONCILE_INTERVAL_MS: '1000', LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const index = workers.length;
+  outputs[index] = '';
+  const keep = (d: Buffer) => {
+    output.push(String(d));
+    outputs[index] += String(d);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  workers.push(child);
+  return child;
+}
+
+async function until(what: string, fn: () => Promise<boolean>, ms: number) {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${output.join('').slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+beforeAll(async () => {
+  engine = Engine.open(options, createLogger({ level: 'silent' }), { failFast: true });
+  await waitUntilReady(engine.redis, 5000);
+  await new TemplateStore(engine.redis, engine.keys).put('order', { renderType: 'docx', content: orderDocx().toString('base64'), subject: 'Order {{ customer.name }}' });
+  await engine.saveWorkflow('orders', {
+    name: 'orders',
+    stages: [{ id: 'tell', name: 'Tell', steps: [{ id: 'send', type: 'sendTemplatedNotification', template: 'order', channel: 'inbox', users: ['ann', 'bob'] }] }],
+  });
+});
+
+afterAll(async () => {
+  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  await engine.close();
+  await cleanupPrefix(options.redisUrl, prefix);
+});
+
+describe('SIGKILL during document notification steps', () => {
+  it('delivers exactly one document per recipient and stores one per effect key', async () => {
+    for (let i = 0; i < 2; i++) spawnWorker();
+    await until('2 live workers', async () => (await engine.liveWorkers(10_000)) >= 2, 20_000);
+    for (let i = 0; i < RUNS; i++) await engine.startRun('orders', { model: { ...orderModel(100), customer: { name: `Customer ${i}` } } });
+    await until('a few sends', async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= 3, 60_000);
+    const victimId = /"workerId":"([0-9a-f-]{36})"[^\n]*"step worker started"/.exec(outputs[0] ?? '')?.[1];
+    expect(victimId).toBeDefined();
+    await until('the victim to hold a job', async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId), 30_000);
+    workers[0]!.kill('SIGKILL');
+    await new Promise((r) => workers[0]!.once('exit', r));
+    spawnWorker();
+    await until('every run to finish', async () => (await engine.listRuns({ workflow: 'orders', status: 'completed', limit: RUNS })).items.length === RUNS, 90_000);
+
+    const docKeys = await engine.redis.keys(`${prefix}:doc:*`);
+    expect(docKeys).toHaveLength(RUNS);
+    const documents = new DocumentStore(engine.redis, engine.keys);
+    const inbox = new Inbox(engine.redis, engine.keys);
+    for (const user of ['ann', 'bob']) {
+      const { items } = await inbox.list(user, { limit: 1000 });
+      expect(items).toHaveLength(RUNS);
+      expect(new Set(items.map((it) => it.data.runId)).size).toBe(RUNS);
+      for (const item of items) {
+        const effectKey = `${item.data.runId as string}/send/`;
+        expect(item.attachments).toHaveLength(1);
+        const doc = await documents.get(item.attachments![0]!.document);
+        expect(doc?.meta.effectKey.startsWith(effectKey)).toBe(true);
+        expect(item.attachments![0]!.document).toBe(documentId(doc!.meta.effectKey));
+        // the document is this run's
+        const i = item.subject!.replace('Order Customer ', '');
+        const text = (await mammoth.extractRawText({ buffer: doc!.bytes })).value;
+        expect(text).toContain(`Order for Customer ${i}\n`);
+      }
+    }
+  }, 180_000);
+});
