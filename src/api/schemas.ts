@@ -47,6 +47,10 @@ export const ListRunsQuery = z
     status: z.enum(RUN_STATUSES as unknown as [string, ...string[]]).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     cursor: RunId.optional(),
+    // Where runs are: their current stage or step (with workflow), or the entry they work on.
+    stageId: Name.optional(),
+    stepId: Name.optional(),
+    entryId: EntryId.optional(),
   })
   .strict();
 

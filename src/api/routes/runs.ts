@@ -29,6 +29,18 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
     res.json({ items: await engine.history(run.id, from) });
   });
 
+  r.get('/:id/diagnosis', async (req, res) => {
+    const run = await authz.run(principalOf(res), runId(req.params.id), 'read');
+    res.json(await engine.diagnose(run.id));
+  });
+
+  r.post('/:id/repair', async (req, res) => {
+    const id = runId(req.params.id);
+    parseOr400(EmptyBody, bodyOf(req.body));
+    const run = await authz.run(principalOf(res), id, 'operate');
+    res.json(await engine.repair(run.id, principalOf(res).id));
+  });
+
   r.post('/:id/cancel', async (req, res) => {
     const id = runId(req.params.id);
     parseOr400(EmptyBody, bodyOf(req.body));
