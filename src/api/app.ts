@@ -20,6 +20,7 @@ import { dataflowRoutes } from './routes/dataflows.ts';
 import { linkRoutes } from './routes/links.ts';
 import { meRoutes } from './routes/me.ts';
 import { entryRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
+import { operationRoutes } from './routes/operations.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { stepTypeRoutes } from './routes/step-types.ts';
@@ -72,6 +73,7 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   api.use('/step-types', stepTypeRoutes());
   api.use('/workflows', workflowRoutes(engine, authz));
   api.use('/runs', runRoutes(engine, authz));
+  api.use('/operations', operationRoutes(engine));
   api.use('/entries', entryRoutes(engine, authz));
   api.use('/tasks', taskRoutes(engine, authz));
   api.use('/dataflows', dataflowRoutes(dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log)));

@@ -34,6 +34,9 @@ import { notifyConfirmation } from '../steps/getUserConfirmation.ts';
 import { WorkflowStore } from './workflow-store.ts';
 import { Diagnoser } from './diagnosis.ts';
 import type { Diagnosis } from './diagnose.ts';
+import { Migrations, type MigrationReport, type MigrationRequest } from './migrations.ts';
+import { OPERATIONS_QUEUE, OperationWorker, Operations, type BulkAction, type BulkFilter, type OperationView } from './operations.ts';
+import { simulate, type SimulationResult } from './simulate.ts';
 
 export const STEP_QUEUE = 'steps';
 
@@ -80,6 +83,9 @@ export class Engine {
   readonly links: Links;
   readonly services: StepServices;
   readonly diagnoser: Diagnoser;
+  readonly operationQueue: Queue;
+  readonly operations: Operations;
+  readonly migrations: Migrations;
   private events?: RunEvents;
   private reconciler?: Reconciler;
   private readonly closers: Array<() => Promise<unknown>> = [];
@@ -127,6 +133,14 @@ export class Engine {
       redis, keys: this.keys, runs: this.runs, workflows: this.workflows, queue: this.queue, events: this.eventQueue, scheduler: this.scheduler, log,
       reconciler: { intervalMs: opts.reconcile.intervalMs, graceMs: opts.reconcile.graceMs, stalledIntervalMs: opts.worker.stalledIntervalMs },
     });
+    this.operationQueue = new Queue(OPERATIONS_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
+    this.operationQueue.on('error', (err) => log.error({ err }, 'operations queue error'));
+    this.operations = new Operations({
+      redis, keys: this.keys, runs: this.runs, queue: this.operationQueue, log, retentionSec: opts.retentionSec,
+      policyOf: (workflow) => this.policyOf(workflow),
+      act: (action, runId, by) => (action === 'cancel' ? this.cancel(runId, by) : action === 'retry' ? this.retry(runId, {}, by) : this.submit(runId, {}, by)),
+    });
+    this.migrations = new Migrations(this.runs, this.workflows, log);
   }
 
   /**
@@ -252,6 +266,39 @@ export class Engine {
   /** Re-adds a running run's missing step job now; conflict when there is nothing to repair. */
   repair(runId: string, by?: string): Promise<Diagnosis> {
     return this.diagnoser.repair(runId, by);
+  }
+
+  /** What a bulk operation would act on: the runs the caller may act on (count, ≤ 10 of them) and those it would skip. */
+  async bulkDryRun(action: BulkAction, filter: BulkFilter, caller: { id: string; roles: readonly string[] }): Promise<{ count: number; skipped: number; sample: RunView[] }> {
+    const r = await this.operations.dryRun(action, filter, caller);
+    return { count: r.count, skipped: r.skipped, sample: await Promise.all(r.sample.map((run) => this.view(run))) };
+  }
+
+  /** Starts a bulk operation in the background (src/engine/operations.ts). */
+  startBulk(action: BulkAction, filter: BulkFilter, caller: { id: string; roles: readonly string[] }, idempotencyKey?: string): Promise<{ id: string; created: boolean }> {
+    return this.operations.start(action, filter, caller, idempotencyKey);
+  }
+
+  async getOperation(id: string): Promise<OperationView> {
+    const op = await this.operations.get(id);
+    if (!op) throw new EngineError('not_found', `no operation ${id}`);
+    return op;
+  }
+
+  /** Moves parked runs to another version of their workflow (src/engine/migrations.ts). */
+  migrate(workflow: string, req: MigrationRequest, by?: string): Promise<MigrationReport> {
+    return this.migrations.migrate(workflow, req, by);
+  }
+
+  /** A dry run of a version with stubs for confirmations and dataflows; nothing is sent, called or saved. */
+  async simulate(workflow: string, input: { model: Model; version?: number; stubs?: Record<string, unknown> }): Promise<SimulationResult> {
+    const version = input.version ?? (await this.workflows.latestVersion(workflow));
+    const plan = version ? await this.workflows.plan(workflow, version) : null;
+    if (!plan) throw new EngineError(input.version ? 'invalid' : 'not_found', `workflow ${workflow} has no version ${input.version ?? ''}`.trim(), input.version ? [{ path: '$.version', message: 'no such version' }] : undefined);
+    return simulate(plan, {
+      model: input.model, stubs: input.stubs, maxTransitions: Math.min(this.opts.maxTransitions, 1000),
+      directory: this.services.directory, templates: this.services.templates, publicUrl: this.services.publicUrl, log: this.log,
+    });
   }
 
   /** A run's history from event `from` on; history and run expire together, so a gone run has none. */
@@ -414,6 +461,8 @@ export class Engine {
       remind: (run, pending, n) => this.remind(run, pending, n),
     });
     this.closers.push(() => events.close());
+    const operations = new OperationWorker(this.redis, this.operationQueue, this.operations, this.log);
+    this.closers.push(() => operations.close());
     return worker;
   }
 
@@ -457,6 +506,7 @@ export class Engine {
     await this.events?.close();
     await this.queue.close();
     await this.eventQueue.close();
+    await this.operationQueue.close();
     this.redis.disconnect();
   }
 
