@@ -1,6 +1,7 @@
 // /builder/:name (and /builder?new): the visual editor. Stages are columns, steps are cards,
 // condition steps show their branches nested under them. Every edit is validated by the API
 // (debounced); Save is refused while the definition is invalid.
+import { mountSimulate } from './simulate-panel.js';
 import { api, ApiError, enc, get } from './api.js';
 import { confirmDialog, formatTime, h, humanize, message, replace } from './dom.js';
 import { branchSlots, placeIssues, slugify, summarize, uniqueId, walkSteps } from './definition.js';
@@ -43,6 +44,7 @@ export async function mount(main, { params, principal, query }) {
     designer: principal.designer,
   });
   builder.start();
+  if (wf) main.querySelector('.builder')?.append(mountSimulate(h('section', {}), { workflow: name, version: () => builder.version }, { principal }));
 }
 
 class Builder {
