@@ -79,7 +79,7 @@ export class Operations {
     return can(caller, 'operate', policy) || (action === 'submit' && run.startedBy === caller.id);
   }
 
-  /** Matching runs, oldest page first is not needed: newest first, as lists are. */
+  /** The runs a filter matches, newest first, from the indexes a list reads (status, position). */
   private async *matches(action: BulkAction, f: BulkFilter): AsyncGenerator<RunState> {
     const before = f.createdBefore ? Date.parse(f.createdBefore) : Infinity;
     const after = f.createdAfter ? Date.parse(f.createdAfter) : -Infinity;

@@ -56,6 +56,31 @@ describe('migrations', () => {
     expect((await migrate('mig-approval', { fromVersion: v1, toVersion: v2 })).body.movable).toBe(0);
   });
 
+  it('raced with the answer that resumes the run, in both orders: the run ends on exactly one version', async () => {
+    const race = (value: number) => ({ name: 'mig-race', stages: [{ id: 'a', name: 'A', steps: [
+      { id: 'ask', type: 'getUserConfirmation', confirmationField: 'ok', options: ['yes'], routing: ['role:manager'] },
+      { id: 'after', type: 'updateModelField', field: 'v', value },
+    ] }] });
+    const v1 = await h.saveWorkflow(race(1));
+    const v2 = await h.saveWorkflow(race(2));
+    const outcomes = new Set<number>();
+    for (let i = 0; i < 6; i++) {
+      const run = await h.start('mig-race', { model: {} }, '?wait=5000');
+      // the run started on v2 (the latest); race it back to v1 instead, alternating who goes first
+      const calls = [
+        () => migrate('mig-race', { fromVersion: v2, toVersion: v1 }),
+        () => h.api('POST', `/api/runs/${run.id}/confirm`, { option: 'yes' }, as('ann')),
+      ];
+      await Promise.all((i % 2 ? calls : [...calls].reverse()).map((call) => call()));
+      const end = await h.waitFor(run.id, (r) => r.status === 'completed');
+      const migrated = (await history(run.id)).filter((e) => e.type === 'run.migrated');
+      expect(end.model.v).toBe(end.version === v1 ? 1 : 2);
+      expect(migrated).toHaveLength(end.version === v1 ? 1 : 0);
+      outcomes.add(end.version);
+    }
+    expect(outcomes.size).toBeGreaterThanOrEqual(1);
+  });
+
   it('a failed run retried runs the new version; a step missing in the target blocks the run', async () => {
     const bad = { name: 'mig-fail', stages: [{ id: 'a', name: 'A', steps: [{ id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'x', steps: [] }] }] }] };
     const v1 = await h.saveWorkflow(bad);
