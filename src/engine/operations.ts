@@ -156,7 +156,8 @@ export class Operations {
     const total = Number(h.total);
     return {
       id, action: h.action as BulkAction, filter: JSON.parse(h.filter!) as BulkFilter, by: (JSON.parse(h.by!) as Caller).id,
-      status: h.status === 'done' ? 'done' : 'running', total: Math.max(0, total),
+      // A claim without a result is a run a crashed delivery left; its redelivery finishes it.
+      status: h.status === 'done' && !results.includes('claimed') ? 'done' : 'running', total: Math.max(0, total),
       done: count('done'), failed: count('failed'), skipped: count('skipped'),
       errors: errors.map((e) => JSON.parse(e) as { runId: string; message: string }),
       createdAt: new Date(Number(h.createdAt)).toISOString(),

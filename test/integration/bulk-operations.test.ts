@@ -100,6 +100,34 @@ describe('bulk operations', () => {
     expect((await finished(opal.body.operationId, 'opal')).done).toBe(3);
   });
 
+  it('retry and submit: failed runs retried, drafts submitted; a starter submits its own drafts without operate rights', async () => {
+    await h.saveWorkflow({ name: 'bulk-fail', stages: [{ id: 'a', name: 'A', steps: [
+      { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'ok', steps: [{ id: 'fine', type: 'updateModelField', field: 'done', value: true }] }] },
+    ] }] });
+    await h.saveWorkflow({ name: 'bulk-draft', stages: [{ id: 'a', name: 'A', steps: [
+      { id: 'gate', type: 'ifCondition', field: 'ready', operator: 'exists', then: [{ id: 'ok', type: 'finish', outcome: 'ready' }] },
+      { id: 'back', type: 'resetToDraft' },
+    ] }] });
+    const failed: string[] = [];
+    for (let i = 0; i < 3; i++) failed.push((await h.start('bulk-fail', { model: { kind: 'bad' } }, '?wait=5000')).id);
+    // the rerun fails the same way (nothing patched): the bulk retry applies once per run
+    const retry = await h.api('POST', '/api/runs/bulk', { action: 'retry', filter: { workflow: 'bulk-fail' } });
+    expect((await finished(retry.body.operationId)).done).toBe(3);
+    for (const id of failed) {
+      const items = await history(id);
+      expect(items.filter((e) => e.type === 'run.retried')).toHaveLength(1);
+    }
+    const mine: string[] = [];
+    for (let i = 0; i < 2; i++) mine.push((await h.api('POST', '/api/workflows/bulk-draft/runs?wait=5000', { model: {} }, as('ann'))).body.id);
+    const theirs = (await h.api('POST', '/api/workflows/bulk-draft/runs?wait=5000', { model: {} }, as('bob'))).body.id;
+    for (const id of [...mine, theirs]) await h.waitFor(id, (r) => r.status === 'draft');
+    const submit = await h.api('POST', '/api/runs/bulk', { action: 'submit', filter: { workflow: 'bulk-draft' } }, as('ann'));
+    const op = await finished(submit.body.operationId, 'ann');
+    expect(op).toMatchObject({ total: 3, done: 2, skipped: 1 });
+    for (const id of mine) expect((await history(id)).filter((e) => e.type === 'run.submitted')).toHaveLength(1);
+    expect((await history(theirs)).filter((e) => e.type === 'run.submitted')).toHaveLength(0);
+  });
+
   it('bad input names the field; an action and status that do not go together are a 400', async () => {
     const bad = await h.api('POST', '/api/runs/bulk', { action: 'explode', filter: { workflow: 'bulk-open' } });
     expect(bad.status).toBe(400);
@@ -108,6 +136,9 @@ describe('bulk operations', () => {
     expect(mismatch.status).toBe(400);
     expect(JSON.stringify(mismatch.body.errors)).toContain('$.filter.status');
     expect((await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'bulk-open', createdBefore: 'yesterday' } })).status).toBe(400);
+    expect((await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'nope' } })).status).toBe(404);
+    expect((await h.api('GET', '/api/operations/not-an-id')).status).toBe(400);
+    expect((await h.api('GET', '/api/operations/00000000-0000-7000-8000-000000000000')).status).toBe(404);
   });
 
   it('a page delivered twice (a worker crash) acts on each run once', async () => {
@@ -120,10 +151,17 @@ describe('bulk operations', () => {
       })();
       // no worker: the runs stay running at their first step, which is what the filter picks
       const { id } = await h.engine.startBulk('cancel', { workflow: 'bulk-open', status: 'running' }, { id: 'admin', roles: ['admin'] });
-      const job = (name: string, offset?: number) => ({ name, data: { operationId: id, ...(offset !== undefined ? { offset } : {}) } }) as Job<{ operationId: string; offset?: number }>;
+      const job = (name: string, offset?: number, attemptsMade = 0) =>
+        ({ name, attemptsMade, data: { operationId: id, ...(offset !== undefined ? { offset } : {}) } }) as Job<{ operationId: string; offset?: number }>;
       await h.engine.operations.handle(job('plan'));
+      // a delivery that crashed right after claiming the first run, before acting on it
+      await h.engine.redis.hset(h.engine.keys.operation(id).results, ids[0]!, 'claimed');
       await Promise.all([h.engine.operations.handle(job('page', 0)), h.engine.operations.handle(job('page', 0))]);
-      await h.engine.operations.handle(job('page', 0));
+      expect((await h.api('GET', `/api/runs/${ids[0]}`)).body.status).toBe('running');
+      expect(await h.engine.getOperation(id)).toMatchObject({ done: 4, status: 'running' });
+      // its redelivery takes the claim over and acts (the run is still at its snapshot seq)
+      await h.engine.operations.handle(job('page', 0, 1));
+      await h.engine.operations.handle(job('page', 0, 2));
       const op = await h.engine.getOperation(id);
       expect(op).toMatchObject({ total: 5, done: 5, failed: 0, status: 'done' });
       for (const run of ids) expect((await history(run)).filter((e) => e.type === 'run.cancelled')).toHaveLength(1);
