@@ -24,6 +24,7 @@ import { linkRoutes } from './routes/links.ts';
 import { meRoutes } from './routes/me.ts';
 import { entryRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
 import { templateBodyParser, templateRoutes } from './routes/templates.ts';
+import { operationRoutes } from './routes/operations.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { stepTypeRoutes } from './routes/step-types.ts';
 import { whoami } from './routes/whoami.ts';
@@ -78,6 +79,7 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   api.use('/step-types', stepTypeRoutes());
   api.use('/workflows', workflowRoutes(engine, authz));
   api.use('/runs', runRoutes(engine, authz));
+  api.use('/operations', operationRoutes(engine));
   api.use('/entries', entryRoutes(engine, authz));
   api.use('/tasks', taskRoutes(engine, authz));
   const dataflowRegistry = dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log);

@@ -17,8 +17,8 @@ import { RENDER_TYPES, TemplateInput, TemplateMeta, TemplateName } from '../noti
 import { PreviewInput } from './routes/templates.ts';
 import { NotificationsQuery } from './routes/me.ts';
 import {
-  ConfirmBody, EmptyBody, EntryId, HistoryQuery, IdempotencyKey, LinkToken, ListRunsQuery, Model, Name, RetryBody, RunId, StartBody,
-  StartQuery, SubmitBody, TasksQuery, VersionQuery,
+  BulkBody, ConfirmBody, EmptyBody, EntryId, HistoryQuery, IdempotencyKey, LinkToken, ListRunsQuery, MigrationBody, Model, Name, OperationId, RetryBody, RunId,
+  SimulateBody, StartBody, StartQuery, SubmitBody, TasksQuery, VersionQuery,
 } from './schemas.ts';
 
 type Json = Record<string, unknown>;
@@ -111,6 +111,9 @@ function build(): Json {
     SubmitBody: zod(SubmitBody, 'SubmitBody'),
     ConfirmBody: zod(ConfirmBody, 'ConfirmBody'),
     EmptyBody: zod(EmptyBody, 'EmptyBody'),
+    BulkBody: zod(BulkBody, 'BulkBody'),
+    MigrationBody: zod(MigrationBody, 'MigrationBody'),
+    SimulateBody: zod(SimulateBody, 'SimulateBody'),
 
     // Hand-written: these mirror TypeScript types (src/engine/run-view.ts, types.ts, waits.ts…).
     RunError: obj({ message: str, stepId: str, attempt: int, code: str }, ['message']),
@@ -183,6 +186,45 @@ function build(): Json {
       schema: { type: 'object', description: "JSON Schema of the step's parameters; branch lists are {type: array, x-steps: true}" },
       common: { type: 'object', description: 'JSON Schema of the common step fields this type does not redefine' },
     }),
+    // Operators' tools (src/engine/diagnose.ts, operations.ts, migrations.ts, simulate.ts).
+    Diagnosis: obj(
+      {
+        runId: str, status: ref('RunStatus'),
+        state: { type: 'string', enum: ['waiting-confirmation', 'resuming', 'waiting-child', 'retry-delayed', 'active', 'stalled', 'queued', 'no-job', 'job-failed', 'finished'] },
+        summary: { type: 'string', description: 'what the run waits for and what happens next, in plain words' },
+        details: arrayOf(str), since: dateTime, until: dateTime,
+        job: obj(
+          { id: str, state: str, attemptsMade: int, attemptsStarted: int, delayUntil: dateTime, lastError: str, worker: str, lockExpiresAt: dateTime, queuePosition: int },
+          ['id', 'state', 'attemptsMade', 'attemptsStarted'],
+        ),
+        repairable: { type: 'boolean', description: 'POST /api/runs/{id}/repair would re-add a missing job' },
+        repairAt: { ...dateTime, description: 'about when the reconciler repairs it by itself' },
+        child: { $ref: '#/components/schemas/Diagnosis', description: "the child run's own diagnosis" },
+        callback: obj({ pending: { type: 'boolean' }, attempts: int, lastError: str }, ['pending']),
+      },
+      ['runId', 'status', 'state', 'summary', 'details', 'repairable'],
+    ),
+    BulkDryRun: obj({ count: int, skipped: { ...int, description: 'matching runs the caller may not act on' }, sample: arrayOf(ref('RunView')) }),
+    BulkAccepted: obj({ operationId: str, created: { type: 'boolean', description: 'false: this request started the operation before' } }),
+    Operation: obj(
+      {
+        id: str, action: { type: 'string', enum: ['cancel', 'retry', 'submit'] }, filter: { type: 'object' }, by: str,
+        status: { type: 'string', enum: ['running', 'done'] }, total: int, done: int, failed: int, skipped: int,
+        errors: arrayOf(obj({ runId: str, message: str })), createdAt: dateTime, finishedAt: dateTime,
+      },
+      ['id', 'action', 'filter', 'by', 'status', 'total', 'done', 'failed', 'skipped', 'errors', 'createdAt'],
+    ),
+    MigrationReport: obj({ dryRun: { type: 'boolean' }, movable: int, moved: arrayOf(str), blocked: arrayOf(obj({ runId: str, reason: str })) }),
+    SimulationResult: obj(
+      {
+        status: { type: 'string', enum: ['completed', 'failed', 'draft'] }, outcome: str,
+        path: arrayOf(obj({ stageId: str, stepId: str, type: str, modelAfter: { type: 'object' } })),
+        model: { type: 'object' },
+        effects: arrayOf(obj({ stepId: str, kind: { type: 'string', enum: ['notification', 'dataflow', 'entrySave', 'confirmation'] }, detail: { type: 'object' } })),
+        notes: arrayOf(str), error: ref('RunError'),
+      },
+      ['status', 'path', 'model', 'effects', 'notes'],
+    ),
     Readiness: obj({ status: { type: 'string', enum: ['ready', 'not ready'] }, redis: { type: 'boolean' }, workers: int }),
   };
 
@@ -291,6 +333,40 @@ function build(): Json {
     },
     '/api/runs/{id}/confirm': {
       post: runOp('Answer a confirmation', body(ref('ConfirmBody')), json(ref('ConfirmResult')), '400: unknown option; 403: not routed to the caller; 409: nothing (left) to answer.'),
+    },
+    '/api/runs/{id}/diagnosis': {
+      get: api({ summary: 'Why the run is where it is and what happens next', tags: ['runs'], parameters: [runId], responses: { 200: json(ref('Diagnosis')) } }, 400, 404),
+    },
+    '/api/runs/{id}/repair': {
+      post: runOp('Re-add the missing job of the current step now', body(ref('EmptyBody'), false), json(ref('Diagnosis')), '409: nothing to repair (the diagnosis says why).'),
+    },
+    '/api/runs/bulk': {
+      post: api(
+        {
+          summary: 'Cancel, retry or submit every matching run, in the background',
+          description: 'dryRun answers 200 with the count and a sample. Otherwise 202 with the operation id; the same Idempotency-Key (24 h), or the same body from the same caller within 60 s, answers the same operation.',
+          tags: ['runs'],
+          parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: zod(IdempotencyKey, 'IdempotencyKey') }],
+          requestBody: body(ref('BulkBody')),
+          responses: { 200: json(ref('BulkDryRun'), 'the dry run'), 202: json(ref('BulkAccepted'), 'started (or started before)') },
+        },
+        404, 409,
+      ),
+    },
+    '/api/operations/{id}': {
+      get: api({ summary: "A bulk operation's progress", tags: ['runs'], parameters: [pathParam('id', zod(OperationId, 'OperationId'))], responses: { 200: json(ref('Operation')) } }, 400, 404),
+    },
+    '/api/workflows/{name}/migrations': {
+      post: api(
+        { summary: 'Move parked runs (waiting, draft, failed) to another version', tags: ['workflows'], parameters: [wfName], requestBody: body(ref('MigrationBody')), responses: { 200: json(ref('MigrationReport')) } },
+        403, 404,
+      ),
+    },
+    '/api/workflows/{name}/simulate': {
+      post: api(
+        { summary: 'Run a version with stubs and no side effects', tags: ['workflows'], parameters: [wfName], requestBody: body(ref('SimulateBody')), responses: { 200: json(ref('SimulationResult')) } },
+        403, 404,
+      ),
     },
     '/api/tasks': {
       get: api({ summary: 'Confirmations waiting for the caller', tags: ['runs'], parameters: queryParams(TasksQuery, 'TasksQuery'), responses: { 200: json(obj({ items: arrayOf(ref('TaskView')) })) } }, 400),

@@ -47,6 +47,10 @@ export const ListRunsQuery = z
     status: z.enum(RUN_STATUSES as unknown as [string, ...string[]]).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     cursor: RunId.optional(),
+    // Where runs are: their current stage or step (with workflow), or the entry they work on.
+    stageId: Name.optional(),
+    stepId: Name.optional(),
+    entryId: EntryId.optional(),
   })
   .strict();
 
@@ -61,3 +65,48 @@ export const LinkToken = z.string().regex(/^[A-Za-z0-9_-]{10,2000}\.[A-Za-z0-9_-
 
 /** Endpoints that take no parameters accept no body or an empty object, nothing else. */
 export const EmptyBody = z.object({}).strict();
+
+// ---- operators' tools (bulk operations, migrations, simulation) ----
+
+const IsoTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' });
+const RunStatusEnum = z.enum(RUN_STATUSES as unknown as [string, ...string[]]);
+
+export const BulkBody = z
+  .object({
+    action: z.enum(['cancel', 'retry', 'submit']),
+    filter: z
+      .object({
+        workflow: Name,
+        version: z.int().min(1).optional(),
+        status: RunStatusEnum.optional(),
+        stepId: Name.optional(),
+        createdBefore: IsoTime.optional(),
+        createdAfter: IsoTime.optional(),
+      })
+      .strict(),
+    dryRun: z.boolean().optional(),
+  })
+  .strict();
+
+export const OperationId = RunId.describe('an operation id');
+
+export const MigrationBody = z
+  .object({
+    fromVersion: z.int().min(1),
+    toVersion: z.int().min(1),
+    filter: z
+      .object({ status: z.enum(['waiting', 'draft', 'failed']).optional(), stepId: Name.optional(), createdBefore: IsoTime.optional(), createdAfter: IsoTime.optional() })
+      .strict()
+      .optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .strict();
+
+export const SimulateBody = z
+  .object({
+    model: Model.default({}),
+    version: z.int().min(1).optional(),
+    /** stepId → the option a confirmation takes, or the result a dataflow returns. */
+    stubs: z.record(Name, z.unknown()).optional(),
+  })
+  .strict();

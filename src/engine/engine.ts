@@ -32,6 +32,11 @@ import { Links, type LinkClaims } from './links.ts';
 import { EVENTS_QUEUE, Waits } from './waits.ts';
 import { notifyConfirmation } from '../steps/getUserConfirmation.ts';
 import { WorkflowStore } from './workflow-store.ts';
+import { Diagnoser } from './diagnosis.ts';
+import type { Diagnosis } from './diagnose.ts';
+import { Migrations, type MigrationReport, type MigrationRequest } from './migrations.ts';
+import { OPERATIONS_QUEUE, OperationWorker, Operations, type BulkAction, type BulkFilter, type OperationView } from './operations.ts';
+import { simulate, type SimulationResult } from './simulate.ts';
 
 export const STEP_QUEUE = 'steps';
 
@@ -77,6 +82,10 @@ export class Engine {
   readonly waits: Waits;
   readonly links: Links;
   readonly services: StepServices;
+  readonly diagnoser: Diagnoser;
+  readonly operationQueue: Queue;
+  readonly operations: Operations;
+  readonly migrations: Migrations;
   private events?: RunEvents;
   private reconciler?: Reconciler;
   private readonly closers: Array<() => Promise<unknown>> = [];
@@ -120,6 +129,18 @@ export class Engine {
       this.services, this.waits,
       (childRunId) => this.cancel(childRunId, 'system').then(() => undefined, () => undefined),
     );
+    this.diagnoser = new Diagnoser({
+      redis, keys: this.keys, runs: this.runs, workflows: this.workflows, queue: this.queue, events: this.eventQueue, scheduler: this.scheduler, log,
+      reconciler: { intervalMs: opts.reconcile.intervalMs, graceMs: opts.reconcile.graceMs, stalledIntervalMs: opts.worker.stalledIntervalMs },
+    });
+    this.operationQueue = new Queue(OPERATIONS_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
+    this.operationQueue.on('error', (err) => log.error({ err }, 'operations queue error'));
+    this.operations = new Operations({
+      redis, keys: this.keys, runs: this.runs, queue: this.operationQueue, log, retentionSec: opts.retentionSec,
+      policyOf: (workflow) => this.policyOf(workflow),
+      act: (action, runId, by) => (action === 'cancel' ? this.cancel(runId, by) : action === 'retry' ? this.retry(runId, {}, by) : this.submit(runId, {}, by)),
+    });
+    this.migrations = new Migrations(this.runs, this.workflows, log);
   }
 
   /**
@@ -214,12 +235,80 @@ export class Engine {
     return this.view(run);
   }
 
+  /**
+   * Step and stage filters read the workflow's position index. A stage is answered from the
+   * steps it holds in any version (the plans are cached), checked on each run against its own
+   * version, so no stage index is written on every transition. Null: nothing can match.
+   */
+  private async positionQuery(search: RunSearch): Promise<ListQuery | null> {
+    const { stepId, stageId, ...q } = search;
+    if (!stepId && !stageId) return q;
+    if (!q.workflow) {
+      throw new EngineError('invalid', 'stepId and stageId filter the runs of one workflow', [{ path: stepId ? '$.stepId' : '$.stageId', message: 'needs the workflow parameter' }]);
+    }
+    if (!stageId) return { ...q, stepIds: [stepId!] };
+    const inStage = new Map<number, Set<string>>();
+    for (const { version } of await this.workflows.versions(q.workflow)) {
+      const plan = await this.workflows.plan(q.workflow, version);
+      const ids = Object.values(plan?.steps ?? {}).filter((st) => st.stageId === stageId && (!stepId || st.id === stepId)).map((st) => st.id);
+      if (ids.length) inStage.set(version, new Set(ids));
+    }
+    const stepIds = [...new Set([...inStage.values()].flatMap((ids) => [...ids]))];
+    if (!stepIds.length) return null;
+    return { ...q, stepIds, where: (run) => Boolean(run.stepId && inStage.get(run.version)?.has(run.stepId)) };
+  }
+
+  /** What a run waits for and what happens next, cross-checked with its step's job (src/engine/diagnose.ts). */
+  diagnose(runId: string): Promise<Diagnosis> {
+    return this.diagnoser.diagnose(runId);
+  }
+
+  /** Re-adds a running run's missing step job now; conflict when there is nothing to repair. */
+  repair(runId: string, by?: string): Promise<Diagnosis> {
+    return this.diagnoser.repair(runId, by);
+  }
+
+  /** What a bulk operation would act on: the runs the caller may act on (count, ≤ 10 of them) and those it would skip. */
+  async bulkDryRun(action: BulkAction, filter: BulkFilter, caller: { id: string; roles: readonly string[] }): Promise<{ count: number; skipped: number; sample: RunView[] }> {
+    const r = await this.operations.dryRun(action, filter, caller);
+    return { count: r.count, skipped: r.skipped, sample: await Promise.all(r.sample.map((run) => this.view(run))) };
+  }
+
+  /** Starts a bulk operation in the background (src/engine/operations.ts). */
+  startBulk(action: BulkAction, filter: BulkFilter, caller: { id: string; roles: readonly string[] }, idempotencyKey?: string): Promise<{ id: string; created: boolean }> {
+    return this.operations.start(action, filter, caller, idempotencyKey);
+  }
+
+  async getOperation(id: string): Promise<OperationView> {
+    const op = await this.operations.get(id);
+    if (!op) throw new EngineError('not_found', `no operation ${id}`);
+    return op;
+  }
+
+  /** Moves parked runs to another version of their workflow (src/engine/migrations.ts). */
+  migrate(workflow: string, req: MigrationRequest, by?: string): Promise<MigrationReport> {
+    return this.migrations.migrate(workflow, req, by);
+  }
+
+  /** A dry run of a version with stubs for confirmations and dataflows; nothing is sent, called or saved. */
+  async simulate(workflow: string, input: { model: Model; version?: number; stubs?: Record<string, unknown> }): Promise<SimulationResult> {
+    const version = input.version ?? (await this.workflows.latestVersion(workflow));
+    const plan = version ? await this.workflows.plan(workflow, version) : null;
+    if (!plan) throw new EngineError(input.version ? 'invalid' : 'not_found', `workflow ${workflow} has no version ${input.version ?? ''}`.trim(), input.version ? [{ path: '$.version', message: 'no such version' }] : undefined);
+    return simulate(plan, {
+      model: input.model, stubs: input.stubs, maxTransitions: Math.min(this.opts.maxTransitions, 1000),
+      directory: this.services.directory, templates: this.services.templates, publicUrl: this.services.publicUrl, log: this.log,
+    });
+  }
+
   /** A run's history from event `from` on; history and run expire together, so a gone run has none. */
   async history(runId: string, from = 0): Promise<HistoryEvent[]> {
     return this.runs.history(runId, from, 100_000);
   }
 
-  async listRuns(q: ListQuery, visible?: (run: { workflow: string }) => Promise<boolean> | boolean): Promise<{ items: RunView[]; nextCursor?: string }> {
+  async listRuns(search: RunSearch, visible?: (run: { workflow: string }) => Promise<boolean> | boolean): Promise<{ items: RunView[]; nextCursor?: string }> {
+    const q = await this.positionQuery(search);
+    if (!q) return { items: [] };
     const page = await this.runs.list(q, visible);
     return { items: await Promise.all(page.items.map((r) => this.view(r))), nextCursor: page.nextCursor };
   }
@@ -228,7 +317,7 @@ export class Engine {
     const run = await this.runs.get(runId);
     if (!run) throw new EngineError('not_found', `no run ${runId}`);
     const res = await this.runs.transition(runId, {
-      expect: ['running', 'waiting', 'draft', 'failed'], status: 'cancelled', advance: true,
+      workflow: run.workflow, expect: ['running', 'waiting', 'draft', 'failed'], status: 'cancelled', advance: true,
       set: { stepId: run.stepId ?? '' }, events: [{ type: 'run.cancelled', by, stepId: run.stepId ?? undefined }],
     });
     if (!res.ok) throw conflict(res, `run ${runId} cannot be cancelled`);
@@ -256,7 +345,7 @@ export class Engine {
     const model = body.modelPatch ? mergePatch(run.model, body.modelPatch) : run.model;
     const modelJson = this.modelJson(model, '$.modelPatch');
     const res = await this.runs.transition(runId, {
-      expect: ['failed'], seq: run.seq, status: 'running', advance: true,
+      workflow: run.workflow, expect: ['failed'], seq: run.seq, status: 'running', advance: true,
       set: { stepId: step.id, error: '', ...(body.modelPatch ? { model: modelJson } : {}) },
       events: [{ type: 'run.retried', by, stepId: step.id, detail: { fromStepId: step.id, modelPatched: Boolean(body.modelPatch) } }],
       job: this.scheduler.job(runId, run.seq + 1, step),
@@ -277,7 +366,7 @@ export class Engine {
     const events = [{ type: 'run.submitted', by }];
     if (!plan.start) events.push({ type: 'run.completed', by: undefined });
     const res = await this.runs.transition(runId, {
-      expect: ['draft'], seq: run.seq, status: plan.start ? 'running' : 'completed', advance: true,
+      workflow: run.workflow, expect: ['draft'], seq: run.seq, status: plan.start ? 'running' : 'completed', advance: true,
       set: { stepId: plan.start ?? '', ...(body.modelPatch ? { model: modelJson } : {}) },
       events,
       job: plan.start ? this.scheduler.job(runId, run.seq + 1, plan.steps[plan.start]!) : undefined,
@@ -372,6 +461,8 @@ export class Engine {
       remind: (run, pending, n) => this.remind(run, pending, n),
     });
     this.closers.push(() => events.close());
+    const operations = new OperationWorker(this.redis, this.operationQueue, this.operations, this.log);
+    this.closers.push(() => operations.close());
     return worker;
   }
 
@@ -415,6 +506,7 @@ export class Engine {
     await this.events?.close();
     await this.queue.close();
     await this.eventQueue.close();
+    await this.operationQueue.close();
     this.redis.disconnect();
   }
 
@@ -433,7 +525,10 @@ export class Engine {
   }
 }
 
-export type { RunView, ListQuery, ValidationResult, WorkflowDefinition };
+export type { RunView, ListQuery, ValidationResult, WorkflowDefinition, Diagnosis };
+
+/** A run search: the list filters plus where runs are (their current step, or stage). */
+export type RunSearch = Omit<ListQuery, 'stepIds' | 'where'> & { stepId?: string; stageId?: string };
 
 function conflict(res: { ok: false } & ({ status: RunStatus } | { missing: true }), message: string): EngineError {
   return 'missing' in res ? new EngineError('not_found', message) : new EngineError('conflict', `${message}: it is ${res.status}`);

@@ -28,6 +28,16 @@ export interface Keys {
   runIndex(filter: { workflow?: string; status?: string }): string;
   /** Prefix handed to Lua so it can move a run between status indexes. */
   runIndexPrefix: string;
+  /**
+   * Where a workflow's runs are: one zset, members `<stepId> <runId>` (score 0), so the runs at
+   * one step are a lex range and a step change is a ZREM + ZADD within one key.
+   */
+  positionIndex(workflow: string): string;
+  /** Runs that use an entry (time-ordered run ids). */
+  entryRuns(entryId: string): string;
+  /** A bulk operation (src/engine/operations.ts): its hash, run snapshot, results, idempotency. */
+  operation(id: string): { hash: string; ids: string; results: string; errors: string };
+  operationIdempotency(principal: string, key: string): string;
   events: string;
   workerHeartbeats: string;
   /** A user's in-app inbox (src/notify/inbox.ts); its keys share the `{u:<user>}` hash tag. */
@@ -76,6 +86,13 @@ export function createKeys(prefix: string): Keys {
     runIndex: ({ workflow, status }) =>
       `${runIndexPrefix}:${workflow ? `wf:${workflow}` : 'all'}:${status ? `st:${status}` : 'any'}`,
     runIndexPrefix,
+    positionIndex: (workflow) => `${runIndexPrefix}:wf:${workflow}:at`,
+    entryRuns: (entryId) => `${runIndexPrefix}:entry:${entryId}`,
+    operation: (id) => {
+      const base = `${prefix}:op:{${id}}`;
+      return { hash: base, ids: `${base}:ids`, results: `${base}:results`, errors: `${base}:errors` };
+    },
+    operationIdempotency: (principal, key) => `${prefix}:op-idem:${encodeURIComponent(principal)}:${key}`,
     events: `${prefix}:events`,
     workerHeartbeats: `${prefix}:workers`,
     inbox: (userId) => {

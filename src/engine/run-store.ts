@@ -34,12 +34,14 @@ export type CreateRunResult =
   | { created: false; runId: string; bodyHash: string };
 
 export interface TransitionInput {
+  /** The run's workflow: names the position index the script keeps (KEYS, for Cluster). */
+  workflow: string;
   expect: RunStatus[];
   seq?: number;
   status?: RunStatus;
   /** Advance seq (fences every job and answer issued for the old one). */
   advance: boolean;
-  set?: Partial<Record<'stepId' | 'model' | 'error' | 'entryVersion' | 'outcome' | 'wait' | 'resolution', string>>;
+  set?: Partial<Record<'stepId' | 'model' | 'error' | 'entryVersion' | 'outcome' | 'wait' | 'resolution' | 'version', string>>;
   events: NewHistoryEvent[];
   /** The next step's job, added by the same script call when the transition applies (Scheduler.job, for seq + 1). */
   job?: JobArgs;
@@ -53,8 +55,13 @@ export type TransitionResult =
 export interface ListQuery {
   workflow?: string;
   status?: RunStatus;
+  /** Runs whose current step is one of these (needs `workflow`): the position index. */
+  stepIds?: string[];
+  entryId?: string;
   limit: number;
   cursor?: string;
+  /** A check on the full run, after the index picked it (e.g. its stage in its own version). */
+  where?: (run: RunState) => boolean;
 }
 
 export interface RunStoreOptions {
@@ -85,6 +92,8 @@ export class RunStore {
         this.keys.history(input.runId),
         this.keys.idempotency(input.workflow, idem ? `${input.startedBy ?? ''}/${idem.key}` : '-'),
         this.keys.entry(input.entryId),
+        this.keys.positionIndex(input.workflow),
+        this.keys.entryRuns(input.entryId),
       ],
       [
         input.runId, input.workflow, input.version, input.status, input.stepId ?? '',
@@ -115,7 +124,7 @@ export class RunStore {
     if (t.job && !(t.advance && t.seq !== undefined)) throw new Error('a transition that adds a job must be fenced and advance seq');
     const res = (await this.scripts.run(
       'transition',
-      [this.keys.run(runId), this.keys.history(runId)],
+      [this.keys.run(runId), this.keys.history(runId), this.keys.positionIndex(t.workflow)],
       [
         t.expect.join(','), t.seq ?? '', t.status ?? '', t.advance ? '1' : '0', now,
         this.keys.runIndexPrefix, this.keys.events, this.opts.retentionSec,
@@ -139,16 +148,19 @@ export class RunStore {
   }
 
   /**
-   * Newest first. The cursor is the last run id looked at (ids are time-ordered). `visible`
-   * filters out runs the caller may not see without leaving pages short when more exist.
+   * Newest first. The cursor is the last run id looked at (ids are time-ordered). The most
+   * selective index answers (entry, then step, then workflow/status); the other filters are
+   * checked on the rows. `visible` filters out runs the caller may not see without leaving
+   * pages short when more exist.
    */
   async list(q: ListQuery, visible?: (run: Pick<RunState, 'workflow'>) => Promise<boolean> | boolean): Promise<{ items: RunState[]; nextCursor?: string }> {
-    const key = this.keys.runIndex({ workflow: q.workflow, status: q.status });
+    const source = this.source(q);
+    const filtered = Boolean(visible || q.where || ((q.entryId || q.stepIds) && (q.status || q.workflow)));
     const items: RunState[] = [];
     let cursor = q.cursor;
     for (let round = 0; round < 20; round++) {
-      const batch = visible ? Math.max(q.limit, 50) : q.limit - items.length;
-      const ids = await this.redis.zrange(key, cursor ? `(${cursor}` : '+', '-', 'BYLEX', 'REV', 'LIMIT', 0, batch);
+      const batch = filtered ? Math.max(q.limit, 50) : q.limit - items.length;
+      const ids = await source.next(cursor, batch);
       if (ids.length === 0) return { items };
       // Visibility is decided on the workflow name alone, so hidden runs cost one small read.
       const heads = visible ? ((await this.pipelined(ids, (p, id) => p.hget(this.keys.run(id), 'workflow'))) as (string | null)[]) : undefined;
@@ -166,15 +178,55 @@ export class RunStore {
         if (heads && !heads[i]) gone.push(ids[i]!);
         if (!byId.has(ids[i]!)) continue;
         const row = byId.get(ids[i]!);
-        if (!row?.id) gone.push(ids[i]!);
-        else items.push(parseRun(row));
+        if (!row?.id) {
+          gone.push(ids[i]!);
+          continue;
+        }
+        const run = parseRun(row);
+        if (q.workflow && run.workflow !== q.workflow) continue;
+        if (q.status && run.status !== q.status) continue;
+        if (q.where && !q.where(run)) continue;
+        items.push(run);
         if (items.length === q.limit) break;
       }
-      if (gone.length) await this.redis.zrem(key, ...gone);
+      if (gone.length) await source.drop(gone);
       if (items.length === q.limit) return { items, nextCursor: cursor };
       if (ids.length < batch) return { items };
     }
     return { items, nextCursor: cursor };
+  }
+
+  /** The index a list reads: run ids below the cursor, newest first, and how to drop gone ones. */
+  private source(q: ListQuery): { next(cursor: string | undefined, count: number): Promise<string[]>; drop(ids: string[]): Promise<unknown> } {
+    const below = (cursor: string | undefined) => (cursor ? `(${cursor}` : '+');
+    if (q.entryId) {
+      const key = this.keys.entryRuns(q.entryId);
+      return {
+        next: (cursor, count) => this.redis.zrange(key, below(cursor), '-', 'BYLEX', 'REV', 'LIMIT', 0, count),
+        drop: (ids) => this.redis.zrem(key, ...ids),
+      };
+    }
+    if (q.stepIds) {
+      if (!q.workflow) throw new Error('a step filter needs the workflow');
+      const key = this.keys.positionIndex(q.workflow);
+      const steps = [...new Set(q.stepIds)];
+      const redis = this.redis;
+      return {
+        // One lex range per step (members `<stepId> <runId>`), merged newest first: the k-way
+        // merge is exact because each range gives its own `count` newest below the cursor.
+        async next(cursor, count) {
+          const ranges = await Promise.all(steps.map((step) =>
+            redis.zrange(key, cursor ? `(${step} ${cursor}` : `(${step}!`, `(${step} `, 'BYLEX', 'REV', 'LIMIT', 0, count)));
+          return ranges.flat().map((m) => m.slice(m.indexOf(' ') + 1)).sort().reverse().slice(0, count);
+        },
+        drop: (ids) => redis.zrem(key, ...steps.flatMap((step) => ids.map((id) => `${step} ${id}`))),
+      };
+    }
+    const key = this.keys.runIndex({ workflow: q.workflow, status: q.status });
+    return {
+      next: (cursor, count) => this.redis.zrange(key, below(cursor), '-', 'BYLEX', 'REV', 'LIMIT', 0, count),
+      drop: (ids) => this.redis.zrem(key, ...ids),
+    };
   }
 
   private async pipelined(ids: string[], add: (p: ReturnType<Redis['pipeline']>, id: string) => unknown): Promise<unknown[]> {

@@ -11,8 +11,8 @@ const dir = new URL('./lua/', import.meta.url);
 const read = (file: string) => readFileSync(new URL(file, dir), 'utf8');
 
 const scripts = {
-  createRun: { keys: 4, withIncludes: true, file: 'create-run.lua' },
-  transition: { keys: 2, withIncludes: true, file: 'transition.lua' },
+  createRun: { keys: 6, withIncludes: true, file: 'create-run.lua' },
+  transition: { keys: 3, withIncludes: true, file: 'transition.lua' },
   saveEntry: { keys: 2, withIncludes: false, file: 'save-entry.lua' },
   saveWorkflow: { keys: 2, withIncludes: false, file: 'save-workflow.lua' },
   resolveWait: { keys: 3, withIncludes: false, file: 'resolve-wait.lua' },

@@ -187,7 +187,7 @@ export class StepProcessor {
       ? this.scheduler.job(run.id, run.seq + 1, plan.steps[decision.next]!, { workflow: run.workflow, version: run.version, entryId: run.entryId, transitions: run.transitions + 1, model }, modelJson)
       : undefined;
     const res = await this.runs.transition(run.id, {
-      expect: ['running'], seq: run.seq, advance: true, set, events, job,
+      workflow: run.workflow, expect: ['running'], seq: run.seq, advance: true, set, events, job,
       ...(decision.status === 'running' ? {} : { status: decision.status }),
     });
     if (!res.ok) {
@@ -217,14 +217,14 @@ export class StepProcessor {
     } else {
       log.info({ err: error }, 'step attempt failed; will retry');
       events.push({ type: 'step.retrying', stepId: step.id, attempt, durationMs, detail: { error } });
-      await this.runs.transition(run.id, { expect: ['running'], seq: run.seq, advance: false, events });
+      await this.runs.transition(run.id, { workflow: run.workflow, expect: ['running'], seq: run.seq, advance: false, events });
     }
     return final;
   }
 
   private async failRun(run: RunState, error: RunError, events: NewHistoryEvent[], log: Logger) {
     const res = await this.runs.transition(run.id, {
-      expect: ['running'], seq: run.seq, advance: true, status: 'failed',
+      workflow: run.workflow, expect: ['running'], seq: run.seq, advance: true, status: 'failed',
       set: { error: JSON.stringify(error) },
       events: [...events, { type: 'run.failed', stepId: error.stepId, detail: { error } }],
     });

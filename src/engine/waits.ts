@@ -236,7 +236,7 @@ export class Waits {
       }
     }
     const job = next ? this.scheduler.job(run.id, wait.seq + 1, plan.steps[next]!) : undefined;
-    const res = await this.runs.transition(run.id, { expect: ['waiting'], seq: wait.seq, status, advance: true, set, events, job });
+    const res = await this.runs.transition(run.id, { workflow: run.workflow, expect: ['waiting'], seq: wait.seq, status, advance: true, set, events, job });
     if (!res.ok) return false;
     // Answers are kept for the whole wait (which may outlast retention), then like the run.
     await this.redis.expire(this.keys.answers(run.id, wait.seq), this.retentionSec);

@@ -59,15 +59,15 @@ describe('step jobs added inside our scripts', () => {
     const run = await h.start('compat', { model: {} });
     const step = (await h.engine.workflows.plan('compat', 1))!.steps.s2!;
     const job = (seq: number) => h.engine.scheduler.job(run.id, seq, step);
-    const stale = await h.engine.runs.transition(run.id, { expect: ['running'], seq: 7, advance: true, set: { stepId: 's2' }, events: [], job: job(8) });
+    const stale = await h.engine.runs.transition(run.id, { workflow: 'compat', expect: ['running'], seq: 7, advance: true, set: { stepId: 's2' }, events: [], job: job(8) });
     expect(stale).toMatchObject({ ok: false, seq: 0 });
     expect(await h.engine.queue.getJobState(stepJobId(run.id, 8))).toBe('unknown');
 
-    const applied = await h.engine.runs.transition(run.id, { expect: ['running'], seq: 0, advance: true, set: { stepId: 's2' }, events: [], job: job(1) });
+    const applied = await h.engine.runs.transition(run.id, { workflow: 'compat', expect: ['running'], seq: 0, advance: true, set: { stepId: 's2' }, events: [], job: job(1) });
     expect(applied).toMatchObject({ ok: true, seq: 1 });
     expect(await h.engine.queue.getJobState(stepJobId(run.id, 1))).toBe('waiting');
     // The same commit again is refused by the fence and leaves the job as it was.
-    const again = await h.engine.runs.transition(run.id, { expect: ['running'], seq: 0, advance: true, set: { stepId: 's2' }, events: [], job: job(1) });
+    const again = await h.engine.runs.transition(run.id, { workflow: 'compat', expect: ['running'], seq: 0, advance: true, set: { stepId: 's2' }, events: [], job: job(1) });
     expect(again).toMatchObject({ ok: false, seq: 1 });
     expect(await eventsOf(stepJobId(run.id, 1))).toEqual(['added', 'waiting']);
   });
@@ -75,7 +75,7 @@ describe('step jobs added inside our scripts', () => {
   it('refuses to add a job from a transition that is not fenced on seq', async () => {
     const run = await h.start('compat', { model: {} });
     const step = (await h.engine.workflows.plan('compat', 1))!.steps.s2!;
-    await expect(h.engine.runs.transition(run.id, { expect: ['running'], advance: true, events: [], job: h.engine.scheduler.job(run.id, 1, step) }))
+    await expect(h.engine.runs.transition(run.id, { workflow: 'compat', expect: ['running'], advance: true, events: [], job: h.engine.scheduler.job(run.id, 1, step) }))
       .rejects.toThrow(/fenced/);
   });
 });

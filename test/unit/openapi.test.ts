@@ -20,6 +20,12 @@ const README_TABLE: Record<string, string[]> = {
   '/api/runs/{id}/retry': ['post'],
   '/api/runs/{id}/submit': ['post'],
   '/api/runs/{id}/confirm': ['post'],
+  '/api/runs/{id}/diagnosis': ['get'],
+  '/api/runs/{id}/repair': ['post'],
+  '/api/runs/bulk': ['post'],
+  '/api/operations/{id}': ['get'],
+  '/api/workflows/{name}/migrations': ['post'],
+  '/api/workflows/{name}/simulate': ['post'],
   '/api/tasks': ['get'],
   '/api/entries/{entryId}': ['get'],
   '/api/dataflows': ['get'],
@@ -125,7 +131,7 @@ describe('openApiDocument', () => {
 
   it('takes list query parameters from ListRunsQuery', () => {
     const params = Object.fromEntries(doc.paths['/api/runs'].get.parameters.map((p: any) => [p.name, p]));
-    expect(Object.keys(params).sort()).toEqual(['cursor', 'limit', 'status', 'workflow']);
+    expect(Object.keys(params).sort()).toEqual(['cursor', 'entryId', 'limit', 'stageId', 'status', 'stepId', 'workflow']);
     expect(params.status.schema.enum).toEqual(['running', 'waiting', 'completed', 'failed', 'cancelled', 'draft']);
     expect(params.limit.schema).toMatchObject({ type: 'integer', default: 50, maximum: 500 });
   });

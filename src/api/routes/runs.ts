@@ -7,7 +7,7 @@ import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import { bodyOf } from '../body.ts';
 import { parseOr400 } from '../problem.ts';
-import { ConfirmBody, EmptyBody, EntryId, HistoryQuery, ListRunsQuery, RetryBody, RunId, SubmitBody, TasksQuery } from '../schemas.ts';
+import { BulkBody, ConfirmBody, EmptyBody, IdempotencyKey, EntryId, HistoryQuery, ListRunsQuery, RetryBody, RunId, SubmitBody, TasksQuery } from '../schemas.ts';
 
 export function runRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
@@ -16,6 +16,23 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
   r.get('/', async (req, res) => {
     const q = parseOr400(ListRunsQuery, req.query, '$', 'the query');
     res.json(await engine.listRuns({ ...q, status: q.status as RunStatus | undefined }, authz.readable(principalOf(res))));
+  });
+
+  // Bulk: the filter's workflow must be readable (else 404, as for a single run); each run's
+  // own operate check happens when the operation reaches it, so unoperable runs are skipped.
+  r.post('/bulk', async (req, res) => {
+    const body = parseOr400(BulkBody, bodyOf(req.body));
+    const header = req.get('idempotency-key');
+    const idempotencyKey = header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
+    const caller = principalOf(res);
+    await authz.workflow(caller, body.filter.workflow, 'read');
+    const filter = { ...body.filter, status: body.filter.status as RunStatus | undefined };
+    if (body.dryRun) {
+      res.json(await engine.bulkDryRun(body.action, filter, caller));
+      return;
+    }
+    const { id, created } = await engine.startBulk(body.action, filter, caller, idempotencyKey);
+    res.status(202).location(`/api/operations/${id}`).json({ operationId: id, created });
   });
 
   r.get('/:id', async (req, res) => {
@@ -27,6 +44,18 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
     const { from } = parseOr400(HistoryQuery, req.query, '$', 'the query');
     const run = await authz.run(principalOf(res), id, 'read');
     res.json({ items: await engine.history(run.id, from) });
+  });
+
+  r.get('/:id/diagnosis', async (req, res) => {
+    const run = await authz.run(principalOf(res), runId(req.params.id), 'read');
+    res.json(await engine.diagnose(run.id));
+  });
+
+  r.post('/:id/repair', async (req, res) => {
+    const id = runId(req.params.id);
+    parseOr400(EmptyBody, bodyOf(req.body));
+    const run = await authz.run(principalOf(res), id, 'operate');
+    res.json(await engine.repair(run.id, principalOf(res).id));
   });
 
   r.post('/:id/cancel', async (req, res) => {

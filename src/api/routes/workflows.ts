@@ -6,7 +6,7 @@ import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import { bodyOf } from '../body.ts';
 import { parseOr400 } from '../problem.ts';
-import { IdempotencyKey, Name, StartBody, StartQuery, VersionQuery } from '../schemas.ts';
+import { IdempotencyKey, MigrationBody, Name, SimulateBody, StartBody, StartQuery, VersionQuery } from '../schemas.ts';
 
 export function workflowRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
@@ -55,6 +55,20 @@ export function workflowRoutes(engine: Engine, authz: Authz): Router {
     const { run, created } = await engine.startRun(name, body, { idempotencyKey, by: principalOf(res).id });
     const out = wait ? await engine.waitForSettle(run.id, wait) : run;
     res.status(created ? 201 : 200).location(`/api/runs/${run.id}`).json(out);
+  });
+
+  r.post('/:name/migrations', async (req, res) => {
+    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
+    const body = parseOr400(MigrationBody, bodyOf(req.body));
+    await authz.workflow(principalOf(res), name, 'operate');
+    res.json(await engine.migrate(name, body, principalOf(res).id));
+  });
+
+  r.post('/:name/simulate', async (req, res) => {
+    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
+    const body = parseOr400(SimulateBody, bodyOf(req.body));
+    await authz.workflow(principalOf(res), name, 'start');
+    res.json(await engine.simulate(name, body));
   });
 
   return r;

@@ -4,6 +4,7 @@
   The job of the first step, when given, is added in the same call.
 
   KEYS[1] run  KEYS[2] history  KEYS[3] idempotency key  KEYS[4] entry
+  KEYS[5] the workflow's position index  KEYS[6] the entry's run index (search, see keys.ts)
   ARGV[1] runId  ARGV[2] workflow  ARGV[3] version  ARGV[4] status  ARGV[5] stepId
   ARGV[6] model JSON  ARGV[7] entryId  ARGV[8] now (ms)  ARGV[9] idempotency value ('' = no key)
   ARGV[10] idempotency ttl (ms)  ARGV[11] index prefix  ARGV[12] events channel
@@ -37,5 +38,9 @@ pushHistory(KEYS[2], 0, events, 1)
 redis.call('ZADD', ARGV[11] .. ':all:any', 0, ARGV[1])
 redis.call('ZADD', ARGV[11] .. ':wf:' .. ARGV[2] .. ':any', 0, ARGV[1])
 setStatus(KEYS[1], KEYS[2], ARGV[11], ARGV[12], ARGV[13], ARGV[1], ARGV[2], false, ARGV[4], 0, ARGV[8])
+-- Search indexes: where the run is (its step) and which entry it works on.
+if ARGV[5] ~= '' then redis.call('ZADD', KEYS[5], 0, ARGV[5] .. ' ' .. ARGV[1]) end
+redis.call('ZADD', KEYS[6], 0, ARGV[1])
+
 addStepJob(ARGV, 18)
 return {1, ARGV[1], entryVersion}

@@ -52,3 +52,12 @@ local function addStepJob(argv, a)
   -- Only a job with a parent can be refused (-5); ours have none, so this is a bug, said loudly.
   if type(added) == 'number' and added < 0 then error('stageflow: adding step job ' .. jobId .. ' failed with ' .. added) end
 end
+
+-- Keeps the position index (members `<stepId> <runId>`) in step with the run's current step.
+-- The key arrives in KEYS; it must be the one of the run's own workflow.
+local function movePosition(key, indexPrefix, workflow, runId, from, to)
+  if key ~= indexPrefix .. ':wf:' .. workflow .. ':at' then error('stageflow: position index ' .. key .. ' is not that of ' .. workflow) end
+  if from == to then return end
+  if from ~= '' then redis.call('ZREM', key, from .. ' ' .. runId) end
+  if to ~= '' then redis.call('ZADD', key, 0, to .. ' ' .. runId) end
+end

@@ -5,7 +5,7 @@
   When it applies and a next step job is given, that job is added in the same call, so a run that
   moved on always has the job of its new step (BullMQ's own add, see bullmq-add.ts).
 
-  KEYS[1] run  KEYS[2] history
+  KEYS[1] run  KEYS[2] history  KEYS[3] the run's workflow's position index (keys.ts)
   ARGV[1] expected statuses, comma separated   ARGV[2] expected seq ('' = any)
   ARGV[3] new status ('' = unchanged)           ARGV[4] '1' to advance seq and count a transition
   ARGV[5] now (ms)  ARGV[6] index prefix  ARGV[7] events channel  ARGV[8] retention (s)
@@ -43,7 +43,9 @@ if newStatus ~= '' then
   fields[#fields + 1] = 'status'
   fields[#fields + 1] = newStatus
 end
+local stepBefore = redis.call('HGET', KEYS[1], 'stepId') or ''
 redis.call('HSET', KEYS[1], unpack(fields))
+movePosition(KEYS[3], ARGV[6], cur[3], cur[4], stepBefore, redis.call('HGET', KEYS[1], 'stepId') or '')
 
 local events = {}
 for i = 16 + 2 * n, #ARGV do events[#events + 1] = ARGV[i] end

@@ -16,6 +16,7 @@ import { runDialog, stepMenu } from './builder-dialogs.js';
 import { leaveTo, setGuard } from './guard.js';
 import { edits } from './builder-edits.js';
 import { checks } from './builder-checks.js';
+import { mountSimulate } from './simulate-panel.js';
 
 
 export async function mount(main, { params, principal, query }) {
@@ -53,6 +54,7 @@ export async function mount(main, { params, principal, query }) {
   });
   builder.start();
   if (principal.designer) loadCatalogs(name).then((c) => builder.useCatalogs(c));
+  if (wf) builder.extraEl?.append(mountSimulate(h('section', {}), { workflow: name, version: () => builder.version }, { principal }));
 }
 
 const json = (v) => JSON.stringify(v);

@@ -4,6 +4,7 @@ import { api, ApiError, enc, get } from './api.js';
 import { confirmDialog, formatDuration, formatTime, h, humanize, message, pretty, replace } from './dom.js';
 import { branchSlots, walkSteps } from './definition.js';
 import { describeEvent, relativeTime } from './words.js';
+import { mountDiagnosis } from './diagnosis-panel.js';
 
 const MOVING = new Set(['running', 'waiting']);
 const POLL_MS = 1000;
@@ -15,7 +16,7 @@ const STATE_LABEL = {
   cancelled: 'cancelled here', draft: 'draft', pending: 'not run yet', unreached: 'not reached',
 };
 
-export async function mount(main, { params }) {
+export async function mount(main, { params, principal }) {
   const id = params[0];
   let run;
   try {
@@ -30,6 +31,7 @@ export async function mount(main, { params }) {
   }
   const page = new RunPage(main, run);
   await page.start();
+  page.extraEl.append(mountDiagnosis(h('section', {}), id, { principal }));
 }
 
 class RunPage {

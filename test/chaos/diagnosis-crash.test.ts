@@ -1,0 +1,96 @@
+/**
+ * The diagnosis of a run whose worker process was SIGKILLed mid-step: first active on that
+ * worker with a lock that expires, then (lock gone, no live worker) stalled, then back in the
+ * queue and taken by the next worker process, and completed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine.ts';
+import { waitUntilReady } from '../../src/engine/redis.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { DataflowRegistry } from '../../src/dataflows/registry.ts';
+import { engineTestOptions } from '../helpers/harness.ts';
+import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+
+const prefix = uniquePrefix('diagcrash');
+const options = engineTestOptions(prefix);
+let engine: Engine;
+const workers: ChildProcess[] = [];
+let output = '';
+
+function spawnWorker(): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
+    env: {
+      ...process.env, REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix, WORKER_CONCURRENCY: '2',
+      WORKER_LOCK_DURATION_MS: '1500', WORKER_STALLED_INTERVAL_MS: '500', WORKER_MAX_STALLED_COUNT: '5', RECONCILE_INTERVAL_MS: '60000', LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (output += String(d)));
+  child.stderr!.on('data', (d: Buffer) => (output += String(d)));
+  workers.push(child);
+  return child;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${output.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(async () => {
+  engine = Engine.open(options, createLogger({ level: 'silent' }), { failFast: true });
+  await waitUntilReady(engine.redis, 5000);
+  await new DataflowRegistry(engine.redis, prefix).put({ name: 'sleep', kind: 'module', module: 'sleep' });
+  await engine.saveWorkflow('slow', {
+    name: 'slow',
+    stages: [{ id: 'a', name: 'A', steps: [{ id: 'nap', name: 'Long nap', type: 'executeDataflow', dataflow: 'sleep', input: 'pause', resultField: 'slept' }] }],
+  });
+});
+
+afterAll(async () => {
+  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  await engine.close();
+  await cleanupPrefix(options.redisUrl, prefix);
+});
+
+describe('diagnosis of a killed worker', () => {
+  it('active on W with a lock → stalled after SIGKILL → taken by the next worker → completed', async () => {
+    const victim = spawnWorker();
+    const { run } = await engine.startRun('slow', { model: { pause: { ms: 4000 } } });
+    const active = await until('the step to be active', async () => {
+      const d = await engine.diagnose(run.id);
+      return d.state === 'active' && d;
+    }, 20_000);
+    const victimId = active.job!.worker!;
+    expect(victimId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(active.job!.lockExpiresAt!)).toBeGreaterThan(Date.now() - 100);
+    expect(active.summary).toContain(victimId);
+
+    victim.kill('SIGKILL');
+    await new Promise((r) => victim.once('exit', r));
+    const stalled = await until('the lock to lapse', async () => {
+      const d = await engine.diagnose(run.id);
+      return d.state === 'stalled' && d;
+    }, 10_000);
+    expect(stalled.job).toMatchObject({ state: 'active', worker: victimId });
+    expect(stalled.summary).toMatch(/lock has expired/);
+    expect(stalled.repairable).toBe(false);
+
+    spawnWorker();
+    const handedOver = await until('another worker to take it', async () => {
+      const d = await engine.diagnose(run.id);
+      return d.state === 'active' && d.job!.worker !== victimId && d;
+    }, 30_000);
+    expect(handedOver.job!.attemptsStarted).toBeGreaterThanOrEqual(2);
+    const done = await until('the run to complete', async () => {
+      const d = await engine.diagnose(run.id);
+      return d.status === 'completed' && d;
+    }, 30_000);
+    expect(done.state).toBe('finished');
+  }, 90_000);
+});
