@@ -120,6 +120,34 @@ describe('getUserConfirmation', () => {
     expect((await h.waitFor(split.id, (r) => r.status === 'completed')).model.decision).toBe('reject');
   });
 
+  it('policy all: a dissent decides with its option whatever the order; unanimity needs the first option', async () => {
+    const answer = (id: string, who: string, option: string) => h.api('POST', `/api/runs/${id}/confirm`, { option }, as(who));
+    const decided = async (id: string) => (await h.waitFor(id, (r) => r.status === 'completed')).model.decision;
+
+    const rejectFirst = await h.start('approve-all', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
+    expect((await answer(rejectFirst.id, 'bob', 'reject')).body.resolved).toBe(true);
+    expect((await answer(rejectFirst.id, 'ann', 'approve')).status).toBe(409);
+    expect(await decided(rejectFirst.id)).toBe('reject');
+
+    const approveFirst = await h.start('approve-all', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
+    expect((await answer(approveFirst.id, 'ann', 'approve')).body.resolved).toBe(false);
+    expect((await answer(approveFirst.id, 'bob', 'reject')).body.resolved).toBe(true);
+    expect(await decided(approveFirst.id)).toBe('reject');
+
+    const unanimous = await h.start('approve-all', { model: { approvers: ['ann', 'bob', 'cid'] } }, '?wait=5000');
+    for (const who of ['cid', 'ann', 'bob']) await answer(unanimous.id, who, 'approve');
+    expect(await decided(unanimous.id)).toBe('approve');
+
+    for (let i = 0; i < 10; i++) {
+      const run = await h.start('approve-all', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
+      const results = await Promise.all([answer(run.id, 'bob', 'reject'), answer(run.id, 'ann', 'approve')]);
+      expect(results.filter((r) => r.status === 200 && r.body.resolved === true)).toHaveLength(1);
+      expect(await decided(run.id)).toBe('reject');
+      const items = await history(run.id);
+      expect(items.filter((e) => e.type === 'step.completed' && e.stepId === 'decide')).toHaveLength(1);
+    }
+  });
+
   it('policy quorum resolves when n answers agree', async () => {
     const run = await h.start('approve-quorum', { model: { approvers: ['role:manager'] } }, '?wait=5000');
     expect((await h.api('POST', `/api/runs/${run.id}/confirm`, { option: 'reject' }, as('ann'))).body.resolved).toBe(false);
