@@ -256,7 +256,7 @@ export class Engine {
     const model = body.modelPatch ? mergePatch(run.model, body.modelPatch) : run.model;
     const modelJson = this.modelJson(model, '$.modelPatch');
     const res = await this.runs.transition(runId, {
-      expect: ['failed'], seq: run.seq, status: 'running', advance: true,
+      expect: ['failed'], seq: run.seq, status: 'running', advance: true, restartCount: true,
       set: { stepId: step.id, error: '', ...(body.modelPatch ? { model: modelJson } : {}) },
       events: [{ type: 'run.retried', by, stepId: step.id, detail: { fromStepId: step.id, modelPatched: Boolean(body.modelPatch) } }],
       job: this.scheduler.job(runId, run.seq + 1, step),
@@ -277,7 +277,7 @@ export class Engine {
     const events = [{ type: 'run.submitted', by }];
     if (!plan.start) events.push({ type: 'run.completed', by: undefined });
     const res = await this.runs.transition(runId, {
-      expect: ['draft'], seq: run.seq, status: plan.start ? 'running' : 'completed', advance: true,
+      expect: ['draft'], seq: run.seq, status: plan.start ? 'running' : 'completed', advance: true, restartCount: true,
       set: { stepId: plan.start ?? '', ...(body.modelPatch ? { model: modelJson } : {}) },
       events,
       job: plan.start ? this.scheduler.job(runId, run.seq + 1, plan.steps[plan.start]!) : undefined,

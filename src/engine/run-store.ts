@@ -39,6 +39,8 @@ export interface TransitionInput {
   status?: RunStatus;
   /** Advance seq (fences every job and answer issued for the old one). */
   advance: boolean;
+  /** With advance: count transitions from 0 again (retry and submit restart the MAX_TRANSITIONS budget). */
+  restartCount?: boolean;
   set?: Partial<Record<'stepId' | 'model' | 'error' | 'entryVersion' | 'outcome' | 'wait' | 'resolution', string>>;
   events: NewHistoryEvent[];
   /** The next step's job, added by the same script call when the transition applies (Scheduler.job, for seq + 1). */
@@ -117,7 +119,7 @@ export class RunStore {
       'transition',
       [this.keys.run(runId), this.keys.history(runId)],
       [
-        t.expect.join(','), t.seq ?? '', t.status ?? '', t.advance ? '1' : '0', now,
+        t.expect.join(','), t.seq ?? '', t.status ?? '', t.advance ? (t.restartCount ? 'restart' : '1') : '0', now,
         this.keys.runIndexPrefix, this.keys.events, this.opts.retentionSec,
         this.opts.stepQueuePrefix, ...(t.job ?? NO_JOB),
         pairs.length / 2, ...pairs, ...t.events.map((e) => toEvent(e, at)),
