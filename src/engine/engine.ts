@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
+import { configure } from 'safe-stable-stringify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
@@ -439,6 +440,10 @@ function conflict(res: { ok: false } & ({ status: RunStatus } | { missing: true 
   return 'missing' in res ? new EngineError('not_found', message) : new EngineError('conflict', `${message}: it is ${res.status}`);
 }
 
+// Idempotency compares what a request means, not how its JSON was spelled: keys in a stable
+// order, so a client that rebuilds the same body with another key order is not refused.
+const canonical = configure({ deterministic: true }) as (v: unknown) => string;
+
 function hashOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+  return createHash('sha256').update(canonical(value)).digest('hex').slice(0, 32);
 }
