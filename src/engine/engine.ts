@@ -16,7 +16,7 @@ import type { WorkflowDefinition } from '../definition/schema.ts';
 import type { StepServices } from '../steps/services.ts';
 import type { Model } from '../steps/types.ts';
 import { unconfiguredServices } from './unconfigured-services.ts';
-import { EngineError } from './errors.ts';
+import { EngineError, EntryOwnedError } from './errors.ts';
 import { createKeys, type Keys } from './keys.ts';
 import { Reconciler } from './reconciler.ts';
 import { createProducerConnection, createWorkerConnection } from './redis.ts';
@@ -174,10 +174,8 @@ export class Engine {
     if (!version || !plan) throw new EngineError('not_found', `no workflow named ${workflow}`);
     const runId = uuidv7();
     const entryId = input.entryId ?? runId;
+    // Read for the merge only; whether this workflow may use the entry is decided by create-run.lua.
     const entry = input.entryId ? await this.runs.getEntry(entryId) : null;
-    if (entry?.workflow && entry.workflow !== workflow) {
-      throw new EngineError('conflict', `entry ${entryId} belongs to workflow ${entry.workflow}`, [{ path: '$.entryId', message: 'belongs to another workflow' }]);
-    }
     const model = entry ? mergePatch(entry.model, input.model ?? {}) : (input.model ?? {});
     const modelJson = this.modelJson(model, '$.model');
     const by = ctx.by;
@@ -196,6 +194,7 @@ export class Engine {
       entry?.model ?? model,
     );
     if (!res.created) {
+      if ('entryOwner' in res) throw new EntryOwnedError(entryId, res.entryOwner);
       if (res.bodyHash !== idempotency?.bodyHash) {
         throw new EngineError('conflict', 'this Idempotency-Key was already used with a different request', [{ path: 'Idempotency-Key', message: 'reused with another body' }]);
       }

@@ -31,7 +31,8 @@ export interface CreateRunInput {
 
 export type CreateRunResult =
   | { created: true; run: RunState }
-  | { created: false; runId: string; bodyHash: string };
+  | { created: false; runId: string; bodyHash: string }
+  | { created: false; entryOwner: string };
 
 export interface TransitionInput {
   expect: RunStatus[];
@@ -106,6 +107,7 @@ export class RunStore {
       };
       return { created: true, run };
     }
+    if (res[0] === 2) return { created: false, entryOwner: res[1] };
     const [runId = '', bodyHash = ''] = res[1].split(' ');
     return { created: false, runId, bodyHash };
   }

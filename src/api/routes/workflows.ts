@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import type { Engine } from '../../engine/engine.ts';
 import { designs } from '../../definition/access.ts';
+import { EntryOwnedError } from '../../engine/errors.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import { bodyOf } from '../body.ts';
@@ -51,8 +52,9 @@ export function workflowRoutes(engine: Engine, authz: Authz): Router {
     const header = req.get('idempotency-key');
     const idempotencyKey = header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
     await authz.workflow(principalOf(res), name, 'start');
-    if (body.entryId) await authz.entryForStart(principalOf(res), name, body.entryId);
-    const { run, created } = await engine.startRun(name, body, { idempotencyKey, by: principalOf(res).id });
+    const { run, created } = await engine.startRun(name, body, { idempotencyKey, by: principalOf(res).id }).catch(async (err: unknown) => {
+      throw err instanceof EntryOwnedError ? await authz.entryRefusal(principalOf(res), err) : err;
+    });
     const out = wait ? await engine.waitForSettle(run.id, wait) : run;
     res.status(created ? 201 : 200).location(`/api/runs/${run.id}`).json(out);
   });
