@@ -188,6 +188,7 @@ const vars = {
   },
   BODY_LIMIT_BYTES: intVar(1_048_576, 1024, 64 * 1_048_576, 'Largest JSON request body the API reads; larger ones get 413.'),
   RATE_LIMIT_PER_MINUTE: intVar(1200, 0, 1_000_000, 'API requests one principal may make per minute (429 with Retry-After beyond); 0 turns the limit off.'),
+  AUTH_FAILURES_PER_MINUTE: intVar(30, 0, 1_000_000, 'Failed authentications (bad API keys, on /api and /admin) one client address may make per minute; beyond it the address gets 429 with Retry-After before any key is checked. 0 turns the limit off.'),
   METRICS_TOKEN: {
     default: undefined,
     secret: true,
@@ -238,6 +239,7 @@ export interface Config {
   linkSecret: string | undefined;
   bodyLimitBytes: number;
   rateLimitPerMinute: number;
+  authFailuresPerMinute: number;
   metricsToken: string | undefined;
 }
 
@@ -300,6 +302,7 @@ function toConfig(env: Env): Config {
     linkSecret: env.LINK_SECRET,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
     metricsToken: env.METRICS_TOKEN,
   };
 }

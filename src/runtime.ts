@@ -73,7 +73,7 @@ export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, lo
     await loadExampleWorkflows(engine, log);
     const app = createApp({
       engine, principals, log, notify, dataflows: dataflowRegistry,
-      bodyLimit: config.bodyLimitBytes, rateLimitPerMinute: config.rateLimitPerMinute,
+      bodyLimit: config.bodyLimitBytes, rateLimitPerMinute: config.rateLimitPerMinute, authFailuresPerMinute: config.authFailuresPerMinute,
       metricsToken: config.metricsToken, secureCookies: config.publicUrl.startsWith('https:'),
     });
     const server = app.listen(config.port);

@@ -6,6 +6,7 @@ import type { Engine } from '../engine/engine.ts';
 import type { NotifyServices } from '../notify/index.ts';
 import { adminSession } from './admin-session.ts';
 import { requireKey } from './auth.ts';
+import { authFailureLimiter } from './auth-failures.ts';
 import { safeJsonBody } from './body.ts';
 import { principalRateLimit } from './rate-limit.ts';
 import { Authz } from './authz.ts';
@@ -35,6 +36,8 @@ export interface AppOptions {
   bodyLimit?: string | number;
   /** Requests per principal per minute on /api; 0 turns the limit off. */
   rateLimitPerMinute?: number;
+  /** Failed authentications per client address per minute (/api and /admin); 0 turns the limit off. */
+  authFailuresPerMinute?: number;
   /** When set, GET /metrics needs it as a bearer token. */
   metricsToken?: string;
   /** Marks the admin session cookie Secure (PUBLIC_URL is https). */
@@ -43,7 +46,7 @@ export interface AppOptions {
   notify?: Pick<NotifyServices, 'templates' | 'inbox' | 'feed'>;
 }
 
-export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, dataflows, secureCookies = false, metricsToken, rateLimitPerMinute = 1200 }: AppOptions): Express {
+export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, dataflows, secureCookies = false, metricsToken, rateLimitPerMinute = 1200, authFailuresPerMinute = 30 }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -57,8 +60,9 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
 
   app.use('/confirm', linkRoutes(engine));
 
-  const auth = requireKey(principals);
-  const admin = adminSession({ registry: principals, secret: () => engine.links.secretText(), secureCookie: secureCookies });
+  const failures = authFailureLimiter(engine.redis, engine.keys.prefix, authFailuresPerMinute);
+  const auth = requireKey(principals, failures);
+  const admin = adminSession({ registry: principals, secret: () => engine.links.secretText(), secureCookie: secureCookies, failures });
   app.use('/admin', admin.routes);
   app.use(BOARD_PATH, admin.guard, bullBoard([engine.queue, engine.eventQueue]));
 

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       linkSecret: undefined,
       bodyLimitBytes: 1_048_576,
       rateLimitPerMinute: 1200,
+      authFailuresPerMinute: 30,
       metricsToken: undefined,
     });
   });
@@ -67,6 +68,7 @@ describe('loadConfig', () => {
       LINK_SECRET: 'link-secret-0123456789-0123456789-xyz',
       BODY_LIMIT_BYTES: '2048',
       RATE_LIMIT_PER_MINUTE: '0',
+      AUTH_FAILURES_PER_MINUTE: '7',
       METRICS_TOKEN: 'metrics-token-0123456789',
     });
     expect(config).toEqual({
@@ -95,6 +97,7 @@ describe('loadConfig', () => {
       linkSecret: 'link-secret-0123456789-0123456789-xyz',
       bodyLimitBytes: 2048,
       rateLimitPerMinute: 0,
+      authFailuresPerMinute: 7,
       metricsToken: 'metrics-token-0123456789',
     });
   });
@@ -170,7 +173,7 @@ describe('configDocs', () => {
     'WORKER_STALLED_INTERVAL_MS', 'WORKER_MAX_STALLED_COUNT', 'MAX_TRANSITIONS', 'RUN_RETENTION_DAYS',
     'MODEL_MAX_BYTES', 'IDEMPOTENCY_TTL_HOURS', 'RECONCILE_INTERVAL_MS', 'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'STAGEFLOW_API_KEYS', 'LOG_LEVEL',
     'STAGEFLOW_DATA_DIR', 'SMTP_URL', 'MAIL_FROM', 'WEBHOOK_SECRET', 'NOTIFY_WEBHOOK_URL', 'PUBLIC_URL',
-    'LINK_SECRET', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'METRICS_TOKEN',
+    'LINK_SECRET', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'AUTH_FAILURES_PER_MINUTE', 'METRICS_TOKEN',
   ];
 
   it('documents every variable with a description', () => {
