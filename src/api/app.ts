@@ -18,6 +18,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { DataflowRegistry } from '../dataflows/registry.ts';
 import { dataflowRoutes } from './routes/dataflows.ts';
+import { lintOptions } from './lint-options.ts';
 import { linkRoutes } from './routes/links.ts';
 import { meRoutes } from './routes/me.ts';
 import { entryRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
@@ -74,11 +75,13 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   const authz = new Authz(engine);
   api.get('/me', whoami);
   api.use('/step-types', stepTypeRoutes());
-  api.use('/workflows', workflowRoutes(engine, authz));
+  const flows = dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log);
+  const lint = lintOptions({ dataflows: flows, principals, ...(notify ? { templates: notify.templates } : {}) });
+  api.use('/workflows', workflowRoutes(engine, authz, lint));
   api.use('/runs', runRoutes(engine, authz));
   api.use('/entries', entryRoutes(engine, authz));
   api.use('/tasks', taskRoutes(engine, authz));
-  api.use('/dataflows', dataflowRoutes(dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log)));
+  api.use('/dataflows', dataflowRoutes(flows));
   if (notify) {
     api.use('/templates', templateRoutes(notify.templates, authz));
     api.use('/me', meRoutes({ inbox: notify.inbox, feed: notify.feed, log }));

@@ -24,6 +24,8 @@ export interface ValidationResult {
 export interface ValidateOptions {
   dataflowExists?(name: string): boolean;
   templateExists?(name: string): boolean;
+  /** Whether a `users`/`routing` entry reaches anyone: 'known', or why not ('no-user', 'no-members'). */
+  principalKnown?(ref: string): 'known' | 'no-user' | 'no-members';
 }
 
 function checkIds(stages: readonly StageNode[], errors: Issue[]): void {
@@ -79,6 +81,12 @@ function checkStepRules(stages: readonly StageNode[], options: ValidateOptions, 
     }
     for (const message of stepType.warnings?.(params) ?? []) warnings.push({ path: step.path, message });
     for (const ref of stepType.references?.(params) ?? []) {
+      if (ref.kind === 'principal') {
+        const known = options.principalKnown?.(ref.name) ?? 'known';
+        if (known === 'no-user') warnings.push({ path: `${step.path}.${ref.path}`, message: `no principal "${ref.name}" in the directory: nobody by that id can be reached or answer` });
+        if (known === 'no-members') warnings.push({ path: `${step.path}.${ref.path}`, message: `role "${ref.name.slice('role:'.length)}" has no members: nobody it names can be reached or answer` });
+        continue;
+      }
       const exists = ref.kind === 'dataflow' ? options.dataflowExists : options.templateExists;
       if (exists && !exists(ref.name)) {
         warnings.push({ path: `${step.path}.${ref.path}`, message: `${ref.kind} "${ref.name}" is not registered yet; the step fails until it is` });

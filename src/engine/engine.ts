@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { can } from '../definition/access.ts';
 import { mergePatch } from '../definition/paths.ts';
-import { validateDefinition, type ValidationResult } from '../definition/validate.ts';
+import { validateDefinition, type ValidateOptions, type ValidationResult } from '../definition/validate.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
 import type { StepServices } from '../steps/services.ts';
 import type { Model } from '../steps/types.ts';
@@ -134,13 +134,14 @@ export class Engine {
 
   // ---- workflows ----
 
-  validateWorkflow(input: unknown): ValidationResult {
-    return validateDefinition(input);
+  /** `lint` looks up registered dataflows, templates and principals, for warnings (DESIGN §2). */
+  validateWorkflow(input: unknown, lint: ValidateOptions = {}): ValidationResult {
+    return validateDefinition(input, lint);
   }
 
-  async saveWorkflow(name: string, input: unknown): Promise<{ name: string; version: number; created: boolean; warnings: ValidationResult['warnings'] }> {
+  async saveWorkflow(name: string, input: unknown, lint: ValidateOptions = {}): Promise<{ name: string; version: number; created: boolean; warnings: ValidationResult['warnings'] }> {
     const body = input && typeof input === 'object' && !Array.isArray(input) ? { name, ...(input as object) } : input;
-    const result = validateDefinition(body);
+    const result = validateDefinition(body, lint);
     if (!result.valid || !result.definition) throw new EngineError('invalid', 'the workflow definition is invalid', result.errors);
     if (result.definition.name !== name) {
       throw new EngineError('invalid', 'the body names another workflow than the URL', [{ path: '$.name', message: `must be "${name}" (the name in the URL)` }]);
