@@ -30,6 +30,7 @@ import { StepWorker, type StepWorkerOptions } from './step-worker.ts';
 import type { HistoryEvent, ParentLink, RunState, RunStatus } from './types.ts';
 import { EventWorker } from './event-worker.ts';
 import { Links, type LinkClaims } from './links.ts';
+import { closureOf, linkOpen, type LinkStatus } from './link-status.ts';
 import { EVENTS_QUEUE, Waits } from './waits.ts';
 import { notifyConfirmation } from '../steps/getUserConfirmation.ts';
 import { WorkflowStore } from './workflow-store.ts';
@@ -322,12 +323,31 @@ export class Engine {
     return check.claims;
   }
 
+  /**
+   * What an answer link's page shows: open, or closed and (where the link's principal may read
+   * the run) how it closed. A used, expired or forged link is refused as by readLink.
+   */
+  async linkStatus(token: string): Promise<LinkStatus> {
+    const check = await this.links.check(token, false);
+    // An expired link of a request that closed (a timeout ends both) shows how it closed.
+    const claims = check.ok || check.reason === 'expired' ? check.claims : await this.readLink(token);
+    const run = await this.runs.get(claims.runId);
+    if (linkOpen(run, claims)) {
+      if (!check.ok) await this.readLink(token);
+      return { open: true, claims };
+    }
+    const who = { id: claims.principalId, roles: this.services.directory.rolesOf(claims.principalId) };
+    const policy = run ? await this.policyOf(run.workflow) : null;
+    if (!run || !policy || !can(who, 'read', policy)) return { open: false, claims };
+    return { open: false, claims, closure: closureOf(run, await this.runs.history(run.id, 0, 100_000), claims) };
+  }
+
   /** Answers through a signed link: the link is the credential of the principal it names. */
   async confirmByLink(token: string, comment?: string): Promise<{ run: RunView; resolved: boolean }> {
     // Checked first without using it up: a link refused because its confirmation is closed stays unspent.
     const c = await this.readLink(token);
     const run = await this.runs.get(c.runId);
-    if (!run || run.status !== 'waiting' || run.seq !== c.seq || run.wait?.stepId !== c.stepId) {
+    if (!linkOpen(run, c) || !run) {
       throw new EngineError('conflict', 'the confirmation this link answers is no longer open');
     }
     const who = { id: c.principalId, roles: this.services.directory.rolesOf(c.principalId) };

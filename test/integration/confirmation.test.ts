@@ -203,6 +203,57 @@ describe('getUserConfirmation', () => {
     expect(res.status).toBe(403);
   });
 
+  it('an answer link of a closed confirmation shows a closed page saying how it closed, with no Confirm button', async () => {
+    const linkOf = (who: string, option: string) => {
+      const msg = sent.filter((m) => m.recipients[0]!.id === who).at(-1)!;
+      return new URL((msg.data!.links as Record<string, string>)[option]!).pathname;
+    };
+    const closedPage = async (path: string) => {
+      const res = await fetch(h.base + path);
+      const html = await res.text();
+      expect(res.status).toBe(409);
+      expect(html).toContain('This request is closed');
+      expect(html).not.toMatch(/<form|<button/i);
+      return html;
+    };
+
+    // cancelled
+    sent.length = 0;
+    const cancelled = await h.start('approve-any', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
+    const open = await fetch(h.base + linkOf('ann', 'approve'));
+    expect(await open.text()).toMatch(/<form/);
+    await h.api('POST', `/api/runs/${cancelled.id}/cancel`, {});
+    expect(await closedPage(linkOf('ann', 'approve'))).toMatch(/the run was cancelled by admin at \d{4}-\d\d-\d\dT/);
+
+    // decided by someone else
+    sent.length = 0;
+    const decided = await h.start('approve-any', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
+    await h.api('POST', `/api/runs/${decided.id}/confirm`, { option: 'reject' }, as('bob'));
+    await h.waitFor(decided.id, (r) => r.status === 'completed');
+    expect(await closedPage(linkOf('ann', 'approve'))).toMatch(/decided with &#34;reject&#34; by bob at \d{4}-/);
+
+    // timed out (onTimeout: reject)
+    sent.length = 0;
+    const timed = await h.start('approve-timeout', { model: { approvers: ['ann'] } }, '?wait=5000');
+    await h.waitFor(timed.id, (r) => r.status === 'completed');
+    expect(await closedPage(linkOf('ann', 'approve'))).toMatch(/timed out at \d{4}-.*&#34;reject&#34;/);
+
+    // answering a timed-out link is refused as expired (its deadline was the timeout); nothing changes
+    const post = await fetch(h.base + linkOf('ann', 'approve'), { method: 'POST', headers: { accept: 'application/json' } });
+    expect(post.status).toBe(403);
+    expect((await h.api('GET', `/api/runs/${timed.id}`)).body.model.decision).toBe('reject');
+
+    // a principal who may no longer read the run (the workflow was restricted since) learns only that it closed
+    sent.length = 0;
+    await h.saveWorkflow(approval('approve-later-restricted'));
+    const hidden = await h.start('approve-later-restricted', { model: { approvers: ['ann'] } }, '?wait=5000');
+    await h.saveWorkflow({ ...approval('approve-later-restricted'), restrictAccess: true, access: { operate: ['bob'] } });
+    await h.api('POST', `/api/runs/${hidden.id}/cancel`, {});
+    const vague = await closedPage(linkOf('ann', 'approve'));
+    expect(vague).toMatch(/no longer waiting for an answer/);
+    expect(vague).not.toMatch(/cancelled|admin/);
+  });
+
   it('reminds only the recipients who have not answered, until the wait ends', async () => {
     const run = await h.start('approve-remind', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
     await h.api('POST', `/api/runs/${run.id}/confirm`, { option: 'approve' }, as('ann'));
