@@ -70,7 +70,7 @@ const MAIL_FROM_PATTERN = /^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>
 const vars = {
   REDIS_URL: strVar(
     'redis://127.0.0.1:6379',
-    'Redis to use (`redis://` or `rediss://`). If nothing answers on a loopback URL and `redis-server` is installed, `npm start` starts one.',
+    'Redis to use (`redis://` or `rediss://`). If nothing answers on a loopback URL at its start and `redis-server` is installed, `npm start` (outside production) starts one; `npm run api`, `npm run worker` and production wait for it instead.',
     z.string().refine(isRedisUrl, { error: 'must be a redis:// or rediss:// URL with a host' }),
   ),
   PORT: intVar(3000, 0, 65_535, 'HTTP port of the API (0 picks a free port).'),
