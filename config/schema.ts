@@ -70,7 +70,7 @@ const MAIL_FROM_PATTERN = /^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>
 const vars = {
   REDIS_URL: strVar(
     'redis://127.0.0.1:6379',
-    'Redis to use (`redis://` or `rediss://`). If nothing answers on a loopback URL and `redis-server` is installed, `npm start` starts one.',
+    'Redis to use (`redis://` or `rediss://`). If nothing answers on a loopback URL at its start and `redis-server` is installed, `npm start` (outside production) starts one; `npm run api`, `npm run worker` and production wait for it instead.',
     z.string().refine(isRedisUrl, { error: 'must be a redis:// or rediss:// URL with a host' }),
   ),
   PORT: intVar(3000, 0, 65_535, 'HTTP port of the API (0 picks a free port).'),
@@ -194,6 +194,7 @@ const vars = {
   ),
   BODY_LIMIT_BYTES: intVar(1_048_576, 1024, 64 * 1_048_576, 'Largest JSON request body the API reads; larger ones get 413.'),
   RATE_LIMIT_PER_MINUTE: intVar(1200, 0, 1_000_000, 'API requests one principal may make per minute (429 with Retry-After beyond); 0 turns the limit off.'),
+  AUTH_FAILURES_PER_MINUTE: intVar(30, 0, 1_000_000, 'Failed authentications (bad API keys, on /api and /admin) one client address may make per minute; beyond it the address gets 429 with Retry-After before any key is checked. 0 turns the limit off.'),
   METRICS_TOKEN: {
     default: undefined,
     secret: true,
@@ -245,6 +246,7 @@ export interface Config {
   bodyLimitBytes: number;
   templateMaxBytes: number;
   rateLimitPerMinute: number;
+  authFailuresPerMinute: number;
   metricsToken: string | undefined;
 }
 
@@ -308,6 +310,7 @@ function toConfig(env: Env): Config {
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     templateMaxBytes: env.TEMPLATE_MAX_BYTES,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
     metricsToken: env.METRICS_TOKEN,
   };
 }

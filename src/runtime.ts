@@ -12,6 +12,7 @@ import { loadPrincipals, type PrincipalRegistry } from './api/principals.ts';
 import { createServices } from './services.ts';
 import { Engine, type EngineOptions } from './engine/engine.ts';
 import { ensureRedis } from './engine/redis-bootstrap.ts';
+import { waitForRedis } from './engine/redis-wait.ts';
 import { waitUntilReady } from './engine/redis.ts';
 import { createLogger } from './observability/logger.ts';
 
@@ -39,11 +40,23 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, log: Logger = createLogger({ name: 'stageflow' })): Promise<Running> {
+/**
+ * Who may start an embedded redis-server: only the all-in-one `npm start`, outside production,
+ * and only at its own start. Every other process (and any process later, on a lost connection)
+ * waits for Redis instead: a server started during an outage would take the real one's port
+ * and serve an empty or stale database in its place.
+ */
+export function mayStartRedis(role: Role, config: Pick<Config, 'nodeEnv'>): boolean {
+  return role === 'all' && config.nodeEnv !== 'production';
+}
+
+export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, log: Logger = createLogger({ name: 'stageflow' }), signal?: AbortSignal): Promise<Running> {
   const config = loadConfig(env);
   // Workers need the principals too: the directory expands role: recipients and finds e-mail addresses.
   const principals = role === 'worker' ? workerPrincipals(config) : loadPrincipals({ STAGEFLOW_API_KEYS: config.apiKeys, NODE_ENV: config.nodeEnv });
-  const redis = await ensureRedis(config, log);
+  const redis = mayStartRedis(role, config)
+    ? await ensureRedis(config, log)
+    : await waitForRedis(config.redisUrl, log, { ...(signal ? { signal } : {}) }).then(() => ({ started: false }));
   const opts = engineOptions(config);
   const stops: Array<() => Promise<void>> = [];
   const running: Running = {
@@ -73,7 +86,7 @@ export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, lo
     await loadExampleWorkflows(engine, log);
     const app = createApp({
       engine, principals, log, notify, dataflows: dataflowRegistry,
-      bodyLimit: config.bodyLimitBytes, rateLimitPerMinute: config.rateLimitPerMinute,
+      bodyLimit: config.bodyLimitBytes, rateLimitPerMinute: config.rateLimitPerMinute, authFailuresPerMinute: config.authFailuresPerMinute,
       metricsToken: config.metricsToken, secureCookies: config.publicUrl.startsWith('https:'),
     });
     const server = app.listen(config.port);
@@ -129,10 +142,13 @@ export async function main(role: Role): Promise<void> {
   // Handlers go in before anything starts, so a signal during start-up still drains cleanly.
   let running: Running | undefined;
   let signalled: string | undefined;
+  // A signal while start-up still waits for Redis ends that wait (and the process) at once.
+  const starting = new AbortController();
   const shutdown = (signal: string) => {
     if (signalled) return;
     signalled = signal;
     if (running) stop(running, signal);
+    else starting.abort();
   };
   const stop = (r: Running, signal: string) => {
     log.info({ signal }, 'shutting down');
@@ -147,8 +163,12 @@ export async function main(role: Role): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   try {
-    running = await start(role, process.env, log);
+    running = await start(role, process.env, log, starting.signal);
   } catch (err) {
+    if (signalled && starting.signal.aborted) {
+      log.info({ signal: signalled }, 'stopped while waiting for redis');
+      process.exit(0);
+    }
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'stageflow could not start');
     process.exit(1);
   }

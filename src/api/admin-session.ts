@@ -6,7 +6,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { Router, type RequestHandler } from 'express';
 import { hasRole } from '../definition/access.ts';
-import { bearerToken } from './auth.ts';
+import { bearerToken, sendTooManyFailures } from './auth.ts';
+import { noAuthFailureLimit, type AuthFailureLimiter } from './auth-failures.ts';
 import type { Principal, PrincipalRegistry } from './principals.ts';
 import { sendProblem } from './problem.ts';
 
@@ -18,6 +19,8 @@ export interface AdminSessionOptions {
   /** Resolves the server secret the cookie is signed with. */
   secret: () => Promise<string>;
   secureCookie: boolean;
+  /** Failed key checks per client address (shared with /api); none when absent. */
+  failures?: AuthFailureLimiter;
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url');
@@ -36,6 +39,7 @@ function cookieOf(header: string | undefined): string | undefined {
 }
 
 export function adminSession(opts: AdminSessionOptions): { guard: RequestHandler; routes: Router } {
+  const failures = opts.failures ?? noAuthFailureLimit;
   const readSession = async (token: string | undefined): Promise<Principal | undefined> => {
     const [payload, sig] = (token ?? '').split('.');
     if (!payload || !sig) return undefined;
@@ -52,10 +56,16 @@ export function adminSession(opts: AdminSessionOptions): { guard: RequestHandler
 
   const guard: RequestHandler = async (req, res, next) => {
     const bearer = bearerToken(req);
+    if (bearer) {
+      const wait = await failures.blockedFor(req);
+      if (wait > 0) return sendTooManyFailures(res, wait);
+    }
     let principal = bearer ? opts.registry.authenticate(bearer) : undefined;
     const viaCookie = !principal;
     if (viaCookie) principal = await readSession(cookieOf(req.get('cookie')));
     if (!principal) {
+      const wait = bearer ? await failures.failed(req) : 0;
+      if (wait > 0) return sendTooManyFailures(res, wait);
       // Browsers (which ask for text/html) go to the sign-in page; API clients get a 401.
       if (req.method === 'GET' && (req.get('accept') ?? '').includes('text/html')) return res.redirect(303, '/admin/login');
       res.setHeader('WWW-Authenticate', 'Bearer realm="stageflow"');
@@ -80,7 +90,17 @@ export function adminSession(opts: AdminSessionOptions): { guard: RequestHandler
   });
   routes.post('/login', async (req, res) => {
     const key = typeof req.body?.key === 'string' ? req.body.key : '';
+    const tooMany = (wait: number) => {
+      res.setHeader('Retry-After', String(wait));
+      res.status(429).type('html').send(loginPage('Too many failed sign-ins from this address; try again in a minute.'));
+    };
+    const blocked = key ? await failures.blockedFor(req) : 0;
+    if (blocked > 0) return tooMany(blocked);
     const principal = key ? opts.registry.authenticate(key) : undefined;
+    if (!principal && key) {
+      const wait = await failures.failed(req);
+      if (wait > 0) return tooMany(wait);
+    }
     if (!isAdmin(principal)) {
       res.status(principal ? 403 : 401).type('html').send(loginPage(principal ? 'That key is not an admin key.' : 'That key is not valid.'));
       return;

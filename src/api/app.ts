@@ -6,6 +6,7 @@ import type { Engine } from '../engine/engine.ts';
 import type { NotifyServices } from '../notify/index.ts';
 import { adminSession } from './admin-session.ts';
 import { requireKey } from './auth.ts';
+import { authFailureLimiter } from './auth-failures.ts';
 import { safeJsonBody } from './body.ts';
 import { principalRateLimit } from './rate-limit.ts';
 import { Authz } from './authz.ts';
@@ -20,6 +21,7 @@ import { dataflowRoutes } from './routes/dataflows.ts';
 import { dataflowTestRoutes } from './routes/dataflow-test.ts';
 import { principalRoutes } from './routes/principals.ts';
 import { documentRoutes } from './routes/documents.ts';
+import { lintOptions } from './lint-options.ts';
 import { linkRoutes } from './routes/links.ts';
 import { meRoutes } from './routes/me.ts';
 import { entryRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
@@ -39,6 +41,8 @@ export interface AppOptions {
   bodyLimit?: string | number;
   /** Requests per principal per minute on /api; 0 turns the limit off. */
   rateLimitPerMinute?: number;
+  /** Failed authentications per client address per minute (/api and /admin); 0 turns the limit off. */
+  authFailuresPerMinute?: number;
   /** When set, GET /metrics needs it as a bearer token. */
   metricsToken?: string;
   /** Marks the admin session cookie Secure (PUBLIC_URL is https). */
@@ -47,7 +51,7 @@ export interface AppOptions {
   notify?: Pick<NotifyServices, 'templates' | 'inbox' | 'feed'> & Partial<Pick<NotifyServices, 'documents' | 'documentLinks'>>;
 }
 
-export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, dataflows, secureCookies = false, metricsToken, rateLimitPerMinute = 1200 }: AppOptions): Express {
+export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, dataflows, secureCookies = false, metricsToken, rateLimitPerMinute = 1200, authFailuresPerMinute = 30 }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -62,8 +66,9 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   app.use('/confirm', linkRoutes(engine));
   if (notify?.documents && notify.documentLinks) app.use('/documents', documentRoutes(notify.documents, notify.documentLinks));
 
-  const auth = requireKey(principals);
-  const admin = adminSession({ registry: principals, secret: () => engine.links.secretText(), secureCookie: secureCookies });
+  const failures = authFailureLimiter(engine.redis, engine.keys.prefix, authFailuresPerMinute);
+  const auth = requireKey(principals, failures);
+  const admin = adminSession({ registry: principals, secret: () => engine.links.secretText(), secureCookie: secureCookies, failures });
   app.use('/admin', admin.routes);
   app.use(BOARD_PATH, admin.guard, bullBoard([engine.queue, engine.eventQueue]));
 
@@ -77,14 +82,15 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   const authz = new Authz(engine);
   api.get('/me', whoami);
   api.use('/step-types', stepTypeRoutes());
-  api.use('/workflows', workflowRoutes(engine, authz));
+  const flows = dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log);
+  const lint = lintOptions({ dataflows: flows, principals, ...(notify ? { templates: notify.templates } : {}) });
+  api.use('/workflows', workflowRoutes(engine, authz, lint));
   api.use('/runs', runRoutes(engine, authz));
   api.use('/operations', operationRoutes(engine));
   api.use('/entries', entryRoutes(engine, authz));
   api.use('/tasks', taskRoutes(engine, authz));
-  const dataflowRegistry = dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log);
-  api.use('/dataflows', dataflowTestRoutes(dataflowRegistry, engine, authz));
-  api.use('/dataflows', dataflowRoutes(dataflowRegistry));
+  api.use('/dataflows', dataflowTestRoutes(flows, engine, authz));
+  api.use('/dataflows', dataflowRoutes(flows));
   api.use('/principals', principalRoutes(principals));
   if (notify) {
     api.use('/templates', templateRoutes(notify.templates, authz));

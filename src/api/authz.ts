@@ -5,7 +5,7 @@
  */
 import { can, designs, type Action, type Caller } from '../definition/access.ts';
 import type { Engine, RunView } from '../engine/engine.ts';
-import { EngineError } from '../engine/errors.ts';
+import { EngineError, type EntryOwnedError } from '../engine/errors.ts';
 
 export class Authz {
   constructor(private readonly engine: Engine) {}
@@ -50,18 +50,12 @@ export class Authz {
 
   /**
    * Entries belong to the workflow that created them, and a run of another workflow may not use
-   * one (the engine answers 409). Whoever may not even read that workflow gets 404, so the
-   * answer does not tell them the entry exists.
+   * one: the engine refuses atomically (409, EntryOwnedError). Whoever may not even read the
+   * owning workflow gets 404 instead, so the answer does not tell them the entry exists.
    */
-  async entryForStart(caller: Caller, workflow: string, entryId: string): Promise<void> {
-    const entry = await this.engine.getEntry(entryId).catch((err) => {
-      if (err instanceof EngineError && err.kind === 'not_found') return undefined;
-      throw err;
-    });
-    if (!entry?.workflow || entry.workflow === workflow) return;
-    if (!(await this.readable(caller)({ workflow: entry.workflow }))) {
-      throw new EngineError('not_found', `no entry ${entryId}`, [{ path: '$.entryId', message: 'no such entry' }]);
-    }
+  async entryRefusal(caller: Caller, err: EntryOwnedError): Promise<EngineError> {
+    if (await this.readable(caller)({ workflow: err.owner })) return err;
+    return new EngineError('not_found', `no entry ${err.entryId}`, [{ path: '$.entryId', message: 'no such entry' }]);
   }
 
   /** Saving definitions, dataflows and templates. */

@@ -1,6 +1,8 @@
 /**
  * What every /api request body must be before a route sees it: JSON (or nothing), no deeper than
- * MAX_DEPTH, and free of keys that could pollute prototypes when merged. Checked iteratively,
+ * MAX_DEPTH, free of keys that could pollute prototypes when merged, and free of numbers JSON
+ * cannot hold (JSON.parse reads 1e999 as Infinity, which JSON.stringify would store as null, so
+ * the value would change silently between request and model). Checked iteratively,
  * so a hostile body cannot overflow the stack of a recursive parser behind it.
  */
 import type { RequestHandler } from 'express';
@@ -9,11 +11,12 @@ import { jsonPath, sendProblem } from './problem.ts';
 const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
 export const MAX_DEPTH = 64;
 
-/** The first prototype-polluting key or over-deep nesting in `value`, or null. */
+/** The first prototype-polluting key, over-deep nesting or non-finite number in `value`, or null. */
 export function unsafeJson(value: unknown): { path: (string | number)[]; message: string } | null {
   const stack: Array<{ v: unknown; path: (string | number)[] }> = [{ v: value, path: [] }];
   while (stack.length) {
     const { v, path } = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return { path, message: 'a number out of the range JSON can hold (finite doubles only)' };
     if (v === null || typeof v !== 'object') continue;
     if (path.length > MAX_DEPTH) return { path, message: `nested deeper than ${MAX_DEPTH} levels` };
     if (Array.isArray(v)) v.forEach((item, i) => stack.push({ v: item, path: [...path, i] }));

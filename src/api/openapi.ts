@@ -236,7 +236,7 @@ function build(): Json {
     Conflict: [409, 'the resource is not in a state that allows this'],
     ContentTooLarge: [413, 'the body is larger than the limit'],
     UnsupportedMediaType: [415, 'unsupported body encoding or charset'],
-    TooManyRequests: [429, 'the per-principal rate limit is exceeded'],
+    TooManyRequests: [429, 'the per-principal rate limit, or the per-address limit of failed authentications, is exceeded; see Retry-After'],
     BadGateway: [502, 'the dataflow under test failed; `detail` says how'],
     ServiceUnavailable: [503, 'the store or the stream is unavailable; see Retry-After'],
   } as const;
@@ -507,7 +507,7 @@ function build(): Json {
         summary: 'Show what a signed answer link will do (never answers)',
         tags: ['links'],
         parameters: [pathParam('token', zod(LinkToken, 'LinkToken'))],
-        responses: { 200: html('a page with the answer form'), 400: byStatus[400]!, 403: html('the link is not valid or expired'), 409: html('the link is already used') },
+        responses: { 200: html('a page with the answer form'), 400: byStatus[400]!, 403: html('the link is not valid or expired'), 409: html('the link is already used, or its request is closed (the page says how, without a form)') },
       }),
       post: open({
         summary: 'Answer once through a signed link, as the principal it names',
@@ -565,7 +565,7 @@ function build(): Json {
         summary: 'Sign in with an admin key (sets a session cookie)',
         tags: ['admin'],
         requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: obj({ key: str }) } } },
-        responses: { 303: { description: 'signed in: on to /admin/queues' }, 401: html('the key is not valid'), 403: html('the key is not an admin key') },
+        responses: { 303: { description: 'signed in: on to /admin/queues' }, 401: html('the key is not valid'), 403: html('the key is not an admin key'), 429: html('too many failed sign-ins from this address; see Retry-After') },
       }),
     },
     '/admin/queues': {
@@ -573,7 +573,7 @@ function build(): Json {
         summary: 'Bull Board (admin only)',
         tags: ['admin'],
         security: [{ bearer: [] }, { adminSession: [] }],
-        responses: { 200: html('the board'), 303: { description: 'a browser without a session: on to /admin/login' }, ...problems(401, 403) },
+        responses: { 200: html('the board'), 303: { description: 'a browser without a session: on to /admin/login' }, ...problems(401, 403, 429) },
       },
     },
     ...Object.fromEntries(

@@ -26,6 +26,8 @@ export interface ValidateOptions {
   templateExists?(name: string): boolean;
   /** The model paths a registered template's tags read (GET /api/templates/{name} `tags`); undefined when unknown. */
   templateTags?(name: string): readonly string[] | undefined;
+  /** Whether a `users`/`routing` entry reaches anyone: 'known', or why not ('no-user', 'no-members'). */
+  principalKnown?(ref: string): 'known' | 'no-user' | 'no-members';
 }
 
 /** The first segment of every field path the workflow's steps read or write: the model fields it is known to have. */
@@ -116,6 +118,12 @@ function checkStepRules(stages: readonly StageNode[], options: ValidateOptions, 
     }
     for (const message of stepType.warnings?.(params) ?? []) warnings.push({ path: step.path, message });
     for (const ref of stepType.references?.(params) ?? []) {
+      if (ref.kind === 'principal') {
+        const known = options.principalKnown?.(ref.name) ?? 'known';
+        if (known === 'no-user') warnings.push({ path: `${step.path}.${ref.path}`, message: `no principal "${ref.name}" in the directory: nobody by that id can be reached or answer` });
+        if (known === 'no-members') warnings.push({ path: `${step.path}.${ref.path}`, message: `role "${ref.name.slice('role:'.length)}" has no members: nobody it names can be reached or answer` });
+        continue;
+      }
       const exists = ref.kind === 'dataflow' ? options.dataflowExists : options.templateExists;
       if (exists && !exists(ref.name)) {
         warnings.push({ path: `${step.path}.${ref.path}`, message: `${ref.kind} "${ref.name}" is not registered yet; the step fails until it is` });

@@ -5,17 +5,18 @@
  */
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
+import { configure } from 'safe-stable-stringify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { can } from '../definition/access.ts';
 import { mergePatch } from '../definition/paths.ts';
-import { validateDefinition, type ValidationResult } from '../definition/validate.ts';
+import { validateDefinition, type ValidateOptions, type ValidationResult } from '../definition/validate.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
 import type { StepServices } from '../steps/services.ts';
 import type { Model } from '../steps/types.ts';
 import { unconfiguredServices } from './unconfigured-services.ts';
-import { EngineError } from './errors.ts';
+import { EngineError, EntryOwnedError } from './errors.ts';
 import { createKeys, type Keys } from './keys.ts';
 import { Reconciler } from './reconciler.ts';
 import { createProducerConnection, createWorkerConnection } from './redis.ts';
@@ -29,6 +30,7 @@ import { StepWorker, type StepWorkerOptions } from './step-worker.ts';
 import type { HistoryEvent, ParentLink, RunState, RunStatus } from './types.ts';
 import { EventWorker } from './event-worker.ts';
 import { Links, type LinkClaims } from './links.ts';
+import { closureOf, linkOpen, type LinkStatus } from './link-status.ts';
 import { EVENTS_QUEUE, Waits } from './waits.ts';
 import { notifyConfirmation } from '../steps/getUserConfirmation.ts';
 import { WorkflowStore } from './workflow-store.ts';
@@ -154,13 +156,14 @@ export class Engine {
 
   // ---- workflows ----
 
-  validateWorkflow(input: unknown): ValidationResult {
-    return validateDefinition(input);
+  /** `lint` looks up registered dataflows, templates and principals, for warnings (DESIGN §2). */
+  validateWorkflow(input: unknown, lint: ValidateOptions = {}): ValidationResult {
+    return validateDefinition(input, lint);
   }
 
-  async saveWorkflow(name: string, input: unknown): Promise<{ name: string; version: number; created: boolean; warnings: ValidationResult['warnings'] }> {
+  async saveWorkflow(name: string, input: unknown, lint: ValidateOptions = {}): Promise<{ name: string; version: number; created: boolean; warnings: ValidationResult['warnings'] }> {
     const body = input && typeof input === 'object' && !Array.isArray(input) ? { name, ...(input as object) } : input;
-    const result = validateDefinition(body);
+    const result = validateDefinition(body, lint);
     if (!result.valid || !result.definition) throw new EngineError('invalid', 'the workflow definition is invalid', result.errors);
     if (result.definition.name !== name) {
       throw new EngineError('invalid', 'the body names another workflow than the URL', [{ path: '$.name', message: `must be "${name}" (the name in the URL)` }]);
@@ -194,10 +197,8 @@ export class Engine {
     if (!version || !plan) throw new EngineError('not_found', `no workflow named ${workflow}`);
     const runId = uuidv7();
     const entryId = input.entryId ?? runId;
+    // Read for the merge only; whether this workflow may use the entry is decided by create-run.lua.
     const entry = input.entryId ? await this.runs.getEntry(entryId) : null;
-    if (entry?.workflow && entry.workflow !== workflow) {
-      throw new EngineError('conflict', `entry ${entryId} belongs to workflow ${entry.workflow}`, [{ path: '$.entryId', message: 'belongs to another workflow' }]);
-    }
     const model = entry ? mergePatch(entry.model, input.model ?? {}) : (input.model ?? {});
     const modelJson = this.modelJson(model, '$.model');
     const by = ctx.by;
@@ -216,6 +217,7 @@ export class Engine {
       entry?.model ?? model,
     );
     if (!res.created) {
+      if ('entryOwner' in res) throw new EntryOwnedError(entryId, res.entryOwner);
       if (res.bodyHash !== idempotency?.bodyHash) {
         throw new EngineError('conflict', 'this Idempotency-Key was already used with a different request', [{ path: 'Idempotency-Key', message: 'reused with another body' }]);
       }
@@ -345,7 +347,7 @@ export class Engine {
     const model = body.modelPatch ? mergePatch(run.model, body.modelPatch) : run.model;
     const modelJson = this.modelJson(model, '$.modelPatch');
     const res = await this.runs.transition(runId, {
-      workflow: run.workflow, expect: ['failed'], seq: run.seq, status: 'running', advance: true,
+      workflow: run.workflow, expect: ['failed'], seq: run.seq, status: 'running', advance: true, restartCount: true,
       set: { stepId: step.id, error: '', ...(body.modelPatch ? { model: modelJson } : {}) },
       events: [{ type: 'run.retried', by, stepId: step.id, detail: { fromStepId: step.id, modelPatched: Boolean(body.modelPatch) } }],
       job: this.scheduler.job(runId, run.seq + 1, step),
@@ -366,7 +368,7 @@ export class Engine {
     const events = [{ type: 'run.submitted', by }];
     if (!plan.start) events.push({ type: 'run.completed', by: undefined });
     const res = await this.runs.transition(runId, {
-      workflow: run.workflow, expect: ['draft'], seq: run.seq, status: plan.start ? 'running' : 'completed', advance: true,
+      workflow: run.workflow, expect: ['draft'], seq: run.seq, status: plan.start ? 'running' : 'completed', advance: true, restartCount: true,
       set: { stepId: plan.start ?? '', ...(body.modelPatch ? { model: modelJson } : {}) },
       events,
       job: plan.start ? this.scheduler.job(runId, run.seq + 1, plan.steps[plan.start]!) : undefined,
@@ -410,12 +412,31 @@ export class Engine {
     return check.claims;
   }
 
+  /**
+   * What an answer link's page shows: open, or closed and (where the link's principal may read
+   * the run) how it closed. A used, expired or forged link is refused as by readLink.
+   */
+  async linkStatus(token: string): Promise<LinkStatus> {
+    const check = await this.links.check(token, false);
+    // An expired link of a request that closed (a timeout ends both) shows how it closed.
+    const claims = check.ok || check.reason === 'expired' ? check.claims : await this.readLink(token);
+    const run = await this.runs.get(claims.runId);
+    if (linkOpen(run, claims)) {
+      if (!check.ok) await this.readLink(token);
+      return { open: true, claims };
+    }
+    const who = { id: claims.principalId, roles: this.services.directory.rolesOf(claims.principalId) };
+    const policy = run ? await this.policyOf(run.workflow) : null;
+    if (!run || !policy || !can(who, 'read', policy)) return { open: false, claims };
+    return { open: false, claims, closure: closureOf(run, await this.runs.history(run.id, 0, 100_000), claims) };
+  }
+
   /** Answers through a signed link: the link is the credential of the principal it names. */
   async confirmByLink(token: string, comment?: string): Promise<{ run: RunView; resolved: boolean }> {
     // Checked first without using it up: a link refused because its confirmation is closed stays unspent.
     const c = await this.readLink(token);
     const run = await this.runs.get(c.runId);
-    if (!run || run.status !== 'waiting' || run.seq !== c.seq || run.wait?.stepId !== c.stepId) {
+    if (!linkOpen(run, c) || !run) {
       throw new EngineError('conflict', 'the confirmation this link answers is no longer open');
     }
     const who = { id: c.principalId, roles: this.services.directory.rolesOf(c.principalId) };
@@ -534,6 +555,10 @@ function conflict(res: { ok: false } & ({ status: RunStatus } | { missing: true 
   return 'missing' in res ? new EngineError('not_found', message) : new EngineError('conflict', `${message}: it is ${res.status}`);
 }
 
+// Idempotency compares what a request means, not how its JSON was spelled: keys in a stable
+// order, so a client that rebuilds the same body with another key order is not refused.
+const canonical = configure({ deterministic: true }) as (v: unknown) => string;
+
 function hashOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+  return createHash('sha256').update(canonical(value)).digest('hex').slice(0, 32);
 }

@@ -21,3 +21,17 @@ export class EngineError extends Error {
 export class StepTimeoutError extends Error {
   override name = 'StepTimeoutError';
 }
+
+/**
+ * A start named an entry that belongs to another workflow (decided atomically by create-run.lua).
+ * `owner` lets the API answer 404 instead to a caller who may not know that workflow exists.
+ */
+export class EntryOwnedError extends EngineError {
+  override name = 'EntryOwnedError';
+  constructor(
+    readonly entryId: string,
+    readonly owner: string,
+  ) {
+    super('conflict', `entry ${entryId} belongs to workflow ${owner}`, [{ path: '$.entryId', message: 'belongs to another workflow' }]);
+  }
+}

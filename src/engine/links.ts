@@ -19,7 +19,11 @@ export interface LinkClaims {
   nonce: string;
 }
 
-export type LinkCheck = { ok: true; claims: LinkClaims } | { ok: false; reason: 'malformed' | 'bad_signature' | 'expired' | 'used' };
+export type LinkCheck =
+  | { ok: true; claims: LinkClaims }
+  /** An expired link is still genuine (its signature holds), so its claims are given: its page can say what became of the request. */
+  | { ok: false; reason: 'expired'; claims: LinkClaims }
+  | { ok: false; reason: 'malformed' | 'bad_signature' | 'used' };
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
@@ -70,7 +74,7 @@ export class Links {
     } catch {
       return { ok: false, reason: 'malformed' };
     }
-    if (!(claims.exp > now)) return { ok: false, reason: 'expired' };
+    if (!(claims.exp > now)) return { ok: false, reason: 'expired', claims };
     const usedKey = this.keys.usedLink(claims.nonce);
     if (consume) {
       const first = await this.redis.set(usedKey, '1', 'PX', Math.max(1000, claims.exp - now), 'NX');

@@ -31,7 +31,8 @@ export interface CreateRunInput {
 
 export type CreateRunResult =
   | { created: true; run: RunState }
-  | { created: false; runId: string; bodyHash: string };
+  | { created: false; runId: string; bodyHash: string }
+  | { created: false; entryOwner: string };
 
 export interface TransitionInput {
   /** The run's workflow: names the position index the script keeps (KEYS, for Cluster). */
@@ -41,6 +42,8 @@ export interface TransitionInput {
   status?: RunStatus;
   /** Advance seq (fences every job and answer issued for the old one). */
   advance: boolean;
+  /** With advance: count transitions from 0 again (retry and submit restart the MAX_TRANSITIONS budget). */
+  restartCount?: boolean;
   set?: Partial<Record<'stepId' | 'model' | 'error' | 'entryVersion' | 'outcome' | 'wait' | 'resolution' | 'version', string>>;
   events: NewHistoryEvent[];
   /** The next step's job, added by the same script call when the transition applies (Scheduler.job, for seq + 1). */
@@ -113,6 +116,7 @@ export class RunStore {
       };
       return { created: true, run };
     }
+    if (res[0] === 2) return { created: false, entryOwner: res[1] };
     const [runId = '', bodyHash = ''] = res[1].split(' ');
     return { created: false, runId, bodyHash };
   }
@@ -126,7 +130,7 @@ export class RunStore {
       'transition',
       [this.keys.run(runId), this.keys.history(runId), this.keys.positionIndex(t.workflow)],
       [
-        t.expect.join(','), t.seq ?? '', t.status ?? '', t.advance ? '1' : '0', now,
+        t.expect.join(','), t.seq ?? '', t.status ?? '', t.advance ? (t.restartCount ? 'restart' : '1') : '0', now,
         this.keys.runIndexPrefix, this.keys.events, this.opts.retentionSec,
         this.opts.stepQueuePrefix, ...(t.job ?? NO_JOB),
         pairs.length / 2, ...pairs, ...t.events.map((e) => toEvent(e, at)),

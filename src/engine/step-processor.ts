@@ -43,7 +43,10 @@ export class StepProcessor {
 
   async process(job: Job<StepJobData>): Promise<JobOutcome> {
     const { runId, seq, stepId } = job.data;
-    const attempt = job.attemptsMade + 1;
+    // Attempts count deliveries: BullMQ bumps attemptsStarted on every move to active, a
+    // redelivery after a stall (the worker died holding the job) included, so receivers and
+    // history can tell it from a first try. attemptsMade (failures) still drives the retry budget.
+    const attempt = Math.max(job.attemptsStarted ?? 0, job.attemptsMade + 1);
     const log = lazyChild(this.log, { runId, stepId, seq, attempt });
     // A pure step with its state carried in the job needs no read: if the job is stale, the
     // fenced commit refuses it and the stale path below runs then.
@@ -206,7 +209,8 @@ export class StepProcessor {
   /** Records a failed attempt; returns true when it was the last one (the run is now failed). */
   private async recordFailure(job: Job<StepJobData>, run: RunState, step: PlanStep, attempt: number, started: number, err: unknown, log: Logger): Promise<boolean> {
     const nonRetryable = err instanceof NonRetryableError || err instanceof UnrecoverableError;
-    const final = nonRetryable || attempt >= (job.opts.attempts ?? 1);
+    // The budget is of failures (attemptsMade), not deliveries: a stall does not use up a retry.
+    const final = nonRetryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const error: RunError = { message: message(err), stepId: step.id, attempt, code: err instanceof StepTimeoutError ? 'STEP_TIMEOUT' : nonRetryable ? 'NON_RETRYABLE' : 'STEP_ERROR' };
     const durationMs = Date.now() - started;
     const events: NewHistoryEvent[] = [{ type: 'step.started', stepId: step.id, attempt, at: new Date(started).toISOString() }];

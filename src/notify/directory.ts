@@ -29,6 +29,20 @@ function fromPrincipal(p: Principal): Recipient {
   return { id: p.id, ...(p.email ? { email: p.email } : {}), ...(p.name ? { name: p.name } : {}) };
 }
 
+/**
+ * Whether a `users`/`routing` entry reaches anyone, for save-time warnings: a known id, a role
+ * someone holds, or an e-mail address / webhook URL (delivered without a principal).
+ */
+export function principalKnown(registry: PrincipalRegistry, raw: string): 'known' | 'no-user' | 'no-members' {
+  const ref = raw.trim();
+  if (ref.startsWith(ROLE_PREFIX)) {
+    const role = ref.slice(ROLE_PREFIX.length);
+    return registry.all().some((p) => p.roles.includes(role)) ? 'known' : 'no-members';
+  }
+  if (isWebhookUrl(ref) || isEmailAddress(ref) || registry.byId(ref)) return 'known';
+  return 'no-user';
+}
+
 export function createDirectory(registry: PrincipalRegistry): Directory {
   /** A raw address that is exactly one principal's e-mail reaches that principal (inbox included). */
   function byEmail(address: string): Principal | undefined {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PrincipalRef } from '../definition/ids.ts';
-import { Channel, FieldPath, Recipients, WaitMs } from './params.ts';
+import { Channel, FieldPath, principalRefs, Recipients, WaitMs } from './params.ts';
 import { getPath } from '../definition/paths.ts';
 import type { ConfirmationTask } from '../engine/types.ts';
 import { recipientRefs } from './recipients.ts';
@@ -59,6 +59,7 @@ export const getUserConfirmationStep: StepType<typeof GetUserConfirmationParams>
   params: GetUserConfirmationParams,
   fieldPaths: (p) =>
     [p.confirmationField, p.optionsField, p.userInfoField].filter((path): path is string => path !== undefined),
+  references: principalRefs,
   warnings: (p) => [
     ...(p.timeoutMs === undefined ? ['no timeoutMs: the run can wait for an answer forever'] : []),
     ...(p.timeoutMs === undefined && p.onTimeout !== undefined ? ['onTimeout has no effect without timeoutMs'] : []),

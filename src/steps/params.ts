@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { Identifier } from '../definition/ids.ts';
 import { isSafePath } from '../definition/paths.ts';
+import type { StepReference } from './types.ts';
 
 export const FieldPath = z.string().refine(isSafePath, {
   message: 'must be a dot path of non-empty segments, none of them __proto__, prototype or constructor',
@@ -21,6 +22,12 @@ export const Recipients = {
   userInfoField: FieldPath.optional(),
   users: z.array(UserId).optional(),
 };
+
+/** `users` and `routing` entries as references, so saving can warn about principals nobody has. */
+export function principalRefs(p: { users?: readonly string[]; routing?: readonly string[] }): StepReference[] {
+  return (['users', 'routing'] as const).flatMap((field) =>
+    (p[field] ?? []).map((name, i) => ({ kind: 'principal' as const, name, path: `${field}[${i}]` })));
+}
 
 export function hasRecipients(p: { userInfoField?: unknown; users?: unknown }): boolean {
   return p.userInfoField !== undefined || (Array.isArray(p.users) && p.users.length > 0);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { renderMessage, renderSubject } from '../notify/templates.ts';
-import { Channel, hasRecipients, MessageText, placeholderPaths, Recipients, RECIPIENTS_MESSAGE } from './params.ts';
+import { Channel, hasRecipients, MessageText, placeholderPaths, principalRefs, Recipients, RECIPIENTS_MESSAGE } from './params.ts';
 import { recipientRefs } from './recipients.ts';
 import { NonRetryableError, type StepType } from './types.ts';
 
@@ -24,6 +24,7 @@ export const sendNotificationStep: StepType<typeof SendNotificationParams> = {
     ...placeholderPaths(p.message),
     ...placeholderPaths(p.subject ?? ''),
   ],
+  references: principalRefs,
   async execute(ctx) {
     const { params, model, services } = ctx;
     const recipients = services.directory.resolve(recipientRefs(model, params));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Identifier, PrincipalRef } from '../definition/ids.ts';
-import { Channel, hasRecipients, Recipients, RECIPIENTS_MESSAGE } from './params.ts';
+import { Channel, hasRecipients, principalRefs, Recipients, RECIPIENTS_MESSAGE } from './params.ts';
 import { recipientRefs } from './recipients.ts';
 import { NonRetryableError, type StepType } from './types.ts';
 
@@ -21,7 +21,7 @@ export const sendTemplatedNotificationStep: StepType<typeof SendTemplatedNotific
   description: 'Renders a stored template against the model and delivers it; a docx, xlsx or pdf template is rendered once per step and attached.',
   params: SendTemplatedNotificationParams,
   fieldPaths: (p) => (p.userInfoField === undefined ? [] : [p.userInfoField]),
-  references: (p) => [{ kind: 'template', name: p.template, path: 'template' }],
+  references: (p) => [{ kind: 'template', name: p.template, path: 'template' }, ...principalRefs(p)],
   async execute(ctx) {
     const { params, model, services } = ctx;
     const recipients = services.directory.resolve(recipientRefs(model, params));

@@ -75,7 +75,8 @@ export interface BranchSpec {
 
 /** A named resource a step needs at run time; checked (as a warning) when the definition is saved. */
 export interface StepReference {
-  kind: 'dataflow' | 'template';
+  /** `principal`: a user id or `role:<name>` named in `users` or `routing`. */
+  kind: 'dataflow' | 'template' | 'principal';
   name: string;
   /** The parameter holding the name, relative to the step (e.g. `dataflow`). */
   path: string;
@@ -105,7 +106,7 @@ export interface StepType<S extends z.ZodType = z.ZodType> {
   ownTimeout?: boolean;
   /** Field paths this step reads or writes, for save-time path checks. */
   fieldPaths?: (params: z.infer<S>) => string[];
-  /** Dataflows/templates this step uses, so saving can warn about ones not registered yet. */
+  /** Dataflows, templates and principals this step names, so saving can warn about unknown ones. */
   references?: (params: z.infer<S>) => StepReference[];
   /** Save-time warnings specific to this step type. */
   warnings?: (params: z.infer<S>) => string[];

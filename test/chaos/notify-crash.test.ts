@@ -70,7 +70,8 @@ afterAll(async () => {
 describe('SIGKILL during notification steps', () => {
   it('delivers every inbox message exactly once', async () => {
     for (let i = 0; i < 3; i++) spawnWorker();
-    await until('3 live workers', async () => (await engine.liveWorkers(10_000)) >= 3, 20_000);
+    // starting 3 tsx processes takes over 20 s on a busy 2-core machine
+    await until('3 live workers', async () => (await engine.liveWorkers(10_000)) >= 3, 60_000);
     for (let i = 0; i < RUNS; i++) await engine.startRun('notes', { model: { i } });
     const total = RUNS * NOTES;
     await until('a third of the steps', async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= total / 3, 30_000);

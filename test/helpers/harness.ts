@@ -85,7 +85,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     worker.startWorker();
   }
   const own = options.services === services.factory ? services.get() : undefined;
-  const app = createApp({ engine, principals, log, ...(own ? { notify: own.notify, dataflows: own.dataflowRegistry } : {}), ...opts.app });
+  // Every test client comes from 127.0.0.1, and several suites send bad keys on purpose: the
+  // per-address failure limit is off unless a test asks for it (test/integration/auth-failures.test.ts).
+  const app = createApp({ engine, principals, log, authFailuresPerMinute: 0, ...(own ? { notify: own.notify, dataflows: own.dataflowRegistry } : {}), ...opts.app });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

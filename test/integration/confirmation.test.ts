@@ -120,6 +120,34 @@ describe('getUserConfirmation', () => {
     expect((await h.waitFor(split.id, (r) => r.status === 'completed')).model.decision).toBe('reject');
   });
 
+  it('policy all: a dissent decides with its option whatever the order; unanimity needs the first option', async () => {
+    const answer = (id: string, who: string, option: string) => h.api('POST', `/api/runs/${id}/confirm`, { option }, as(who));
+    const decided = async (id: string) => (await h.waitFor(id, (r) => r.status === 'completed')).model.decision;
+
+    const rejectFirst = await h.start('approve-all', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
+    expect((await answer(rejectFirst.id, 'bob', 'reject')).body.resolved).toBe(true);
+    expect((await answer(rejectFirst.id, 'ann', 'approve')).status).toBe(409);
+    expect(await decided(rejectFirst.id)).toBe('reject');
+
+    const approveFirst = await h.start('approve-all', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
+    expect((await answer(approveFirst.id, 'ann', 'approve')).body.resolved).toBe(false);
+    expect((await answer(approveFirst.id, 'bob', 'reject')).body.resolved).toBe(true);
+    expect(await decided(approveFirst.id)).toBe('reject');
+
+    const unanimous = await h.start('approve-all', { model: { approvers: ['ann', 'bob', 'cid'] } }, '?wait=5000');
+    for (const who of ['cid', 'ann', 'bob']) await answer(unanimous.id, who, 'approve');
+    expect(await decided(unanimous.id)).toBe('approve');
+
+    for (let i = 0; i < 10; i++) {
+      const run = await h.start('approve-all', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
+      const results = await Promise.all([answer(run.id, 'bob', 'reject'), answer(run.id, 'ann', 'approve')]);
+      expect(results.filter((r) => r.status === 200 && r.body.resolved === true)).toHaveLength(1);
+      expect(await decided(run.id)).toBe('reject');
+      const items = await history(run.id);
+      expect(items.filter((e) => e.type === 'step.completed' && e.stepId === 'decide')).toHaveLength(1);
+    }
+  });
+
   it('policy quorum resolves when n answers agree', async () => {
     const run = await h.start('approve-quorum', { model: { approvers: ['role:manager'] } }, '?wait=5000');
     expect((await h.api('POST', `/api/runs/${run.id}/confirm`, { option: 'reject' }, as('ann'))).body.resolved).toBe(false);
@@ -173,6 +201,57 @@ describe('getUserConfirmation', () => {
     const expired = await h.engine.links.url({ runId: run.id, stepId: 'decide', seq: 1, principalId: 'ann', option: 'approve', exp: Date.now() - 1 });
     const res = await fetch(h.base + new URL(expired).pathname, { method: 'POST', headers: { accept: 'application/json' } });
     expect(res.status).toBe(403);
+  });
+
+  it('an answer link of a closed confirmation shows a closed page saying how it closed, with no Confirm button', async () => {
+    const linkOf = (who: string, option: string) => {
+      const msg = sent.filter((m) => m.recipients[0]!.id === who).at(-1)!;
+      return new URL((msg.data!.links as Record<string, string>)[option]!).pathname;
+    };
+    const closedPage = async (path: string) => {
+      const res = await fetch(h.base + path);
+      const html = await res.text();
+      expect(res.status).toBe(409);
+      expect(html).toContain('This request is closed');
+      expect(html).not.toMatch(/<form|<button/i);
+      return html;
+    };
+
+    // cancelled
+    sent.length = 0;
+    const cancelled = await h.start('approve-any', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
+    const open = await fetch(h.base + linkOf('ann', 'approve'));
+    expect(await open.text()).toMatch(/<form/);
+    await h.api('POST', `/api/runs/${cancelled.id}/cancel`, {});
+    expect(await closedPage(linkOf('ann', 'approve'))).toMatch(/the run was cancelled by admin at \d{4}-\d\d-\d\dT/);
+
+    // decided by someone else
+    sent.length = 0;
+    const decided = await h.start('approve-any', { model: { approvers: ['ann', 'bob'] } }, '?wait=5000');
+    await h.api('POST', `/api/runs/${decided.id}/confirm`, { option: 'reject' }, as('bob'));
+    await h.waitFor(decided.id, (r) => r.status === 'completed');
+    expect(await closedPage(linkOf('ann', 'approve'))).toMatch(/decided with &#34;reject&#34; by bob at \d{4}-/);
+
+    // timed out (onTimeout: reject)
+    sent.length = 0;
+    const timed = await h.start('approve-timeout', { model: { approvers: ['ann'] } }, '?wait=5000');
+    await h.waitFor(timed.id, (r) => r.status === 'completed');
+    expect(await closedPage(linkOf('ann', 'approve'))).toMatch(/timed out at \d{4}-.*&#34;reject&#34;/);
+
+    // answering a timed-out link is refused as expired (its deadline was the timeout); nothing changes
+    const post = await fetch(h.base + linkOf('ann', 'approve'), { method: 'POST', headers: { accept: 'application/json' } });
+    expect(post.status).toBe(403);
+    expect((await h.api('GET', `/api/runs/${timed.id}`)).body.model.decision).toBe('reject');
+
+    // a principal who may no longer read the run (the workflow was restricted since) learns only that it closed
+    sent.length = 0;
+    await h.saveWorkflow(approval('approve-later-restricted'));
+    const hidden = await h.start('approve-later-restricted', { model: { approvers: ['ann'] } }, '?wait=5000');
+    await h.saveWorkflow({ ...approval('approve-later-restricted'), restrictAccess: true, access: { operate: ['bob'] } });
+    await h.api('POST', `/api/runs/${hidden.id}/cancel`, {});
+    const vague = await closedPage(linkOf('ann', 'approve'));
+    expect(vague).toMatch(/no longer waiting for an answer/);
+    expect(vague).not.toMatch(/cancelled|admin/);
   });
 
   it('reminds only the recipients who have not answered, until the wait ends', async () => {

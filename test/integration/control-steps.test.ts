@@ -166,6 +166,19 @@ describe('control steps through the API', () => {
       expect(run.error.stepId).toBe('again'); // 25 commits alternate tick/again; the 26th step never ran
       const hist = (await small.api('GET', `/api/runs/${run.id}/history`)).body.items;
       expect(hist.filter((e: any) => e.type === 'step.completed')).toHaveLength(25);
+      // the limit counts since the last start/retry/submit: a retry that ends the loop completes
+      const retried = await small.api('POST', `/api/runs/${run.id}/retry`, { modelPatch: { stop: true } });
+      expect(retried.status).toBe(200);
+      const done = await small.waitFor(run.id, (r) => r.status !== 'running');
+      expect(done.status).toBe('completed');
+      // a retry that does not end the loop gets a fresh budget of 25 again, not zero
+      const again = await small.start('looper', { model: {} }, '?wait=10000');
+      expect(again.error.code).toBe('TRANSITION_LIMIT');
+      await small.api('POST', `/api/runs/${again.id}/retry`, {});
+      const twice = await small.waitFor(again.id, (r) => r.status !== 'running', 10_000);
+      expect(twice.error.code).toBe('TRANSITION_LIMIT');
+      const commits = (await small.api('GET', `/api/runs/${again.id}/history`)).body.items.filter((e: any) => e.type === 'step.completed');
+      expect(commits).toHaveLength(50);
     } finally {
       await small.close();
     }

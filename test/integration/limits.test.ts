@@ -73,4 +73,25 @@ describe('entries', () => {
     expect(await h.engine.runs.saveEntry('owned-1', { hijack: true }, 'x/save/1', 'x', 'other-wf')).toBe(-1);
     expect((await h.api('GET', '/api/entries/owned-1')).body.model).toEqual({ a: 'x' });
   });
+
+  it('two concurrent starts of different workflows on one new entry id: exactly one wins, every time', async () => {
+    for (const name of ['race-a', 'race-b']) {
+      await h.saveWorkflow({ name, stages: [{ id: 'a', name: 'A', steps: [{ id: 'mark', type: 'updateModelField', field: 'by', value: name }] }] });
+    }
+    for (let i = 0; i < 12; i++) {
+      const entryId = `race-entry-${i}`;
+      const order = i % 2 ? ['race-a', 'race-b'] : ['race-b', 'race-a'];
+      const results = await Promise.all(order.map((wf) => h.api('POST', `/api/workflows/${wf}/runs`, { entryId, model: { i } })));
+      const won = results.filter((r) => r.status === 201);
+      const lost = results.filter((r) => r.status !== 201);
+      expect(won, `try ${i}: ${JSON.stringify(results.map((r) => [r.status, r.body?.detail]))}`).toHaveLength(1);
+      expect(lost[0]!.status).toBe(409);
+      expect(lost[0]!.body.errors[0].path).toBe('$.entryId');
+      const winner = won[0]!.body.workflow as string;
+      expect((await h.api('GET', `/api/entries/${entryId}`)).body.workflow).toBe(winner);
+    }
+    // the loser left nothing behind: one run per try
+    const runs = [...(await h.api('GET', '/api/runs?workflow=race-a&limit=50')).body.items, ...(await h.api('GET', '/api/runs?workflow=race-b&limit=50')).body.items];
+    expect(runs).toHaveLength(12);
+  });
 });

@@ -1,7 +1,11 @@
 /** The real entry points as a user runs them: `npm start` (src/main.ts) and `npm run worker`. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { findExecutable, startRedisServer } from '../../src/engine/redis-bootstrap.ts';
+import { cleanupPrefix, freePort, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
 const prefixes: string[] = [];
 const children: ChildProcess[] = [];
@@ -37,7 +41,7 @@ function run(entry: string, args: string[], env: Record<string, string>): Starte
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const waitForLine = async (pred: (l: any) => boolean, ms = 15_000) => {
+  const waitForLine = async (pred: (l: any) => boolean, ms = 40_000) => {
     const end = Date.now() + ms;
     for (;;) {
       const hit = lines.find(pred);
@@ -84,7 +88,7 @@ describe('npm start', () => {
     expect(await app.exited).toBe(0);
     expect(app.lines.filter((l) => typeof l.adminKey === 'string')).toHaveLength(1);
     expect(app.lines.some((l) => /stopped/.test(l.msg))).toBe(true);
-  });
+  }, 90_000);
 
   it('keeps configured keys out of the logs', async () => {
     const key = 'configured-secret-key-abcdef';
@@ -96,7 +100,7 @@ describe('npm start', () => {
     app.child.kill('SIGTERM');
     expect(await app.exited).toBe(0);
     expect(app.text()).not.toContain(key);
-  });
+  }, 60_000);
 
   it('refuses to start in production without keys, and on bad config names the variable', async () => {
     const prod = run('src/main.ts', [], { NODE_ENV: 'production' });
@@ -105,7 +109,7 @@ describe('npm start', () => {
     const bad = run('src/main.ts', [], { WORKER_CONCURRENCY: 'lots' });
     expect(await bad.exited).toBe(1);
     expect(bad.text()).toMatch(/WORKER_CONCURRENCY/);
-  });
+  }, 60_000);
 });
 
 describe('npm run worker', () => {
@@ -116,5 +120,69 @@ describe('npm run worker', () => {
     w.child.kill('SIGTERM');
     expect(await w.exited).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5000);
-  });
+  }, 60_000);
+});
+
+/** pids of redis-server processes whose command line names `port`. */
+function redisServersOn(port: number): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => /redis-server/.test(l) && new RegExp(`(:|--port )${port}\\b`).test(l)).map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+describe('Redis that does not answer at start', () => {
+  const keys = JSON.stringify([{ id: 'ops', key: 'ops-key-0123456789abcdef', roles: ['admin'] }]);
+
+  it('npm run api, npm run worker and production npm start wait for it (one log line), never start one, and go on once it answers', async () => {
+    const port = await freePort();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'sf-nospawn-'));
+    const env = { REDIS_URL: `redis://127.0.0.1:${port}`, STAGEFLOW_DATA_DIR: path.join(dataDir, 'data'), STAGEFLOW_API_KEYS: keys };
+    const procs = [
+      run('workers/worker.ts', [], env),
+      run('src/main.ts', ['--role=api'], env),
+      run('src/main.ts', [], { ...env, NODE_ENV: 'production' }),
+    ];
+    let server: Awaited<ReturnType<typeof startRedisServer>> | undefined;
+    try {
+      for (const p of procs) await p.waitForLine((l) => /redis does not answer; waiting/.test(l.msg ?? ''));
+      await new Promise((r) => setTimeout(r, 1500));
+      // nobody started a redis-server on that port, nor wrote the embedded one's data directory
+      expect(redisServersOn(port)).toEqual([]);
+      expect(existsSync(path.join(dataDir, 'data'))).toBe(false);
+      // bounded logging: the first failure at once, then at most one line per 10 s (with a count)
+      for (const p of procs) {
+        const waits = p.lines.filter((l) => /redis does not answer|still waiting/.test(l.msg ?? ''));
+        expect(waits.length).toBeLessThanOrEqual(1 + Math.floor((Date.now() - Date.parse(waits[0].time)) / 10_000));
+        expect(waits.every((l) => typeof l.tries === 'number')).toBe(true);
+      }
+
+      server = await startRedisServer({ bin: findExecutable('redis-server')!, port, dir: path.join(dataDir, 'redis'), logFile: path.join(dataDir, 'redis.log'), extraArgs: ['--appendonly', 'no'], detached: false });
+      await procs[0]!.waitForLine((l) => l.msg === 'step worker started');
+      await procs[1]!.waitForLine((l) => typeof l.port === 'number' && l.role === 'api');
+      await procs[2]!.waitForLine((l) => typeof l.port === 'number' && l.role === 'all');
+      expect(redisServersOn(port)).toEqual([server.pid]);
+    } finally {
+      for (const p of procs) p.child.kill('SIGTERM');
+      await Promise.all(procs.map((p) => p.exited));
+      await server?.stop();
+      // a regression would leave a detached server behind: end it, it is ours
+      for (const pid of redisServersOn(port)) if (pid !== server?.pid) process.kill(pid, 'SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 150_000);
+
+  it('a process stopped while it waits for Redis exits at once with 0', async () => {
+    const port = await freePort();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'sf-nospawn-'));
+    const w = run('workers/worker.ts', [], { REDIS_URL: `redis://127.0.0.1:${port}`, STAGEFLOW_API_KEYS: keys, STAGEFLOW_DATA_DIR: dataDir });
+    try {
+      await w.waitForLine((l) => /redis does not answer; waiting/.test(l.msg ?? ''));
+      const t0 = Date.now();
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(3000);
+    } finally {
+      for (const pid of redisServersOn(port)) process.kill(pid, 'SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -56,6 +56,19 @@ describe('run operations (with a worker)', () => {
     expect(clash.headers.get('content-type')).toMatch(/application\/problem\+json/);
   });
 
+  it('the same Idempotency-Key with the same request in another key order is the same request (200, same run)', async () => {
+    const headers = { 'idempotency-key': 'order-8-start' };
+    const first = await h.api('POST', '/api/workflows/ops-linear/runs', '{"model":{"a":1,"b":{"x":1,"y":[1,2]}},"entryId":"order-8"}', headers);
+    expect(first.status).toBe(201);
+    const reordered = await h.api('POST', '/api/workflows/ops-linear/runs', '{"entryId":"order-8","model":{"b":{"y":[1,2],"x":1},"a":1}}', headers);
+    expect(reordered.status).toBe(200);
+    expect(reordered.body.id).toBe(first.body.id);
+    // a really different body is still refused: array order and values count
+    const different = await h.api('POST', '/api/workflows/ops-linear/runs', '{"entryId":"order-8","model":{"b":{"y":[2,1],"x":1},"a":1}}', headers);
+    expect(different.status).toBe(409);
+    expect(different.body.errors).toEqual([expect.objectContaining({ path: 'Idempotency-Key' })]);
+  });
+
   it('?wait answers with the settled run', async () => {
     const res = await h.api('POST', '/api/workflows/ops-linear/runs?wait=5000', { model: {} });
     expect(res.status).toBe(201);

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       bodyLimitBytes: 1_048_576,
       templateMaxBytes: 5_242_880,
       rateLimitPerMinute: 1200,
+      authFailuresPerMinute: 30,
       metricsToken: undefined,
     });
   });
@@ -69,6 +70,7 @@ describe('loadConfig', () => {
       BODY_LIMIT_BYTES: '2048',
       TEMPLATE_MAX_BYTES: '4096',
       RATE_LIMIT_PER_MINUTE: '0',
+      AUTH_FAILURES_PER_MINUTE: '7',
       METRICS_TOKEN: 'metrics-token-0123456789',
     });
     expect(config).toEqual({
@@ -98,6 +100,7 @@ describe('loadConfig', () => {
       bodyLimitBytes: 2048,
       templateMaxBytes: 4096,
       rateLimitPerMinute: 0,
+      authFailuresPerMinute: 7,
       metricsToken: 'metrics-token-0123456789',
     });
   });
@@ -173,7 +176,7 @@ describe('configDocs', () => {
     'WORKER_STALLED_INTERVAL_MS', 'WORKER_MAX_STALLED_COUNT', 'MAX_TRANSITIONS', 'RUN_RETENTION_DAYS',
     'MODEL_MAX_BYTES', 'IDEMPOTENCY_TTL_HOURS', 'RECONCILE_INTERVAL_MS', 'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'STAGEFLOW_API_KEYS', 'LOG_LEVEL',
     'STAGEFLOW_DATA_DIR', 'SMTP_URL', 'MAIL_FROM', 'WEBHOOK_SECRET', 'NOTIFY_WEBHOOK_URL', 'PUBLIC_URL',
-    'LINK_SECRET', 'TEMPLATE_MAX_BYTES', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'METRICS_TOKEN',
+    'LINK_SECRET', 'TEMPLATE_MAX_BYTES', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'AUTH_FAILURES_PER_MINUTE', 'METRICS_TOKEN',
   ];
 
   it('documents every variable with a description', () => {

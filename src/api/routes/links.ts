@@ -5,6 +5,7 @@
 import express, { Router } from 'express';
 import type { Engine } from '../../engine/engine.ts';
 import { EngineError } from '../../engine/errors.ts';
+import type { Closure } from '../../engine/link-status.ts';
 import { parseOr400 } from '../problem.ts';
 import { LinkToken } from '../schemas.ts';
 
@@ -12,6 +13,22 @@ const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 const page = (title: string, body: string) =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title></head>` +
   `<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem"><h1>${esc(title)}</h1>${body}</body></html>`;
+
+/** How the confirmation closed, for the link's page; vague for a principal who may not read the run. */
+function closureText(closure: Closure | undefined): string {
+  switch (closure?.kind) {
+    case 'decided':
+      return closure.option ? `it was decided with "${closure.option}" by ${closure.by} at ${closure.at}` : `it was closed by ${closure.by} at ${closure.at}`;
+    case 'timedOut':
+      return `it timed out at ${closure.at}${closure.option ? ` and was decided with "${closure.option}"` : ' and the run failed'}`;
+    case 'cancelled':
+      return `the run was cancelled${closure.by ? ` by ${closure.by}` : ''} at ${closure.at}`;
+    case 'movedOn':
+      return `the run has moved on (it is ${closure.status} now)`;
+    default:
+      return 'it is no longer waiting for an answer';
+  }
+}
 
 export function linkRoutes(engine: Engine): Router {
   const r = Router();
@@ -22,12 +39,17 @@ export function linkRoutes(engine: Engine): Router {
 
   r.get('/:token', async (req, res) => {
     const token = parseOr400(LinkToken, req.params.token, '$.token', 'the link');
-    let c;
+    let status;
     try {
-      c = await engine.readLink(token);
+      status = await engine.linkStatus(token);
     } catch (err) {
       if (err instanceof EngineError) return void refused(res, err);
       throw err;
+    }
+    const c = status.claims;
+    if (!status.open) {
+      res.status(409).type('html').send(page('This request is closed', `<p>This request is closed: ${esc(closureText(status.closure))}. There is nothing left to answer.</p>`));
+      return;
     }
     res.type('html').send(page(`Answer "${c.option}"`, `<p>Run <code>${esc(c.runId)}</code>, step <code>${esc(c.stepId)}</code>, as <strong>${esc(c.principalId)}</strong>.</p>` +
       `<form method="post"><label>Comment (optional)<br><textarea name="comment" rows="3" cols="40"></textarea></label><p><button type="submit">Confirm "${esc(c.option)}"</button></p></form>`));

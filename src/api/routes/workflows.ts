@@ -2,13 +2,15 @@
 import { Router } from 'express';
 import type { Engine } from '../../engine/engine.ts';
 import { designs } from '../../definition/access.ts';
+import { EntryOwnedError } from '../../engine/errors.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
+import type { LintOptions } from '../lint-options.ts';
 import { bodyOf } from '../body.ts';
 import { parseOr400 } from '../problem.ts';
 import { IdempotencyKey, MigrationBody, Name, SimulateBody, StartBody, StartQuery, VersionQuery } from '../schemas.ts';
 
-export function workflowRoutes(engine: Engine, authz: Authz): Router {
+export function workflowRoutes(engine: Engine, authz: Authz, lint: LintOptions = async () => ({})): Router {
   const r = Router();
 
   r.get('/', async (_req, res) => {
@@ -18,15 +20,15 @@ export function workflowRoutes(engine: Engine, authz: Authz): Router {
     res.json({ items: visible });
   });
 
-  r.post('/validate', (req, res) => {
-    const { valid, errors, warnings } = engine.validateWorkflow(req.body);
+  r.post('/validate', async (req, res) => {
+    const { valid, errors, warnings } = engine.validateWorkflow(req.body, await lint());
     res.json({ valid, errors, warnings });
   });
 
   r.put('/:name', async (req, res) => {
     const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
     authz.design(principalOf(res), 'workflows');
-    const saved = await engine.saveWorkflow(name, req.body);
+    const saved = await engine.saveWorkflow(name, req.body, await lint());
     res.status(saved.created ? 201 : 200).location(`/api/workflows/${name}?version=${saved.version}`);
     res.json({ name, version: saved.version, warnings: saved.warnings });
   });
@@ -51,8 +53,9 @@ export function workflowRoutes(engine: Engine, authz: Authz): Router {
     const header = req.get('idempotency-key');
     const idempotencyKey = header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
     await authz.workflow(principalOf(res), name, 'start');
-    if (body.entryId) await authz.entryForStart(principalOf(res), name, body.entryId);
-    const { run, created } = await engine.startRun(name, body, { idempotencyKey, by: principalOf(res).id });
+    const { run, created } = await engine.startRun(name, body, { idempotencyKey, by: principalOf(res).id }).catch(async (err: unknown) => {
+      throw err instanceof EntryOwnedError ? await authz.entryRefusal(principalOf(res), err) : err;
+    });
     const out = wait ? await engine.waitForSettle(run.id, wait) : run;
     res.status(created ? 201 : 200).location(`/api/runs/${run.id}`).json(out);
   });

@@ -12,11 +12,21 @@
   ARGV[17] parent (JSON, '' for a top-level run)
   ARGV[18] step queue key prefix, ARGV[19..23] the first step job: id ('' = none), name,
   timestamp, data JSON, options JSON (see addStepJob)  ARGV[24..] history events
-  Returns {1, runId, entry version} when created, {0, stored idempotency value} when the key was used before.
+  Returns {1, runId, entry version} when created, {0, stored idempotency value} when the key was used before,
+  {2, owner workflow} when the entry belongs to another workflow (nothing is written then).
 ]]
 if ARGV[9] ~= '' then
   local existing = redis.call('GET', KEYS[3])
   if existing then return {0, existing} end
+end
+
+-- An entry belongs to the workflow whose run created it. Claim and check happen here, in the
+-- same call that creates the run, so two concurrent starts of different workflows on one new
+-- entry id cannot both pass a check made before either claimed it.
+local owner = redis.call('HGET', KEYS[4], 'workflow')
+if owner and owner ~= '' and owner ~= ARGV[2] then return {2, owner} end
+
+if ARGV[9] ~= '' then
   redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. ARGV[9], 'PX', ARGV[10])
 end
 

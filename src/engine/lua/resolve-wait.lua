@@ -28,14 +28,15 @@ else
   if task.policy == 'any' then
     resolved = true
   elseif task.policy == 'all' then
-    -- one dissenting answer means it can never be unanimous: it decides at once
-    local given = {}
-    for i = 2, #answers, 2 do
-      local a = cjson.decode(answers[i])
-      if a.option ~= option then resolved = true end
-      given[answers[i - 1]] = true
-    end
-    if not resolved then
+    -- Unanimity is needed for the first option only; any other answer can never be outvoted, so
+    -- it decides at once with its own option. Judged on this answer alone (earlier ones could not
+    -- have been dissents, or the wait would be resolved), so the order of answers does not matter.
+    local first = (task.options or {})[1]
+    if option ~= first then
+      resolved = true
+    else
+      local given = {}
+      for i = 1, #answers, 2 do given[answers[i]] = true end
       local missing = 0
       for _, r in ipairs(task.recipients or {}) do
         if not given[r] then missing = missing + 1 end

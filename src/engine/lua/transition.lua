@@ -7,7 +7,8 @@
 
   KEYS[1] run  KEYS[2] history  KEYS[3] the run's workflow's position index (keys.ts)
   ARGV[1] expected statuses, comma separated   ARGV[2] expected seq ('' = any)
-  ARGV[3] new status ('' = unchanged)           ARGV[4] '1' to advance seq and count a transition
+  ARGV[3] new status ('' = unchanged)           ARGV[4] '1' to advance seq and count a transition,
+  '0' to leave both, 'restart' to advance seq and start counting again from 0 (retry, submit)
   ARGV[5] now (ms)  ARGV[6] index prefix  ARGV[7] events channel  ARGV[8] retention (s)
   ARGV[9] step queue key prefix, ARGV[10..14] the next step job: id ('' = none), name,
   timestamp, data JSON, options JSON (see addStepJob)
@@ -29,12 +30,14 @@ if not allowed or (ARGV[2] ~= '' and tonumber(ARGV[2]) ~= seq) then
 end
 
 local fields = {'updatedAt', ARGV[5]}
-if ARGV[4] == '1' then
+if ARGV[4] ~= '0' then
   seq = seq + 1
   fields[#fields + 1] = 'seq'
   fields[#fields + 1] = seq
   fields[#fields + 1] = 'transitions'
-  fields[#fields + 1] = tonumber(cur[5] or '0') + 1
+  -- MAX_TRANSITIONS counts since the run was last started, retried or submitted: an operator who
+  -- retries a run the limit stopped gives it a fresh budget, in the same fenced write.
+  fields[#fields + 1] = ARGV[4] == 'restart' and 0 or tonumber(cur[5] or '0') + 1
 end
 local n = tonumber(ARGV[15])
 for i = 16, 15 + 2 * n do fields[#fields + 1] = ARGV[i] end

@@ -1,0 +1,107 @@
+/**
+ * Attempts count deliveries: a worker process is SIGKILLed while it holds an http-dataflow step;
+ * after its lock expires the step is delivered again, and that delivery says attempt 2 — in the
+ * x-stageflow-attempt header the receiver sees and in the run's history — so a receiver or an
+ * operator can tell a redelivery from a first try. The retry budget still counts failures only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataflowRegistry } from '../../src/dataflows/registry.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { waitUntilReady } from '../../src/engine/redis.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { engineTestOptions } from '../helpers/harness.ts';
+import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+
+const prefix = uniquePrefix('redeliver');
+const options = engineTestOptions(prefix);
+let engine: Engine;
+let receiver: Server;
+let receiverUrl = '';
+const workers: ChildProcess[] = [];
+const output: string[] = [];
+const seen: Array<{ attempt: string | undefined; res: ServerResponse }> = [];
+
+function spawnWorker(): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
+    env: {
+      ...process.env,
+      REDIS_URL: testRedisUrl(),
+      STAGEFLOW_PREFIX: prefix,
+      WORKER_CONCURRENCY: '2',
+      WORKER_LOCK_DURATION_MS: '1000',
+      WORKER_STALLED_INTERVAL_MS: '300',
+      WORKER_MAX_STALLED_COUNT: '5',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => output.push(String(d)));
+  child.stderr!.on('data', (d) => output.push(String(d)));
+  workers.push(child);
+  return child;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${output.join('').slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(async () => {
+  receiver = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push({ attempt: req.headers['x-stageflow-attempt'] as string | undefined, res });
+      // The first delivery is left hanging: its worker is killed while it waits for this answer.
+      if (seen.length > 1) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true }));
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const address = receiver.address();
+  receiverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+
+  engine = Engine.open(options, createLogger({ level: 'silent' }), { failFast: true });
+  await waitUntilReady(engine.redis, 5000);
+  await new DataflowRegistry(engine.redis, prefix).put({ name: 'hook', kind: 'http', url: receiverUrl, timeoutMs: 20_000 });
+  await engine.saveWorkflow('redeliver', {
+    name: 'redeliver',
+    stages: [{ id: 'a', name: 'A', steps: [{ id: 'call', type: 'executeDataflow', dataflow: 'hook', resultField: 'answer' }] }],
+  });
+});
+
+afterAll(async () => {
+  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  for (const s of seen) s.res.destroy();
+  await new Promise<void>((r) => receiver.close(() => r()));
+  await engine.close();
+  await cleanupPrefix(options.redisUrl, prefix);
+});
+
+describe('a delivery after a worker died holding the step', () => {
+  it('is attempt 2 for the receiver and in history', async () => {
+    const victim = spawnWorker();
+    const { run } = await engine.startRun('redeliver', { model: {} });
+    await until('the first delivery', () => seen.length >= 1, 20_000);
+    expect(seen[0]!.attempt).toBe('1');
+    victim.kill('SIGKILL');
+    await new Promise((r) => victim.once('exit', r));
+    spawnWorker();
+
+    await until('the run to complete', async () => (await engine.getRun(run.id)).status === 'completed', 30_000);
+    expect(seen.map((s) => s.attempt)).toEqual(['1', '2']);
+    const done = await engine.getRun(run.id);
+    expect(done.model.answer).toEqual({ ok: true });
+    const history = await engine.history(run.id);
+    const commits = history.filter((e) => e.type === 'step.completed' && e.stepId === 'call');
+    expect(commits).toHaveLength(1);
+    expect(commits[0]!.attempt).toBe(2);
+    // a stall is not a failure: nothing was recorded as a failed or retried attempt
+    expect(history.filter((e) => e.type === 'step.retrying' || e.type === 'step.failed')).toEqual([]);
+  }, 60_000);
+});
