@@ -13,7 +13,10 @@ import { createServices } from './services.ts';
 import { Engine, type EngineOptions } from './engine/engine.ts';
 import { ensureRedis } from './engine/redis-bootstrap.ts';
 import { waitUntilReady } from './engine/redis.ts';
+import { checkRedisServer, RedisCheckError } from './engine/redis-checks.ts';
+import { egressProblem, setEgressAllowlist } from './http/egress.ts';
 import { createLogger } from './observability/logger.ts';
+import { startWorkerHttp } from './ops/worker-http.ts';
 
 export type Role = 'all' | 'api' | 'worker';
 
@@ -36,17 +39,39 @@ export function engineOptions(config: Config): Omit<EngineOptions, 'services'> {
 export interface Running {
   server?: Server;
   port?: number;
+  /** The worker's health and metrics listener (WORKER_HTTP_PORT), when one is configured. */
+  workerHttpPort?: number;
+  shutdownTimeoutMs: number;
   stop(): Promise<void>;
 }
 
-export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, log: Logger = createLogger({ name: 'stageflow' })): Promise<Running> {
+export interface StartOptions {
+  /**
+   * The start-up checks of the Redis server (src/engine/redis-checks.ts). Only tests turn them
+   * off, to see how a running worker copes with a Redis that turns bad later (a failover).
+   */
+  checkRedis?: boolean;
+}
+
+export async function start(
+  role: Role, env: NodeJS.ProcessEnv = process.env, log: Logger = createLogger({ name: 'stageflow' }), startOpts: StartOptions = {},
+): Promise<Running> {
   const config = loadConfig(env);
+  setEgressAllowlist(config.egressAllowlist);
+  const webhookDenied = config.notify.webhookUrl ? egressProblem(config.notify.webhookUrl) : undefined;
+  if (webhookDenied) throw new Error(`NOTIFY_WEBHOOK_URL ${webhookDenied}`);
   // Workers need the principals too: the directory expands role: recipients and finds e-mail addresses.
   const principals = role === 'worker' ? workerPrincipals(config) : loadPrincipals({ STAGEFLOW_API_KEYS: config.apiKeys, NODE_ENV: config.nodeEnv });
+  // A Redis that answers but is unusable (wrong password, a replica…) is named before
+  // ensureRedis, which would otherwise take a refused password for no Redis at all.
+  const check = startOpts.checkRedis === false ? undefined : await checkRedisServer(config.redisUrl).then(() => 'ok' as const, (err: unknown) => err);
+  if (check instanceof RedisCheckError && check.check !== 'unreachable') throw check;
   const redis = await ensureRedis(config, log);
+  if (check !== undefined && check !== 'ok') await checkRedisServer(config.redisUrl);
   const opts = engineOptions(config);
   const stops: Array<() => Promise<void>> = [];
   const running: Running = {
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
     stop: async () => {
       for (const s of stops.reverse()) await s();
     },
@@ -56,11 +81,18 @@ export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, lo
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: false });
     await waitUntilReady(engine.redis, 10_000);
-    engine.startWorker();
+    const worker = engine.startWorker();
     engine.startReconciler();
+    const http = config.workerHttpPort === undefined ? undefined : await startWorkerHttp({
+      port: config.workerHttpPort, ping: () => engine.ping(), taking: () => worker.taking,
+      log, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+    });
+    if (http) running.workerHttpPort = http.port;
     stops.push(async () => {
+      // /readyz turns 503 at once (worker.taking is false while it drains); the listener goes last.
       await engine.close();
       await services.close();
+      await http?.close();
     });
   }
 
@@ -135,9 +167,20 @@ export async function main(role: Role): Promise<void> {
     if (running) stop(running, signal);
   };
   const stop = (r: Running, signal: string) => {
-    log.info({ signal }, 'shutting down');
+    const t0 = Date.now();
+    log.info({ signal, shutdownTimeoutMs: r.shutdownTimeoutMs }, 'shutting down');
+    // Active steps are handed back at the bound; anything still closing well after it (a hung
+    // connection) must not keep the process, and so its container, from stopping.
+    const watchdog = setTimeout(() => {
+      log.error({ elapsedMs: Date.now() - t0 }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, r.shutdownTimeoutMs + 5_000);
+    watchdog.unref();
     r.stop().then(
-      () => process.exit(0),
+      () => {
+        log.info({ signal, elapsedMs: Date.now() - t0 }, 'stageflow stopped');
+        process.exit(0);
+      },
       (err) => {
         log.error({ err }, 'unclean shutdown');
         process.exit(1);

@@ -12,6 +12,8 @@ import type { RunView } from './run-view.ts';
 import { EVENT_JOB, type Waits } from './waits.ts';
 import { sendCallback } from './callbacks.ts';
 import type { RunState } from './types.ts';
+import { throttledLog } from '../observability/throttle.ts';
+import { callbacks, stalledJobs } from '../observability/metrics.ts';
 
 export interface EventWorkerDeps {
   redis: Redis;
@@ -50,14 +52,17 @@ export class EventWorker {
       concurrency: d.concurrency,
       settings: { backoffStrategy: (attemptsMade: number) => Math.min(1000 * 2 ** (attemptsMade - 1), CALLBACK_MAX_DELAY_MS) },
     });
-    this.worker.on('error', (err) => d.log.error({ err }, 'event worker error'));
+    const workerError = throttledLog(d.log, 'error', 'event worker error');
+    this.worker.on('error', (err) => workerError(err));
+    this.worker.on('stalled', () => stalledJobs.inc({ queue: d.queue.name }));
+    const relayFailed = throttledLog(d.log, 'error', 'outbox relay failed');
     this.worker.on('failed', (job, err) => d.log.warn({ err: err.message, job: job?.name, runId: job?.data?.runId, seq: job?.data?.seq, attempt: job?.attemptsMade }, 'event job failed'));
     const tick = async () => {
       if (this.stopped) return;
       try {
         await this.relayOnce();
       } catch (err) {
-        d.log.error({ err }, 'outbox relay failed');
+        relayFailed(err);
       }
       this.relayTimer = setTimeout(tick, RELAY_MS);
       this.relayTimer.unref();
@@ -74,7 +79,13 @@ export class EventWorker {
         const view = await this.d.view(run);
         // The summary is of the state that ended, even if the run moved on since (a draft resubmitted).
         const status = (job.data as { status: RunView['status'] }).status;
-        await sendCallback(run.callbackUrl, { ...view, status, seq }, await this.d.callbackSecret());
+        try {
+          await sendCallback(run.callbackUrl, { ...view, status, seq }, await this.d.callbackSecret());
+        } catch (err) {
+          callbacks.inc({ result: 'failed' });
+          throw err;
+        }
+        callbacks.inc({ result: 'delivered' });
         this.d.log.info({ runId, seq, status, attempt: job.attemptsMade + 1, stepId: run.stepId }, 'callback delivered');
         return;
       }
@@ -108,10 +119,22 @@ export class EventWorker {
     return entries.length;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops relaying and lets active event jobs finish for up to `timeoutMs`; one still running
+   * then is left to its lock's expiry (event jobs are idempotent: callbacks carry a stable id).
+   */
+  async close(timeoutMs = Infinity): Promise<void> {
     this.stopped = true;
     clearTimeout(this.relayTimer);
-    await this.worker.close();
+    let timer: NodeJS.Timeout | undefined;
+    const closing = this.worker.close();
+    closing.catch(() => undefined);
+    if (Number.isFinite(timeoutMs)) {
+      await Promise.race([closing, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+    } else {
+      await closing;
+    }
     this.connection.disconnect();
   }
 }

@@ -15,7 +15,7 @@ import { StepTimeoutError } from './errors.ts';
 import type { RunStore } from './run-store.ts';
 import type { Scheduler, StepJobData } from './scheduler.ts';
 import { lazyChild } from '../observability/lazy-child.ts';
-import { stepDuration, stepsProcessed } from '../observability/metrics.ts';
+import { queueWait, stepDuration, stepsProcessed } from '../observability/metrics.ts';
 import { decide, transitionLimitError } from './transition.ts';
 import type { Waits } from './waits.ts';
 import type { NewHistoryEvent, RunError, RunState } from './types.ts';
@@ -44,6 +44,8 @@ export class StepProcessor {
   async process(job: Job<StepJobData>): Promise<JobOutcome> {
     const { runId, seq, stepId } = job.data;
     const attempt = job.attemptsMade + 1;
+    // A retry's wait is its backoff, not queueing: only first attempts say how busy workers are.
+    if (job.attemptsMade === 0) queueWait.observe({ queue: job.queueName }, Math.max(0, Date.now() - job.timestamp - (job.opts.delay ?? 0)) / 1000);
     const log = lazyChild(this.log, { runId, stepId, seq, attempt });
     // A pure step with its state carried in the job needs no read: if the job is stale, the
     // fenced commit refuses it and the stale path below runs then.

@@ -18,6 +18,7 @@ import { SentLedger } from './ledger.ts';
 import { createNotifier } from './notifier.ts';
 import { TemplateStore } from './templates.ts';
 import { WebhookChannel, type WebhookChannelOptions } from './webhook.ts';
+import { throttledLog } from '../observability/throttle.ts';
 
 export interface NotifyServicesOptions {
   /** A command connection (the engine's); the live feed opens its own subscriber from it. */
@@ -76,7 +77,8 @@ export function createNotifyServices(opts: NotifyServicesOptions): NotifyService
       // Subscribers block no one and must outlive Redis restarts: queue while disconnected,
       // never time a command out; ioredis resubscribes after a reconnect.
       const conn = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, connectionName: 'notify-feed' });
-      conn.on('error', (err: Error) => log.warn({ err }, 'notification feed connection error'));
+      const feedError = throttledLog(log, 'warn', 'notification feed connection error');
+      conn.on('error', (err: Error) => feedError(err));
       return conn;
     },
     channelOf: (userId) => inbox.channel(userId),
