@@ -192,7 +192,7 @@ export async function main(role: Role): Promise<void> {
   try {
     running = await start(role, process.env, log);
   } catch (err) {
-    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'stageflow could not start');
+    log.fatal({ err: err instanceof Error ? err.message : String(err), uptimeMs: Math.round(process.uptime() * 1000) }, 'stageflow could not start');
     process.exit(1);
   }
   if (signalled) stop(running, signalled);

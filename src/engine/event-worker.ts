@@ -14,6 +14,7 @@ import { sendCallback } from './callbacks.ts';
 import type { RunState } from './types.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { callbacks, stalledJobs } from '../observability/metrics.ts';
+import { refusalBackoff, type RefusalBackoff } from './refusal-backoff.ts';
 
 export interface EventWorkerDeps {
   redis: Redis;
@@ -42,6 +43,7 @@ export class EventWorker {
   private relayTimer?: NodeJS.Timeout;
   private stopped = false;
   private readonly connection: Redis;
+  private readonly refusals: RefusalBackoff;
 
   constructor(private readonly d: EventWorkerDeps) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
@@ -53,7 +55,11 @@ export class EventWorker {
       settings: { backoffStrategy: (attemptsMade: number) => Math.min(1000 * 2 ** (attemptsMade - 1), CALLBACK_MAX_DELAY_MS) },
     });
     const workerError = throttledLog(d.log, 'error', 'event worker error');
-    this.worker.on('error', (err) => workerError(err));
+    this.refusals = refusalBackoff(this.worker);
+    this.worker.on('error', (err) => {
+      this.refusals.onError(err);
+      workerError(err);
+    });
     this.worker.on('stalled', () => stalledJobs.inc({ queue: d.queue.name }));
     const relayFailed = throttledLog(d.log, 'error', 'outbox relay failed');
     this.worker.on('failed', (job, err) => d.log.warn({ err: err.message, job: job?.name, runId: job?.data?.runId, seq: job?.data?.seq, attempt: job?.attemptsMade }, 'event job failed'));
@@ -125,6 +131,7 @@ export class EventWorker {
    */
   async close(timeoutMs = Infinity): Promise<void> {
     this.stopped = true;
+    this.refusals.stop();
     clearTimeout(this.relayTimer);
     let timer: NodeJS.Timeout | undefined;
     const closing = this.worker.close();

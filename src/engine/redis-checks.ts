@@ -51,12 +51,15 @@ export async function checkRedisServer(url: string, timeoutMs = 5_000): Promise<
     commandTimeout: timeoutMs,
     connectionName: 'stageflow:startup-check',
   });
-  client.on('error', () => {});
+  // A refused AUTH arrives as an 'error' event, and the command after it only sees a closed stream.
+  let connectionError: unknown;
+  client.on('error', (err: unknown) => (connectionError ??= err));
   try {
     try {
       await client.connect();
       await client.ping();
-    } catch (err) {
+    } catch (failure) {
+      const err = codeOf(failure) ? failure : connectionError ?? failure;
       const code = codeOf(err);
       if (code === 'NOAUTH' || code === 'WRONGPASS' || /invalid password|without any password configured/i.test(String(err))) {
         throw new RedisCheckError('auth', `Redis at ${where} refused the credentials (${(err as Error).message}): put the right password in REDIS_URL, e.g. redis://:PASSWORD@host:6379 (or redis://USER:PASSWORD@host:6379 with ACL users)`);

@@ -11,6 +11,7 @@ import type { StepProcessor } from './step-processor.ts';
 import { retryAfterMsOf } from '../http/retry-after.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { stalledJobs } from '../observability/metrics.ts';
+import { refusalBackoff, type RefusalBackoff } from './refusal-backoff.ts';
 
 export interface StepWorkerOptions {
   prefix: string;
@@ -32,6 +33,7 @@ export class StepWorker {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly connection: Redis;
   /** Jobs this worker holds the lock of, so close() can hand them back. */
+  private readonly refusals: RefusalBackoff;
   private readonly active = new Map<string, { job: Job<StepJobData>; token: string }>();
 
   constructor(
@@ -70,7 +72,11 @@ export class StepWorker {
       },
     });
     const workerError = throttledLog(log, 'error', 'worker error');
-    this.worker.on('error', (err) => workerError(err, { workerId: this.id }));
+    this.refusals = refusalBackoff(this.worker);
+    this.worker.on('error', (err) => {
+      const paused = this.refusals.onError(err);
+      workerError(err, { workerId: this.id, ...(paused ? { pausedForMs: this.refusals.pausedFor } : {}) });
+    });
     this.worker.on('stalled', () => stalledJobs.inc({ queue: opts.queueName }));
     const heartbeatFailed = throttledLog(log, 'warn', 'heartbeat failed');
     const beat = () =>
@@ -98,6 +104,7 @@ export class StepWorker {
    */
   async close(): Promise<void> {
     this.closingStarted = true;
+    this.refusals.stop();
     clearInterval(this.heartbeat);
     let timer: NodeJS.Timeout | undefined;
     const forced = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.shutdownTimeoutMs)));
