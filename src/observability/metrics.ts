@@ -11,6 +11,11 @@ export const registry = new Registry();
 // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes…), so stock Node.js
 // dashboards and alerts work as they are.
 collectDefaultMetrics({ register: registry });
+// prom-client names three gauges *_total, which Prometheus reserves for counters (promtool warns);
+// each is the sum over the `type` label of the by-type gauge it sits next to, so nothing is lost.
+for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+  registry.removeSingleMetric(name);
+}
 
 export const stepsProcessed = new Counter({
   name: 'stageflow_steps_total',
