@@ -15,6 +15,7 @@ import type { RunState } from './types.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { callbacks, stalledJobs } from '../observability/metrics.ts';
 import { refusalBackoff, type RefusalBackoff } from './refusal-backoff.ts';
+import { drain } from './drain.ts';
 
 export interface EventWorkerDeps {
   redis: Redis;
@@ -44,11 +45,19 @@ export class EventWorker {
   private stopped = false;
   private readonly connection: Redis;
   private readonly refusals: RefusalBackoff;
+  private held = 0;
 
   constructor(private readonly d: EventWorkerDeps) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
     this.connection = d.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
-    this.worker = new Worker(d.queue.name, (job) => this.handle(job), {
+    this.worker = new Worker(d.queue.name, async (job) => {
+      this.held += 1;
+      try {
+        return await this.handle(job);
+      } finally {
+        this.held -= 1;
+      }
+    }, {
       connection: this.connection,
       prefix: d.queue.opts.prefix,
       concurrency: d.concurrency,
@@ -133,15 +142,10 @@ export class EventWorker {
     this.stopped = true;
     this.refusals.stop();
     clearTimeout(this.relayTimer);
-    let timer: NodeJS.Timeout | undefined;
     const closing = this.worker.close();
     closing.catch(() => undefined);
-    if (Number.isFinite(timeoutMs)) {
-      await Promise.race([closing, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
-      clearTimeout(timer);
-    } else {
-      await closing;
-    }
+    if (Number.isFinite(timeoutMs)) await drain(closing, timeoutMs, () => this.held);
+    else await closing;
     this.connection.disconnect();
   }
 }

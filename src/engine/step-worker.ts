@@ -12,6 +12,7 @@ import { retryAfterMsOf } from '../http/retry-after.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { stalledJobs } from '../observability/metrics.ts';
 import { refusalBackoff, type RefusalBackoff } from './refusal-backoff.ts';
+import { drain } from './drain.ts';
 
 export interface StepWorkerOptions {
   prefix: string;
@@ -106,11 +107,8 @@ export class StepWorker {
     this.closingStarted = true;
     this.refusals.stop();
     clearInterval(this.heartbeat);
-    let timer: NodeJS.Timeout | undefined;
-    const forced = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.shutdownTimeoutMs)));
     const closing = this.worker.close();
-    const result = await Promise.race([closing.then(() => 'closed' as const), forced]);
-    clearTimeout(timer);
+    const result = await drain(closing, this.opts.shutdownTimeoutMs, () => this.active.size);
     if (result === 'timeout') {
       const held = [...this.active.values()];
       this.active.clear();
@@ -128,8 +126,15 @@ export class StepWorker {
       // The pending close() still waits on the abandoned handlers; the process exits without it.
       closing.catch(() => undefined);
     }
-    await this.redis.zrem(this.opts.heartbeatKey, this.id).catch(() => undefined);
+    // Bounded: with Redis gone this command would wait in the offline queue for ever. The
+    // heartbeat goes stale by itself anyway.
+    let zremTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.redis.zrem(this.opts.heartbeatKey, this.id).catch(() => undefined),
+      new Promise((r) => (zremTimer = setTimeout(r, 1_000))),
+    ]);
+    clearTimeout(zremTimer);
     this.connection.disconnect();
-    this.log.info({ workerId: this.id, drained: result === 'closed' }, 'step worker stopped');
+    this.log.info({ workerId: this.id, drained: result !== 'timeout' }, 'step worker stopped');
   }
 }

@@ -50,7 +50,7 @@ describe('SIGTERM with a 40 s step in flight', () => {
     const run = await h.start('long-step', { model: { nap: { ms: 40_000 } } });
     const jobId = await until('the step to be active in worker A', async () => {
       const [job] = await h.engine.queue.getJobs(['active']);
-      return job?.processedBy === startedA.workerId ? job.id : undefined;
+      return job && job.processedBy === startedA.workerId ? job.id : undefined;
     }, 15_000);
 
     // B is up before A stops, as in a rolling deploy; it cannot take A's active job.
@@ -73,7 +73,7 @@ describe('SIGTERM with a 40 s step in flight', () => {
     const t1 = Date.now();
     await until('worker B to take the step', async () => {
       const job = await h.engine.queue.getJob(jobId!);
-      return job?.processedBy === startedB.workerId && (await job.getState()) === 'active';
+      return !!job && job.processedBy === startedB.workerId && (await job.getState()) === 'active';
     }, 5_000);
     const takenMs = Date.now() - t1;
     expect(takenMs).toBeLessThan(5_000);
