@@ -10,6 +10,7 @@ import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createServices } from '../../src/services.ts';
 import { setEgressAllowlist } from '../../src/http/egress.ts';
+import { undocumented } from './openapi-check.ts';
 import type { NotifyConfig } from '../../config/schema.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from './redis.ts';
 
@@ -114,6 +115,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     } catch {
       /* not JSON: keep the text */
     }
+    // Every status the suite sees must be in the OpenAPI document (test/helpers/openapi-check.ts).
+    const problem = undocumented(method, path, res.status);
+    if (problem) throw new Error(`OpenAPI: ${problem}`);
     return { status: res.status, body: parsed, headers: res.headers };
   };
 
