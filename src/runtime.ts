@@ -157,6 +157,7 @@ async function loadExampleWorkflows(engine: Engine, log: Logger, dir = 'config/w
 
 /** Runs a role as the main program: logs fatal start errors plainly and drains on SIGTERM/SIGINT. */
 export async function main(role: Role): Promise<void> {
+  const startedAt = Date.now();
   const log = createLogger({ name: 'stageflow' });
   // Handlers go in before anything starts, so a signal during start-up still drains cleanly.
   let running: Running | undefined;
@@ -192,7 +193,7 @@ export async function main(role: Role): Promise<void> {
   try {
     running = await start(role, process.env, log);
   } catch (err) {
-    log.fatal({ err: err instanceof Error ? err.message : String(err), uptimeMs: Math.round(process.uptime() * 1000) }, 'stageflow could not start');
+    log.fatal({ err: err instanceof Error ? err.message : String(err), startMs: Date.now() - startedAt }, 'stageflow could not start');
     process.exit(1);
   }
   if (signalled) stop(running, signalled);
