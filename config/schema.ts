@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseAllowlist } from '../src/http/egress.ts';
 
 /**
  * Every environment variable stageflow reads, described once: the schema, the defaults and the
@@ -201,6 +202,32 @@ const vars = {
     description: 'When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>`.',
     schema: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   },
+  WORKER_HTTP_PORT: {
+    default: undefined,
+    description:
+      'Port of a worker process\'s own `/healthz`, `/readyz` and `/metrics` listener (0 picks a free port, logged); unset, workers listen on nothing.',
+    schema: z
+      .string()
+      .regex(/^\d+$/, { error: 'must be an integer from 0 to 65535' })
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(65_535, { error: 'must be an integer from 0 to 65535' }))
+      .optional(),
+  },
+  EGRESS_ALLOWLIST: {
+    default: undefined,
+    description:
+      'Comma-separated host names, addresses and CIDRs that callbacks, webhooks and http dataflows may reach although they are loopback, private, link-local or otherwise internal (refused by default), e.g. `10.0.0.0/8,hooks.internal`.',
+    schema: z
+      .string()
+      .superRefine((value, ctx) => {
+        try {
+          parseAllowlist(value);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
+      .optional(),
+  },
 } satisfies Record<string, VarSpec<unknown>>;
 
 export type ConfigVarName = keyof typeof vars;
@@ -248,6 +275,10 @@ export interface Config {
   rateLimitPerMinute: number;
   authFailuresPerMinute: number;
   metricsToken: string | undefined;
+  /** Undefined: workers serve no HTTP. */
+  workerHttpPort: number | undefined;
+  /** Raw EGRESS_ALLOWLIST (src/http/egress.ts parses it). */
+  egressAllowlist: string | undefined;
 }
 
 export interface NotifyConfig {
@@ -312,6 +343,8 @@ function toConfig(env: Env): Config {
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
     metricsToken: env.METRICS_TOKEN,
+    workerHttpPort: env.WORKER_HTTP_PORT,
+    egressAllowlist: env.EGRESS_ALLOWLIST,
   };
 }
 

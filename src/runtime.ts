@@ -14,7 +14,10 @@ import { Engine, type EngineOptions } from './engine/engine.ts';
 import { ensureRedis } from './engine/redis-bootstrap.ts';
 import { waitForRedis } from './engine/redis-wait.ts';
 import { waitUntilReady } from './engine/redis.ts';
+import { checkRedisServer, RedisCheckError } from './engine/redis-checks.ts';
+import { egressProblem, setEgressAllowlist } from './http/egress.ts';
 import { createLogger } from './observability/logger.ts';
+import { startWorkerHttp } from './ops/worker-http.ts';
 
 export type Role = 'all' | 'api' | 'worker';
 
@@ -37,6 +40,9 @@ export function engineOptions(config: Config): Omit<EngineOptions, 'services'> {
 export interface Running {
   server?: Server;
   port?: number;
+  /** The worker's health and metrics listener (WORKER_HTTP_PORT), when one is configured. */
+  workerHttpPort?: number;
+  shutdownTimeoutMs: number;
   stop(): Promise<void>;
 }
 
@@ -50,16 +56,37 @@ export function mayStartRedis(role: Role, config: Pick<Config, 'nodeEnv'>): bool
   return role === 'all' && config.nodeEnv !== 'production';
 }
 
-export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, log: Logger = createLogger({ name: 'stageflow' }), signal?: AbortSignal): Promise<Running> {
+export interface StartOptions {
+  /**
+   * The start-up checks of the Redis server (src/engine/redis-checks.ts). Only tests turn them
+   * off, to see how a running worker copes with a Redis that turns bad later (a failover).
+   */
+  checkRedis?: boolean;
+  /** Aborts the wait for Redis at start (a SIGTERM before Redis ever answered). */
+  signal?: AbortSignal;
+}
+
+export async function start(
+  role: Role, env: NodeJS.ProcessEnv = process.env, log: Logger = createLogger({ name: 'stageflow' }), startOpts: StartOptions = {},
+): Promise<Running> {
   const config = loadConfig(env);
+  setEgressAllowlist(config.egressAllowlist);
+  const webhookDenied = config.notify.webhookUrl ? egressProblem(config.notify.webhookUrl) : undefined;
+  if (webhookDenied) throw new Error(`NOTIFY_WEBHOOK_URL ${webhookDenied}`);
   // Workers need the principals too: the directory expands role: recipients and finds e-mail addresses.
   const principals = role === 'worker' ? workerPrincipals(config) : loadPrincipals({ STAGEFLOW_API_KEYS: config.apiKeys, NODE_ENV: config.nodeEnv });
+  // A Redis that answers but is unusable (wrong password, a replica…) is named before
+  // ensureRedis, which would otherwise take a refused password for no Redis at all.
+  const check = startOpts.checkRedis === false ? undefined : await checkRedisServer(config.redisUrl).then(() => 'ok' as const, (err: unknown) => err);
+  if (check instanceof RedisCheckError && check.check !== 'unreachable') throw check;
   const redis = mayStartRedis(role, config)
     ? await ensureRedis(config, log)
-    : await waitForRedis(config.redisUrl, log, { ...(signal ? { signal } : {}) }).then(() => ({ started: false }));
+    : await waitForRedis(config.redisUrl, log, { ...(startOpts.signal ? { signal: startOpts.signal } : {}) }).then(() => ({ started: false }));
+  if (check !== undefined && check !== 'ok') await checkRedisServer(config.redisUrl);
   const opts = engineOptions(config);
   const stops: Array<() => Promise<void>> = [];
   const running: Running = {
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
     stop: async () => {
       for (const s of stops.reverse()) await s();
     },
@@ -69,11 +96,18 @@ export async function start(role: Role, env: NodeJS.ProcessEnv = process.env, lo
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: false });
     await waitUntilReady(engine.redis, 10_000);
-    engine.startWorker();
+    const worker = engine.startWorker();
     engine.startReconciler();
+    const http = config.workerHttpPort === undefined ? undefined : await startWorkerHttp({
+      port: config.workerHttpPort, ping: () => engine.ping(), taking: () => worker.taking,
+      log, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+    });
+    if (http) running.workerHttpPort = http.port;
     stops.push(async () => {
+      // /readyz turns 503 at once (worker.taking is false while it drains); the listener goes last.
       await engine.close();
       await services.close();
+      await http?.close();
     });
   }
 
@@ -138,6 +172,7 @@ async function loadExampleWorkflows(engine: Engine, log: Logger, dir = 'config/w
 
 /** Runs a role as the main program: logs fatal start errors plainly and drains on SIGTERM/SIGINT. */
 export async function main(role: Role): Promise<void> {
+  const startedAt = Date.now();
   const log = createLogger({ name: 'stageflow' });
   // Handlers go in before anything starts, so a signal during start-up still drains cleanly.
   let running: Running | undefined;
@@ -151,9 +186,20 @@ export async function main(role: Role): Promise<void> {
     else starting.abort();
   };
   const stop = (r: Running, signal: string) => {
-    log.info({ signal }, 'shutting down');
+    const t0 = Date.now();
+    log.info({ signal, shutdownTimeoutMs: r.shutdownTimeoutMs }, 'shutting down');
+    // Active steps are handed back at the bound; anything still closing well after it (a hung
+    // connection) must not keep the process, and so its container, from stopping.
+    const watchdog = setTimeout(() => {
+      log.error({ elapsedMs: Date.now() - t0 }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, r.shutdownTimeoutMs + 5_000);
+    watchdog.unref();
     r.stop().then(
-      () => process.exit(0),
+      () => {
+        log.info({ signal, elapsedMs: Date.now() - t0 }, 'stageflow stopped');
+        process.exit(0);
+      },
       (err) => {
         log.error({ err }, 'unclean shutdown');
         process.exit(1);
@@ -163,13 +209,13 @@ export async function main(role: Role): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   try {
-    running = await start(role, process.env, log, starting.signal);
+    running = await start(role, process.env, log, { signal: starting.signal });
   } catch (err) {
     if (signalled && starting.signal.aborted) {
       log.info({ signal: signalled }, 'stopped while waiting for redis');
       process.exit(0);
     }
-    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'stageflow could not start');
+    log.fatal({ err: err instanceof Error ? err.message : String(err), startMs: Date.now() - startedAt }, 'stageflow could not start');
     process.exit(1);
   }
   if (signalled) stop(running, signalled);

@@ -237,8 +237,9 @@ function build(): Json {
     ContentTooLarge: [413, 'the body is larger than the limit'],
     UnsupportedMediaType: [415, 'unsupported body encoding or charset'],
     TooManyRequests: [429, 'the per-principal rate limit, or the per-address limit of failed authentications, is exceeded; see Retry-After'],
+    InternalServerError: [500, 'an unexpected error (the server log has the details); safe to retry idempotent calls'],
     BadGateway: [502, 'the dataflow under test failed; `detail` says how'],
-    ServiceUnavailable: [503, 'the store or the stream is unavailable; see Retry-After'],
+    ServiceUnavailable: [503, 'the store (Redis) or the stream is unavailable; see Retry-After'],
   } as const;
   const responses: Record<string, Json> = Object.fromEntries(
     Object.entries(problemStatuses).map(([name, [, description]]) => [name, { description, content: { 'application/problem+json': { schema: ref('Problem') } } }]),
@@ -585,6 +586,14 @@ function build(): Json {
   };
   // zod's hoisted $defs, collected while the schemas and parameters above were generated.
   Object.assign(schemas, defs);
+  // Any operation can fail unexpectedly (500), and every one that needs Redis answers 503 while
+  // it is down: /api through the rate limiter at least.
+  for (const [path, item] of Object.entries(paths)) {
+    for (const op of Object.values(item)) {
+      op.responses['500'] ??= byStatus[500]!;
+      if (!NEVER_503.has(path)) op.responses['503'] ??= byStatus[503]!;
+    }
+  }
 
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string; description?: string };
   return {
@@ -603,6 +612,12 @@ function build(): Json {
     },
   };
 }
+
+/**
+ * Paths that never answer 503: those that do not touch Redis (static pages, the admin sign-in
+ * cookie, liveness, this document) and /metrics, which reports Redis down as stageflow_redis_up 0.
+ */
+export const NEVER_503: ReadonlySet<string> = new Set(['/healthz', '/openapi.json', '/admin/login', '/builder', '/runs', '/tasks', '/metrics']);
 
 let cached: Json | undefined;
 

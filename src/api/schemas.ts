@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { RUN_STATUSES } from '../engine/types.ts';
 import { unsafeJson } from './body.ts';
+import { egressAllowed } from '../http/egress.ts';
 
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -26,7 +27,7 @@ export const StartBody = z
   .object({
     model: Model.optional(),
     entryId: EntryId.optional(),
-    callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional(),
+    callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).superRefine(egressAllowed).optional(),
   })
   .strict();
 

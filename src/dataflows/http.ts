@@ -10,11 +10,12 @@ import { NonRetryableError } from '../steps/types.ts';
 import { DataflowError, DataflowRejectedError, RetryAfterError } from './errors.ts';
 import { DEFAULT_HTTP_TIMEOUT_MS, type HttpDataflowDefinition } from './registry.ts';
 import { parseRetryAfter } from '../http/retry-after.ts';
+import { egressFetch, egressRefusal } from '../http/egress.ts';
 
 export { DataflowError, DataflowRejectedError, RetryAfterError } from './errors.ts';
 
 export interface HttpCallOptions {
-  /** Replaceable for tests; the global fetch otherwise. */
+  /** Replaceable for tests; fetch through the egress policy (src/http/egress.ts) otherwise. */
   fetch?: typeof fetch;
   /** A larger 2xx body fails the step (the model has its own, smaller budget). */
   maxResponseBytes?: number;
@@ -45,7 +46,7 @@ export async function callHttpDataflow(
 
   const started = Date.now();
   try {
-    const res = await (opts.fetch ?? fetch)(def.url, {
+    const res = await (opts.fetch ?? egressFetch)(def.url, {
       method: def.method ?? 'POST',
       headers,
       body: JSON.stringify(input === undefined ? null : input),
@@ -57,6 +58,8 @@ export async function callHttpDataflow(
     return await interpret(def.name, def.url, res, opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
   } catch (err) {
     if (err instanceof NonRetryableError || err instanceof DataflowError) throw err;
+    const refused = egressRefusal(err);
+    if (refused) throw new NonRetryableError(`dataflow ${def.name} not called (${where}): ${refused.message}`);
     if (timeout.aborted) throw new DataflowError(`dataflow ${def.name} timed out after ${timeoutMs} ms (${where})`);
     if (ctx.signal.aborted) {
       const reason: unknown = ctx.signal.reason;

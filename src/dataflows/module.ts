@@ -30,6 +30,9 @@ export type DataflowModule = (input: unknown, ctx: ModuleCallContext) => unknown
 /** workers/dataflows/ at the repository root. */
 export const DEFAULT_MODULE_DIR = new URL('../../workers/dataflows/', import.meta.url);
 
+/** Built code (`npm run build`, the image) loads the compiled `.js` modules; tsx loads the sources. */
+const MODULE_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
 /** Imports dataflow modules once per process (per directory). */
 export class ModuleLoader {
   private readonly cache = new Map<string, Promise<DataflowModule>>();
@@ -52,7 +55,7 @@ export class ModuleLoader {
 
   private async importModule(name: string): Promise<DataflowModule> {
     if (!DATAFLOW_NAME_PATTERN.test(name)) throw new NonRetryableError(`module dataflow name ${JSON.stringify(name)} is not a plain file name`);
-    const url = new URL(`${name}.ts`, this.dir);
+    const url = new URL(`${name}${MODULE_EXT}`, this.dir);
     const shown = path.relative(process.cwd(), fileURLToPath(url));
     try {
       await access(url);

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { configure } from 'safe-stable-stringify';
 import { z } from 'zod';
 import { IDENTIFIER_PATTERN } from '../definition/ids.ts';
+import { egressProblem } from '../http/egress.ts';
 
 const canonical = configure({ deterministic: true }) as (v: unknown) => string;
 
@@ -147,6 +148,10 @@ export class DataflowRegistry {
       throw new InvalidDataflowError('the dataflow definition is invalid', issuesOf(parsed.error));
     }
     const def = parsed.data;
+    // Checked on save, not in the schema: a stored dataflow stays readable if the allowlist
+    // shrinks later (its calls are refused at connect time then).
+    const denied = def.kind === 'http' ? egressProblem(def.url) : undefined;
+    if (denied) throw new InvalidDataflowError('the dataflow definition is invalid', [{ path: ['url'], message: denied }]);
     const code = Number(await this.redis.eval(PUT_SCRIPT, 2, this.key(def.name), this.indexKey, def.name, canonical(def), Date.now()));
     return { created: code === 2, changed: code !== 0 };
   }

@@ -4,6 +4,7 @@
  * from the event job's attempts; `webhook-id` is stable so receivers can drop duplicates.
  */
 import { UnrecoverableError } from 'bullmq';
+import { egressFetch, egressRefusal } from '../http/egress.ts';
 import { sign } from '../notify/signing.ts';
 import type { RunView } from './run-view.ts';
 
@@ -22,12 +23,15 @@ export async function sendCallback(url: string, run: RunView, secret: string, ti
   const headers = sign(secret, `${run.id}-${run.seq}`, Math.floor(Date.now() / 1000), body);
   let res: Response;
   try {
-    res = await fetch(url, {
+    res = await egressFetch(url, {
       method: 'POST', body, redirect: 'manual',
       headers: { 'content-type': 'application/json', 'user-agent': 'stageflow', ...headers },
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
+    // A retry would be refused the same way.
+    const refused = egressRefusal(err);
+    if (refused) throw new UnrecoverableError(`callback to ${url} not sent: ${refused.message}`);
     throw new Error(`callback to ${url} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
   await res.body?.cancel();

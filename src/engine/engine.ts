@@ -39,6 +39,7 @@ import type { Diagnosis } from './diagnose.ts';
 import { Migrations, type MigrationReport, type MigrationRequest } from './migrations.ts';
 import { OPERATIONS_QUEUE, OperationWorker, Operations, type BulkAction, type BulkFilter, type OperationView } from './operations.ts';
 import { simulate, type SimulationResult } from './simulate.ts';
+import { throttledLog } from '../observability/throttle.ts';
 
 export const STEP_QUEUE = 'steps';
 
@@ -102,10 +103,12 @@ export class Engine {
     this.queue = new Queue<StepJobData>(STEP_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
     this.runs = new RunStore(redis, scripts, this.keys, { retentionSec: opts.retentionSec, stepQueuePrefix: this.queue.keys['']! });
     this.workflows = new WorkflowStore(redis, scripts, this.keys);
-    this.queue.on('error', (err) => log.error({ err }, 'step queue error'));
+    const stepQueueError = throttledLog(log, 'error', 'step queue error');
+    this.queue.on('error', (err) => stepQueueError(err));
     this.scheduler = new Scheduler(this.queue, STEP_JOB_RETENTION);
     this.eventQueue = new Queue(EVENTS_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
-    this.eventQueue.on('error', (err) => log.error({ err }, 'event queue error'));
+    const eventQueueError = throttledLog(log, 'error', 'event queue error');
+    this.eventQueue.on('error', (err) => eventQueueError(err));
     const base = (opts.publicUrl ?? 'http://localhost:3000').replace(/\/+$/, '');
     const publicUrl = (path: string) => `${base}${path}`;
     this.links = new Links(redis, this.keys, opts.linkSecret, publicUrl);
@@ -473,7 +476,6 @@ export class Engine {
     const worker = new StepWorker(this.redis, this.processor, this.log, {
       ...this.opts.worker, prefix: this.keys.bullPrefix, queueName: STEP_QUEUE, heartbeatKey: this.keys.workerHeartbeats,
     });
-    this.closers.push(() => worker.close());
     const events = new EventWorker({
       redis: this.redis, keys: this.keys, queue: this.eventQueue, runs: this.runs, waits: this.waits, log: this.log,
       concurrency: Math.max(5, Math.ceil(this.opts.worker.concurrency / 2)),
@@ -481,9 +483,9 @@ export class Engine {
       callbackSecret: async () => this.opts.webhookSecret ?? (await this.links.secretText()),
       remind: (run, pending, n) => this.remind(run, pending, n),
     });
-    this.closers.push(() => events.close());
     const operations = new OperationWorker(this.redis, this.operationQueue, this.operations, this.log);
-    this.closers.push(() => operations.close());
+    // All drain at once, so a SIGTERM costs one SHUTDOWN_TIMEOUT_MS, not several.
+    this.closers.push(() => Promise.all([worker.close(), events.close(this.opts.worker.shutdownTimeoutMs), operations.close()]));
     return worker;
   }
 

@@ -12,6 +12,10 @@ import type { RunView } from './run-view.ts';
 import { EVENT_JOB, type Waits } from './waits.ts';
 import { sendCallback } from './callbacks.ts';
 import type { RunState } from './types.ts';
+import { throttledLog } from '../observability/throttle.ts';
+import { callbacks, stalledJobs } from '../observability/metrics.ts';
+import { refusalBackoff, type RefusalBackoff } from './refusal-backoff.ts';
+import { drain } from './drain.ts';
 
 export interface EventWorkerDeps {
   redis: Redis;
@@ -40,24 +44,40 @@ export class EventWorker {
   private relayTimer?: NodeJS.Timeout;
   private stopped = false;
   private readonly connection: Redis;
+  private readonly refusals: RefusalBackoff;
+  private held = 0;
 
   constructor(private readonly d: EventWorkerDeps) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
     this.connection = d.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
-    this.worker = new Worker(d.queue.name, (job) => this.handle(job), {
+    this.worker = new Worker(d.queue.name, async (job) => {
+      this.held += 1;
+      try {
+        return await this.handle(job);
+      } finally {
+        this.held -= 1;
+      }
+    }, {
       connection: this.connection,
       prefix: d.queue.opts.prefix,
       concurrency: d.concurrency,
       settings: { backoffStrategy: (attemptsMade: number) => Math.min(1000 * 2 ** (attemptsMade - 1), CALLBACK_MAX_DELAY_MS) },
     });
-    this.worker.on('error', (err) => d.log.error({ err }, 'event worker error'));
+    const workerError = throttledLog(d.log, 'error', 'event worker error');
+    this.refusals = refusalBackoff(this.worker);
+    this.worker.on('error', (err) => {
+      this.refusals.onError(err);
+      workerError(err);
+    });
+    this.worker.on('stalled', () => stalledJobs.inc({ queue: d.queue.name }));
+    const relayFailed = throttledLog(d.log, 'error', 'outbox relay failed');
     this.worker.on('failed', (job, err) => d.log.warn({ err: err.message, job: job?.name, runId: job?.data?.runId, seq: job?.data?.seq, attempt: job?.attemptsMade }, 'event job failed'));
     const tick = async () => {
       if (this.stopped) return;
       try {
         await this.relayOnce();
       } catch (err) {
-        d.log.error({ err }, 'outbox relay failed');
+        relayFailed(err);
       }
       this.relayTimer = setTimeout(tick, RELAY_MS);
       this.relayTimer.unref();
@@ -74,7 +94,13 @@ export class EventWorker {
         const view = await this.d.view(run);
         // The summary is of the state that ended, even if the run moved on since (a draft resubmitted).
         const status = (job.data as { status: RunView['status'] }).status;
-        await sendCallback(run.callbackUrl, { ...view, status, seq }, await this.d.callbackSecret());
+        try {
+          await sendCallback(run.callbackUrl, { ...view, status, seq }, await this.d.callbackSecret());
+        } catch (err) {
+          callbacks.inc({ result: 'failed' });
+          throw err;
+        }
+        callbacks.inc({ result: 'delivered' });
         this.d.log.info({ runId, seq, status, attempt: job.attemptsMade + 1, stepId: run.stepId }, 'callback delivered');
         return;
       }
@@ -108,10 +134,18 @@ export class EventWorker {
     return entries.length;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops relaying and lets active event jobs finish for up to `timeoutMs`; one still running
+   * then is left to its lock's expiry (event jobs are idempotent: callbacks carry a stable id).
+   */
+  async close(timeoutMs = Infinity): Promise<void> {
     this.stopped = true;
+    this.refusals.stop();
     clearTimeout(this.relayTimer);
-    await this.worker.close();
+    const closing = this.worker.close();
+    closing.catch(() => undefined);
+    if (Number.isFinite(timeoutMs)) await drain(closing, timeoutMs, () => this.held);
+    else await closing;
     this.connection.disconnect();
   }
 }

@@ -11,6 +11,8 @@ import { stepJobId, type StepJobData } from './scheduler.ts';
 import type { StepProcessor } from './step-processor.ts';
 import type { RunState } from './types.ts';
 import { timeoutJobId, type Waits } from './waits.ts';
+import { throttledLog } from '../observability/throttle.ts';
+import { reconcilerRepairs } from '../observability/metrics.ts';
 
 export interface ReconcilerOptions {
   intervalMs: number;
@@ -42,12 +44,13 @@ export class Reconciler {
   ) {}
 
   start(): void {
+    const passFailed = throttledLog(this.log, 'error', 'reconciler pass failed');
     const tick = async () => {
       try {
         const got = await this.redis.set(this.opts.lockKey, '1', 'PX', Math.max(1000, this.opts.intervalMs - 100), 'NX');
         if (got) await this.reconcileOnce();
       } catch (err) {
-        this.log.error({ err }, 'reconciler pass failed');
+        passFailed(err);
       }
       this.timer = setTimeout(tick, this.opts.intervalMs);
       this.timer.unref();
@@ -79,6 +82,7 @@ export class Reconciler {
       }
     }
     if (report.requeued || report.failed || report.resumed) this.log.warn(report, 'reconciler repaired runs');
+    for (const kind of ['requeued', 'failed', 'resumed'] as const) if (report[kind]) reconcilerRepairs.inc({ kind }, report[kind]);
     return report;
   }
 

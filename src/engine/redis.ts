@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { logger as defaultLogger, type Logger } from '../observability/logger.ts';
+import { createThrottle, throttledLog } from '../observability/throttle.ts';
 
 export interface ConnectionOptions {
   log?: Logger;
@@ -19,35 +20,23 @@ export interface ProducerConnectionOptions extends ConnectionOptions {
   connectTimeoutMs?: number;
 }
 
-const ERROR_LOG_INTERVAL_MS = 30_000;
-
 /**
  * ioredis emits 'error' on every failed reconnect attempt (several per second while Redis is
- * down); log the first, a changed error, and then at most one per interval, and say when the
- * connection is back so an operator can see the outage window.
+ * down): log each kind of error at a bounded rate (src/observability/throttle.ts), and say
+ * when the connection is back so an operator can see the outage window.
  */
 function attachLogging(client: Redis, log: Logger, role: string): void {
-  let lastMessage: string | undefined;
-  let lastAt = 0;
-  let suppressed = 0;
+  const throttle = createThrottle();
+  const logError = throttledLog(log, 'error', 'redis connection error', throttle);
   let failing = false;
   client.on('error', (err: Error & { code?: string }) => {
-    const now = Date.now();
-    if (err.message !== lastMessage || now - lastAt >= ERROR_LOG_INTERVAL_MS) {
-      log.error({ role, err, code: err.code, suppressed }, 'redis connection error');
-      lastMessage = err.message;
-      lastAt = now;
-      suppressed = 0;
-    } else {
-      suppressed += 1;
-    }
+    logError(err, { role, code: err.code });
     failing = true;
   });
   client.on('ready', () => {
     if (failing) log.info({ role }, 'redis connection restored');
     failing = false;
-    lastMessage = undefined;
-    suppressed = 0;
+    throttle.reset();
   });
 }
 

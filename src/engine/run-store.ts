@@ -8,6 +8,7 @@ import type { Keys } from './keys.ts';
 import type { Scripts } from './scripts.ts';
 import type { Entry, HistoryEvent, NewHistoryEvent, ParentLink, Resolution, RunError, RunState, RunStatus, Wait } from './types.ts';
 import type { Model } from '../steps/types.ts';
+import { runDuration, runsFinished } from '../observability/metrics.ts';
 
 export interface CreateRunInput {
   runId: string;
@@ -137,7 +138,10 @@ export class RunStore {
       ],
     )) as [number, number?, string?];
     if (res[0] === -1) return { ok: false, missing: true };
-    if (res[0] === 1) return { ok: true, seq: Number(res[1]), from: res[2] as RunStatus };
+    if (res[0] === 1) {
+      if (t.status && ENDING.has(t.status) && res[2] !== t.status) countRunEnd(runId, t.status, now);
+      return { ok: true, seq: Number(res[1]), from: res[2] as RunStatus };
+    }
     return { ok: false, seq: Number(res[1]), status: res[2] as RunStatus };
   }
 
@@ -286,4 +290,20 @@ function parseRun(h: Record<string, string>): RunState {
   if (h.wait) run.wait = JSON.parse(h.wait) as Wait;
   if (h.resolution) run.resolution = JSON.parse(h.resolution) as Resolution;
   return run;
+}
+
+/** The statuses that end a run (a run reset to draft ends too: its callback fires). */
+const ENDING = new Set<RunStatus>(['completed', 'failed', 'cancelled', 'draft']);
+
+/** Counted here, at the one transition that ended the run, so each end is counted once. */
+function countRunEnd(runId: string, status: RunStatus, now: number): void {
+  runsFinished.inc({ status });
+  const created = uuidv7Time(runId);
+  if (created !== undefined && now >= created) runDuration.observe({ status }, (now - created) / 1000);
+}
+
+/** Run ids are UUIDv7: their first 48 bits are the creation time in ms. */
+export function uuidv7Time(id: string): number | undefined {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/i.test(id)) return undefined;
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 }

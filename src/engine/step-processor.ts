@@ -15,7 +15,7 @@ import { StepTimeoutError } from './errors.ts';
 import type { RunStore } from './run-store.ts';
 import type { Scheduler, StepJobData } from './scheduler.ts';
 import { lazyChild } from '../observability/lazy-child.ts';
-import { stepDuration, stepsProcessed } from '../observability/metrics.ts';
+import { queueWait, stepDuration, stepsProcessed } from '../observability/metrics.ts';
 import { decide, transitionLimitError } from './transition.ts';
 import type { Waits } from './waits.ts';
 import type { NewHistoryEvent, RunError, RunState } from './types.ts';
@@ -47,6 +47,8 @@ export class StepProcessor {
     // redelivery after a stall (the worker died holding the job) included, so receivers and
     // history can tell it from a first try. attemptsMade (failures) still drives the retry budget.
     const attempt = Math.max(job.attemptsStarted ?? 0, job.attemptsMade + 1);
+    // A retry's wait is its backoff, not queueing: only first attempts say how busy workers are.
+    if (attempt === 1) queueWait.observe({ queue: job.queueName }, Math.max(0, Date.now() - job.timestamp - (job.opts.delay ?? 0)) / 1000);
     const log = lazyChild(this.log, { runId, stepId, seq, attempt });
     // A pure step with its state carried in the job needs no read: if the job is stale, the
     // fenced commit refuses it and the stale path below runs then.

@@ -9,6 +9,10 @@ import type { Logger } from 'pino';
 import { BACKOFF_TYPE, backoffDelay, type StepJobData } from './scheduler.ts';
 import type { StepProcessor } from './step-processor.ts';
 import { retryAfterMsOf } from '../http/retry-after.ts';
+import { throttledLog } from '../observability/throttle.ts';
+import { stalledJobs } from '../observability/metrics.ts';
+import { refusalBackoff, type RefusalBackoff } from './refusal-backoff.ts';
+import { drain } from './drain.ts';
 
 export interface StepWorkerOptions {
   prefix: string;
@@ -29,6 +33,9 @@ export class StepWorker {
   readonly worker: Worker<StepJobData>;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly connection: Redis;
+  /** Jobs this worker holds the lock of, so close() can hand them back. */
+  private readonly refusals: RefusalBackoff;
+  private readonly active = new Map<string, { job: Job<StepJobData>; token: string }>();
 
   constructor(
     private readonly redis: Redis,
@@ -38,7 +45,14 @@ export class StepWorker {
   ) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
     this.connection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
-    this.worker = new Worker<StepJobData>(opts.queueName, (job: Job<StepJobData>) => processor.process(job), {
+    this.worker = new Worker<StepJobData>(opts.queueName, async (job: Job<StepJobData>, token?: string) => {
+      if (token && job.id) this.active.set(job.id, { job, token });
+      try {
+        return await processor.process(job);
+      } finally {
+        if (job.id) this.active.delete(job.id);
+      }
+    }, {
       connection: this.connection,
       // Jobs record which worker ran them (job.processedBy), so Bull Board and tests can tell.
       name: this.id,
@@ -58,28 +72,69 @@ export class StepWorker {
         },
       },
     });
-    this.worker.on('error', (err) => log.error({ err, workerId: this.id }, 'worker error'));
+    const workerError = throttledLog(log, 'error', 'worker error');
+    this.refusals = refusalBackoff(this.worker);
+    this.worker.on('error', (err) => {
+      const paused = this.refusals.onError(err);
+      workerError(err, { workerId: this.id, ...(paused ? { pausedForMs: this.refusals.pausedFor } : {}) });
+    });
+    this.worker.on('stalled', () => stalledJobs.inc({ queue: opts.queueName }));
+    const heartbeatFailed = throttledLog(log, 'warn', 'heartbeat failed');
     const beat = () =>
-      void redis.zadd(opts.heartbeatKey, Date.now(), this.id).catch((err) => log.warn({ err }, 'heartbeat failed'));
+      void redis.zadd(opts.heartbeatKey, Date.now(), this.id).catch((err: unknown) => heartbeatFailed(err, { workerId: this.id }));
     beat();
     this.heartbeat = setInterval(beat, HEARTBEAT_MS);
     this.heartbeat.unref();
     log.info({ workerId: this.id, concurrency: opts.concurrency }, 'step worker started');
   }
 
-  /** Finish active jobs within the bound, then hand the rest back (their locks lapse and another worker takes them). */
+  /** Taking jobs: running and not shutting down (a worker's /readyz). */
+  get taking(): boolean {
+    return !this.closingStarted && this.worker.isRunning();
+  }
+
+  private closingStarted = false;
+
+  /**
+   * Finish active jobs within the bound, then hand the rest back to the wait list, so another
+   * worker takes them at once rather than after the lock expires. BullMQ 6.7's close(true) after
+   * close() only returns the same pending promise, so the bound is kept here: moveToWait removes
+   * this worker's lock and requeues the job without counting a failed attempt. The abandoned
+   * handler may still run until the process exits; seq fencing refuses its commit if the new
+   * owner commits first, and the new owner finds a stale job if this one won.
+   */
   async close(): Promise<void> {
+    this.closingStarted = true;
+    this.refusals.stop();
     clearInterval(this.heartbeat);
-    let timer: NodeJS.Timeout | undefined;
-    const forced = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.shutdownTimeoutMs)));
-    const result = await Promise.race([this.worker.close().then(() => 'closed' as const), forced]);
-    clearTimeout(timer);
+    const closing = this.worker.close();
+    const result = await drain(closing, this.opts.shutdownTimeoutMs, () => this.active.size);
     if (result === 'timeout') {
-      this.log.warn({ workerId: this.id }, 'worker did not drain in time; closing with jobs still active');
-      await this.worker.close(true);
+      const held = [...this.active.values()];
+      this.active.clear();
+      let handedBack = 0;
+      for (const { job, token } of held) {
+        try {
+          await job.moveToWait(token);
+          handedBack += 1;
+        } catch (err) {
+          // Its lock is gone already (it finished meanwhile, or the stall check took it): nothing to hand back.
+          this.log.debug({ err, jobId: job.id, runId: job.data.runId, seq: job.data.seq }, 'job not handed back');
+        }
+      }
+      this.log.warn({ workerId: this.id, handedBack, held: held.length }, 'worker did not drain in time; active jobs handed back to the queue');
+      // The pending close() still waits on the abandoned handlers; the process exits without it.
+      closing.catch(() => undefined);
     }
-    await this.redis.zrem(this.opts.heartbeatKey, this.id).catch(() => undefined);
+    // Bounded: with Redis gone this command would wait in the offline queue for ever. The
+    // heartbeat goes stale by itself anyway.
+    let zremTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.redis.zrem(this.opts.heartbeatKey, this.id).catch(() => undefined),
+      new Promise((r) => (zremTimer = setTimeout(r, 1_000))),
+    ]);
+    clearTimeout(zremTimer);
     this.connection.disconnect();
-    this.log.info({ workerId: this.id }, 'step worker stopped');
+    this.log.info({ workerId: this.id, drained: result !== 'timeout' }, 'step worker stopped');
   }
 }

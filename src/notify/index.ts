@@ -21,6 +21,7 @@ import { DocumentStore } from './documents.ts';
 import { Links } from '../engine/links.ts';
 import { TemplateStore } from './templates.ts';
 import { WebhookChannel, type WebhookChannelOptions } from './webhook.ts';
+import { throttledLog } from '../observability/throttle.ts';
 
 export interface NotifyServicesOptions {
   /** A command connection (the engine's); the live feed opens its own subscriber from it. */
@@ -88,7 +89,8 @@ export function createNotifyServices(opts: NotifyServicesOptions): NotifyService
       // Subscribers block no one and must outlive Redis restarts: queue while disconnected,
       // never time a command out; ioredis resubscribes after a reconnect.
       const conn = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, connectionName: 'notify-feed' });
-      conn.on('error', (err: Error) => log.warn({ err }, 'notification feed connection error'));
+      const feedError = throttledLog(log, 'warn', 'notification feed connection error');
+      conn.on('error', (err: Error) => feedError(err));
       return conn;
     },
     channelOf: (userId) => inbox.channel(userId),

@@ -12,6 +12,7 @@ import { NonRetryableError } from '../steps/types.ts';
 import { deliveryDigest } from './ledger.ts';
 import { sign } from './signing.ts';
 import { parseRetryAfter } from '../http/retry-after.ts';
+import { egressFetch, egressRefusal } from '../http/egress.ts';
 
 export interface WebhookChannelOptions {
   /** Signing secret (`whsec_<base64>` or plain text). */
@@ -74,7 +75,7 @@ export class WebhookChannel {
   private readonly doFetch: typeof fetch;
 
   constructor(private readonly opts: WebhookChannelOptions) {
-    this.doFetch = opts.fetch ?? fetch;
+    this.doFetch = opts.fetch ?? egressFetch;
   }
 
   /** The URL a recipient's webhook goes to, if any. */
@@ -144,6 +145,8 @@ export class WebhookChannel {
       });
     } catch (err) {
       if (ctx.signal.aborted) throw err;
+      const refused = egressRefusal(err);
+      if (refused) throw new NonRetryableError(`webhook POST ${url} not sent: ${refused.message}`);
       const reason = err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : `failed: ${(err as Error).cause ?? (err as Error).message}`;
       throw new RetryableResponse(`webhook POST ${url} ${reason}`);
     }

@@ -9,6 +9,8 @@ import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createServices } from '../../src/services.ts';
+import { setEgressAllowlist } from '../../src/http/egress.ts';
+import { undocumented } from './openapi-check.ts';
 import type { NotifyConfig } from '../../config/schema.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from './redis.ts';
 
@@ -49,6 +51,11 @@ export interface HarnessOptions {
   worker?: boolean;
   engine?: Partial<EngineOptions>;
   notify?: Partial<NotifyConfig>;
+  /**
+   * EGRESS_ALLOWLIST for this test process. Tests' receivers listen on loopback, which the
+   * default policy refuses: they are allowlisted here (the default stays strict).
+   */
+  egressAllowlist?: string;
   /** Extra createApp options (metricsToken, rateLimitPerMinute, bodyLimit…). */
   app?: Partial<Omit<AppOptions, 'engine' | 'principals' | 'log'>>;
 }
@@ -67,7 +74,10 @@ export function engineTestOptions(prefix: string, over: Partial<EngineOptions> =
   };
 }
 
+export const TEST_EGRESS_ALLOWLIST = '127.0.0.1,::1';
+
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  setEgressAllowlist(opts.egressAllowlist ?? TEST_EGRESS_ALLOWLIST);
   const prefix = uniquePrefix('it');
   const principals = PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test');
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -107,6 +117,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     } catch {
       /* not JSON: keep the text */
     }
+    // Every status the suite sees must be in the OpenAPI document (test/helpers/openapi-check.ts).
+    const problem = undocumented(method, path, res.status);
+    if (problem) throw new Error(`OpenAPI: ${problem}`);
     return { status: res.status, body: parsed, headers: res.headers };
   };
 

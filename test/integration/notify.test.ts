@@ -25,7 +25,8 @@ import { sendNotificationStep } from '../../src/steps/sendNotification.ts';
 import { sendTemplatedNotificationStep } from '../../src/steps/sendTemplatedNotification.ts';
 import type { EffectContext, OutgoingMessage, StepServices } from '../../src/steps/services.ts';
 import { NonRetryableError, type Model, type StepContext, type StepType } from '../../src/steps/types.ts';
-import { engineTestOptions } from '../helpers/harness.ts';
+import { engineTestOptions, TEST_EGRESS_ALLOWLIST } from '../helpers/harness.ts';
+import { setEgressAllowlist } from '../../src/http/egress.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 import { parseMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
@@ -75,6 +76,8 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 beforeAll(async () => {
+  // The webhook receiver listens on loopback, which the default egress policy refuses.
+  setEgressAllowlist(TEST_EGRESS_ALLOWLIST);
   smtp = await startSmtpSink();
 
   hooks.server = createServer(async (req, res) => {

@@ -39,6 +39,8 @@ describe('loadConfig', () => {
       rateLimitPerMinute: 1200,
       authFailuresPerMinute: 30,
       metricsToken: undefined,
+      workerHttpPort: undefined,
+      egressAllowlist: undefined,
     });
   });
 
@@ -142,6 +144,10 @@ describe('loadConfig', () => {
     ['MAIL_FROM', 'not an address', /e-mail address/],
     ['NOTIFY_WEBHOOK_URL', 'ftp://hooks.example', /http/],
     ['PUBLIC_URL', 'localhost:3000', /http/],
+    ['WORKER_HTTP_PORT', '70000', /integer from 0 to 65535/],
+    ['WORKER_HTTP_PORT', 'any', /integer from 0 to 65535/],
+    ['EGRESS_ALLOWLIST', '10.0.0.0/33', /not an address or CIDR/],
+    ['EGRESS_ALLOWLIST', 'hooks.internal,bad host', /not a host name/],
   ])('names %s=%j in the error', (name, value, reason) => {
     const error = issuesOf({ [name]: value });
     expect(error.issues).toHaveLength(1);
@@ -176,7 +182,7 @@ describe('configDocs', () => {
     'WORKER_STALLED_INTERVAL_MS', 'WORKER_MAX_STALLED_COUNT', 'MAX_TRANSITIONS', 'RUN_RETENTION_DAYS',
     'MODEL_MAX_BYTES', 'IDEMPOTENCY_TTL_HOURS', 'RECONCILE_INTERVAL_MS', 'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'STAGEFLOW_API_KEYS', 'LOG_LEVEL',
     'STAGEFLOW_DATA_DIR', 'SMTP_URL', 'MAIL_FROM', 'WEBHOOK_SECRET', 'NOTIFY_WEBHOOK_URL', 'PUBLIC_URL',
-    'LINK_SECRET', 'TEMPLATE_MAX_BYTES', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'AUTH_FAILURES_PER_MINUTE', 'METRICS_TOKEN',
+    'LINK_SECRET', 'TEMPLATE_MAX_BYTES', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'AUTH_FAILURES_PER_MINUTE', 'METRICS_TOKEN', 'WORKER_HTTP_PORT', 'EGRESS_ALLOWLIST',
   ];
 
   it('documents every variable with a description', () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { openApiDocument } from '../../src/api/openapi.ts';
+import { NEVER_503, openApiDocument } from '../../src/api/openapi.ts';
+import { operationOf, undocumented } from '../helpers/openapi-check.ts';
 
 const doc = openApiDocument() as any;
 
@@ -183,5 +184,38 @@ describe('openApiDocument', () => {
         for (const p of op.parameters ?? []) expect(['path', 'query', 'header', 'cookie']).toContain(p.in);
       }
     }
+  });
+});
+
+describe('documented failure modes', () => {
+  const ops = Object.entries<any>(doc.paths).flatMap(([path, item]) => Object.entries<any>(item).map(([method, op]) => ({ path, method, op })));
+
+  it('every operation lists 500, and 503 unless it never needs Redis; both as problem+json', () => {
+    expect(ops.length).toBeGreaterThan(30);
+    for (const { path, method, op } of ops) {
+      expect(op.responses['500'], `${method} ${path}`).toEqual({ $ref: '#/components/responses/InternalServerError' });
+      if (NEVER_503.has(path)) continue;
+      const r503 = op.responses['503'];
+      expect(r503, `${method} ${path}`).toBeDefined();
+      if (path !== '/readyz') expect(r503, `${method} ${path}`).toEqual({ $ref: '#/components/responses/ServiceUnavailable' });
+    }
+    expect((resolve('#/components/responses/InternalServerError') as any).content['application/problem+json']).toBeDefined();
+    expect([...NEVER_503].sort()).toEqual(['/admin/login', '/builder', '/healthz', '/metrics', '/openapi.json', '/runs', '/tasks']);
+  });
+
+  it('every rate-limited (/api) operation lists 429', () => {
+    for (const { path, method, op } of ops.filter((o) => o.path.startsWith('/api/'))) {
+      expect(op.responses['429'], `${method} ${path}`).toEqual({ $ref: '#/components/responses/TooManyRequests' });
+    }
+  });
+
+  it('the suite-wide response check matches concrete paths to their operation', () => {
+    expect(operationOf('POST', '/api/workflows/validate')?.template).toBe('/api/workflows/validate');
+    expect(operationOf('GET', '/api/workflows/validate')?.template).toBe('/api/workflows/{name}');
+    expect(operationOf('POST', '/api/runs/0190-abc/cancel?x=1')?.template).toBe('/api/runs/{id}/cancel');
+    expect(operationOf('GET', '/nowhere')).toBeUndefined();
+    expect(undocumented('GET', '/api/runs/abc', 404)).toBeUndefined();
+    expect(undocumented('GET', '/api/runs/abc', 418)).toMatch(/answered 418, which get \/api\/runs\/\{id\} does not document/);
+    expect(undocumented('DELETE', '/api/runs/abc', 405)).toBeUndefined(); // no such operation: not the document's concern
   });
 });

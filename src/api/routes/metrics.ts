@@ -2,8 +2,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import type { Engine } from '../../engine/engine.ts';
-import { RUN_STATUSES } from '../../engine/types.ts';
-import { queueDepth, registry, runsByStatus } from '../../observability/metrics.ts';
+import { scrapeMetrics } from '../../observability/scrape.ts';
 import { bearerToken } from '../auth.ts';
 import { sha256 } from '../principals.ts';
 import { sendProblem } from '../problem.ts';
@@ -19,13 +18,10 @@ export function metricsRoutes(engine: Engine, token: string | undefined): Router
         return sendProblem(res, 401, 'send Authorization: Bearer <METRICS_TOKEN>');
       }
     }
-    const counts = await engine.runCounts();
-    for (const status of RUN_STATUSES) runsByStatus.set({ status }, counts[status] ?? 0);
-    for (const q of [engine.queue, engine.eventQueue]) {
-      const jobs = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
-      for (const [state, n] of Object.entries(jobs)) queueDepth.set({ queue: q.name, state }, n ?? 0);
-    }
-    res.type(registry.contentType).send(await registry.metrics());
+    const { contentType, body } = await scrapeMetrics({
+      ping: () => engine.ping(), runCounts: () => engine.runCounts(), queues: [engine.queue, engine.eventQueue],
+    });
+    res.type(contentType).send(body);
   });
   return r;
 }
