@@ -139,7 +139,8 @@ export class Engine {
       reconciler: { intervalMs: opts.reconcile.intervalMs, graceMs: opts.reconcile.graceMs, stalledIntervalMs: opts.worker.stalledIntervalMs },
     });
     this.operationQueue = new Queue(OPERATIONS_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
-    this.operationQueue.on('error', (err) => log.error({ err }, 'operations queue error'));
+    const operationQueueError = throttledLog(log, 'error', 'operations queue error');
+    this.operationQueue.on('error', (err) => operationQueueError(err));
     this.operations = new Operations({
       redis, keys: this.keys, runs: this.runs, queue: this.operationQueue, log, retentionSec: opts.retentionSec,
       policyOf: (workflow) => this.policyOf(workflow),
@@ -485,7 +486,7 @@ export class Engine {
     });
     const operations = new OperationWorker(this.redis, this.operationQueue, this.operations, this.log);
     // All drain at once, so a SIGTERM costs one SHUTDOWN_TIMEOUT_MS, not several.
-    this.closers.push(() => Promise.all([worker.close(), events.close(this.opts.worker.shutdownTimeoutMs), operations.close()]));
+    this.closers.push(() => Promise.all([worker.close(), events.close(this.opts.worker.shutdownTimeoutMs), operations.close(this.opts.worker.shutdownTimeoutMs)]));
     return worker;
   }
 

@@ -17,6 +17,9 @@ import { EngineError } from './errors.ts';
 import type { Keys } from './keys.ts';
 import type { ListQuery, RunStore } from './run-store.ts';
 import type { RunState, RunStatus } from './types.ts';
+import { drain } from './drain.ts';
+import { refusalBackoff, type RefusalBackoff } from './refusal-backoff.ts';
+import { throttledLog } from '../observability/throttle.ts';
 
 export const OPERATIONS_QUEUE = 'operations';
 export type BulkAction = 'cancel' | 'retry' | 'submit';
@@ -236,17 +239,38 @@ const OPERATION_JOB = { attempts: 10, backoff: { type: 'exponential', delay: 100
 export class OperationWorker {
   readonly worker: Worker;
   private readonly connection: Redis;
+  private readonly refusals: RefusalBackoff;
+  private held = 0;
 
   constructor(redis: Redis, queue: Queue, ops: Operations, log: Logger) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
     this.connection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
-    this.worker = new Worker(queue.name, (job) => ops.handle(job), { connection: this.connection, prefix: queue.opts.prefix, concurrency: 2 });
-    this.worker.on('error', (err) => log.error({ err }, 'operations worker error'));
+    this.worker = new Worker(queue.name, async (job) => {
+      this.held += 1;
+      try {
+        return await ops.handle(job);
+      } finally {
+        this.held -= 1;
+      }
+    }, { connection: this.connection, prefix: queue.opts.prefix, concurrency: 2 });
+    // Like the step and event workers: a Redis that refuses (a replica after failover) pauses
+    // this worker with backoff, and repeated errors are logged at a bounded rate.
+    const workerError = throttledLog(log, 'error', 'operations worker error');
+    this.refusals = refusalBackoff(this.worker);
+    this.worker.on('error', (err) => {
+      this.refusals.onError(err);
+      workerError(err);
+    });
     this.worker.on('failed', (job, err) => log.warn({ err: err.message, operationId: job?.data?.operationId, attempt: job?.attemptsMade }, 'operation job failed'));
   }
 
-  async close(): Promise<void> {
-    await this.worker.close();
+  /** Lets active pages finish for up to `timeoutMs`; a page cut short is redelivered and its claims taken over. */
+  async close(timeoutMs = Infinity): Promise<void> {
+    this.refusals.stop();
+    const closing = this.worker.close();
+    closing.catch(() => undefined);
+    if (Number.isFinite(timeoutMs)) await drain(closing, timeoutMs, () => this.held);
+    else await closing;
     this.connection.disconnect();
   }
 }

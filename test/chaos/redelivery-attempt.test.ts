@@ -8,6 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataflowRegistry } from '../../src/dataflows/registry.ts';
+import { setEgressAllowlist } from '../../src/http/egress.ts';
+import { TEST_EGRESS_ALLOWLIST } from '../helpers/harness.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
@@ -34,6 +36,8 @@ function spawnWorker(): ChildProcess {
       WORKER_STALLED_INTERVAL_MS: '300',
       WORKER_MAX_STALLED_COUNT: '5',
       LOG_LEVEL: 'warn',
+      // The receiver listens on loopback, which the egress policy refuses unless allowed.
+      EGRESS_ALLOWLIST: TEST_EGRESS_ALLOWLIST,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -68,6 +72,7 @@ beforeAll(async () => {
 
   engine = Engine.open(options, createLogger({ level: 'silent' }), { failFast: true });
   await waitUntilReady(engine.redis, 5000);
+  setEgressAllowlist(TEST_EGRESS_ALLOWLIST);
   await new DataflowRegistry(engine.redis, prefix).put({ name: 'hook', kind: 'http', url: receiverUrl, timeoutMs: 20_000 });
   await engine.saveWorkflow('redeliver', {
     name: 'redeliver',

@@ -24,6 +24,8 @@ import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts'
 import { DOCUMENT_INFO, documentKind, type DocumentKind } from '../../src/notify/documents/index.ts';
 import { DocumentStore, documentId } from '../../src/notify/documents.ts';
 import { createNotifyServices, type NotifyServices } from '../../src/notify/index.ts';
+import { setEgressAllowlist } from '../../src/http/egress.ts';
+import { TEST_EGRESS_ALLOWLIST } from '../helpers/harness.ts';
 import { sendTemplatedNotificationStep } from '../../src/steps/sendTemplatedNotification.ts';
 import type { StepServices } from '../../src/steps/services.ts';
 import { NonRetryableError, type Model, type StepContext, type StepType } from '../../src/steps/types.ts';
@@ -59,6 +61,8 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 beforeAll(async () => {
+  // The webhook receiver listens on loopback, which the egress policy refuses unless allowed.
+  setEgressAllowlist(TEST_EGRESS_ALLOWLIST);
   smtp = await startSmtpSink();
   hooks.server = createServer(async (req, res) => {
     hooks.bodies.push(await readBody(req));
