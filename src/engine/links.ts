@@ -66,8 +66,11 @@ export class Links {
     const [payload, mac, extra] = token.split('.');
     if (!payload || !mac || extra !== undefined) return { ok: false, reason: 'malformed' };
     const expected = createHmac('sha256', await this.key()).update(payload).digest();
-    const got = Buffer.from(mac, 'base64url');
-    if (got.length !== expected.length || !timingSafeEqual(got, expected)) return { ok: false, reason: 'bad_signature' };
+    // Compared as text: base64url's last character has spare bits, so decoding first would
+    // accept several spellings of one signature (a changed last letter could still verify).
+    const got = Buffer.from(mac);
+    const want = Buffer.from(b64(expected));
+    if (got.length !== want.length || !timingSafeEqual(got, want)) return { ok: false, reason: 'bad_signature' };
     let claims: LinkClaims;
     try {
       claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as LinkClaims;
