@@ -2,12 +2,12 @@
  * Crash safety (DESIGN §5): step workers are separate processes; one is SIGKILLed while the
  * queue is busy and started again. Every run must still complete, each step committed once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { DataflowRegistry } from '../../src/dataflows/registry.ts';
+import { WorkerPool } from '../helpers/worker-pool.ts';
 import { engineTestOptions } from '../helpers/harness.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
@@ -17,53 +17,12 @@ const PAUSE_MS = 20;
 const prefix = uniquePrefix('crash');
 const options = engineTestOptions(prefix);
 let engine: Engine;
-const workers: ChildProcess[] = [];
-const output: string[] = [];
-const outputs: string[] = [];
-
-function spawnWorker(extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
-    env: {
-      ...process.env,
-      REDIS_URL: testRedisUrl(),
-      STAGEFLOW_PREFIX: prefix,
-      WORKER_CONCURRENCY: '4',
-      WORKER_LOCK_DURATION_MS: '1000',
-      WORKER_STALLED_INTERVAL_MS: '300',
-      WORKER_MAX_STALLED_COUNT: '10',
-      RECONCILE_INTERVAL_MS: '1000',
-      LOG_LEVEL: 'info',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const index = workers.length;
-  outputs[index] = '';
-  const keep = (d: Buffer) => {
-    output.push(String(d));
-    outputs[index] += String(d);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  workers.push(child);
-  return child;
-}
-
-/** The worker id a spawned worker logs at start. */
-function workerIdOf(index: number): string | undefined {
-  const text = outputs[index] ?? '';
-  return /"workerId":"([0-9a-f-]{36})"[^\n]*"step worker started"/.exec(text)?.[1];
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${output.join('').slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const pool = new WorkerPool({
+  REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix,
+  WORKER_CONCURRENCY: '4', WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '300', WORKER_MAX_STALLED_COUNT: '10',
+  RECONCILE_INTERVAL_MS: '1000',
+  LOG_LEVEL: 'info',
+});
 
 beforeAll(async () => {
   engine = Engine.open(options, createLogger({ level: 'silent' }), { failFast: true });
@@ -86,34 +45,34 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  pool.killAll();
   await engine.close();
   await cleanupPrefix(options.redisUrl, prefix);
 });
 
 describe('SIGKILL of a worker process mid-run', () => {
   it(`${RUNS} runs of a ${STEPS}-step workflow over 3 worker processes all complete, each step committed exactly once`, async () => {
-    for (let i = 0; i < 3; i++) spawnWorker();
+    for (let i = 0; i < 3; i++) pool.spawn();
     // starting 3 tsx processes takes over 20 s on a busy 2-core machine
-    await until('3 live workers', async () => (await engine.liveWorkers(10_000)) >= 3, 60_000);
-    const victimId = await until('the victim to log its worker id', async () => workerIdOf(0), 10_000);
+    await pool.until('3 live workers', async () => (await engine.liveWorkers(10_000)) >= 3, 60_000);
+    const victimId = await pool.until('the victim to log its worker id', async () => pool.workerIdOf(0), 10_000);
 
     const runIds: string[] = [];
     for (let i = 0; i < RUNS; i++) runIds.push((await engine.startRun('crash', { model: { i, pause: { ms: PAUSE_MS } } })).run.id);
 
     const total = RUNS * STEPS;
     // kill while the queue is busy: a good part of the steps done, most still to go
-    await until('a third of the steps', async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= total / 3, 30_000);
+    await pool.until('a third of the steps', async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= total / 3, 30_000);
     // kill while the victim holds a job, so there is work in flight to hand over
-    await until('the victim to hold a job', async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId), 30_000);
-    const victim = workers[0]!;
+    await pool.until('the victim to hold a job', async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId), 30_000);
+    const victim = pool.children[0]!;
     victim.kill('SIGKILL');
     await new Promise((r) => victim.once('exit', r));
     const atKill = (await engine.queue.getJobCounts('completed')).completed ?? 0;
     expect(atKill).toBeLessThan(total);
-    spawnWorker();
+    pool.spawn();
 
-    await until('every run to finish', async () => {
+    await pool.until('every run to finish', async () => {
       const done = await engine.listRuns({ workflow: 'crash', status: 'completed', limit: RUNS });
       return done.items.length === RUNS;
     }, 60_000);

@@ -3,44 +3,24 @@
  * worker with a lock that expires, then (lock gone, no live worker) stalled, then back in the
  * queue and taken by the next worker process, and completed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { DataflowRegistry } from '../../src/dataflows/registry.ts';
+import { WorkerPool } from '../helpers/worker-pool.ts';
 import { engineTestOptions } from '../helpers/harness.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
 const prefix = uniquePrefix('diagcrash');
 const options = engineTestOptions(prefix);
 let engine: Engine;
-const workers: ChildProcess[] = [];
-let output = '';
-
-function spawnWorker(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
-    env: {
-      ...process.env, REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix, WORKER_CONCURRENCY: '2',
-      WORKER_LOCK_DURATION_MS: '1500', WORKER_STALLED_INTERVAL_MS: '500', WORKER_MAX_STALLED_COUNT: '5', RECONCILE_INTERVAL_MS: '60000', LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d: Buffer) => (output += String(d)));
-  child.stderr!.on('data', (d: Buffer) => (output += String(d)));
-  workers.push(child);
-  return child;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${output.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const pool = new WorkerPool({
+  REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix,
+  WORKER_CONCURRENCY: '2', WORKER_LOCK_DURATION_MS: '1500', WORKER_STALLED_INTERVAL_MS: '500', WORKER_MAX_STALLED_COUNT: '5',
+  RECONCILE_INTERVAL_MS: '60000',
+  LOG_LEVEL: 'info',
+});
 
 beforeAll(async () => {
   engine = Engine.open(options, createLogger({ level: 'silent' }), { failFast: true });
@@ -53,16 +33,16 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  pool.killAll();
   await engine.close();
   await cleanupPrefix(options.redisUrl, prefix);
 });
 
 describe('diagnosis of a killed worker', () => {
   it('active on W with a lock → stalled after SIGKILL → taken by the next worker → completed', async () => {
-    const victim = spawnWorker();
+    const victim = pool.spawn();
     const { run } = await engine.startRun('slow', { model: { pause: { ms: 4000 } } });
-    const active = await until('the step to be active', async () => {
+    const active = await pool.until('the step to be active', async () => {
       const d = await engine.diagnose(run.id);
       return d.state === 'active' && d;
     }, 20_000);
@@ -73,7 +53,7 @@ describe('diagnosis of a killed worker', () => {
 
     victim.kill('SIGKILL');
     await new Promise((r) => victim.once('exit', r));
-    const stalled = await until('the lock to lapse', async () => {
+    const stalled = await pool.until('the lock to lapse', async () => {
       const d = await engine.diagnose(run.id);
       return d.state === 'stalled' && d;
     }, 10_000);
@@ -81,13 +61,13 @@ describe('diagnosis of a killed worker', () => {
     expect(stalled.summary).toMatch(/lock has expired/);
     expect(stalled.repairable).toBe(false);
 
-    spawnWorker();
-    const handedOver = await until('another worker to take it', async () => {
+    pool.spawn();
+    const handedOver = await pool.until('another worker to take it', async () => {
       const d = await engine.diagnose(run.id);
       return d.state === 'active' && d.job!.worker !== victimId && d;
     }, 30_000);
     expect(handedOver.job!.attemptsStarted).toBeGreaterThanOrEqual(2);
-    const done = await until('the run to complete', async () => {
+    const done = await pool.until('the run to complete', async () => {
       const d = await engine.diagnose(run.id);
       return d.status === 'completed' && d;
     }, 30_000);

@@ -4,7 +4,6 @@
  * effect key, whose content is that run's (a redelivered step attaches what the first attempt
  * rendered, and never stores a second).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import mammoth from 'mammoth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.ts';
@@ -14,6 +13,7 @@ import { Inbox } from '../../src/notify/inbox.ts';
 import { TemplateStore } from '../../src/notify/templates.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { orderDocx, orderModel } from '../helpers/document-fixtures.ts';
+import { WorkerPool } from '../helpers/worker-pool.ts';
 import { engineTestOptions } from '../helpers/harness.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
@@ -25,38 +25,12 @@ const keys = JSON.stringify([
   { id: 'bob', key: 'key-bob-0123456789', roles: ['manager'] },
 ]);
 let engine: Engine;
-const workers: ChildProcess[] = [];
-const output: string[] = [];
-const outputs: string[] = [];
-
-function spawnWorker(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
-    env: {
-      ...process.env, REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix, STAGEFLOW_API_KEYS: keys,
-      WORKER_CONCURRENCY: '2', WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '300',
-      WORKER_MAX_STALLED_COUNT: '10', RECONCILE_INTERVAL_MS: '1000', LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const index = workers.length;
-  outputs[index] = '';
-  const keep = (d: Buffer) => {
-    output.push(String(d));
-    outputs[index] += String(d);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  workers.push(child);
-  return child;
-}
-
-async function until(what: string, fn: () => Promise<boolean>, ms: number) {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${output.join('').slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const pool = new WorkerPool({
+  REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix, STAGEFLOW_API_KEYS: keys,
+  WORKER_CONCURRENCY: '2', WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '300', WORKER_MAX_STALLED_COUNT: '10',
+  RECONCILE_INTERVAL_MS: '1000',
+  LOG_LEVEL: 'info',
+});
 
 beforeAll(async () => {
   engine = Engine.open(options, createLogger({ level: 'silent' }), { failFast: true });
@@ -69,24 +43,24 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  pool.killAll();
   await engine.close();
   await cleanupPrefix(options.redisUrl, prefix);
 });
 
 describe('SIGKILL during document notification steps', () => {
   it('delivers exactly one document per recipient and stores one per effect key', async () => {
-    for (let i = 0; i < 2; i++) spawnWorker();
-    await until('2 live workers', async () => (await engine.liveWorkers(10_000)) >= 2, 20_000);
+    for (let i = 0; i < 2; i++) pool.spawn();
+    await pool.until('2 live workers', async () => (await engine.liveWorkers(10_000)) >= 2, 20_000);
     for (let i = 0; i < RUNS; i++) await engine.startRun('orders', { model: { ...orderModel(100), customer: { name: `Customer ${i}` } } });
-    await until('a few sends', async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= 3, 60_000);
-    const victimId = /"workerId":"([0-9a-f-]{36})"[^\n]*"step worker started"/.exec(outputs[0] ?? '')?.[1];
+    await pool.until('a few sends', async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= 3, 60_000);
+    const victimId = pool.workerIdOf(0);
     expect(victimId).toBeDefined();
-    await until('the victim to hold a job', async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId), 30_000);
-    workers[0]!.kill('SIGKILL');
-    await new Promise((r) => workers[0]!.once('exit', r));
-    spawnWorker();
-    await until('every run to finish', async () => (await engine.listRuns({ workflow: 'orders', status: 'completed', limit: RUNS })).items.length === RUNS, 90_000);
+    await pool.until('the victim to hold a job', async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId), 30_000);
+    pool.children[0]!.kill('SIGKILL');
+    await new Promise((r) => pool.children[0]!.once('exit', r));
+    pool.spawn();
+    await pool.until('every run to finish', async () => (await engine.listRuns({ workflow: 'orders', status: 'completed', limit: RUNS })).items.length === RUNS, 90_000);
 
     const docKeys = await engine.redis.keys(`${prefix}:doc:*`);
     expect(docKeys).toHaveLength(RUNS);

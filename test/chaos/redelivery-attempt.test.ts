@@ -4,7 +4,6 @@
  * x-stageflow-attempt header the receiver sees and in the run's history — so a receiver or an
  * operator can tell a redelivery from a first try. The retry budget still counts failures only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataflowRegistry } from '../../src/dataflows/registry.ts';
@@ -13,6 +12,7 @@ import { TEST_EGRESS_ALLOWLIST } from '../helpers/harness.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import { WorkerPool } from '../helpers/worker-pool.ts';
 import { engineTestOptions } from '../helpers/harness.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
@@ -21,41 +21,14 @@ const options = engineTestOptions(prefix);
 let engine: Engine;
 let receiver: Server;
 let receiverUrl = '';
-const workers: ChildProcess[] = [];
-const output: string[] = [];
 const seen: Array<{ attempt: string | undefined; res: ServerResponse }> = [];
-
-function spawnWorker(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
-    env: {
-      ...process.env,
-      REDIS_URL: testRedisUrl(),
-      STAGEFLOW_PREFIX: prefix,
-      WORKER_CONCURRENCY: '2',
-      WORKER_LOCK_DURATION_MS: '1000',
-      WORKER_STALLED_INTERVAL_MS: '300',
-      WORKER_MAX_STALLED_COUNT: '5',
-      LOG_LEVEL: 'warn',
-      // The receiver listens on loopback, which the egress policy refuses unless allowed.
-      EGRESS_ALLOWLIST: TEST_EGRESS_ALLOWLIST,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d) => output.push(String(d)));
-  child.stderr!.on('data', (d) => output.push(String(d)));
-  workers.push(child);
-  return child;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${output.join('').slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const pool = new WorkerPool({
+  REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix,
+  WORKER_CONCURRENCY: '2', WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '300', WORKER_MAX_STALLED_COUNT: '5',
+  LOG_LEVEL: 'warn',
+  // The receiver listens on loopback, which the egress policy refuses unless allowed.
+  EGRESS_ALLOWLIST: TEST_EGRESS_ALLOWLIST,
+});
 
 beforeAll(async () => {
   receiver = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -81,7 +54,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  pool.killAll();
   for (const s of seen) s.res.destroy();
   await new Promise<void>((r) => receiver.close(() => r()));
   await engine.close();
@@ -90,15 +63,15 @@ afterAll(async () => {
 
 describe('a delivery after a worker died holding the step', () => {
   it('is attempt 2 for the receiver and in history', async () => {
-    const victim = spawnWorker();
+    const victim = pool.spawn();
     const { run } = await engine.startRun('redeliver', { model: {} });
-    await until('the first delivery', () => seen.length >= 1, 20_000);
+    await pool.until('the first delivery', () => seen.length >= 1, 20_000);
     expect(seen[0]!.attempt).toBe('1');
     victim.kill('SIGKILL');
     await new Promise((r) => victim.once('exit', r));
-    spawnWorker();
+    pool.spawn();
 
-    await until('the run to complete', async () => (await engine.getRun(run.id)).status === 'completed', 30_000);
+    await pool.until('the run to complete', async () => (await engine.getRun(run.id)).status === 'completed', 30_000);
     expect(seen.map((s) => s.attempt)).toEqual(['1', '2']);
     const done = await engine.getRun(run.id);
     expect(done.model.answer).toEqual({ ok: true });
