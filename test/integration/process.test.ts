@@ -1,56 +1,23 @@
 /** The real entry points as a user runs them: `npm start` (src/main.ts) and `npm run worker`. */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findExecutable, startRedisServer } from '../../src/engine/redis-bootstrap.ts';
+import { spawnTs, type Proc } from '../helpers/proc.ts';
 import { cleanupPrefix, freePort, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
 const prefixes: string[] = [];
 const children: ChildProcess[] = [];
 
-interface Started {
-  child: ChildProcess;
-  lines: any[];
-  text: () => string;
-  waitForLine: (pred: (l: any) => boolean, ms?: number) => Promise<any>;
-  exited: Promise<number | null>;
-}
-
-function run(entry: string, args: string[], env: Record<string, string>): Started {
+/** A user-run entry point under its own prefix; start-up on a busy machine can take a while, so waits default to 40 s. */
+function run(entry: string, args: string[], env: Record<string, string>): Proc {
   const prefix = uniquePrefix('proc');
   prefixes.push(prefix);
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-    env: { ...process.env, REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'info', STAGEFLOW_API_KEYS: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const lines: any[] = [];
-  let raw = '';
-  const onData = (d: Buffer) => {
-    raw += String(d);
-    for (const line of String(d).split('\n')) {
-      try {
-        if (line.trim()) lines.push(JSON.parse(line));
-      } catch {
-        /* not a log line */
-      }
-    }
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const waitForLine = async (pred: (l: any) => boolean, ms = 40_000) => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const hit = lines.find(pred);
-      if (hit) return hit;
-      if (Date.now() > end || child.exitCode !== null) throw new Error(`no such log line; output:\n${raw.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
-  return { child, lines, text: () => raw, waitForLine, exited };
+  const p = spawnTs(entry, args, { REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'info', STAGEFLOW_API_KEYS: '', ...env });
+  children.push(p.child);
+  return { ...p, waitForLine: (pred, ms = 40_000) => p.waitForLine(pred, ms) };
 }
 
 afterAll(async () => {
