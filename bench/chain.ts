@@ -16,8 +16,21 @@ import { performance } from 'node:perf_hooks';
 import type { Job } from 'bullmq';
 import { cleanupPrefix, uniquePrefix } from '../test/helpers/redis.ts';
 import {
-  Monitor, diffCalls, diffCensus, installTracer, sweepOpenClients, loadConfig, out, printReport, resetTrace, sleep, sum, summarize, takeTrace,
-  type BenchConfig, type SideResult,
+  Monitor,
+  diffCalls,
+  diffCensus,
+  installTracer,
+  sweepOpenClients,
+  loadConfig,
+  out,
+  printReport,
+  resetTrace,
+  sleep,
+  sum,
+  summarize,
+  takeTrace,
+  type BenchConfig,
+  type SideResult,
 } from './lib.ts';
 import { baseline, stageflow, type SideFactory } from './sides.ts';
 
@@ -54,10 +67,15 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
       const adding = side.startAll(runs);
       let addError: unknown;
       adding.catch((err) => (addError = err));
-      await waitFor(`${factory.name} runs`, () => {
-        if (addError) throw addError;
-        return side.done(target);
-      }, cfg.pollMs, deadline);
+      await waitFor(
+        `${factory.name} runs`,
+        () => {
+          if (addError) throw addError;
+          return side.done(target);
+        },
+        cfg.pollMs,
+        deadline,
+      );
       const ms = performance.now() - t0;
       await adding;
       return ms;
@@ -98,16 +116,23 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
     const settled = await monitor.snapshot();
     const censusAfter = await monitor.census(prefix, (k) => factory.kindOf(prefix, k));
     return {
-      name: factory.name, runs: cfg.runs, steps, elapsedMs, latencies,
+      name: factory.name,
+      runs: cfg.runs,
+      steps,
+      elapsedMs,
+      latencies,
       redisCalls: diffCalls(before.calls, after.calls, own),
       redisUsec: diffCalls(before.usec, after.usec),
-      clientCalls: trace.app, ownSubtracted: sum(own),
+      clientCalls: trace.app,
+      ownSubtracted: sum(own),
       nodeCpuMs: (cpu.user + cpu.system) / 1000,
       eventLoopUtilization: elu.utilization,
       avgActive: samples ? activeSum / samples : NaN,
       redisCpuMs: (after.cpuSec - before.cpuSec) * 1000,
       usedMemoryDiff: settled.usedMemory - before.usedMemory,
-      census: diffCensus(censusBefore, censusAfter), retention: factory.retention, connectedClients: before.connectedClients,
+      census: diffCensus(censusBefore, censusAfter),
+      retention: factory.retention,
+      connectedClients: before.connectedClients,
     };
   } finally {
     await side.close();
@@ -115,12 +140,15 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
     await sleep(200); // disconnect() takes effect when the socket closes
     const leaked = sweepOpenClients();
     if (leaked.length > 0) {
-      process.stderr.write(`bench: note: ${factory.name} left ${leaked.length} Redis connection(s) open after close(); disconnected them: ${leaked.join(', ')}\n`);
+      process.stderr.write(
+        `bench: note: ${factory.name} left ${leaked.length} Redis connection(s) open after close(); disconnected them: ${leaked.join(', ')}\n`,
+      );
     }
   }
 }
 
-const cpuPerStep = (r: SideResult) => `node ${Math.round((r.nodeCpuMs / r.steps) * 1000)} + redis ${Math.round((r.redisCpuMs / r.steps) * 1000)} µs cpu/step`;
+const cpuPerStep = (r: SideResult) =>
+  `node ${Math.round((r.nodeCpuMs / r.steps) * 1000)} + redis ${Math.round((r.redisCpuMs / r.steps) * 1000)} µs cpu/step`;
 
 async function main(): Promise<void> {
   const cfg = loadConfig();

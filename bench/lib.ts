@@ -42,7 +42,7 @@ export function loadConfig(): BenchConfig {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export const out = (s = '') => void process.stdout.write(s + '\n');
+export const out = (s = '') => void process.stdout.write(`${s}\n`);
 
 // ---------------------------------------------------------------- client-side command tracer
 
@@ -159,8 +159,7 @@ export class Monitor {
       if (stat) {
         calls.set(stat[1]!.toLowerCase(), Number(stat[2]));
         usec.set(stat[1]!.toLowerCase(), Number(stat[3]));
-      }
-      else if (line.startsWith('used_memory:')) usedMemory = Number(line.slice('used_memory:'.length));
+      } else if (line.startsWith('used_memory:')) usedMemory = Number(line.slice('used_memory:'.length));
       else if (line.startsWith('used_cpu_sys:') || line.startsWith('used_cpu_user:')) cpu += Number(line.split(':')[1]);
       else if (line.startsWith('connected_clients:')) clients = Number(line.split(':')[1]);
     }
@@ -211,7 +210,11 @@ export function diffCensus(before: Census, after: Census): Census {
 }
 
 /** after − before, per command, minus the commands the bench monitor itself sent in between. */
-export function diffCalls(before: Map<string, number>, after: Map<string, number>, own: Map<string, number> = new Map()): Map<string, number> {
+export function diffCalls(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  own: Map<string, number> = new Map(),
+): Map<string, number> {
   const diff = new Map<string, number>();
   for (const [cmd, n] of after) {
     const d = n - (before.get(cmd) ?? 0) - (own.get(cmd) ?? 0);
@@ -294,28 +297,78 @@ export function printReport(cfg: BenchConfig, results: SideResult[]): void {
   out(`chains=${cfg.runs} steps/chain=${cfg.stepsPerRun} concurrency=${cfg.concurrency} warmup=${cfg.warmupRuns} chains/side`);
   out(
     table([
-      ['side', 'steps', 'wall ms', 'steps/s', 'p50 ms', 'p90 ms', 'p99 ms', 'redis calls/step', 'client cmds/step', 'node cpu ms/step', 'redis cpu ms/step', 'loop busy', 'avg active', 'used_memory B/run', 'key bytes B/run'],
+      [
+        'side',
+        'steps',
+        'wall ms',
+        'steps/s',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'redis calls/step',
+        'client cmds/step',
+        'node cpu ms/step',
+        'redis cpu ms/step',
+        'loop busy',
+        'avg active',
+        'used_memory B/run',
+        'key bytes B/run',
+      ],
       ...results.map((r, i) => [
-        r.name, String(r.steps), fmt(r.elapsedMs), fmt(s[i]!.stepsPerSec), fmt(s[i]!.p50), fmt(s[i]!.p90), fmt(s[i]!.p99),
-        fmt(s[i]!.callsPerStep, 2), fmt(s[i]!.roundTripsPerStep, 2), fmt(r.nodeCpuMs / r.steps, 3), fmt(r.redisCpuMs / r.steps, 3),
-        `${fmt(r.eventLoopUtilization * 100)}%`, fmt(r.avgActive, 1),
-        fmt(s[i]!.memPerRun), fmt(s[i]!.censusPerRun),
+        r.name,
+        String(r.steps),
+        fmt(r.elapsedMs),
+        fmt(s[i]!.stepsPerSec),
+        fmt(s[i]!.p50),
+        fmt(s[i]!.p90),
+        fmt(s[i]!.p99),
+        fmt(s[i]!.callsPerStep, 2),
+        fmt(s[i]!.roundTripsPerStep, 2),
+        fmt(r.nodeCpuMs / r.steps, 3),
+        fmt(r.redisCpuMs / r.steps, 3),
+        `${fmt(r.eventLoopUtilization * 100)}%`,
+        fmt(r.avgActive, 1),
+        fmt(s[i]!.memPerRun),
+        fmt(s[i]!.censusPerRun),
       ]),
     ]),
   );
   if (results.length === 2) {
     const cost = results.map((r) => (r.nodeCpuMs + r.redisCpuMs) / r.steps);
-    out(`  CPU cost (node+redis) per step: ${results.map((r, i) => `${r.name} ${fmt(cost[i]!, 3)} ms`).join(', ')} → CPU-normalized ratio ${fmt(cost[0]! / cost[1]!, 2)} (insensitive to host CPU steal; wall ratio is not)`);
+    out(
+      `  CPU cost (node+redis) per step: ${results.map((r, i) => `${r.name} ${fmt(cost[i]!, 3)} ms`).join(', ')} → CPU-normalized ratio ${fmt(cost[0]! / cost[1]!, 2)} (insensitive to host CPU steal; wall ratio is not)`,
+    );
   }
-  out('  redis calls = INFO commandstats calls diff (includes commands run inside Lua scripts), minus the bench monitor\'s own INFO/ZCARD');
-  out('  client cmds = commands this process sent (one EVALSHA = one command); used_memory diff measured after a settle, connections still open');
+  out("  redis calls = INFO commandstats calls diff (includes commands run inside Lua scripts), minus the bench monitor's own INFO/ZCARD");
+  out(
+    '  client cmds = commands this process sent (one EVALSHA = one command); used_memory diff measured after a settle, connections still open',
+  );
   for (const r of results) {
     out();
     out(`[${r.name}] connected_clients=${r.connectedClients}; monitor calls subtracted=${r.ownSubtracted}; retention: ${r.retention}`);
-    out(`  top 5 redis commands (calls/step): ${top(r.redisCalls, 5).map(([c, n]) => `${c}=${fmt(n / r.steps, 2)}`).join(' ')}`);
-    out(`  redis time by command (µs/step, scripts include their inner commands): ${top(r.redisUsec, 6).map(([c, n]) => `${c}=${fmt(n / r.steps, 1)}`).join(' ')}`);
-    out(`  client commands/step: ${top(r.clientCalls, 12).map(([c, n]) => `${c}=${fmt(n / r.steps, 2)}`).join(' ')}`);
-    out(`  retained keys added (MEMORY USAGE diff): ${r.census.keys} keys, ${fmt(r.census.total / 1024)} KiB — ${[...r.census.byKind.entries()].sort((a, b) => b[1].bytes - a[1].bytes).map(([k, v]) => `${k}: ${v.keys} keys ${fmt(v.bytes / 1024)} KiB`).join('; ')}`);
+    out(
+      `  top 5 redis commands (calls/step): ${top(r.redisCalls, 5)
+        .map(([c, n]) => `${c}=${fmt(n / r.steps, 2)}`)
+        .join(' ')}`,
+    );
+    out(
+      `  redis time by command (µs/step, scripts include their inner commands): ${top(r.redisUsec, 6)
+        .map(([c, n]) => `${c}=${fmt(n / r.steps, 1)}`)
+        .join(' ')}`,
+    );
+    out(
+      `  client commands/step: ${top(r.clientCalls, 12)
+        .map(([c, n]) => `${c}=${fmt(n / r.steps, 2)}`)
+        .join(' ')}`,
+    );
+    out(
+      `  retained keys added (MEMORY USAGE diff): ${r.census.keys} keys, ${fmt(r.census.total / 1024)} KiB — ${[
+        ...r.census.byKind.entries(),
+      ]
+        .sort((a, b) => b[1].bytes - a[1].bytes)
+        .map(([k, v]) => `${k}: ${v.keys} keys ${fmt(v.bytes / 1024)} KiB`)
+        .join('; ')}`,
+    );
   }
   out();
 }

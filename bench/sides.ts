@@ -56,8 +56,10 @@ export const baseline: SideFactory = {
     const queue = new Queue('chain', { connection, prefix: `${prefix}:{bull}` });
     const last = cfg.stepsPerRun;
     const jobOpts = {
-      attempts: DEFAULT_RETRY.attempts, backoff: { type: 'exponential', delay: DEFAULT_RETRY.backoff.delayMs },
-      removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED,
+      attempts: DEFAULT_RETRY.attempts,
+      backoff: { type: 'exponential', delay: DEFAULT_RETRY.backoff.delayMs },
+      removeOnComplete: KEEP_COMPLETED,
+      removeOnFail: KEEP_FAILED,
     };
     const { lockDurationMs, stalledIntervalMs, maxStalledCount } = engineTestOptions(prefix).worker;
     let finished = 0;

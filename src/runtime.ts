@@ -67,21 +67,33 @@ export interface StartOptions {
 }
 
 export async function start(
-  role: Role, env: NodeJS.ProcessEnv = process.env, log: Logger = createLogger({ name: 'stageflow' }), startOpts: StartOptions = {},
+  role: Role,
+  env: NodeJS.ProcessEnv = process.env,
+  log: Logger = createLogger({ name: 'stageflow' }),
+  startOpts: StartOptions = {},
 ): Promise<Running> {
   const config = loadConfig(env);
   setEgressAllowlist(config.egressAllowlist);
   const webhookDenied = config.notify.webhookUrl ? egressProblem(config.notify.webhookUrl) : undefined;
   if (webhookDenied) throw new Error(`NOTIFY_WEBHOOK_URL ${webhookDenied}`);
   // Workers need the principals too: the directory expands role: recipients and finds e-mail addresses.
-  const principals = role === 'worker' ? workerPrincipals(config) : loadPrincipals({ STAGEFLOW_API_KEYS: config.apiKeys, NODE_ENV: config.nodeEnv });
+  const principals =
+    role === 'worker' ? workerPrincipals(config) : loadPrincipals({ STAGEFLOW_API_KEYS: config.apiKeys, NODE_ENV: config.nodeEnv });
   // A Redis that answers but is unusable (wrong password, a replica…) is named before
   // ensureRedis, which would otherwise take a refused password for no Redis at all.
-  const check = startOpts.checkRedis === false ? undefined : await checkRedisServer(config.redisUrl).then(() => 'ok' as const, (err: unknown) => err);
+  const check =
+    startOpts.checkRedis === false
+      ? undefined
+      : await checkRedisServer(config.redisUrl).then(
+          () => 'ok' as const,
+          (err: unknown) => err,
+        );
   if (check instanceof RedisCheckError && check.check !== 'unreachable') throw check;
   const redis = mayStartRedis(role, config)
     ? await ensureRedis(config, log)
-    : await waitForRedis(config.redisUrl, log, { ...(startOpts.signal ? { signal: startOpts.signal } : {}) }).then(() => ({ started: false }));
+    : await waitForRedis(config.redisUrl, log, { ...(startOpts.signal ? { signal: startOpts.signal } : {}) }).then(() => ({
+        started: false,
+      }));
   if (check !== undefined && check !== 'ok') await checkRedisServer(config.redisUrl);
   const opts = engineOptions(config);
   const stops: Array<() => Promise<void>> = [];
@@ -98,10 +110,16 @@ export async function start(
     await waitUntilReady(engine.redis, 10_000);
     const worker = engine.startWorker();
     engine.startReconciler();
-    const http = config.workerHttpPort === undefined ? undefined : await startWorkerHttp({
-      port: config.workerHttpPort, ping: () => engine.ping(), taking: () => worker.taking,
-      log, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
-    });
+    const http =
+      config.workerHttpPort === undefined
+        ? undefined
+        : await startWorkerHttp({
+            port: config.workerHttpPort,
+            ping: () => engine.ping(),
+            taking: () => worker.taking,
+            log,
+            ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+          });
     if (http) running.workerHttpPort = http.port;
     stops.push(async () => {
       // /readyz turns 503 at once (worker.taking is false while it drains); the listener goes last.
@@ -119,9 +137,16 @@ export async function start(
     await dataflowRegistry.loadDir('config/dataflows');
     await loadExampleWorkflows(engine, log);
     const app = createApp({
-      engine, principals, log, notify, dataflows: dataflowRegistry,
-      bodyLimit: config.bodyLimitBytes, rateLimitPerMinute: config.rateLimitPerMinute, authFailuresPerMinute: config.authFailuresPerMinute,
-      metricsToken: config.metricsToken, secureCookies: config.publicUrl.startsWith('https:'),
+      engine,
+      principals,
+      log,
+      notify,
+      dataflows: dataflowRegistry,
+      bodyLimit: config.bodyLimitBytes,
+      rateLimitPerMinute: config.rateLimitPerMinute,
+      authFailuresPerMinute: config.authFailuresPerMinute,
+      metricsToken: config.metricsToken,
+      secureCookies: config.publicUrl.startsWith('https:'),
     });
     const server = app.listen(config.port);
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
@@ -129,7 +154,10 @@ export async function start(
     running.server = server;
     running.port = typeof address === 'object' && address ? address.port : config.port;
     if (principals.devKey) {
-      log.warn({ adminKey: principals.devKey }, 'DEV MODE: no API keys configured; use this generated admin key (Authorization: Bearer <adminKey>). Set STAGEFLOW_API_KEYS for real use.');
+      log.warn(
+        { adminKey: principals.devKey },
+        'DEV MODE: no API keys configured; use this generated admin key (Authorization: Bearer <adminKey>). Set STAGEFLOW_API_KEYS for real use.',
+      );
     }
     log.info({ port: running.port, role, principals: principals.size }, `stageflow listening on http://localhost:${running.port}`);
     stops.unshift(async () => {

@@ -25,24 +25,40 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function createServices(config: Pick<Config, 'notify' | 'publicUrl'> & Partial<Pick<Config, 'templateMaxBytes'>>, principals: PrincipalRegistry, log: Logger): Services {
+export function createServices(
+  config: Pick<Config, 'notify' | 'publicUrl'> & Partial<Pick<Config, 'templateMaxBytes'>>,
+  principals: PrincipalRegistry,
+  log: Logger,
+): Services {
   // An engine per role may share one factory (npm start runs API and worker): keep every set to close it.
   const sets: ServiceSet[] = [];
   return {
     factory: (engine) => {
       const notify = createNotifyServices({
-        redis: engine.redis, keys: engine.keys, config, registry: principals, log,
+        redis: engine.redis,
+        keys: engine.keys,
+        config,
+        registry: principals,
+        log,
         // Documents live as long as the runs they were sent from, signed like answer links.
         documentTtlSec: engine.opts.retentionSec,
         documentSecret: () => engine.links.secretText(),
         ...(config.templateMaxBytes ? { templateMaxBytes: config.templateMaxBytes } : {}),
       });
       const df = createDataflowServices({
-        redis: engine.redis, prefix: engine.keys.prefix, log,
+        redis: engine.redis,
+        prefix: engine.keys.prefix,
+        log,
         startChild: (workflow, input, ctx) => engine.startChildRun(workflow, input, ctx),
       });
       sets.push({ notify, dataflowRegistry: df.registry });
-      return { directory: notify.directory, notifier: notify.notifier, templates: notify.templates, dataflows: df.dataflows, publicUrl: notify.publicUrl };
+      return {
+        directory: notify.directory,
+        notifier: notify.notifier,
+        templates: notify.templates,
+        dataflows: df.dataflows,
+        publicUrl: notify.publicUrl,
+      };
     },
     get: () => {
       if (!sets[0]) throw new Error('services are created with the engine');

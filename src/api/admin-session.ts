@@ -27,7 +27,9 @@ const b64 = (s: string) => Buffer.from(s).toString('base64url');
 const isAdmin = (p: Principal | undefined) => p !== undefined && hasRole(p, 'admin');
 
 async function mac(secret: () => Promise<string>, payload: string) {
-  return createHmac('sha256', `admin-session:${await secret()}`).update(payload).digest('base64url');
+  return createHmac('sha256', `admin-session:${await secret()}`)
+    .update(payload)
+    .digest('base64url');
 }
 
 function cookieOf(header: string | undefined): string | undefined {
@@ -102,12 +104,18 @@ export function adminSession(opts: AdminSessionOptions): { guard: RequestHandler
       if (wait > 0) return tooMany(wait);
     }
     if (!isAdmin(principal)) {
-      res.status(principal ? 403 : 401).type('html').send(loginPage(principal ? 'That key is not an admin key.' : 'That key is not valid.'));
+      res
+        .status(principal ? 403 : 401)
+        .type('html')
+        .send(loginPage(principal ? 'That key is not an admin key.' : 'That key is not valid.'));
       return;
     }
     const payload = b64(JSON.stringify({ id: principal!.id, exp: Date.now() + TTL_MS }));
     const value = `${payload}.${await mac(opts.secret, payload)}`;
-    res.setHeader('Set-Cookie', `${COOKIE}=${value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=${TTL_MS / 1000}${opts.secureCookie ? '; Secure' : ''}`);
+    res.setHeader(
+      'Set-Cookie',
+      `${COOKIE}=${value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=${TTL_MS / 1000}${opts.secureCookie ? '; Secure' : ''}`,
+    );
     res.redirect(303, '/admin/queues');
   });
   routes.post('/logout', (_req, res) => {
@@ -127,7 +135,8 @@ function sameOrigin(origin: string | undefined, host: string | undefined): boole
 }
 
 /** Same look as the web pages (their stylesheet and icon), and as strict a CSP: nothing inline. */
-export const LOGIN_CSP = "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+export const LOGIN_CSP =
+  "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 function loginPage(message: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

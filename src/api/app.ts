@@ -51,7 +51,18 @@ export interface AppOptions {
   notify?: Pick<NotifyServices, 'templates' | 'inbox' | 'feed'> & Partial<Pick<NotifyServices, 'documents' | 'documentLinks'>>;
 }
 
-export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, dataflows, secureCookies = false, metricsToken, rateLimitPerMinute = 1200, authFailuresPerMinute = 30 }: AppOptions): Express {
+export function createApp({
+  engine,
+  principals,
+  log,
+  bodyLimit = '1mb',
+  notify,
+  dataflows,
+  secureCookies = false,
+  metricsToken,
+  rateLimitPerMinute = 1200,
+  authFailuresPerMinute = 30,
+}: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -61,7 +72,9 @@ export function createApp({ engine, principals, log, bodyLimit = '1mb', notify, 
   app.use(webRoutes());
   app.use(healthRoutes(engine));
   app.use(metricsRoutes(engine, metricsToken));
-  app.get('/openapi.json', (_req, res) => { res.json(openApiDocument()); });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
 
   app.use('/confirm', linkRoutes(engine));
   if (notify?.documents && notify.documentLinks) app.use('/documents', documentRoutes(notify.documents, notify.documentLinks));

@@ -16,11 +16,13 @@ export function unsafeJson(value: unknown): { path: (string | number)[]; message
   const stack: Array<{ v: unknown; path: (string | number)[] }> = [{ v: value, path: [] }];
   while (stack.length) {
     const { v, path } = stack.pop()!;
-    if (typeof v === 'number' && !Number.isFinite(v)) return { path, message: 'a number out of the range JSON can hold (finite doubles only)' };
+    if (typeof v === 'number' && !Number.isFinite(v))
+      return { path, message: 'a number out of the range JSON can hold (finite doubles only)' };
     if (v === null || typeof v !== 'object') continue;
     if (path.length > MAX_DEPTH) return { path, message: `nested deeper than ${MAX_DEPTH} levels` };
-    if (Array.isArray(v)) v.forEach((item, i) => stack.push({ v: item, path: [...path, i] }));
-    else {
+    if (Array.isArray(v)) {
+      for (const [i, item] of v.entries()) stack.push({ v: item, path: [...path, i] });
+    } else {
       for (const [k, item] of Object.entries(v)) {
         if (FORBIDDEN_KEYS.has(k)) return { path: [...path, k], message: `the key "${k}" is not allowed` };
         stack.push({ v: item, path: [...path, k] });
@@ -36,7 +38,11 @@ const hasBody = (headers: Record<string, string | string[] | undefined>) =>
 /** Runs after express.json(): refuses bodies that are not JSON (415) and unsafe JSON (400). */
 export const safeJsonBody: RequestHandler = (req, res, next) => {
   // A route that reads its own multipart body (template uploads) says so in res.locals.
-  if (hasBody(req.headers) && !req.is(['application/json', 'application/*+json']) && !(res.locals.multipart === true && req.is('multipart/form-data'))) {
+  if (
+    hasBody(req.headers) &&
+    !req.is(['application/json', 'application/*+json']) &&
+    !(res.locals.multipart === true && req.is('multipart/form-data'))
+  ) {
     return sendProblem(res, 415, 'send the body as application/json');
   }
   const bad = unsafeJson(req.body);

@@ -11,10 +11,11 @@ export const BOARD_PATH = '/admin/queues';
  * The board's own page is allowed its inline styles and JSON config, but nothing off the host:
  * its UI links web fonts from a public CDN, which we drop (the board falls back to system fonts).
  */
-export const BOARD_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+export const BOARD_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 const FONT_LINK = /<link[^>]+href="https:\/\/fonts\.googleapis\.com[^>]*>\s*/g;
 
-const localOnly: RequestHandler = (req, res, next) => {
+const localOnly: RequestHandler = (_req, res, next) => {
   res.setHeader('Content-Security-Policy', BOARD_CSP);
   const render = res.render.bind(res);
   res.render = ((view: string, options?: object) => {

@@ -36,11 +36,20 @@ export function readTemplateUpload(req: Request, maxBytes: number): Promise<{ me
       reject(err);
     };
     bb.on('field', (name, value) => {
-      if (name !== 'meta') return fail(new BadRequest('unknown multipart part', [{ path: `$.${name}`, message: 'only the parts "meta" (JSON) and "template" (the file) are read' }]));
+      if (name !== 'meta')
+        return fail(
+          new BadRequest('unknown multipart part', [
+            { path: `$.${name}`, message: 'only the parts "meta" (JSON) and "template" (the file) are read' },
+          ]),
+        );
       try {
         meta = JSON.parse(value);
       } catch {
-        fail(new BadRequest('the meta part is not JSON', [{ path: '$.meta', message: 'must be a JSON object with renderType, fileName?, subject?, body?' }]));
+        fail(
+          new BadRequest('the meta part is not JSON', [
+            { path: '$.meta', message: 'must be a JSON object with renderType, fileName?, subject?, body?' },
+          ]),
+        );
       }
     });
     bb.on('file', (name, stream) => {

@@ -17,8 +17,26 @@ import { RENDER_TYPES, TemplateInput, TemplateMeta, TemplateName } from '../noti
 import { PreviewInput } from './routes/templates.ts';
 import { NotificationsQuery } from './routes/me.ts';
 import {
-  BulkBody, ConfirmBody, EmptyBody, EntryId, HistoryQuery, IdempotencyKey, LinkToken, ListRunsQuery, MigrationBody, Model, Name, OperationId, RetryBody, RunId,
-  SimulateBody, StartBody, StartQuery, SubmitBody, TasksQuery, VersionQuery,
+  BulkBody,
+  ConfirmBody,
+  EmptyBody,
+  EntryId,
+  HistoryQuery,
+  IdempotencyKey,
+  LinkToken,
+  ListRunsQuery,
+  MigrationBody,
+  Model,
+  Name,
+  OperationId,
+  RetryBody,
+  RunId,
+  SimulateBody,
+  StartBody,
+  StartQuery,
+  SubmitBody,
+  TasksQuery,
+  VersionQuery,
 } from './schemas.ts';
 
 type Json = Record<string, unknown>;
@@ -27,7 +45,10 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
 const arrayOf = (items: Json): Json => ({ type: 'array', items });
 const obj = (properties: Record<string, Json>, required: string[] = Object.keys(properties), extra: Json = {}): Json => ({
-  type: 'object', properties, required, ...extra,
+  type: 'object',
+  properties,
+  required,
+  ...extra,
 });
 const str: Json = { type: 'string' };
 const int: Json = { type: 'integer' };
@@ -52,7 +73,8 @@ function fromZod(schema: z.ZodType, prefix: string, defs: Record<string, Json>):
     const out: Json = {};
     for (const [k, v] of Object.entries(node)) {
       if (k === '$ref' && typeof v === 'string' && v.startsWith('#/$defs/')) out[k] = `#/components/schemas/${defName(v.slice(8))}`;
-      else if (k === '$ref' && v === '#') out[k] = `#/components/schemas/${prefix}`; // recursion to the root
+      else if (k === '$ref' && v === '#')
+        out[k] = `#/components/schemas/${prefix}`; // recursion to the root
       else out[k] = rewrite(v);
     }
     return out;
@@ -75,18 +97,28 @@ function build(): Json {
     const s = zod(schema, name);
     const required = Array.isArray(s.required) ? s.required : [];
     return Object.entries(isObject(s.properties) ? s.properties : {}).map(([key, value]) => ({
-      name: key, in: 'query', required: required.includes(key), schema: value,
+      name: key,
+      in: 'query',
+      required: required.includes(key),
+      schema: value,
     }));
   };
   const pathParam = (name: string, schema: Json, description?: string): Json => ({
-    name, in: 'path', required: true, schema, ...(description ? { description } : {}),
+    name,
+    in: 'path',
+    required: true,
+    schema,
+    ...(description ? { description } : {}),
   });
 
   const workflowDefinition = zod(WorkflowDefinition, 'WorkflowDefinition');
   const dataflowDefinition = zod(DataflowDefinition, 'DataflowDefinition');
 
   const schemas: Record<string, Json> = {
-    FieldProblem: obj({ path: { type: 'string', description: 'JSON path of the bad field ($.stages[0].id), or a header name' }, message: str }),
+    FieldProblem: obj({
+      path: { type: 'string', description: 'JSON path of the bad field ($.stages[0].id), or a header name' },
+      message: str,
+    }),
     Problem: obj(
       {
         type: { type: 'string', default: 'about:blank' },
@@ -130,7 +162,14 @@ function build(): Json {
         entry: obj({ id: str, version: int }),
         error: ref('RunError'),
         confirmation: obj(
-          { stepId: str, options: arrayOf(str), policy: ref('ConfirmationPolicy'), routing: arrayOf(str), recipients: arrayOf(str), timeoutAt: dateTime },
+          {
+            stepId: str,
+            options: arrayOf(str),
+            policy: ref('ConfirmationPolicy'),
+            routing: arrayOf(str),
+            recipients: arrayOf(str),
+            timeoutAt: dateTime,
+          },
           ['stepId', 'options', 'policy', 'routing', 'recipients'],
         ),
         outcome: str,
@@ -141,14 +180,37 @@ function build(): Json {
       ['id', 'workflow', 'version', 'status', 'seq', 'stage', 'step', 'model', 'entry', 'createdAt', 'updatedAt'],
     ),
     ConfirmationPolicy: { oneOf: [{ type: 'string', enum: ['any', 'all'] }, obj({ quorum: int })] },
-    RunPage: obj({ items: arrayOf(ref('RunView')), nextCursor: { type: 'string', description: 'pass as `cursor` for the next page' } }, ['items']),
-    HistoryEvent: obj({ seq: int, at: dateTime, type: str, stepId: str, attempt: int, durationMs: int, by: str, detail: {} }, ['seq', 'at', 'type']),
+    RunPage: obj({ items: arrayOf(ref('RunView')), nextCursor: { type: 'string', description: 'pass as `cursor` for the next page' } }, [
+      'items',
+    ]),
+    HistoryEvent: obj({ seq: int, at: dateTime, type: str, stepId: str, attempt: int, durationMs: int, by: str, detail: {} }, [
+      'seq',
+      'at',
+      'type',
+    ]),
     ConfirmResult: obj({ resolved: { type: 'boolean' }, run: ref('RunView') }),
     TaskView: obj(
-      { runId: str, workflow: str, version: int, stepId: str, stepName: str, seq: int, options: arrayOf(str), policy: ref('ConfirmationPolicy'), timeoutAt: dateTime, createdAt: dateTime, model: { type: 'object' } },
+      {
+        runId: str,
+        workflow: str,
+        version: int,
+        stepId: str,
+        stepName: str,
+        seq: int,
+        options: arrayOf(str),
+        policy: ref('ConfirmationPolicy'),
+        timeoutAt: dateTime,
+        createdAt: dateTime,
+        model: { type: 'object' },
+      },
       ['runId', 'workflow', 'version', 'stepId', 'stepName', 'seq', 'options', 'policy', 'createdAt', 'model'],
     ),
-    Entry: obj({ id: str, version: int, model: { type: 'object' }, updatedAt: dateTime, workflow: str }, ['id', 'version', 'model', 'updatedAt']),
+    Entry: obj({ id: str, version: int, model: { type: 'object' }, updatedAt: dateTime, workflow: str }, [
+      'id',
+      'version',
+      'model',
+      'updatedAt',
+    ]),
     Issue: obj({ path: str, message: str }),
     ValidationResult: obj({ valid: { type: 'boolean' }, errors: arrayOf(ref('Issue')), warnings: arrayOf(ref('Issue')) }),
     SavedWorkflow: obj({ name: str, version: int, warnings: arrayOf(ref('Issue')) }),
@@ -158,27 +220,55 @@ function build(): Json {
     SavedDataflow: obj({ name: str, created: { type: 'boolean' }, changed: { type: 'boolean' }, definition: ref('DataflowDefinition') }),
     TemplateSummary: obj(
       {
-        name: str, subject: str, renderType: { type: 'string', enum: [...RENDER_TYPES] }, fileName: str,
+        name: str,
+        subject: str,
+        renderType: { type: 'string', enum: [...RENDER_TYPES] },
+        fileName: str,
         tags: { ...arrayOf(str), description: 'model field paths the tags read (loop children as list.field)' },
         file: obj({ size: int, sha256: str, contentType: str }),
-        createdAt: dateTime, updatedAt: dateTime,
+        createdAt: dateTime,
+        updatedAt: dateTime,
       },
       ['name', 'renderType', 'tags', 'createdAt', 'updatedAt'],
     ),
     StoredTemplate: obj(
       {
-        name: str, subject: str, body: str, renderType: { type: 'string', enum: [...RENDER_TYPES] }, fileName: str,
-        tags: arrayOf(str), file: obj({ size: int, sha256: str, contentType: str }), createdAt: dateTime, updatedAt: dateTime,
+        name: str,
+        subject: str,
+        body: str,
+        renderType: { type: 'string', enum: [...RENDER_TYPES] },
+        fileName: str,
+        tags: arrayOf(str),
+        file: obj({ size: int, sha256: str, contentType: str }),
+        createdAt: dateTime,
+        updatedAt: dateTime,
       },
       ['name', 'renderType', 'tags', 'createdAt', 'updatedAt'],
     ),
     InboxAttachment: obj({ n: int, fileName: str, contentType: str, size: int, document: str }),
     InboxItem: obj(
-      { id: str, at: dateTime, subject: str, body: str, format: { type: 'string', enum: ['text', 'html'] }, read: { type: 'boolean' }, data: { type: 'object' }, attachments: arrayOf(ref('InboxAttachment')) },
+      {
+        id: str,
+        at: dateTime,
+        subject: str,
+        body: str,
+        format: { type: 'string', enum: ['text', 'html'] },
+        read: { type: 'boolean' },
+        data: { type: 'object' },
+        attachments: arrayOf(ref('InboxAttachment')),
+      },
       ['id', 'at', 'body', 'format', 'read', 'data'],
     ),
     InboxPage: obj({ items: arrayOf(ref('InboxItem')), unreadCount: int }),
-    Me: obj({ id: str, roles: arrayOf(str), name: str, designer: { type: 'boolean', description: 'may save workflows, dataflows and templates' } }, ['id', 'roles', 'designer']),
+    Me: obj(
+      {
+        id: str,
+        roles: arrayOf(str),
+        name: str,
+        designer: { type: 'boolean', description: 'may save workflows, dataflows and templates' },
+      },
+      ['id', 'roles', 'designer'],
+    ),
     StepTypeInfo: obj({
       type: str,
       group: str,
@@ -189,12 +279,39 @@ function build(): Json {
     // Operators' tools (src/engine/diagnose.ts, operations.ts, migrations.ts, simulate.ts).
     Diagnosis: obj(
       {
-        runId: str, status: ref('RunStatus'),
-        state: { type: 'string', enum: ['waiting-confirmation', 'resuming', 'waiting-child', 'retry-delayed', 'active', 'stalled', 'queued', 'no-job', 'job-failed', 'finished'] },
+        runId: str,
+        status: ref('RunStatus'),
+        state: {
+          type: 'string',
+          enum: [
+            'waiting-confirmation',
+            'resuming',
+            'waiting-child',
+            'retry-delayed',
+            'active',
+            'stalled',
+            'queued',
+            'no-job',
+            'job-failed',
+            'finished',
+          ],
+        },
         summary: { type: 'string', description: 'what the run waits for and what happens next, in plain words' },
-        details: arrayOf(str), since: dateTime, until: dateTime,
+        details: arrayOf(str),
+        since: dateTime,
+        until: dateTime,
         job: obj(
-          { id: str, state: str, attemptsMade: int, attemptsStarted: int, delayUntil: dateTime, lastError: str, worker: str, lockExpiresAt: dateTime, queuePosition: int },
+          {
+            id: str,
+            state: str,
+            attemptsMade: int,
+            attemptsStarted: int,
+            delayUntil: dateTime,
+            lastError: str,
+            worker: str,
+            lockExpiresAt: dateTime,
+            queuePosition: int,
+          },
           ['id', 'state', 'attemptsMade', 'attemptsStarted'],
         ),
         repairable: { type: 'boolean', description: 'POST /api/runs/{id}/repair would re-add a missing job' },
@@ -204,24 +321,50 @@ function build(): Json {
       },
       ['runId', 'status', 'state', 'summary', 'details', 'repairable'],
     ),
-    BulkDryRun: obj({ count: int, skipped: { ...int, description: 'matching runs the caller may not act on' }, sample: arrayOf(ref('RunView')) }),
+    BulkDryRun: obj({
+      count: int,
+      skipped: { ...int, description: 'matching runs the caller may not act on' },
+      sample: arrayOf(ref('RunView')),
+    }),
     BulkAccepted: obj({ operationId: str, created: { type: 'boolean', description: 'false: this request started the operation before' } }),
     Operation: obj(
       {
-        id: str, action: { type: 'string', enum: ['cancel', 'retry', 'submit'] }, filter: { type: 'object' }, by: str,
-        status: { type: 'string', enum: ['running', 'done'] }, total: int, done: int, failed: int, skipped: int,
-        errors: arrayOf(obj({ runId: str, message: str })), createdAt: dateTime, finishedAt: dateTime,
+        id: str,
+        action: { type: 'string', enum: ['cancel', 'retry', 'submit'] },
+        filter: { type: 'object' },
+        by: str,
+        status: { type: 'string', enum: ['running', 'done'] },
+        total: int,
+        done: int,
+        failed: int,
+        skipped: int,
+        errors: arrayOf(obj({ runId: str, message: str })),
+        createdAt: dateTime,
+        finishedAt: dateTime,
       },
       ['id', 'action', 'filter', 'by', 'status', 'total', 'done', 'failed', 'skipped', 'errors', 'createdAt'],
     ),
-    MigrationReport: obj({ dryRun: { type: 'boolean' }, movable: int, moved: arrayOf(str), blocked: arrayOf(obj({ runId: str, reason: str })) }),
+    MigrationReport: obj({
+      dryRun: { type: 'boolean' },
+      movable: int,
+      moved: arrayOf(str),
+      blocked: arrayOf(obj({ runId: str, reason: str })),
+    }),
     SimulationResult: obj(
       {
-        status: { type: 'string', enum: ['completed', 'failed', 'draft'] }, outcome: str,
+        status: { type: 'string', enum: ['completed', 'failed', 'draft'] },
+        outcome: str,
         path: arrayOf(obj({ stageId: str, stepId: str, type: str, modelAfter: { type: 'object' } })),
         model: { type: 'object' },
-        effects: arrayOf(obj({ stepId: str, kind: { type: 'string', enum: ['notification', 'dataflow', 'entrySave', 'confirmation'] }, detail: { type: 'object' } })),
-        notes: arrayOf(str), error: ref('RunError'),
+        effects: arrayOf(
+          obj({
+            stepId: str,
+            kind: { type: 'string', enum: ['notification', 'dataflow', 'entrySave', 'confirmation'] },
+            detail: { type: 'object' },
+          }),
+        ),
+        notes: arrayOf(str),
+        error: ref('RunError'),
       },
       ['status', 'path', 'model', 'effects', 'notes'],
     ),
@@ -236,22 +379,38 @@ function build(): Json {
     Conflict: [409, 'the resource is not in a state that allows this'],
     ContentTooLarge: [413, 'the body is larger than the limit'],
     UnsupportedMediaType: [415, 'unsupported body encoding or charset'],
-    TooManyRequests: [429, 'the per-principal rate limit, or the per-address limit of failed authentications, is exceeded; see Retry-After'],
+    TooManyRequests: [
+      429,
+      'the per-principal rate limit, or the per-address limit of failed authentications, is exceeded; see Retry-After',
+    ],
     InternalServerError: [500, 'an unexpected error (the server log has the details); safe to retry idempotent calls'],
     BadGateway: [502, 'the dataflow under test failed; `detail` says how'],
     ServiceUnavailable: [503, 'the store (Redis) or the stream is unavailable; see Retry-After'],
   } as const;
   const responses: Record<string, Json> = Object.fromEntries(
-    Object.entries(problemStatuses).map(([name, [, description]]) => [name, { description, content: { 'application/problem+json': { schema: ref('Problem') } } }]),
+    Object.entries(problemStatuses).map(([name, [, description]]) => [
+      name,
+      { description, content: { 'application/problem+json': { schema: ref('Problem') } } },
+    ]),
   );
-  const byStatus = Object.fromEntries(Object.entries(problemStatuses).map(([name, [status]]) => [status, { $ref: `#/components/responses/${name}` }]));
+  const byStatus = Object.fromEntries(
+    Object.entries(problemStatuses).map(([name, [status]]) => [status, { $ref: `#/components/responses/${name}` }]),
+  );
 
   const json = (schema: Json, description = 'OK'): Json => ({ description, content: { 'application/json': { schema } } });
   const html = (description: string): Json => ({ description, content: { 'text/html': { schema: str } } });
   const body = (schema: Json, required = true): Json => ({ required, content: { 'application/json': { schema } } });
   const problems = (...statuses: number[]): Record<string, Json> => Object.fromEntries(statuses.map((s) => [String(s), byStatus[s]!]));
 
-  type Op = { summary: string; tags: string[]; parameters?: Json[]; requestBody?: Json; responses: Record<string, Json>; security?: Json[]; description?: string };
+  type Op = {
+    summary: string;
+    tags: string[];
+    parameters?: Json[];
+    requestBody?: Json;
+    responses: Record<string, Json>;
+    security?: Json[];
+    description?: string;
+  };
   /** An /api operation: bearer auth (global), rate limit, and the body errors when it takes one. */
   const api = (op: Op, ...statuses: number[]): Op => ({
     ...op,
@@ -262,11 +421,20 @@ function build(): Json {
   const wfName = pathParam('name', zod(Name, 'Name'), 'the workflow name');
   const runId = pathParam('id', zod(RunId, 'RunId'), 'the run id');
   const runOp = (summary: string, requestBody: Json, response: Json, description?: string): Op =>
-    api({ summary, tags: ['runs'], parameters: [runId], requestBody, responses: { 200: response }, ...(description ? { description } : {}) }, 403, 404, 409);
+    api(
+      { summary, tags: ['runs'], parameters: [runId], requestBody, responses: { 200: response }, ...(description ? { description } : {}) },
+      403,
+      404,
+      409,
+    );
 
   const paths: Record<string, Record<string, Op>> = {
     '/api/workflows': {
-      get: api({ summary: 'List workflows the caller may read', tags: ['workflows'], responses: { 200: json(obj({ items: arrayOf(ref('WorkflowSummary')) })) } }),
+      get: api({
+        summary: 'List workflows the caller may read',
+        tags: ['workflows'],
+        responses: { 200: json(obj({ items: arrayOf(ref('WorkflowSummary')) })) },
+      }),
     },
     '/api/workflows/validate': {
       post: api({
@@ -284,7 +452,10 @@ function build(): Json {
           tags: ['workflows'],
           parameters: [wfName],
           requestBody: body(ref('WorkflowDefinitionBody')),
-          responses: { 200: json(ref('SavedWorkflow'), 'unchanged: the same version'), 201: json(ref('SavedWorkflow'), 'saved as a new version') },
+          responses: {
+            200: json(ref('SavedWorkflow'), 'unchanged: the same version'),
+            201: json(ref('SavedWorkflow'), 'saved as a new version'),
+          },
         },
         403,
       ),
@@ -295,11 +466,21 @@ function build(): Json {
           parameters: [wfName, ...queryParams(VersionQuery, 'VersionQuery')],
           responses: { 200: json(ref('StoredWorkflow')) },
         },
-        400, 404,
+        400,
+        404,
       ),
     },
     '/api/workflows/{name}/versions': {
-      get: api({ summary: "List a workflow's versions", tags: ['workflows'], parameters: [wfName], responses: { 200: json(obj({ items: arrayOf(ref('WorkflowVersion')) })) } }, 400, 404),
+      get: api(
+        {
+          summary: "List a workflow's versions",
+          tags: ['workflows'],
+          parameters: [wfName],
+          responses: { 200: json(obj({ items: arrayOf(ref('WorkflowVersion')) })) },
+        },
+        400,
+        404,
+      ),
     },
     '/api/workflows/{name}/runs': {
       post: api(
@@ -313,70 +494,165 @@ function build(): Json {
             { name: 'Idempotency-Key', in: 'header', required: false, schema: zod(IdempotencyKey, 'IdempotencyKey') },
           ],
           requestBody: body(ref('StartBody'), false),
-          responses: { 200: json(ref('RunView'), 'the run this Idempotency-Key started'), 201: json(ref('RunView'), 'started (settled when `wait` was given and it settled in time)') },
+          responses: {
+            200: json(ref('RunView'), 'the run this Idempotency-Key started'),
+            201: json(ref('RunView'), 'started (settled when `wait` was given and it settled in time)'),
+          },
         },
-        403, 404, 409,
+        403,
+        404,
+        409,
       ),
     },
     '/api/runs': {
-      get: api({ summary: 'List runs, newest first', tags: ['runs'], parameters: queryParams(ListRunsQuery, 'ListRunsQuery'), responses: { 200: json(ref('RunPage')) } }, 400),
+      get: api(
+        {
+          summary: 'List runs, newest first',
+          tags: ['runs'],
+          parameters: queryParams(ListRunsQuery, 'ListRunsQuery'),
+          responses: { 200: json(ref('RunPage')) },
+        },
+        400,
+      ),
     },
     '/api/runs/{id}': {
       get: api({ summary: 'Read a run', tags: ['runs'], parameters: [runId], responses: { 200: json(ref('RunView')) } }, 400, 404),
     },
     '/api/runs/{id}/history': {
-      get: api({ summary: "A run's ordered history (from event `from` on)", tags: ['runs'], parameters: [runId, ...queryParams(HistoryQuery, 'HistoryQuery')], responses: { 200: json(obj({ items: arrayOf(ref('HistoryEvent')) })) } }, 400, 404),
+      get: api(
+        {
+          summary: "A run's ordered history (from event `from` on)",
+          tags: ['runs'],
+          parameters: [runId, ...queryParams(HistoryQuery, 'HistoryQuery')],
+          responses: { 200: json(obj({ items: arrayOf(ref('HistoryEvent')) })) },
+        },
+        400,
+        404,
+      ),
     },
     '/api/runs/{id}/cancel': { post: runOp('Cancel a run', body(ref('EmptyBody'), false), json(ref('RunView'))) },
     '/api/runs/{id}/retry': { post: runOp('Retry a failed run', body(ref('RetryBody'), false), json(ref('RunView'))) },
     '/api/runs/{id}/submit': {
-      post: runOp('Resubmit a draft run', body(ref('SubmitBody'), false), json(ref('RunView')), 'Whoever started the run may resubmit its draft; others need to operate it.'),
+      post: runOp(
+        'Resubmit a draft run',
+        body(ref('SubmitBody'), false),
+        json(ref('RunView')),
+        'Whoever started the run may resubmit its draft; others need to operate it.',
+      ),
     },
     '/api/runs/{id}/confirm': {
-      post: runOp('Answer a confirmation', body(ref('ConfirmBody')), json(ref('ConfirmResult')), '400: unknown option; 403: not routed to the caller; 409: nothing (left) to answer.'),
+      post: runOp(
+        'Answer a confirmation',
+        body(ref('ConfirmBody')),
+        json(ref('ConfirmResult')),
+        '400: unknown option; 403: not routed to the caller; 409: nothing (left) to answer.',
+      ),
     },
     '/api/runs/{id}/diagnosis': {
-      get: api({ summary: 'Why the run is where it is and what happens next', tags: ['runs'], parameters: [runId], responses: { 200: json(ref('Diagnosis')) } }, 400, 404),
+      get: api(
+        {
+          summary: 'Why the run is where it is and what happens next',
+          tags: ['runs'],
+          parameters: [runId],
+          responses: { 200: json(ref('Diagnosis')) },
+        },
+        400,
+        404,
+      ),
     },
     '/api/runs/{id}/repair': {
-      post: runOp('Re-add the missing job of the current step now', body(ref('EmptyBody'), false), json(ref('Diagnosis')), '409: nothing to repair (the diagnosis says why).'),
+      post: runOp(
+        'Re-add the missing job of the current step now',
+        body(ref('EmptyBody'), false),
+        json(ref('Diagnosis')),
+        '409: nothing to repair (the diagnosis says why).',
+      ),
     },
     '/api/runs/bulk': {
       post: api(
         {
           summary: 'Cancel, retry or submit every matching run, in the background',
-          description: 'dryRun answers 200 with the count and a sample. Otherwise 202 with the operation id; the same Idempotency-Key (24 h), or the same body from the same caller within 60 s, answers the same operation.',
+          description:
+            'dryRun answers 200 with the count and a sample. Otherwise 202 with the operation id; the same Idempotency-Key (24 h), or the same body from the same caller within 60 s, answers the same operation.',
           tags: ['runs'],
           parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: zod(IdempotencyKey, 'IdempotencyKey') }],
           requestBody: body(ref('BulkBody')),
           responses: { 200: json(ref('BulkDryRun'), 'the dry run'), 202: json(ref('BulkAccepted'), 'started (or started before)') },
         },
-        404, 409,
+        404,
+        409,
       ),
     },
     '/api/operations/{id}': {
-      get: api({ summary: "A bulk operation's progress", tags: ['runs'], parameters: [pathParam('id', zod(OperationId, 'OperationId'))], responses: { 200: json(ref('Operation')) } }, 400, 404),
+      get: api(
+        {
+          summary: "A bulk operation's progress",
+          tags: ['runs'],
+          parameters: [pathParam('id', zod(OperationId, 'OperationId'))],
+          responses: { 200: json(ref('Operation')) },
+        },
+        400,
+        404,
+      ),
     },
     '/api/workflows/{name}/migrations': {
       post: api(
-        { summary: 'Move parked runs (waiting, draft, failed) to another version', tags: ['workflows'], parameters: [wfName], requestBody: body(ref('MigrationBody')), responses: { 200: json(ref('MigrationReport')) } },
-        403, 404,
+        {
+          summary: 'Move parked runs (waiting, draft, failed) to another version',
+          tags: ['workflows'],
+          parameters: [wfName],
+          requestBody: body(ref('MigrationBody')),
+          responses: { 200: json(ref('MigrationReport')) },
+        },
+        403,
+        404,
       ),
     },
     '/api/workflows/{name}/simulate': {
       post: api(
-        { summary: 'Run a version with stubs and no side effects', tags: ['workflows'], parameters: [wfName], requestBody: body(ref('SimulateBody')), responses: { 200: json(ref('SimulationResult')) } },
-        403, 404,
+        {
+          summary: 'Run a version with stubs and no side effects',
+          tags: ['workflows'],
+          parameters: [wfName],
+          requestBody: body(ref('SimulateBody')),
+          responses: { 200: json(ref('SimulationResult')) },
+        },
+        403,
+        404,
       ),
     },
     '/api/tasks': {
-      get: api({ summary: 'Confirmations waiting for the caller', tags: ['runs'], parameters: queryParams(TasksQuery, 'TasksQuery'), responses: { 200: json(obj({ items: arrayOf(ref('TaskView')) })) } }, 400),
+      get: api(
+        {
+          summary: 'Confirmations waiting for the caller',
+          tags: ['runs'],
+          parameters: queryParams(TasksQuery, 'TasksQuery'),
+          responses: { 200: json(obj({ items: arrayOf(ref('TaskView')) })) },
+        },
+        400,
+      ),
     },
     '/api/entries/{entryId}': {
-      get: api({ summary: 'The saved model and its version', tags: ['runs'], parameters: [pathParam('entryId', zod(EntryId, 'EntryId'))], responses: { 200: json(ref('Entry')) } }, 400, 404),
+      get: api(
+        {
+          summary: 'The saved model and its version',
+          tags: ['runs'],
+          parameters: [pathParam('entryId', zod(EntryId, 'EntryId'))],
+          responses: { 200: json(ref('Entry')) },
+        },
+        400,
+        404,
+      ),
     },
     '/api/dataflows': {
-      get: api({ summary: 'List dataflows (admin, designer)', tags: ['dataflows'], responses: { 200: json(obj({ items: arrayOf(ref('DataflowDefinition')) })) } }, 403),
+      get: api(
+        {
+          summary: 'List dataflows (admin, designer)',
+          tags: ['dataflows'],
+          responses: { 200: json(obj({ items: arrayOf(ref('DataflowDefinition')) })) },
+        },
+        403,
+      ),
     },
     '/api/dataflows/{name}': {
       put: api(
@@ -389,27 +665,54 @@ function build(): Json {
         },
         403,
       ),
-      get: api({ summary: 'Read a dataflow (admin, designer)', tags: ['dataflows'], parameters: [pathParam('name', zod(Name, 'Name'))], responses: { 200: json(ref('DataflowDefinition')) } }, 400, 403, 404),
+      get: api(
+        {
+          summary: 'Read a dataflow (admin, designer)',
+          tags: ['dataflows'],
+          parameters: [pathParam('name', zod(Name, 'Name'))],
+          responses: { 200: json(ref('DataflowDefinition')) },
+        },
+        400,
+        403,
+        404,
+      ),
     },
     '/api/dataflows/{name}/test': {
       post: api(
         {
           summary: 'Run a dataflow once outside any run (admin, designer)',
-          description: 'http and module dataflows answer {kind, result, durationMs}; a workflow dataflow starts a run of its workflow and answers {kind, runId, status, model} after up to 3 s.',
+          description:
+            'http and module dataflows answer {kind, result, durationMs}; a workflow dataflow starts a run of its workflow and answers {kind, runId, status, model} after up to 3 s.',
           tags: ['dataflows'],
           parameters: [pathParam('name', zod(Name, 'Name'))],
           requestBody: body(obj({ input: { description: 'the input the dataflow gets' } }), false),
-          responses: { 200: json(obj({ kind: str, result: {}, durationMs: int, runId: str, status: str, model: { type: 'object' } }, ['kind'])) },
+          responses: {
+            200: json(obj({ kind: str, result: {}, durationMs: int, runId: str, status: str, model: { type: 'object' } }, ['kind'])),
+          },
         },
-        403, 404, 502,
+        403,
+        404,
+        502,
       ),
     },
     '/api/principals': {
-      get: api({ summary: 'Principals and roles for pickers (admin, designer); never keys', tags: ['principals'],
-        responses: { 200: json(obj({ items: arrayOf(obj({ id: str, name: str, roles: arrayOf(str) }, ['id', 'roles'])), roles: arrayOf(str) })) } }, 403),
+      get: api(
+        {
+          summary: 'Principals and roles for pickers (admin, designer); never keys',
+          tags: ['principals'],
+          responses: {
+            200: json(obj({ items: arrayOf(obj({ id: str, name: str, roles: arrayOf(str) }, ['id', 'roles'])), roles: arrayOf(str) })),
+          },
+        },
+        403,
+      ),
     },
     '/api/templates': {
-      get: api({ summary: 'List notification templates', tags: ['templates'], responses: { 200: json(obj({ items: arrayOf(ref('TemplateSummary')) })) } }),
+      get: api({
+        summary: 'List notification templates',
+        tags: ['templates'],
+        responses: { 200: json(obj({ items: arrayOf(ref('TemplateSummary')) })) },
+      }),
     },
     '/api/templates/{name}': {
       put: api(
@@ -417,41 +720,71 @@ function build(): Json {
           summary: 'Save a notification template (admin, designer)',
           tags: ['templates'],
           parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))],
-          description: 'JSON (`content`: a docx/xlsx file as base64, a pdf template as pdfmake JSON) or multipart/form-data with a `template` file part and a `meta` JSON part; files past TEMPLATE_MAX_BYTES are a 413. A template that does not parse is a 400 naming the tag and where.',
+          description:
+            'JSON (`content`: a docx/xlsx file as base64, a pdf template as pdfmake JSON) or multipart/form-data with a `template` file part and a `meta` JSON part; files past TEMPLATE_MAX_BYTES are a 413. A template that does not parse is a 400 naming the tag and where.',
           requestBody: {
             required: true,
             content: {
               'application/json': { schema: ref('TemplateInput') },
-              'multipart/form-data': { schema: obj({ meta: ref('TemplateMeta'), template: { type: 'string', contentMediaType: 'application/octet-stream' } }, ['meta']) },
+              'multipart/form-data': {
+                schema: obj({ meta: ref('TemplateMeta'), template: { type: 'string', contentMediaType: 'application/octet-stream' } }, [
+                  'meta',
+                ]),
+              },
             },
           },
           responses: { 200: json(ref('StoredTemplate'), 'replaced or unchanged'), 201: json(ref('StoredTemplate'), 'created') },
         },
         403,
       ),
-      get: api({ summary: 'Read a notification template (metadata and tags, not the file)', tags: ['templates'], parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))], responses: { 200: json(ref('StoredTemplate')) } }, 400, 404),
+      get: api(
+        {
+          summary: 'Read a notification template (metadata and tags, not the file)',
+          tags: ['templates'],
+          parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))],
+          responses: { 200: json(ref('StoredTemplate')) },
+        },
+        400,
+        404,
+      ),
     },
     '/api/templates/{name}/file': {
-      get: api({
-        summary: 'Download the file a document template was registered with',
-        tags: ['templates'],
-        parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))],
-        responses: { 200: { description: 'the docx or xlsx file, or the pdf definition as JSON', content: { 'application/octet-stream': { schema: str } } } },
-      }, 400, 404),
-    },
-    '/api/templates/{name}/preview': {
-      post: api({
-        summary: 'Render a template against a sample model (admin, designer)',
-        tags: ['templates'],
-        parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))],
-        requestBody: body(ref('PreviewInput')),
-        responses: {
-          200: {
-            description: 'text/html templates: the subject and body; document templates: the rendered file',
-            content: { 'application/json': { schema: obj({ subject: str, body: str, format: str }, ['body', 'format']) }, 'application/octet-stream': { schema: str } },
+      get: api(
+        {
+          summary: 'Download the file a document template was registered with',
+          tags: ['templates'],
+          parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))],
+          responses: {
+            200: {
+              description: 'the docx or xlsx file, or the pdf definition as JSON',
+              content: { 'application/octet-stream': { schema: str } },
+            },
           },
         },
-      }, 403, 404),
+        400,
+        404,
+      ),
+    },
+    '/api/templates/{name}/preview': {
+      post: api(
+        {
+          summary: 'Render a template against a sample model (admin, designer)',
+          tags: ['templates'],
+          parameters: [pathParam('name', zod(TemplateName, 'TemplateName'))],
+          requestBody: body(ref('PreviewInput')),
+          responses: {
+            200: {
+              description: 'text/html templates: the subject and body; document templates: the rendered file',
+              content: {
+                'application/json': { schema: obj({ subject: str, body: str, format: str }, ['body', 'format']) },
+                'application/octet-stream': { schema: str },
+              },
+            },
+          },
+        },
+        403,
+        404,
+      ),
     },
     '/api/me': {
       get: api({ summary: 'Who the key belongs to', tags: ['me'], responses: { 200: json(ref('Me')) } }),
@@ -473,7 +806,15 @@ function build(): Json {
           summary: "Live feed of the caller's inbox (Server-Sent Events)",
           description: 'Each new item arrives as `event: notification` with the item as JSON data and its id as the event id.',
           tags: ['me'],
-          parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, description: 'replay the items after this one first' }],
+          parameters: [
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+              description: 'replay the items after this one first',
+            },
+          ],
           responses: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: str } } } },
         },
         503,
@@ -492,23 +833,41 @@ function build(): Json {
       ),
     },
     '/api/me/notifications/{id}/attachments/{n}': {
-      get: api({
-        summary: 'Download a document attached to one of the caller\'s notifications',
-        description: 'Only the recipient finds the item: anyone else gets 404. 410 once the document expired with its run.',
-        tags: ['me'],
-        parameters: [pathParam('id', { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }), pathParam('n', { type: 'integer', minimum: 1 })],
-        responses: { 200: { description: 'the document', content: { 'application/octet-stream': { schema: str } } }, 410: { description: 'the document has expired' } },
-      }, 404),
+      get: api(
+        {
+          summary: "Download a document attached to one of the caller's notifications",
+          description: 'Only the recipient finds the item: anyone else gets 404. 410 once the document expired with its run.',
+          tags: ['me'],
+          parameters: [
+            pathParam('id', { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+            pathParam('n', { type: 'integer', minimum: 1 }),
+          ],
+          responses: {
+            200: { description: 'the document', content: { 'application/octet-stream': { schema: str } } },
+            410: { description: 'the document has expired' },
+          },
+        },
+        404,
+      ),
     },
     '/api/step-types': {
-      get: api({ summary: 'Step types with their parameters as JSON Schema', tags: ['workflows'], responses: { 200: json(arrayOf(ref('StepTypeInfo'))) } }),
+      get: api({
+        summary: 'Step types with their parameters as JSON Schema',
+        tags: ['workflows'],
+        responses: { 200: json(arrayOf(ref('StepTypeInfo'))) },
+      }),
     },
     '/confirm/{token}': {
       get: open({
         summary: 'Show what a signed answer link will do (never answers)',
         tags: ['links'],
         parameters: [pathParam('token', zod(LinkToken, 'LinkToken'))],
-        responses: { 200: html('a page with the answer form'), 400: byStatus[400]!, 403: html('the link is not valid or expired'), 409: html('the link is already used, or its request is closed (the page says how, without a form)') },
+        responses: {
+          200: html('a page with the answer form'),
+          400: byStatus[400]!,
+          403: html('the link is not valid or expired'),
+          409: html('the link is already used, or its request is closed (the page says how, without a form)'),
+        },
       }),
       post: open({
         summary: 'Answer once through a signed link, as the principal it names',
@@ -519,7 +878,10 @@ function build(): Json {
           content: { 'application/x-www-form-urlencoded': { schema: obj({ comment: { type: 'string', maxLength: 4000 } }, []) } },
         },
         responses: {
-          200: { description: 'answered (JSON when asked for, else a page)', content: { 'application/json': { schema: ref('ConfirmResult') }, 'text/html': { schema: str } } },
+          200: {
+            description: 'answered (JSON when asked for, else a page)',
+            content: { 'application/json': { schema: ref('ConfirmResult') }, 'text/html': { schema: str } },
+          },
           ...problems(400, 403, 404, 409),
         },
       }),
@@ -566,7 +928,12 @@ function build(): Json {
         summary: 'Sign in with an admin key (sets a session cookie)',
         tags: ['admin'],
         requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: obj({ key: str }) } } },
-        responses: { 303: { description: 'signed in: on to /admin/queues' }, 401: html('the key is not valid'), 403: html('the key is not an admin key'), 429: html('too many failed sign-ins from this address; see Retry-After') },
+        responses: {
+          303: { description: 'signed in: on to /admin/queues' },
+          401: html('the key is not valid'),
+          403: html('the key is not an admin key'),
+          429: html('too many failed sign-ins from this address; see Retry-After'),
+        },
       }),
     },
     '/admin/queues': {
@@ -574,13 +941,24 @@ function build(): Json {
         summary: 'Bull Board (admin only)',
         tags: ['admin'],
         security: [{ bearer: [] }, { adminSession: [] }],
-        responses: { 200: html('the board'), 303: { description: 'a browser without a session: on to /admin/login' }, ...problems(401, 403, 429) },
+        responses: {
+          200: html('the board'),
+          303: { description: 'a browser without a session: on to /admin/login' },
+          ...problems(401, 403, 429),
+        },
       },
     },
     ...Object.fromEntries(
       ['/builder', '/runs', '/tasks', '/templates'].map((p) => [
         p,
-        { get: open({ summary: `The ${p.slice(1)} web page`, description: 'Static shell; its data comes from /api with the signed-in key.', tags: ['web'], responses: { 200: html('the page') } }) },
+        {
+          get: open({
+            summary: `The ${p.slice(1)} web page`,
+            description: 'Static shell; its data comes from /api with the signed-in key.',
+            tags: ['web'],
+            responses: { 200: html('the page') },
+          }),
+        },
       ]),
     ),
   };
@@ -595,7 +973,10 @@ function build(): Json {
     }
   }
 
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string; description?: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+    description?: string;
+  };
   return {
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://spec.openapis.org/oas/3.1/dialect/base',
@@ -617,7 +998,15 @@ function build(): Json {
  * Paths that never answer 503: those that do not touch Redis (static pages, the admin sign-in
  * cookie, liveness, this document) and /metrics, which reports Redis down as stageflow_redis_up 0.
  */
-export const NEVER_503: ReadonlySet<string> = new Set(['/healthz', '/openapi.json', '/admin/login', '/builder', '/runs', '/tasks', '/metrics']);
+export const NEVER_503: ReadonlySet<string> = new Set([
+  '/healthz',
+  '/openapi.json',
+  '/admin/login',
+  '/builder',
+  '/runs',
+  '/tasks',
+  '/metrics',
+]);
 
 let cached: Json | undefined;
 

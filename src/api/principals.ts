@@ -17,7 +17,10 @@ const KeySchema = z
   .object({
     id: z.string().min(1).max(128),
     key: z.string().min(16, 'keys must be at least 16 characters').optional(),
-    keyHash: z.string().regex(/^[0-9a-f]{64}$/i, 'keyHash must be a hex SHA-256 digest').optional(),
+    keyHash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/i, 'keyHash must be a hex SHA-256 digest')
+      .optional(),
     roles: z.array(z.string().min(1)).default([]),
     name: z.string().optional(),
     email: z.string().email().optional(),
@@ -58,7 +61,10 @@ export class PrincipalRegistry {
   /** A registry with one generated admin key, for `npm start` without configuration. */
   static devMode(): PrincipalRegistry {
     const key = `sf_dev_${randomBytes(18).toString('base64url')}`;
-    return new PrincipalRegistry([{ digest: sha256(key), principal: { id: 'dev-admin', roles: ['admin'], name: 'Development admin' } }], key);
+    return new PrincipalRegistry(
+      [{ digest: sha256(key), principal: { id: 'dev-admin', roles: ['admin'], name: 'Development admin' } }],
+      key,
+    );
   }
 
   get size(): number {

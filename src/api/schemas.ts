@@ -27,7 +27,11 @@ export const StartBody = z
   .object({
     model: Model.optional(),
     entryId: EntryId.optional(),
-    callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).superRefine(egressAllowed).optional(),
+    callbackUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .max(2048)
+      .superRefine(egressAllowed)
+      .optional(),
   })
   .strict();
 
@@ -96,7 +100,12 @@ export const MigrationBody = z
     fromVersion: z.int().min(1),
     toVersion: z.int().min(1),
     filter: z
-      .object({ status: z.enum(['waiting', 'draft', 'failed']).optional(), stepId: Name.optional(), createdBefore: IsoTime.optional(), createdAfter: IsoTime.optional() })
+      .object({
+        status: z.enum(['waiting', 'draft', 'failed']).optional(),
+        stepId: Name.optional(),
+        createdBefore: IsoTime.optional(),
+        createdAfter: IsoTime.optional(),
+      })
       .strict()
       .optional(),
     dryRun: z.boolean().optional(),

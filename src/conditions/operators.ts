@@ -3,17 +3,7 @@
  * runtime shape of the model, so comparing mismatched types yields false instead of failing the run.
  */
 
-export const OPERATORS = [
-  'equal',
-  'notEqual',
-  'greater',
-  'less',
-  'greaterOrEqual',
-  'lessOrEqual',
-  'in',
-  'contains',
-  'exists',
-] as const;
+export const OPERATORS = ['equal', 'notEqual', 'greater', 'less', 'greaterOrEqual', 'lessOrEqual', 'in', 'contains', 'exists'] as const;
 
 export type Operator = (typeof OPERATORS)[number];
 
@@ -42,8 +32,7 @@ export function deepEqual(a: unknown, b: unknown, depth = 0): boolean {
 
 // Date, or date-time with optional seconds, fraction and offset. A date-time without an offset is
 // read as UTC (not local time) so a comparison never depends on the server's time zone.
-const ISO_DATE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;

@@ -73,13 +73,17 @@ async function interpret(name: string, url: string, res: Response, maxBytes: num
   const label = `${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
   if (res.status >= 200 && res.status < 300) {
     const body = await readBody(res, maxBytes);
-    if (body.truncated) throw new DataflowRejectedError(`dataflow ${name} answered ${label} with a body larger than ${maxBytes} bytes`, res.status);
+    if (body.truncated)
+      throw new DataflowRejectedError(`dataflow ${name} answered ${label} with a body larger than ${maxBytes} bytes`, res.status);
     if (body.text.trim() === '') return null;
     try {
       return JSON.parse(body.text) as unknown;
     } catch {
       const type = res.headers.get('content-type') ?? 'no content-type';
-      throw new DataflowRejectedError(`dataflow ${name} answered ${label} with a body that is not JSON (${type}): ${excerpt(body.text)}`, res.status);
+      throw new DataflowRejectedError(
+        `dataflow ${name} answered ${label} with a body that is not JSON (${type}): ${excerpt(body.text)}`,
+        res.status,
+      );
     }
   }
   const { text } = await readBody(res, EXCERPT_BYTES);

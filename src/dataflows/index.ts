@@ -24,15 +24,30 @@ export function createDataflowServices({ redis, prefix, log, startChild, moduleD
   dataflows: Dataflows;
 } {
   const registry = new DataflowRegistry(redis, prefix, log);
-  const dataflows = createDataflows({ registry, log, ...(startChild ? { startChild } : {}), ...(moduleDir ? { moduleDir } : {}), ...(http ? { http } : {}) });
+  const dataflows = createDataflows({
+    registry,
+    log,
+    ...(startChild ? { startChild } : {}),
+    ...(moduleDir ? { moduleDir } : {}),
+    ...(http ? { http } : {}),
+  });
   return { registry, dataflows };
 }
 
 export {
-  DataflowDefinition, DataflowRegistry, DataflowName, InvalidDataflowError, StoredDataflowInvalidError,
-  DEFAULT_HTTP_TIMEOUT_MS, RESERVED_HEADERS,
-  type DataflowInput, type HttpDataflowDefinition, type ModuleDataflowDefinition, type WorkflowDataflowDefinition,
-  type PutResult, type LoadDirResult,
+  DataflowDefinition,
+  DataflowRegistry,
+  DataflowName,
+  InvalidDataflowError,
+  StoredDataflowInvalidError,
+  DEFAULT_HTTP_TIMEOUT_MS,
+  RESERVED_HEADERS,
+  type DataflowInput,
+  type HttpDataflowDefinition,
+  type ModuleDataflowDefinition,
+  type WorkflowDataflowDefinition,
+  type PutResult,
+  type LoadDirResult,
 } from './registry.ts';
 export { createDataflows, type ChildStartContext, type DataflowRunContext, type DataflowsOptions, type StartChild } from './runner.ts';
 export { DataflowError, DataflowRejectedError, RetryAfterError } from './errors.ts';

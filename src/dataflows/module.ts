@@ -54,7 +54,8 @@ export class ModuleLoader {
   }
 
   private async importModule(name: string): Promise<DataflowModule> {
-    if (!DATAFLOW_NAME_PATTERN.test(name)) throw new NonRetryableError(`module dataflow name ${JSON.stringify(name)} is not a plain file name`);
+    if (!DATAFLOW_NAME_PATTERN.test(name))
+      throw new NonRetryableError(`module dataflow name ${JSON.stringify(name)} is not a plain file name`);
     const url = new URL(`${name}${MODULE_EXT}`, this.dir);
     const shown = path.relative(process.cwd(), fileURLToPath(url));
     try {
@@ -116,6 +117,8 @@ function toJson(def: ModuleDataflowDefinition, value: unknown): unknown {
     const text = JSON.stringify(value);
     return text === undefined ? null : (JSON.parse(text) as unknown);
   } catch (err) {
-    throw new NonRetryableError(`dataflow ${def.name} (module ${def.module}) returned a value that is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+    throw new NonRetryableError(
+      `dataflow ${def.name} (module ${def.module}) returned a value that is not JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }

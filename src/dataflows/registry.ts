@@ -23,12 +23,22 @@ export const DataflowName = z.string().regex(DATAFLOW_NAME_PATTERN, { message: N
 
 /** A request (HTTP, module call) is bounded by an hour; a child workflow may wait a year. */
 const CallTimeoutMs = z.int().min(1).max(3_600_000);
-const WaitTimeoutMs = z.int().min(1).max(365 * 24 * 3600 * 1000);
+const WaitTimeoutMs = z
+  .int()
+  .min(1)
+  .max(365 * 24 * 3600 * 1000);
 
 /** Headers stageflow sets itself on every call; a definition may not override them. */
 export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
-  'idempotency-key', 'x-stageflow-run', 'x-stageflow-step', 'x-stageflow-attempt',
-  'content-type', 'content-length', 'host', 'transfer-encoding', 'connection',
+  'idempotency-key',
+  'x-stageflow-run',
+  'x-stageflow-step',
+  'x-stageflow-attempt',
+  'content-type',
+  'content-length',
+  'host',
+  'transfer-encoding',
+  'connection',
 ]);
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -36,7 +46,10 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const Headers = z
   .record(
     z.string().regex(HEADER_NAME, { message: 'must be a valid HTTP header name' }),
-    z.string().max(8192).refine((v) => !/[\r\n\0]/.test(v), { message: 'header values cannot contain CR, LF or NUL' }),
+    z
+      .string()
+      .max(8192)
+      .refine((v) => !/[\r\n\0]/.test(v), { message: 'header values cannot contain CR, LF or NUL' }),
   )
   .superRefine((headers, ctx) => {
     for (const name of Object.keys(headers)) {
@@ -73,8 +86,7 @@ export const WorkflowDataflow = z.strictObject({
 });
 
 export const DataflowDefinition = z.discriminatedUnion('kind', [HttpDataflow, ModuleDataflow, WorkflowDataflow], {
-  error: (issue) =>
-    issue.code === 'invalid_union' ? 'kind must be one of "http", "module", "workflow"' : undefined,
+  error: (issue) => (issue.code === 'invalid_union' ? 'kind must be one of "http", "module", "workflow"' : undefined),
 });
 
 export type DataflowDefinition = z.infer<typeof DataflowDefinition>;
@@ -205,9 +217,12 @@ export class DataflowRegistry {
         result.loaded.push({ file, name, ...saved });
         this.log?.info({ dataflow: name, file, ...saved }, 'dataflow loaded');
       } catch (err) {
-        const error = err instanceof InvalidDataflowError
-          ? `${err.message}: ${err.issues.map((i) => `${['$', ...i.path].join('.')}: ${i.message}`).join('; ')}`
-          : err instanceof Error ? err.message : String(err);
+        const error =
+          err instanceof InvalidDataflowError
+            ? `${err.message}: ${err.issues.map((i) => `${['$', ...i.path].join('.')}: ${i.message}`).join('; ')}`
+            : err instanceof Error
+              ? err.message
+              : String(err);
         result.failed.push({ file, error });
         this.log?.error({ file, error }, 'dataflow not loaded');
       }
@@ -219,7 +234,10 @@ export class DataflowRegistry {
     if (json === null) return null;
     const parsed = DataflowDefinition.safeParse(JSON.parse(json));
     // Only reachable if a stored definition predates a stricter schema or was edited by hand.
-    if (!parsed.success) throw new StoredDataflowInvalidError(`the stored dataflow ${name} no longer passes validation: ${parsed.error.issues[0]?.message}; save it again`);
+    if (!parsed.success)
+      throw new StoredDataflowInvalidError(
+        `the stored dataflow ${name} no longer passes validation: ${parsed.error.issues[0]?.message}; save it again`,
+      );
     return parsed.data;
   }
 }

@@ -40,9 +40,14 @@ export function createDataflows({ registry, startChild, log, moduleDir, http }: 
       case 'module':
         return { kind: 'result', value: await callModuleDataflow(def, input, ctx, modules) };
       case 'workflow': {
-        if (!startChild) throw new NonRetryableError(`dataflow "${def.name}" starts a child workflow, which is not configured in this process`);
+        if (!startChild)
+          throw new NonRetryableError(`dataflow "${def.name}" starts a child workflow, which is not configured in this process`);
         const timeoutMs = ctx.timeoutMs ?? def.timeoutMs;
-        const { childRunId } = await startChild(def.workflow, input, { ...ctx, dataflow: def.name, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+        const { childRunId } = await startChild(def.workflow, input, {
+          ...ctx,
+          dataflow: def.name,
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        });
         return { kind: 'child', childRunId };
       }
     }
@@ -57,7 +62,10 @@ export function createDataflows({ registry, startChild, log, moduleDir, http }: 
         // A stored definition that no longer validates will not fix itself on retry; Redis trouble might.
         throw err instanceof StoredDataflowInvalidError ? new NonRetryableError(err.message) : err;
       }
-      if (!def) throw new NonRetryableError(`dataflow "${name}" is not registered (PUT /api/dataflows/${name} or add config/dataflows/${name}.json)`);
+      if (!def)
+        throw new NonRetryableError(
+          `dataflow "${name}" is not registered (PUT /api/dataflows/${name} or add config/dataflows/${name}.json)`,
+        );
       const dlog = log.child({ dataflow: name, kind: def.kind, runId: ctx.runId, stepId: ctx.stepId, seq: ctx.seq, attempt: ctx.attempt });
       const started = Date.now();
       try {

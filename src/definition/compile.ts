@@ -57,8 +57,7 @@ export function compile(def: WorkflowDefinition, version: number): Plan {
       if (timeoutMs !== undefined) planStep.timeoutMs = timeoutMs;
       steps[step.id] = planStep;
       for (const branch of stepType.branches?.(step) ?? []) {
-        const branchContinuation =
-          branch.goto !== undefined ? stageEntry(branch.goto) : branch.rejoin ? next : afterStage;
+        const branchContinuation = branch.goto !== undefined ? stageEntry(branch.goto) : branch.rejoin ? next : afterStage;
         // Branch lists were validated by the same step schema (see steps/step-list.ts).
         const branchSteps = branch.steps as StepDefinition[];
         planStep.branches[branch.key] = branchSteps[0]?.id ?? branchContinuation;
@@ -79,7 +78,7 @@ export function compile(def: WorkflowDefinition, version: number): Plan {
  * Where control can go after a step. A step with branches always leaves through one of them (its
  * `next` is only their rejoin point); a terminal step goes nowhere. `null` is the end of the workflow.
  */
-export function successors(plan: Plan, step: PlanStep): Target[] {
+export function successors(_plan: Plan, step: PlanStep): Target[] {
   const stepType = getStepType(step.type);
   if (stepType?.terminal) return [];
   const branchTargets = Object.values(step.branches);

@@ -45,7 +45,8 @@ export function checkFlow(plan: Plan, stages: readonly StageNode[]): { errors: I
   if (plan.start !== null && !canEnd.has(plan.start)) {
     errors.push({
       path: '$.stages',
-      message: 'every path loops forever: no path from the start reaches a finish, a resetToDraft or the end of the last stage (check the gotos)',
+      message:
+        'every path loops forever: no path from the start reaches a finish, a resetToDraft or the end of the last stage (check the gotos)',
     });
     return { errors, warnings };
   }
@@ -82,6 +83,8 @@ function dedupe(issues: Issue[]): Issue[] {
   const seen = new Set<string>();
   return issues.filter((issue) => {
     const key = `${issue.path}\n${issue.message}`;
-    return seen.has(key) ? false : (seen.add(key), true);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
 }

@@ -84,7 +84,7 @@ function setAt(container: unknown, segments: string[], depth: number, value: unk
 
 function assertNoForbiddenKeys(value: unknown, where: string): void {
   if (Array.isArray(value)) {
-    value.forEach((item, i) => assertNoForbiddenKeys(item, `${where}[${i}]`));
+    for (const [i, item] of value.entries()) assertNoForbiddenKeys(item, `${where}[${i}]`);
   } else if (isObject(value)) {
     for (const key of Object.keys(value)) {
       if (FORBIDDEN_SEGMENTS.has(key)) throw new PathError(`merge patch uses the forbidden key "${key}" at ${where}`);

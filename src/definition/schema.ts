@@ -15,6 +15,7 @@ export const Defaults = z.strictObject({ retry: RetryPolicy.optional(), timeoutM
 export type Defaults = z.infer<typeof Defaults>;
 
 // z.object({}) infers Record<string, never>, which would turn every common field into never.
+// biome-ignore lint/complexity/noBannedTypes: {} is the neutral element of the intersection these shapes feed
 type Shape<T> = string extends keyof T ? {} : T;
 type ParamsOut<K extends StepTypeName> = RegisteredStepTypes[K] extends StepType<infer S> ? Shape<z.output<S>> : never;
 type ParamsIn<K extends StepTypeName> = RegisteredStepTypes[K] extends StepType<infer S> ? Shape<z.input<S>> : never;

@@ -120,13 +120,24 @@ function checkStepRules(stages: readonly StageNode[], options: ValidateOptions, 
     for (const ref of stepType.references?.(params) ?? []) {
       if (ref.kind === 'principal') {
         const known = options.principalKnown?.(ref.name) ?? 'known';
-        if (known === 'no-user') warnings.push({ path: `${step.path}.${ref.path}`, message: `no principal "${ref.name}" in the directory: nobody by that id can be reached or answer` });
-        if (known === 'no-members') warnings.push({ path: `${step.path}.${ref.path}`, message: `role "${ref.name.slice('role:'.length)}" has no members: nobody it names can be reached or answer` });
+        if (known === 'no-user')
+          warnings.push({
+            path: `${step.path}.${ref.path}`,
+            message: `no principal "${ref.name}" in the directory: nobody by that id can be reached or answer`,
+          });
+        if (known === 'no-members')
+          warnings.push({
+            path: `${step.path}.${ref.path}`,
+            message: `role "${ref.name.slice('role:'.length)}" has no members: nobody it names can be reached or answer`,
+          });
         continue;
       }
       const exists = ref.kind === 'dataflow' ? options.dataflowExists : options.templateExists;
       if (exists && !exists(ref.name)) {
-        warnings.push({ path: `${step.path}.${ref.path}`, message: `${ref.kind} "${ref.name}" is not registered yet; the step fails until it is` });
+        warnings.push({
+          path: `${step.path}.${ref.path}`,
+          message: `${ref.kind} "${ref.name}" is not registered yet; the step fails until it is`,
+        });
       }
     }
   }
@@ -162,7 +173,5 @@ export function validateDefinition(input: unknown, options: ValidateOptions = {}
     errors.push(...flow.errors);
     warnings.push(...flow.warnings);
   }
-  return errors.length === 0
-    ? { valid: true, definition: parsed.data, errors, warnings }
-    : { valid: false, errors, warnings };
+  return errors.length === 0 ? { valid: true, definition: parsed.data, errors, warnings } : { valid: false, errors, warnings };
 }

@@ -18,7 +18,9 @@ const ADD_KEYS = 9;
 
 function wrap(): string {
   if (addStandardJob.keys !== ADD_KEYS) {
-    throw new Error(`bullmq's addStandardJob now takes ${addStandardJob.keys} keys, stageflow expects ${ADD_KEYS}; see src/engine/bullmq-add.ts`);
+    throw new Error(
+      `bullmq's addStandardJob now takes ${addStandardJob.keys} keys, stageflow expects ${ADD_KEYS}; see src/engine/bullmq-add.ts`,
+    );
   }
   // Inside a function, KEYS and ARGV are its parameters, so BullMQ's script reads ours.
   return `local function bullmqAddStandardJob(KEYS, ARGV)\n${addStandardJob.content}\nend\n`;

@@ -12,8 +12,17 @@ export function callbackBody(run: RunView): string {
   return JSON.stringify({
     type: `run.${run.status}`,
     run: {
-      id: run.id, workflow: run.workflow, version: run.version, status: run.status, seq: run.seq,
-      outcome: run.outcome, error: run.error, model: run.model, entry: run.entry, createdAt: run.createdAt, updatedAt: run.updatedAt,
+      id: run.id,
+      workflow: run.workflow,
+      version: run.version,
+      status: run.status,
+      seq: run.seq,
+      outcome: run.outcome,
+      error: run.error,
+      model: run.model,
+      entry: run.entry,
+      createdAt: run.createdAt,
+      updatedAt: run.updatedAt,
     },
   });
 }
@@ -24,7 +33,9 @@ export async function sendCallback(url: string, run: RunView, secret: string, ti
   let res: Response;
   try {
     res = await egressFetch(url, {
-      method: 'POST', body, redirect: 'manual',
+      method: 'POST',
+      body,
+      redirect: 'manual',
       headers: { 'content-type': 'application/json', 'user-agent': 'stageflow', ...headers },
       signal: AbortSignal.timeout(timeoutMs),
     });

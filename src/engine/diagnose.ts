@@ -29,8 +29,15 @@ export interface JobFacts {
 export interface DiagnosisFacts {
   now: number;
   run: {
-    id: string; status: RunStatus; seq: number; stepId: string | null; updatedAt: number; error?: RunError;
-    wait?: { kind: 'confirmation'; stepId: string; task: ConfirmationTask } | { kind: 'child'; stepId: string; childRunId: string; timeoutAt?: number };
+    id: string;
+    status: RunStatus;
+    seq: number;
+    stepId: string | null;
+    updatedAt: number;
+    error?: RunError;
+    wait?:
+      | { kind: 'confirmation'; stepId: string; task: ConfirmationTask }
+      | { kind: 'child'; stepId: string; childRunId: string; timeoutAt?: number };
     resolved?: boolean;
   };
   step?: { id: string; name: string; type: string };
@@ -44,8 +51,16 @@ export interface DiagnosisFacts {
 }
 
 export type DiagnosisState =
-  | 'waiting-confirmation' | 'resuming' | 'waiting-child' | 'retry-delayed' | 'active' | 'stalled'
-  | 'queued' | 'no-job' | 'job-failed' | 'finished';
+  | 'waiting-confirmation'
+  | 'resuming'
+  | 'waiting-child'
+  | 'retry-delayed'
+  | 'active'
+  | 'stalled'
+  | 'queued'
+  | 'no-job'
+  | 'job-failed'
+  | 'finished';
 
 export interface Diagnosis {
   runId: string;
@@ -56,8 +71,15 @@ export interface Diagnosis {
   since?: string;
   until?: string;
   job?: {
-    id: string; state: JobState; attemptsMade: number; attemptsStarted: number; delayUntil?: string; lastError?: string;
-    worker?: string; lockExpiresAt?: string; queuePosition?: number;
+    id: string;
+    state: JobState;
+    attemptsMade: number;
+    attemptsStarted: number;
+    delayUntil?: string;
+    lastError?: string;
+    worker?: string;
+    lockExpiresAt?: string;
+    queuePosition?: number;
   };
   repairable: boolean;
   repairAt?: string;
@@ -71,7 +93,14 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export function relative(ms: number, now: number): string {
   const d = Math.round((ms - now) / 1000);
   const abs = Math.abs(d);
-  const text = abs < 90 ? `${abs} s` : abs < 5400 ? `${Math.round(abs / 60)} min` : abs < 129_600 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86_400)} d`;
+  const text =
+    abs < 90
+      ? `${abs} s`
+      : abs < 5400
+        ? `${Math.round(abs / 60)} min`
+        : abs < 129_600
+          ? `${Math.round(abs / 3600)} h`
+          : `${Math.round(abs / 86_400)} d`;
   return d >= 0 ? `in ${text}` : `${text} ago`;
 }
 
@@ -89,30 +118,51 @@ export function diagnose(f: DiagnosisFacts): Diagnosis {
     const missing = task.recipients.filter((r) => !answered.includes(r));
     const details = [
       `Routed to ${task.routing.join(', ')}; options ${task.options.join(', ')}; policy ${typeof task.policy === 'string' ? task.policy : `quorum of ${task.policy.quorum}`}.`,
-      answered.length ? `Answered so far: ${answered.map((a) => `${a} (${f.confirmation!.answers[a]})`).join(', ')}.` : 'Nobody has answered yet.',
+      answered.length
+        ? `Answered so far: ${answered.map((a) => `${a} (${f.confirmation!.answers[a]})`).join(', ')}.`
+        : 'Nobody has answered yet.',
       ...(missing.length ? [`No answer yet from ${missing.join(', ')}.`] : []),
       `${f.confirmation?.reminders ?? 0} reminder(s) sent${task.reminderMs ? `, one every ${Math.round(task.reminderMs / 1000)} s` : ''}.`,
-      task.timeoutAt ? `Times out at ${at(task.timeoutAt)}, then ${task.onTimeout && task.onTimeout !== 'fail' ? `takes "${task.onTimeout.option}"` : 'fails'}.` : 'It has no timeout: it waits until someone answers.',
+      task.timeoutAt
+        ? `Times out at ${at(task.timeoutAt)}, then ${task.onTimeout && task.onTimeout !== 'fail' ? `takes "${task.onTimeout.option}"` : 'fails'}.`
+        : 'It has no timeout: it waits until someone answers.',
     ];
     if (run.resolved) {
       return {
-        ...base, state: 'resuming', since: iso(since), details,
+        ...base,
+        state: 'resuming',
+        since: iso(since),
+        details,
         summary: `The confirmation at ${stepName} is decided but the run has not moved on yet; it resumes at once, or the reconciler resumes it within ${Math.round(f.reconciler.intervalMs / 1000)} s.`,
       };
     }
     const whose = missing.length ? missing.join(', ') : task.routing.join(', ');
     return {
-      ...base, state: 'waiting-confirmation', since: iso(since), ...(task.timeoutAt ? { until: iso(task.timeoutAt) } : {}), details,
+      ...base,
+      state: 'waiting-confirmation',
+      since: iso(since),
+      ...(task.timeoutAt ? { until: iso(task.timeoutAt) } : {}),
+      details,
       summary: `Waiting since ${at(since)} for an answer from ${whose} at ${stepName}${task.timeoutAt ? `, until ${at(task.timeoutAt)}` : ''}.`,
     };
   }
 
   if (run.status === 'waiting' && run.wait?.kind === 'child') {
     const child = f.child;
-    const childWords = !child ? '' : 'missing' in child ? ` The child run ${child.runId} no longer exists; the reconciler resumes the parent.` : ` The child: ${child.summary}`;
+    const childWords = !child
+      ? ''
+      : 'missing' in child
+        ? ` The child run ${child.runId} no longer exists; the reconciler resumes the parent.`
+        : ` The child: ${child.summary}`;
     return {
-      ...base, state: 'waiting-child', since: iso(run.updatedAt), ...(run.wait.timeoutAt ? { until: iso(run.wait.timeoutAt) } : {}),
-      details: [`Child run ${run.wait.childRunId}.`, ...(run.wait.timeoutAt ? [`The step fails and cancels the child at ${at(run.wait.timeoutAt)} if it has not ended.`] : [])],
+      ...base,
+      state: 'waiting-child',
+      since: iso(run.updatedAt),
+      ...(run.wait.timeoutAt ? { until: iso(run.wait.timeoutAt) } : {}),
+      details: [
+        `Child run ${run.wait.childRunId}.`,
+        ...(run.wait.timeoutAt ? [`The step fails and cancels the child at ${at(run.wait.timeoutAt)} if it has not ended.`] : []),
+      ],
       ...(child ? { child } : {}),
       summary: `Waiting since ${at(run.updatedAt)} for child run ${run.wait.childRunId} at ${stepName}.${childWords}`,
     };
@@ -121,19 +171,39 @@ export function diagnose(f: DiagnosisFacts): Diagnosis {
   if (run.status !== 'running') {
     const cb = f.callback;
     const pending = cb ? cb.state !== 'completed' && cb.state !== 'failed' && cb.state !== 'unknown' : false;
-    const callback = cb ? { pending, ...(cb.attemptsMade !== undefined ? { attempts: cb.attemptsMade } : {}), ...(cb.lastError ? { lastError: cb.lastError } : {}) } : undefined;
+    const callback = cb
+      ? {
+          pending,
+          ...(cb.attemptsMade !== undefined ? { attempts: cb.attemptsMade } : {}),
+          ...(cb.lastError ? { lastError: cb.lastError } : {}),
+        }
+      : undefined;
     const ended = run.status === 'draft' ? 'went back to draft' : run.status;
     const details = [
       ...(run.error ? [`Error at ${run.error.stepId ?? 'the run'}: ${run.error.message}`] : []),
       ...(cb
-        ? [pending
-            ? `The completion callback is not delivered yet${cb.attemptsMade ? ` after ${cb.attemptsMade} attempt(s)` : ''}${cb.lastError ? `; last error: ${cb.lastError}` : ''}; it is retried with backoff.`
-            : cb.state === 'completed' ? 'The completion callback was delivered.' : cb.state === 'failed' ? `The completion callback gave up${cb.lastError ? `: ${cb.lastError}` : ''}.` : 'The completion callback job is gone (delivered long ago, or never relayed).']
+        ? [
+            pending
+              ? `The completion callback is not delivered yet${cb.attemptsMade ? ` after ${cb.attemptsMade} attempt(s)` : ''}${cb.lastError ? `; last error: ${cb.lastError}` : ''}; it is retried with backoff.`
+              : cb.state === 'completed'
+                ? 'The completion callback was delivered.'
+                : cb.state === 'failed'
+                  ? `The completion callback gave up${cb.lastError ? `: ${cb.lastError}` : ''}.`
+                  : 'The completion callback job is gone (delivered long ago, or never relayed).',
+          ]
         : []),
-      ...(run.status === 'failed' ? ['POST /api/runs/{id}/retry runs the failed step again.'] : run.status === 'draft' ? ['POST /api/runs/{id}/submit starts it again.'] : []),
+      ...(run.status === 'failed'
+        ? ['POST /api/runs/{id}/retry runs the failed step again.']
+        : run.status === 'draft'
+          ? ['POST /api/runs/{id}/submit starts it again.']
+          : []),
     ];
     return {
-      ...base, state: 'finished', since: iso(run.updatedAt), details, ...(callback ? { callback } : {}),
+      ...base,
+      state: 'finished',
+      since: iso(run.updatedAt),
+      details,
+      ...(callback ? { callback } : {}),
       summary: `The run ${ended} ${relative(run.updatedAt, now)}${run.error ? ` (${run.error.message})` : ''}${pending ? '; its completion callback is not delivered yet' : ''}.`,
     };
   }
@@ -144,9 +214,16 @@ export function diagnose(f: DiagnosisFacts): Diagnosis {
   if (!j || j.state === 'unknown' || j.state === 'completed') {
     const repairAt = Math.max(run.updatedAt + f.reconciler.graceMs, now) + f.reconciler.intervalMs;
     return {
-      ...base, state: 'no-job', since: iso(run.updatedAt), repairable: true, repairAt: iso(repairAt), ...(job ? { job } : {}),
+      ...base,
+      state: 'no-job',
+      since: iso(run.updatedAt),
+      repairable: true,
+      repairAt: iso(repairAt),
+      ...(job ? { job } : {}),
       details: [
-        j?.state === 'completed' ? `The job ${j.id} completed without committing the step (a crash between the two).` : `There is no job ${run.id}-${run.seq} for ${stepName} (deleted, or lost).`,
+        j?.state === 'completed'
+          ? `The job ${j.id} completed without committing the step (a crash between the two).`
+          : `There is no job ${run.id}-${run.seq} for ${stepName} (deleted, or lost).`,
         'POST /api/runs/{id}/repair re-adds it now.',
       ],
       summary: `Nothing will run ${stepName}: it has no job. The reconciler re-adds it at about ${at(repairAt)}, or repair it now.`,
@@ -155,7 +232,10 @@ export function diagnose(f: DiagnosisFacts): Diagnosis {
   if (j.state === 'failed') {
     const when = now + f.reconciler.intervalMs;
     return {
-      ...base, state: 'job-failed', since: iso(run.updatedAt), job: job!,
+      ...base,
+      state: 'job-failed',
+      since: iso(run.updatedAt),
+      job: job!,
       details: [`BullMQ failed the job outside the step handler${j.lastError ? `: ${j.lastError}` : ''}.`],
       summary: `The job of ${stepName} failed without the run knowing; the reconciler marks the run failed at about ${at(when)}.`,
     };
@@ -164,8 +244,15 @@ export function diagnose(f: DiagnosisFacts): Diagnosis {
     const error = j.lastError ?? f.lastAttemptError;
     const until = j.delayUntil ?? now;
     return {
-      ...base, state: 'retry-delayed', since: iso(run.updatedAt), until: iso(until), job: job!,
-      details: [`${j.attemptsMade} attempt(s) failed so far; ${j.maxAttempts - j.attemptsMade} left.`, ...(error ? [`Last error: ${error}`] : [])],
+      ...base,
+      state: 'retry-delayed',
+      since: iso(run.updatedAt),
+      until: iso(until),
+      job: job!,
+      details: [
+        `${j.attemptsMade} attempt(s) failed so far; ${j.maxAttempts - j.attemptsMade} left.`,
+        ...(error ? [`Last error: ${error}`] : []),
+      ],
       summary: `${stepName} failed${error ? ` with "${error}"` : ''} and is retried at ${at(until)} (${attempts}).`,
     };
   }
@@ -175,28 +262,46 @@ export function diagnose(f: DiagnosisFacts): Diagnosis {
     const seen = j.workerSeenAt ? ` (last heartbeat ${relative(j.workerSeenAt, now)})` : '';
     if (!lockAt) {
       return {
-        ...base, state: 'stalled', since: iso(run.updatedAt), job: job!,
-        details: [`Worker ${worker}${seen} stopped renewing the job's lock: it crashed or is blocked.`, `The stalled-job check puts it back in the queue within ${Math.round(f.reconciler.stalledIntervalMs / 1000)} s; another worker then runs it.`],
+        ...base,
+        state: 'stalled',
+        since: iso(run.updatedAt),
+        job: job!,
+        details: [
+          `Worker ${worker}${seen} stopped renewing the job's lock: it crashed or is blocked.`,
+          `The stalled-job check puts it back in the queue within ${Math.round(f.reconciler.stalledIntervalMs / 1000)} s; another worker then runs it.`,
+        ],
         summary: `${stepName} was taken by worker ${worker}, whose lock has expired; it goes back to the queue at the next stalled check (${attempts}).`,
       };
     }
     return {
-      ...base, state: 'active', since: iso(run.updatedAt), job: job!,
+      ...base,
+      state: 'active',
+      since: iso(run.updatedAt),
+      job: job!,
       details: [`Worker ${worker}${seen} holds the lock until ${at(lockAt)} and renews it while it works.`],
       summary: `${stepName} is running on worker ${worker} (${attempts}); its lock expires at ${at(lockAt)} unless renewed.`,
     };
   }
   const ahead = j.queueAhead ?? 0;
   return {
-    ...base, state: 'queued', since: iso(run.updatedAt), job: job!,
-    details: [ahead ? `${ahead} job(s) are handed out before it.` : 'It is next in the queue.', ...(f.lastAttemptError ? [`Last error: ${f.lastAttemptError}`] : [])],
+    ...base,
+    state: 'queued',
+    since: iso(run.updatedAt),
+    job: job!,
+    details: [
+      ahead ? `${ahead} job(s) are handed out before it.` : 'It is next in the queue.',
+      ...(f.lastAttemptError ? [`Last error: ${f.lastAttemptError}`] : []),
+    ],
     summary: `${stepName} is queued behind ${ahead} job(s), waiting for a free worker (${attempts}).`,
   };
 }
 
 function jobView(j: JobFacts, now: number): NonNullable<Diagnosis['job']> {
   return {
-    id: j.id, state: j.state, attemptsMade: j.attemptsMade, attemptsStarted: j.attemptsStarted,
+    id: j.id,
+    state: j.state,
+    attemptsMade: j.attemptsMade,
+    attemptsStarted: j.attemptsStarted,
     ...(j.delayUntil !== undefined && j.state === 'delayed' ? { delayUntil: iso(j.delayUntil) } : {}),
     ...(j.lastError ? { lastError: j.lastError } : {}),
     ...(j.worker ? { worker: j.worker } : {}),

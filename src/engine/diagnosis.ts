@@ -46,7 +46,11 @@ export class Diagnoser {
     const facts: DiagnosisFacts = {
       now: Date.now(),
       run: {
-        id: run.id, status: run.status, seq: run.seq, stepId: run.stepId, updatedAt: run.updatedAt,
+        id: run.id,
+        status: run.status,
+        seq: run.seq,
+        stepId: run.stepId,
+        updatedAt: run.updatedAt,
         ...(run.error ? { error: run.error } : {}),
         ...(run.wait ? { wait: run.wait } : {}),
         ...(run.resolution ? { resolved: true } : {}),
@@ -85,7 +89,11 @@ export class Diagnoser {
     const state = (await job.getState()) as JobState;
     const q = this.d.queue.keys;
     const facts: JobFacts = {
-      id: jobId, state, attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted ?? 0, maxAttempts: job.opts.attempts ?? 1,
+      id: jobId,
+      state,
+      attemptsMade: job.attemptsMade,
+      attemptsStarted: job.attemptsStarted ?? 0,
+      maxAttempts: job.opts.attempts ?? 1,
       ...(job.failedReason ? { lastError: job.failedReason } : {}),
       ...(job.processedBy ? { worker: job.processedBy } : {}),
     };
@@ -112,7 +120,11 @@ export class Diagnoser {
     if (inOutbox) return { state: 'outbox' };
     const job = await Job.fromId(this.d.events, `cb-${run.id}-${run.seq}`);
     if (!job) return { state: 'unknown' };
-    return { state: (await job.getState()) as JobState, attemptsMade: job.attemptsMade, ...(job.failedReason ? { lastError: job.failedReason } : {}) };
+    return {
+      state: (await job.getState()) as JobState,
+      attemptsMade: job.attemptsMade,
+      ...(job.failedReason ? { lastError: job.failedReason } : {}),
+    };
   }
 
   /**
@@ -132,7 +144,10 @@ export class Diagnoser {
     // racing repairs one applies, and the lost job, should it ever come back, is a stale no-op.
     const jobId = stepJobId(run.id, run.seq + 1);
     const res = await this.d.runs.transition(run.id, {
-      workflow: run.workflow, expect: ['running'], seq: run.seq, advance: true,
+      workflow: run.workflow,
+      expect: ['running'],
+      seq: run.seq,
+      advance: true,
       events: [{ type: 'run.repaired', by, stepId: step.id, detail: { jobId, lostJobId: stepJobId(run.id, run.seq) } }],
       job: this.d.scheduler.job(run.id, run.seq + 1, step),
     });

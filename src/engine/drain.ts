@@ -8,7 +8,10 @@ const IDLE_CLOSE_MS = 1_000;
 
 export async function drain(closing: Promise<unknown>, timeoutMs: number, held: () => number): Promise<'closed' | 'timeout' | 'idle'> {
   let done = false;
-  closing.then(() => (done = true), () => (done = true));
+  closing.then(
+    () => (done = true),
+    () => (done = true),
+  );
   const t0 = Date.now();
   for (;;) {
     if (done) return 'closed';

@@ -32,7 +32,7 @@ import { EventWorker } from './event-worker.ts';
 import { Links, type LinkClaims } from './links.ts';
 import { closureOf, linkOpen, type LinkStatus } from './link-status.ts';
 import { EVENTS_QUEUE, Waits } from './waits.ts';
-import { notifyConfirmation } from '../steps/getUserConfirmation.ts';
+import { notifyConfirmation } from '../steps/get-user-confirmation.ts';
 import { WorkflowStore } from './workflow-store.ts';
 import { Diagnoser } from './diagnosis.ts';
 import type { Diagnosis } from './diagnose.ts';
@@ -119,32 +119,72 @@ export class Engine {
       links: {
         async forOptions(a) {
           const out: Record<string, string> = {};
-          for (const option of a.options) out[option] = await links.url({ runId: a.runId, stepId: a.stepId, seq: a.seq, principalId: a.principalId, option, exp: a.exp });
+          for (const option of a.options)
+            out[option] = await links.url({ runId: a.runId, stepId: a.stepId, seq: a.seq, principalId: a.principalId, option, exp: a.exp });
           return out;
         },
       },
     };
     this.waits = new Waits(
-      redis, this.keys, this.runs, this.workflows, this.scheduler, scripts, this.eventQueue, () => this.services, log,
-      opts.retentionSec, opts.modelMaxBytes, (childRunId) => this.cancel(childRunId, 'system').then(() => undefined, () => undefined),
+      redis,
+      this.keys,
+      this.runs,
+      this.workflows,
+      this.scheduler,
+      scripts,
+      this.eventQueue,
+      () => this.services,
+      log,
+      opts.retentionSec,
+      opts.modelMaxBytes,
+      (childRunId) =>
+        this.cancel(childRunId, 'system').then(
+          () => undefined,
+          () => undefined,
+        ),
     );
     this.processor = new StepProcessor(
-      this.runs, this.workflows, this.scheduler, log,
+      this.runs,
+      this.workflows,
+      this.scheduler,
+      log,
       { maxTransitions: opts.maxTransitions, modelMaxBytes: opts.modelMaxBytes },
-      this.services, this.waits,
-      (childRunId) => this.cancel(childRunId, 'system').then(() => undefined, () => undefined),
+      this.services,
+      this.waits,
+      (childRunId) =>
+        this.cancel(childRunId, 'system').then(
+          () => undefined,
+          () => undefined,
+        ),
     );
     this.diagnoser = new Diagnoser({
-      redis, keys: this.keys, runs: this.runs, workflows: this.workflows, queue: this.queue, events: this.eventQueue, scheduler: this.scheduler, log,
-      reconciler: { intervalMs: opts.reconcile.intervalMs, graceMs: opts.reconcile.graceMs, stalledIntervalMs: opts.worker.stalledIntervalMs },
+      redis,
+      keys: this.keys,
+      runs: this.runs,
+      workflows: this.workflows,
+      queue: this.queue,
+      events: this.eventQueue,
+      scheduler: this.scheduler,
+      log,
+      reconciler: {
+        intervalMs: opts.reconcile.intervalMs,
+        graceMs: opts.reconcile.graceMs,
+        stalledIntervalMs: opts.worker.stalledIntervalMs,
+      },
     });
     this.operationQueue = new Queue(OPERATIONS_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
     const operationQueueError = throttledLog(log, 'error', 'operations queue error');
     this.operationQueue.on('error', (err) => operationQueueError(err));
     this.operations = new Operations({
-      redis, keys: this.keys, runs: this.runs, queue: this.operationQueue, log, retentionSec: opts.retentionSec,
+      redis,
+      keys: this.keys,
+      runs: this.runs,
+      queue: this.operationQueue,
+      log,
+      retentionSec: opts.retentionSec,
       policyOf: (workflow) => this.policyOf(workflow),
-      act: (action, runId, by) => (action === 'cancel' ? this.cancel(runId, by) : action === 'retry' ? this.retry(runId, {}, by) : this.submit(runId, {}, by)),
+      act: (action, runId, by) =>
+        action === 'cancel' ? this.cancel(runId, by) : action === 'retry' ? this.retry(runId, {}, by) : this.submit(runId, {}, by),
     });
     this.migrations = new Migrations(this.runs, this.workflows, log);
   }
@@ -165,12 +205,18 @@ export class Engine {
     return validateDefinition(input, lint);
   }
 
-  async saveWorkflow(name: string, input: unknown, lint: ValidateOptions = {}): Promise<{ name: string; version: number; created: boolean; warnings: ValidationResult['warnings'] }> {
+  async saveWorkflow(
+    name: string,
+    input: unknown,
+    lint: ValidateOptions = {},
+  ): Promise<{ name: string; version: number; created: boolean; warnings: ValidationResult['warnings'] }> {
     const body = input && typeof input === 'object' && !Array.isArray(input) ? { name, ...(input as object) } : input;
     const result = validateDefinition(body, lint);
     if (!result.valid || !result.definition) throw new EngineError('invalid', 'the workflow definition is invalid', result.errors);
     if (result.definition.name !== name) {
-      throw new EngineError('invalid', 'the body names another workflow than the URL', [{ path: '$.name', message: `must be "${name}" (the name in the URL)` }]);
+      throw new EngineError('invalid', 'the body names another workflow than the URL', [
+        { path: '$.name', message: `must be "${name}" (the name in the URL)` },
+      ]);
     }
     const saved = await this.workflows.save(result.definition);
     return { name, ...saved, warnings: result.warnings };
@@ -209,21 +255,39 @@ export class Engine {
     const events = [{ type: 'run.started', by, detail: { version, entryId } }];
     if (!plan.start) events.push({ type: 'run.completed', by: undefined, detail: { version, entryId } });
     const idempotency = ctx.idempotencyKey
-      ? { key: ctx.idempotencyKey, bodyHash: hashOf([workflow, input.model ?? null, input.entryId ?? null, input.callbackUrl ?? null]), ttlMs: this.opts.idempotencyTtlMs }
+      ? {
+          key: ctx.idempotencyKey,
+          bodyHash: hashOf([workflow, input.model ?? null, input.entryId ?? null, input.callbackUrl ?? null]),
+          ttlMs: this.opts.idempotencyTtlMs,
+        }
       : undefined;
     const res = await this.runs.create(
       {
-        runId, workflow, version, status: plan.start ? 'running' : 'completed', stepId: plan.start, model, entryId,
-        idempotency, callbackUrl: input.callbackUrl, startedBy: by, parent: ctx.parent, events,
+        runId,
+        workflow,
+        version,
+        status: plan.start ? 'running' : 'completed',
+        stepId: plan.start,
+        model,
+        entryId,
+        idempotency,
+        callbackUrl: input.callbackUrl,
+        startedBy: by,
+        parent: ctx.parent,
+        events,
         modelJson,
-        job: plan.start ? this.scheduler.job(runId, 0, plan.steps[plan.start]!, { workflow, version, entryId, transitions: 0, model }, modelJson) : undefined,
+        job: plan.start
+          ? this.scheduler.job(runId, 0, plan.steps[plan.start]!, { workflow, version, entryId, transitions: 0, model }, modelJson)
+          : undefined,
       },
       entry?.model ?? model,
     );
     if (!res.created) {
       if ('entryOwner' in res) throw new EntryOwnedError(entryId, res.entryOwner);
       if (res.bodyHash !== idempotency?.bodyHash) {
-        throw new EngineError('conflict', 'this Idempotency-Key was already used with a different request', [{ path: 'Idempotency-Key', message: 'reused with another body' }]);
+        throw new EngineError('conflict', 'this Idempotency-Key was already used with a different request', [
+          { path: 'Idempotency-Key', message: 'reused with another body' },
+        ]);
       }
       const existing = await this.runs.get(res.runId);
       if (!existing) throw new EngineError('not_found', `run ${res.runId} of this Idempotency-Key has expired`);
@@ -250,13 +314,17 @@ export class Engine {
     const { stepId, stageId, ...q } = search;
     if (!stepId && !stageId) return q;
     if (!q.workflow) {
-      throw new EngineError('invalid', 'stepId and stageId filter the runs of one workflow', [{ path: stepId ? '$.stepId' : '$.stageId', message: 'needs the workflow parameter' }]);
+      throw new EngineError('invalid', 'stepId and stageId filter the runs of one workflow', [
+        { path: stepId ? '$.stepId' : '$.stageId', message: 'needs the workflow parameter' },
+      ]);
     }
     if (!stageId) return { ...q, stepIds: [stepId!] };
     const inStage = new Map<number, Set<string>>();
     for (const { version } of await this.workflows.versions(q.workflow)) {
       const plan = await this.workflows.plan(q.workflow, version);
-      const ids = Object.values(plan?.steps ?? {}).filter((st) => st.stageId === stageId && (!stepId || st.id === stepId)).map((st) => st.id);
+      const ids = Object.values(plan?.steps ?? {})
+        .filter((st) => st.stageId === stageId && (!stepId || st.id === stepId))
+        .map((st) => st.id);
       if (ids.length) inStage.set(version, new Set(ids));
     }
     const stepIds = [...new Set([...inStage.values()].flatMap((ids) => [...ids]))];
@@ -275,13 +343,22 @@ export class Engine {
   }
 
   /** What a bulk operation would act on: the runs the caller may act on (count, ≤ 10 of them) and those it would skip. */
-  async bulkDryRun(action: BulkAction, filter: BulkFilter, caller: { id: string; roles: readonly string[] }): Promise<{ count: number; skipped: number; sample: RunView[] }> {
+  async bulkDryRun(
+    action: BulkAction,
+    filter: BulkFilter,
+    caller: { id: string; roles: readonly string[] },
+  ): Promise<{ count: number; skipped: number; sample: RunView[] }> {
     const r = await this.operations.dryRun(action, filter, caller);
     return { count: r.count, skipped: r.skipped, sample: await Promise.all(r.sample.map((run) => this.view(run))) };
   }
 
   /** Starts a bulk operation in the background (src/engine/operations.ts). */
-  startBulk(action: BulkAction, filter: BulkFilter, caller: { id: string; roles: readonly string[] }, idempotencyKey?: string): Promise<{ id: string; created: boolean }> {
+  startBulk(
+    action: BulkAction,
+    filter: BulkFilter,
+    caller: { id: string; roles: readonly string[] },
+    idempotencyKey?: string,
+  ): Promise<{ id: string; created: boolean }> {
     return this.operations.start(action, filter, caller, idempotencyKey);
   }
 
@@ -300,10 +377,20 @@ export class Engine {
   async simulate(workflow: string, input: { model: Model; version?: number; stubs?: Record<string, unknown> }): Promise<SimulationResult> {
     const version = input.version ?? (await this.workflows.latestVersion(workflow));
     const plan = version ? await this.workflows.plan(workflow, version) : null;
-    if (!plan) throw new EngineError(input.version ? 'invalid' : 'not_found', `workflow ${workflow} has no version ${input.version ?? ''}`.trim(), input.version ? [{ path: '$.version', message: 'no such version' }] : undefined);
+    if (!plan)
+      throw new EngineError(
+        input.version ? 'invalid' : 'not_found',
+        `workflow ${workflow} has no version ${input.version ?? ''}`.trim(),
+        input.version ? [{ path: '$.version', message: 'no such version' }] : undefined,
+      );
     return simulate(plan, {
-      model: input.model, stubs: input.stubs, maxTransitions: Math.min(this.opts.maxTransitions, 1000),
-      directory: this.services.directory, templates: this.services.templates, publicUrl: this.services.publicUrl, log: this.log,
+      model: input.model,
+      stubs: input.stubs,
+      maxTransitions: Math.min(this.opts.maxTransitions, 1000),
+      directory: this.services.directory,
+      templates: this.services.templates,
+      publicUrl: this.services.publicUrl,
+      log: this.log,
     });
   }
 
@@ -312,7 +399,10 @@ export class Engine {
     return this.runs.history(runId, from, 100_000);
   }
 
-  async listRuns(search: RunSearch, visible?: (run: { workflow: string }) => Promise<boolean> | boolean): Promise<{ items: RunView[]; nextCursor?: string }> {
+  async listRuns(
+    search: RunSearch,
+    visible?: (run: { workflow: string }) => Promise<boolean> | boolean,
+  ): Promise<{ items: RunView[]; nextCursor?: string }> {
     const q = await this.positionQuery(search);
     if (!q) return { items: [] };
     const page = await this.runs.list(q, visible);
@@ -323,8 +413,12 @@ export class Engine {
     const run = await this.runs.get(runId);
     if (!run) throw new EngineError('not_found', `no run ${runId}`);
     const res = await this.runs.transition(runId, {
-      workflow: run.workflow, expect: ['running', 'waiting', 'draft', 'failed'], status: 'cancelled', advance: true,
-      set: { stepId: run.stepId ?? '' }, events: [{ type: 'run.cancelled', by, stepId: run.stepId ?? undefined }],
+      workflow: run.workflow,
+      expect: ['running', 'waiting', 'draft', 'failed'],
+      status: 'cancelled',
+      advance: true,
+      set: { stepId: run.stepId ?? '' },
+      events: [{ type: 'run.cancelled', by, stepId: run.stepId ?? undefined }],
     });
     if (!res.ok) throw conflict(res, `run ${runId} cannot be cancelled`);
     // The pending job would be a stale no-op anyway; removing it keeps the queue honest.
@@ -346,12 +440,19 @@ export class Engine {
     const stepId = body.fromStepId ?? run.error?.stepId ?? run.stepId;
     const step = stepId ? plan?.steps[stepId] : undefined;
     if (!plan || !step) {
-      throw new EngineError('invalid', `workflow ${run.workflow} v${run.version} has no step ${stepId}`, [{ path: '$.fromStepId', message: `no step "${stepId}" in version ${run.version}` }]);
+      throw new EngineError('invalid', `workflow ${run.workflow} v${run.version} has no step ${stepId}`, [
+        { path: '$.fromStepId', message: `no step "${stepId}" in version ${run.version}` },
+      ]);
     }
     const model = body.modelPatch ? mergePatch(run.model, body.modelPatch) : run.model;
     const modelJson = this.modelJson(model, '$.modelPatch');
     const res = await this.runs.transition(runId, {
-      workflow: run.workflow, expect: ['failed'], seq: run.seq, status: 'running', advance: true, restartCount: true,
+      workflow: run.workflow,
+      expect: ['failed'],
+      seq: run.seq,
+      status: 'running',
+      advance: true,
+      restartCount: true,
       set: { stepId: step.id, error: '', ...(body.modelPatch ? { model: modelJson } : {}) },
       events: [{ type: 'run.retried', by, stepId: step.id, detail: { fromStepId: step.id, modelPatched: Boolean(body.modelPatch) } }],
       job: this.scheduler.job(runId, run.seq + 1, step),
@@ -372,7 +473,12 @@ export class Engine {
     const events = [{ type: 'run.submitted', by }];
     if (!plan.start) events.push({ type: 'run.completed', by: undefined });
     const res = await this.runs.transition(runId, {
-      workflow: run.workflow, expect: ['draft'], seq: run.seq, status: plan.start ? 'running' : 'completed', advance: true, restartCount: true,
+      workflow: run.workflow,
+      expect: ['draft'],
+      seq: run.seq,
+      status: plan.start ? 'running' : 'completed',
+      advance: true,
+      restartCount: true,
       set: { stepId: plan.start ?? '', ...(body.modelPatch ? { model: modelJson } : {}) },
       events,
       job: plan.start ? this.scheduler.job(runId, run.seq + 1, plan.steps[plan.start]!) : undefined,
@@ -402,7 +508,12 @@ export class Engine {
   }
 
   /** An answer to the confirmation the run waits on; resolves the wait when the policy is met. */
-  async confirm(runId: string, who: { id: string; roles: readonly string[] }, option: string, comment?: string): Promise<{ run: RunView; resolved: boolean }> {
+  async confirm(
+    runId: string,
+    who: { id: string; roles: readonly string[] },
+    option: string,
+    comment?: string,
+  ): Promise<{ run: RunView; resolved: boolean }> {
     const res = await this.waits.answer(runId, who, option, comment);
     return { run: await this.getRun(runId), resolved: res === 'resolved' };
   }
@@ -411,7 +522,10 @@ export class Engine {
   async readLink(token: string): Promise<LinkClaims> {
     const check = await this.links.check(token, false);
     if (!check.ok) {
-      throw new EngineError(check.reason === 'used' ? 'conflict' : 'forbidden', `this answer link is ${check.reason === 'used' ? 'already used' : check.reason === 'expired' ? 'expired' : 'not valid'}`);
+      throw new EngineError(
+        check.reason === 'used' ? 'conflict' : 'forbidden',
+        `this answer link is ${check.reason === 'used' ? 'already used' : check.reason === 'expired' ? 'expired' : 'not valid'}`,
+      );
     }
     return check.claims;
   }
@@ -445,7 +559,8 @@ export class Engine {
     }
     const who = { id: c.principalId, roles: this.services.directory.rolesOf(c.principalId) };
     const policy = await this.policyOf(run.workflow);
-    if (!policy || !can(who, 'confirm', policy)) throw new EngineError('forbidden', `${who.id} may not answer confirmations of ${run.workflow}`);
+    if (!policy || !can(who, 'confirm', policy))
+      throw new EngineError('forbidden', `${who.id} may not answer confirmations of ${run.workflow}`);
     if (!(await this.links.check(token, true)).ok) throw new EngineError('conflict', 'this answer link is already used');
     return this.confirm(c.runId, who, c.option, comment);
   }
@@ -455,30 +570,52 @@ export class Engine {
   }
 
   /** Starts the child run of a `workflow` dataflow, idempotent on the parent step's effect key. */
-  async startChildRun(workflow: string, input: unknown, ctx: { runId: string; stepId: string; seq: number; effectKey: string }): Promise<{ childRunId: string }> {
+  async startChildRun(
+    workflow: string,
+    input: unknown,
+    ctx: { runId: string; stepId: string; seq: number; effectKey: string },
+  ): Promise<{ childRunId: string }> {
     const model = input && typeof input === 'object' && !Array.isArray(input) ? (input as Model) : { input };
-    const { run } = await this.startRun(workflow, { model }, {
-      idempotencyKey: `child-${ctx.effectKey.replace(/[^\x21-\x7e]/g, '_')}`,
-      by: `run:${ctx.runId}`,
-      parent: { runId: ctx.runId, stepId: ctx.stepId, seq: ctx.seq + 1 },
-    });
+    const { run } = await this.startRun(
+      workflow,
+      { model },
+      {
+        idempotencyKey: `child-${ctx.effectKey.replace(/[^\x21-\x7e]/g, '_')}`,
+        by: `run:${ctx.runId}`,
+        parent: { runId: ctx.runId, stepId: ctx.stepId, seq: ctx.seq + 1 },
+      },
+    );
     return { childRunId: run.id };
   }
 
   async getEntry(entryId: string) {
     const entry = await this.runs.getEntry(entryId);
     if (!entry) throw new EngineError('not_found', `no entry ${entryId}`);
-    return { id: entry.id, version: entry.version, model: entry.model, updatedAt: new Date(entry.updatedAt).toISOString(), workflow: entry.workflow };
+    return {
+      id: entry.id,
+      version: entry.version,
+      model: entry.model,
+      updatedAt: new Date(entry.updatedAt).toISOString(),
+      workflow: entry.workflow,
+    };
   }
 
   // ---- processes ----
 
   startWorker(): StepWorker {
     const worker = new StepWorker(this.redis, this.processor, this.log, {
-      ...this.opts.worker, prefix: this.keys.bullPrefix, queueName: STEP_QUEUE, heartbeatKey: this.keys.workerHeartbeats,
+      ...this.opts.worker,
+      prefix: this.keys.bullPrefix,
+      queueName: STEP_QUEUE,
+      heartbeatKey: this.keys.workerHeartbeats,
     });
     const events = new EventWorker({
-      redis: this.redis, keys: this.keys, queue: this.eventQueue, runs: this.runs, waits: this.waits, log: this.log,
+      redis: this.redis,
+      keys: this.keys,
+      queue: this.eventQueue,
+      runs: this.runs,
+      waits: this.waits,
+      log: this.log,
       concurrency: Math.max(5, Math.ceil(this.opts.worker.concurrency / 2)),
       view: (run) => this.view(run),
       callbackSecret: async () => this.opts.webhookSecret ?? (await this.links.secretText()),
@@ -486,21 +623,34 @@ export class Engine {
     });
     const operations = new OperationWorker(this.redis, this.operationQueue, this.operations, this.log);
     // All drain at once, so a SIGTERM costs one SHUTDOWN_TIMEOUT_MS, not several.
-    this.closers.push(() => Promise.all([worker.close(), events.close(this.opts.worker.shutdownTimeoutMs), operations.close(this.opts.worker.shutdownTimeoutMs)]));
+    this.closers.push(() =>
+      Promise.all([worker.close(), events.close(this.opts.worker.shutdownTimeoutMs), operations.close(this.opts.worker.shutdownTimeoutMs)]),
+    );
     return worker;
   }
 
   private async remind(run: RunState, pending: string[], n: number): Promise<void> {
     if (run.wait?.kind !== 'confirmation') return;
     const effectKey = `${run.id}/${run.wait.stepId}/${run.seq}/reminder-${n}`;
-    await notifyConfirmation(this.services, { runId: run.id, workflow: run.workflow, stepId: run.wait.stepId, seq: run.seq, task: run.wait.task, model: run.model }, pending, {
-      effectKey, runId: run.id, stepId: run.wait.stepId, seq: run.seq, attempt: 1, signal: AbortSignal.timeout(30_000),
-    });
+    await notifyConfirmation(
+      this.services,
+      { runId: run.id, workflow: run.workflow, stepId: run.wait.stepId, seq: run.seq, task: run.wait.task, model: run.model },
+      pending,
+      {
+        effectKey,
+        runId: run.id,
+        stepId: run.wait.stepId,
+        seq: run.seq,
+        attempt: 1,
+        signal: AbortSignal.timeout(30_000),
+      },
+    );
   }
 
   startReconciler(): Reconciler {
     this.reconciler = new Reconciler(this.redis, this.queue, this.runs, this.processor, this.waits, this.eventQueue, this.log, {
-      ...this.opts.reconcile, lockKey: `${this.keys.prefix}:reconciler-lock`,
+      ...this.opts.reconcile,
+      lockKey: `${this.keys.prefix}:reconciler-lock`,
     });
     this.reconciler.start();
     return this.reconciler;
@@ -543,7 +693,9 @@ export class Engine {
     const json = JSON.stringify(model);
     const bytes = Buffer.byteLength(json);
     if (bytes > this.opts.modelMaxBytes) {
-      throw new EngineError('invalid', `the model is ${bytes} bytes; the limit is ${this.opts.modelMaxBytes}`, [{ path, message: `model larger than ${this.opts.modelMaxBytes} bytes` }]);
+      throw new EngineError('invalid', `the model is ${bytes} bytes; the limit is ${this.opts.modelMaxBytes}`, [
+        { path, message: `model larger than ${this.opts.modelMaxBytes} bytes` },
+      ]);
     }
     return json;
   }

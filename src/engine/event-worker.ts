@@ -50,19 +50,23 @@ export class EventWorker {
   constructor(private readonly d: EventWorkerDeps) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
     this.connection = d.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
-    this.worker = new Worker(d.queue.name, async (job) => {
-      this.held += 1;
-      try {
-        return await this.handle(job);
-      } finally {
-        this.held -= 1;
-      }
-    }, {
-      connection: this.connection,
-      prefix: d.queue.opts.prefix,
-      concurrency: d.concurrency,
-      settings: { backoffStrategy: (attemptsMade: number) => Math.min(1000 * 2 ** (attemptsMade - 1), CALLBACK_MAX_DELAY_MS) },
-    });
+    this.worker = new Worker(
+      d.queue.name,
+      async (job) => {
+        this.held += 1;
+        try {
+          return await this.handle(job);
+        } finally {
+          this.held -= 1;
+        }
+      },
+      {
+        connection: this.connection,
+        prefix: d.queue.opts.prefix,
+        concurrency: d.concurrency,
+        settings: { backoffStrategy: (attemptsMade: number) => Math.min(1000 * 2 ** (attemptsMade - 1), CALLBACK_MAX_DELAY_MS) },
+      },
+    );
     const workerError = throttledLog(d.log, 'error', 'event worker error');
     this.refusals = refusalBackoff(this.worker);
     this.worker.on('error', (err) => {
@@ -71,7 +75,12 @@ export class EventWorker {
     });
     this.worker.on('stalled', () => stalledJobs.inc({ queue: d.queue.name }));
     const relayFailed = throttledLog(d.log, 'error', 'outbox relay failed');
-    this.worker.on('failed', (job, err) => d.log.warn({ err: err.message, job: job?.name, runId: job?.data?.runId, seq: job?.data?.seq, attempt: job?.attemptsMade }, 'event job failed'));
+    this.worker.on('failed', (job, err) =>
+      d.log.warn(
+        { err: err.message, job: job?.name, runId: job?.data?.runId, seq: job?.data?.seq, attempt: job?.attemptsMade },
+        'event job failed',
+      ),
+    );
     const tick = async () => {
       if (this.stopped) return;
       try {

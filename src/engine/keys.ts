@@ -83,8 +83,7 @@ export function createKeys(prefix: string): Keys {
     idempotency: (workflow, key) => `${prefix}:idem:${workflow}:${key}`,
     workflow: (name) => `${prefix}:wf:${name}`,
     workflowIndex: `${prefix}:wf-index`,
-    runIndex: ({ workflow, status }) =>
-      `${runIndexPrefix}:${workflow ? `wf:${workflow}` : 'all'}:${status ? `st:${status}` : 'any'}`,
+    runIndex: ({ workflow, status }) => `${runIndexPrefix}:${workflow ? `wf:${workflow}` : 'all'}:${status ? `st:${status}` : 'any'}`,
     runIndexPrefix,
     positionIndex: (workflow) => `${runIndexPrefix}:wf:${workflow}:at`,
     entryRuns: (entryId) => `${runIndexPrefix}:entry:${entryId}`,
@@ -98,7 +97,13 @@ export function createKeys(prefix: string): Keys {
     inbox: (userId) => {
       // Encoded so a user id holding `{`, `}` or `:` cannot change the hash tag or collide.
       const base = `${prefix}:inbox:{u:${encodeURIComponent(userId)}}`;
-      return { list: `${base}:list`, items: `${base}:items`, unread: `${base}:unread`, added: (id) => `${base}:added:${id}`, live: `${base}:live` };
+      return {
+        list: `${base}:list`,
+        items: `${base}:items`,
+        unread: `${base}:unread`,
+        added: (id) => `${base}:added:${id}`,
+        live: `${base}:live`,
+      };
     },
     notifySent: (digest) => `${prefix}:notify-sent:${digest}`,
     template: (name) => `${prefix}:tpl:${name}`,

@@ -53,7 +53,9 @@ export class Links {
 
   async sign(claims: Omit<LinkClaims, 'nonce'>): Promise<string> {
     const payload = b64(JSON.stringify({ ...claims, nonce: randomBytes(12).toString('base64url') }));
-    const mac = createHmac('sha256', await this.key()).update(payload).digest();
+    const mac = createHmac('sha256', await this.key())
+      .update(payload)
+      .digest();
     return `${payload}.${b64(mac)}`;
   }
 
@@ -65,7 +67,9 @@ export class Links {
   async check(token: string, consume: boolean, now = Date.now()): Promise<LinkCheck> {
     const [payload, mac, extra] = token.split('.');
     if (!payload || !mac || extra !== undefined) return { ok: false, reason: 'malformed' };
-    const expected = createHmac('sha256', await this.key()).update(payload).digest();
+    const expected = createHmac('sha256', await this.key())
+      .update(payload)
+      .digest();
     // Compared as text: base64url's last character has spare bits, so decoding first would
     // accept several spellings of one signature (a changed last letter could still verify).
     const got = Buffer.from(mac);

@@ -38,16 +38,19 @@ export function blockedReason(run: Pick<RunState, 'status' | 'stepId' | 'wait' |
   const now = from.steps[stepId];
   const next = to.steps[stepId];
   if (!next) return `step ${stepId} does not exist in version ${to.version}`;
-  if (now && now.type !== next.type) return `step ${stepId} is a ${now.type} in version ${from.version} but a ${next.type} in version ${to.version}`;
+  if (now && now.type !== next.type)
+    return `step ${stepId} is a ${now.type} in version ${from.version} but a ${next.type} in version ${to.version}`;
   if (run.status === 'waiting' && run.wait?.kind === 'confirmation') {
     if (next.type !== 'getUserConfirmation') return `step ${stepId} is not a confirmation in version ${to.version}`;
     const options = (next.def as { options?: string[] }).options;
     const missing = options ? run.wait.task.options.filter((o) => !options.includes(o)) : [];
     if (missing.length) return `step ${stepId} in version ${to.version} lacks the option(s) ${missing.join(', ')} this run asked for`;
     const field = (next.def as { confirmationField?: string }).confirmationField;
-    if (field !== run.wait.task.confirmationField) return `step ${stepId} in version ${to.version} writes the answer to ${field}, not ${run.wait.task.confirmationField}`;
+    if (field !== run.wait.task.confirmationField)
+      return `step ${stepId} in version ${to.version} writes the answer to ${field}, not ${run.wait.task.confirmationField}`;
   }
-  if (run.status === 'waiting' && run.wait?.kind === 'child' && next.type !== 'executeDataflow') return `step ${stepId} does not wait for a child run in version ${to.version}`;
+  if (run.status === 'waiting' && run.wait?.kind === 'child' && next.type !== 'executeDataflow')
+    return `step ${stepId} does not wait for a child run in version ${to.version}`;
   return null;
 }
 
@@ -60,12 +63,23 @@ export class Migrations {
 
   async migrate(workflow: string, req: MigrationRequest, by?: string): Promise<MigrationReport> {
     const [from, to] = await Promise.all([this.workflows.plan(workflow, req.fromVersion), this.workflows.plan(workflow, req.toVersion)]);
-    if (!from) throw new EngineError('invalid', `workflow ${workflow} has no version ${req.fromVersion}`, [{ path: '$.fromVersion', message: 'no such version' }]);
-    if (!to) throw new EngineError('invalid', `workflow ${workflow} has no version ${req.toVersion}`, [{ path: '$.toVersion', message: 'no such version' }]);
-    if (req.fromVersion === req.toVersion) throw new EngineError('invalid', 'fromVersion and toVersion are the same', [{ path: '$.toVersion', message: 'must differ from fromVersion' }]);
+    if (!from)
+      throw new EngineError('invalid', `workflow ${workflow} has no version ${req.fromVersion}`, [
+        { path: '$.fromVersion', message: 'no such version' },
+      ]);
+    if (!to)
+      throw new EngineError('invalid', `workflow ${workflow} has no version ${req.toVersion}`, [
+        { path: '$.toVersion', message: 'no such version' },
+      ]);
+    if (req.fromVersion === req.toVersion)
+      throw new EngineError('invalid', 'fromVersion and toVersion are the same', [
+        { path: '$.toVersion', message: 'must differ from fromVersion' },
+      ]);
     const f = req.filter ?? {};
     if (f.status && !MIGRATABLE.includes(f.status)) {
-      throw new EngineError('invalid', `only ${MIGRATABLE.join(', ')} runs can move`, [{ path: '$.filter.status', message: `must be one of ${MIGRATABLE.join(', ')}` }]);
+      throw new EngineError('invalid', `only ${MIGRATABLE.join(', ')} runs can move`, [
+        { path: '$.filter.status', message: `must be one of ${MIGRATABLE.join(', ')}` },
+      ]);
     }
     const before = f.createdBefore ? Date.parse(f.createdBefore) : Infinity;
     const after = f.createdAfter ? Date.parse(f.createdAfter) : -Infinity;
@@ -74,7 +88,10 @@ export class Migrations {
       let cursor: string | undefined;
       do {
         const page = await this.runs.list({
-          workflow, status, limit: 200, cursor,
+          workflow,
+          status,
+          limit: 200,
+          cursor,
           ...(f.stepId ? { stepIds: [f.stepId] } : {}),
           where: (r) => r.version === req.fromVersion && r.createdAt < before && r.createdAt > after,
         });
@@ -96,9 +113,19 @@ export class Migrations {
       return;
     }
     const res = await this.runs.transition(run.id, {
-      workflow: run.workflow, expect: [run.status], seq: run.seq, advance: false,
+      workflow: run.workflow,
+      expect: [run.status],
+      seq: run.seq,
+      advance: false,
       set: { version: String(to.version) },
-      events: [{ type: 'run.migrated', by, stepId: run.wait?.stepId ?? run.stepId ?? undefined, detail: { fromVersion: from.version, toVersion: to.version } }],
+      events: [
+        {
+          type: 'run.migrated',
+          by,
+          stepId: run.wait?.stepId ?? run.stepId ?? undefined,
+          detail: { fromVersion: from.version, toVersion: to.version },
+        },
+      ],
     });
     if (!res.ok) {
       report.blocked.push({ runId: run.id, reason: 'the run moved on while being migrated' });
@@ -106,6 +133,9 @@ export class Migrations {
     }
     report.movable++;
     report.moved.push(run.id);
-    this.log.info({ runId: run.id, stepId: run.stepId, seq: run.seq, fromVersion: from.version, toVersion: to.version, by }, 'run migrated');
+    this.log.info(
+      { runId: run.id, stepId: run.stepId, seq: run.seq, fromVersion: from.version, toVersion: to.version, by },
+      'run migrated',
+    );
   }
 }

@@ -90,7 +90,11 @@ export class Operations {
       let cursor: string | undefined;
       do {
         const q: ListQuery = {
-          workflow: f.workflow, status, limit: 200, cursor, ...(f.stepId ? { stepIds: [f.stepId] } : {}),
+          workflow: f.workflow,
+          status,
+          limit: 200,
+          cursor,
+          ...(f.stepId ? { stepIds: [f.stepId] } : {}),
           where: (r) => (f.version === undefined || r.version === f.version) && r.createdAt < before && r.createdAt > after,
         };
         const page = await this.d.runs.list(q);
@@ -102,7 +106,9 @@ export class Operations {
 
   validate(action: BulkAction, f: BulkFilter): void {
     if (f.status && !ACTION_STATUSES[action].includes(f.status)) {
-      throw new EngineError('invalid', `${action} applies to ${ACTION_STATUSES[action].join(', ')} runs`, [{ path: '$.filter.status', message: `must be one of ${ACTION_STATUSES[action].join(', ')} for ${action}` }]);
+      throw new EngineError('invalid', `${action} applies to ${ACTION_STATUSES[action].join(', ')} runs`, [
+        { path: '$.filter.status', message: `must be one of ${ACTION_STATUSES[action].join(', ')} for ${action}` },
+      ]);
     }
   }
 
@@ -127,12 +133,22 @@ export class Operations {
    */
   async start(action: BulkAction, f: BulkFilter, caller: Caller, idempotencyKey?: string): Promise<{ id: string; created: boolean }> {
     this.validate(action, f);
-    const bodyHash = createHash('sha256').update(JSON.stringify([action, f])).digest('hex').slice(0, 32);
+    const bodyHash = createHash('sha256')
+      .update(JSON.stringify([action, f]))
+      .digest('hex')
+      .slice(0, 32);
     const idemKey = this.d.keys.operationIdempotency(caller.id, idempotencyKey ? `key:${idempotencyKey}` : `body:${bodyHash}`);
     const id = uuidv7();
     const k = this.d.keys.operation(id);
     await this.d.redis.hset(k.hash, {
-      id, action, filter: JSON.stringify(f), by: JSON.stringify({ id: caller.id, roles: caller.roles }), status: 'running', total: -1, createdAt: Date.now(), bodyHash,
+      id,
+      action,
+      filter: JSON.stringify(f),
+      by: JSON.stringify({ id: caller.id, roles: caller.roles }),
+      status: 'running',
+      total: -1,
+      createdAt: Date.now(),
+      bodyHash,
     });
     const won = await this.d.redis.set(idemKey, id, 'PX', idempotencyKey ? IDEMPOTENCY_TTL_MS : SAME_REQUEST_WINDOW_MS, 'NX');
     if (!won) {
@@ -141,7 +157,9 @@ export class Operations {
       if (!existing) return this.start(action, f, caller, idempotencyKey); // expired in between
       const prior = await this.d.redis.hget(this.d.keys.operation(existing).hash, 'bodyHash');
       if (idempotencyKey && prior && prior !== bodyHash) {
-        throw new EngineError('conflict', 'this Idempotency-Key was already used with a different request', [{ path: 'Idempotency-Key', message: 'reused with another body' }]);
+        throw new EngineError('conflict', 'this Idempotency-Key was already used with a different request', [
+          { path: 'Idempotency-Key', message: 'reused with another body' },
+        ]);
       }
       return { id: existing, created: false };
     }
@@ -153,15 +171,25 @@ export class Operations {
 
   async get(id: string): Promise<OperationView | null> {
     const k = this.d.keys.operation(id);
-    const [h, results, errors] = await Promise.all([this.d.redis.hgetall(k.hash), this.d.redis.hvals(k.results), this.d.redis.lrange(k.errors, 0, 999)]);
+    const [h, results, errors] = await Promise.all([
+      this.d.redis.hgetall(k.hash),
+      this.d.redis.hvals(k.results),
+      this.d.redis.lrange(k.errors, 0, 999),
+    ]);
     if (!h.id) return null;
     const count = (r: string) => results.filter((v) => v === r).length;
     const total = Number(h.total);
     return {
-      id, action: h.action as BulkAction, filter: JSON.parse(h.filter!) as BulkFilter, by: (JSON.parse(h.by!) as Caller).id,
+      id,
+      action: h.action as BulkAction,
+      filter: JSON.parse(h.filter!) as BulkFilter,
+      by: (JSON.parse(h.by!) as Caller).id,
       // A claim without a result is a run a crashed delivery left; its redelivery finishes it.
-      status: h.status === 'done' && !results.includes('claimed') ? 'done' : 'running', total: Math.max(0, total),
-      done: count('done'), failed: count('failed'), skipped: count('skipped'),
+      status: h.status === 'done' && !results.includes('claimed') ? 'done' : 'running',
+      total: Math.max(0, total),
+      done: count('done'),
+      failed: count('failed'),
+      skipped: count('skipped'),
       errors: errors.map((e) => JSON.parse(e) as { runId: string; message: string }),
       createdAt: new Date(Number(h.createdAt)).toISOString(),
       ...(h.finishedAt ? { finishedAt: new Date(Number(h.finishedAt)).toISOString() } : {}),
@@ -208,14 +236,23 @@ export class Operations {
     await this.d.redis.expire(k.results, this.d.retentionSec);
     await this.d.redis.expire(k.errors, this.d.retentionSec);
     if (rows.length === PAGE) {
-      await this.d.queue.add('page', { operationId: id, offset: offset + PAGE }, { jobId: `${id}-page-${offset + PAGE}`, ...OPERATION_JOB });
+      await this.d.queue.add(
+        'page',
+        { operationId: id, offset: offset + PAGE },
+        { jobId: `${id}-page-${offset + PAGE}`, ...OPERATION_JOB },
+      );
     } else {
       await this.d.redis.hset(k.hash, 'status', 'done', 'finishedAt', Date.now());
       this.d.log.info({ operationId: id, action }, 'bulk operation done');
     }
   }
 
-  private async one(action: BulkAction, caller: Caller, runId: string, seq: number): Promise<{ kind: 'done' | 'skipped' } | { kind: 'failed'; message: string }> {
+  private async one(
+    action: BulkAction,
+    caller: Caller,
+    runId: string,
+    seq: number,
+  ): Promise<{ kind: 'done' | 'skipped' } | { kind: 'failed'; message: string }> {
     const run = await this.d.runs.get(runId);
     if (!run) return { kind: 'skipped' };
     // Rights as of now, not as of the request: a revoked operator acts on nothing more.
@@ -233,7 +270,12 @@ export class Operations {
   }
 }
 
-const OPERATION_JOB = { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
+const OPERATION_JOB = {
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { age: 3600 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
 
 /** The operations-queue worker; one per step worker process. */
 export class OperationWorker {
@@ -245,14 +287,18 @@ export class OperationWorker {
   constructor(redis: Redis, queue: Queue, ops: Operations, log: Logger) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
     this.connection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
-    this.worker = new Worker(queue.name, async (job) => {
-      this.held += 1;
-      try {
-        return await ops.handle(job);
-      } finally {
-        this.held -= 1;
-      }
-    }, { connection: this.connection, prefix: queue.opts.prefix, concurrency: 2 });
+    this.worker = new Worker(
+      queue.name,
+      async (job) => {
+        this.held += 1;
+        try {
+          return await ops.handle(job);
+        } finally {
+          this.held -= 1;
+        }
+      },
+      { connection: this.connection, prefix: queue.opts.prefix, concurrency: 2 },
+    );
     // Like the step and event workers: a Redis that refuses (a replica after failover) pauses
     // this worker with backoff, and repeated errors are logged at a bounded rate.
     const workerError = throttledLog(log, 'error', 'operations worker error');
@@ -261,7 +307,9 @@ export class OperationWorker {
       this.refusals.onError(err);
       workerError(err);
     });
-    this.worker.on('failed', (job, err) => log.warn({ err: err.message, operationId: job?.data?.operationId, attempt: job?.attemptsMade }, 'operation job failed'));
+    this.worker.on('failed', (job, err) =>
+      log.warn({ err: err.message, operationId: job?.data?.operationId, attempt: job?.attemptsMade }, 'operation job failed'),
+    );
   }
 
   /** Lets active pages finish for up to `timeoutMs`; a page cut short is redelivered and its claims taken over. */

@@ -130,7 +130,11 @@ export class Reconciler {
       const message = job?.failedReason || 'step job failed outside the step handler';
       log.warn({ reason: message }, 'step job failed without the run knowing; run marked failed');
       const res = await this.runs.transition(run.id, {
-        workflow: run.workflow, expect: ['running'], seq: run.seq, advance: true, status: 'failed',
+        workflow: run.workflow,
+        expect: ['running'],
+        seq: run.seq,
+        advance: true,
+        status: 'failed',
         set: { error: JSON.stringify({ code: 'JOB_FAILED', stepId: run.stepId, message }) },
         events: [{ type: 'run.failed', stepId: run.stepId ?? undefined, detail: { error: { code: 'JOB_FAILED', message } } }],
       });

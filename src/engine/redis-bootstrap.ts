@@ -102,13 +102,7 @@ export async function startRedisServer(opts: StartRedisServerOptions): Promise<R
   mkdirSync(opts.dir, { recursive: true });
   mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const bind = opts.bind ?? ['127.0.0.1'];
-  const args = [
-    '--port', String(opts.port),
-    '--bind', ...bind,
-    '--dir', opts.dir,
-    '--daemonize', 'no',
-    ...opts.extraArgs,
-  ];
+  const args = ['--port', String(opts.port), '--bind', ...bind, '--dir', opts.dir, '--daemonize', 'no', ...opts.extraArgs];
   const logFd = openSync(opts.logFile, 'a');
   let child: ChildProcess;
   try {
@@ -142,10 +136,7 @@ export async function startRedisServer(opts: StartRedisServerOptions): Promise<R
 
   const deadline = Date.now() + (opts.waitMs ?? 5_000);
   for (;;) {
-    const failed = await Promise.race([
-      spawnError,
-      new Promise<undefined>((resolve) => setTimeout(resolve, 100, undefined)),
-    ]);
+    const failed = await Promise.race([spawnError, new Promise<undefined>((resolve) => setTimeout(resolve, 100, undefined))]);
     if (failed) throw new Error(`could not run ${opts.bin}: ${failed.message}`);
     if (exited) {
       throw new Error(
@@ -170,11 +161,7 @@ export async function startRedisServer(opts: StartRedisServerOptions): Promise<R
  * config.dataDir; it keeps running after this process exits so the next start finds it and its
  * data. Anywhere else it refuses and explains how to get Redis.
  */
-export async function ensureRedis(
-  config: EnsureRedisConfig,
-  log: Logger,
-  opts: EnsureRedisOptions = {},
-): Promise<RedisHandle> {
+export async function ensureRedis(config: EnsureRedisConfig, log: Logger, opts: EnsureRedisOptions = {}): Promise<RedisHandle> {
   const noop: RedisHandle = { started: false, stop: async () => {} };
   if (await pingRedis(config.redisUrl, 1_000)) return noop;
 
@@ -185,8 +172,7 @@ export async function ensureRedis(
     throw new Error(`REDIS_URL is not a valid URL: ${config.redisUrl}`);
   }
   const where = `${url.protocol}//${url.host}`;
-  const fail = (why: string): Error =>
-    new Error(`Redis does not answer at ${where}; ${why}.\n${HOW_TO_GET_REDIS}`);
+  const fail = (why: string): Error => new Error(`Redis does not answer at ${where}; ${why}.\n${HOW_TO_GET_REDIS}`);
 
   if (!isLoopbackHost(url.hostname)) {
     throw fail('it is not on this machine, so stageflow cannot start one for you');
@@ -206,11 +192,7 @@ export async function ensureRedis(
     dir,
     logFile: path.join(dir, 'redis.log'),
     bind: hostIsV6 ? ['::1'] : ['127.0.0.1'],
-    extraArgs: [
-      '--appendonly', 'yes',
-      '--appendfsync', 'everysec',
-      '--maxmemory-policy', 'noeviction',
-    ],
+    extraArgs: ['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction'],
     detached: true,
     ...(opts.waitMs !== undefined ? { waitMs: opts.waitMs } : {}),
   });

@@ -6,7 +6,10 @@
 import { Redis } from 'ioredis';
 
 export class RedisCheckError extends Error {
-  constructor(readonly check: 'auth' | 'replica' | 'cluster' | 'eviction' | 'unreachable', message: string) {
+  constructor(
+    readonly check: 'auth' | 'replica' | 'cluster' | 'eviction' | 'unreachable',
+    message: string,
+  ) {
     super(message);
     this.name = 'RedisCheckError';
   }
@@ -59,10 +62,13 @@ export async function checkRedisServer(url: string, timeoutMs = 5_000): Promise<
       await client.connect();
       await client.ping();
     } catch (failure) {
-      const err = codeOf(failure) ? failure : connectionError ?? failure;
+      const err = codeOf(failure) ? failure : (connectionError ?? failure);
       const code = codeOf(err);
       if (code === 'NOAUTH' || code === 'WRONGPASS' || /invalid password|without any password configured/i.test(String(err))) {
-        throw new RedisCheckError('auth', `Redis at ${where} refused the credentials (${(err as Error).message}): put the right password in REDIS_URL, e.g. redis://:PASSWORD@host:6379 (or redis://USER:PASSWORD@host:6379 with ACL users)`);
+        throw new RedisCheckError(
+          'auth',
+          `Redis at ${where} refused the credentials (${(err as Error).message}): put the right password in REDIS_URL, e.g. redis://:PASSWORD@host:6379 (or redis://USER:PASSWORD@host:6379 with ACL users)`,
+        );
       }
       throw new RedisCheckError('unreachable', `Redis at ${where} did not answer: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -70,12 +76,18 @@ export async function checkRedisServer(url: string, timeoutMs = 5_000): Promise<
     const replication = parseInfo(await client.info('replication'));
     if (replication.role === 'slave' || replication.role === 'replica') {
       const primary = replication.master_host ? ` of ${replication.master_host}:${replication.master_port ?? '6379'}` : '';
-      throw new RedisCheckError('replica', `Redis at ${where} is a read-only replica${primary}: point REDIS_URL at the primary (after a failover, at the promoted node); stageflow writes on every step`);
+      throw new RedisCheckError(
+        'replica',
+        `Redis at ${where} is a read-only replica${primary}: point REDIS_URL at the primary (after a failover, at the promoted node); stageflow writes on every step`,
+      );
     }
 
     const cluster = parseInfo(await client.info('cluster'));
     if (cluster.cluster_enabled === '1') {
-      throw new RedisCheckError('cluster', `Redis at ${where} is a Redis Cluster node, and stageflow does not run on Redis Cluster: point REDIS_URL at a standalone Redis (or the primary of a Sentinel/managed failover pair)`);
+      throw new RedisCheckError(
+        'cluster',
+        `Redis at ${where} is a Redis Cluster node, and stageflow does not run on Redis Cluster: point REDIS_URL at a standalone Redis (or the primary of a Sentinel/managed failover pair)`,
+      );
     }
 
     let policy: string | undefined;
@@ -87,7 +99,10 @@ export async function checkRedisServer(url: string, timeoutMs = 5_000): Promise<
     }
     policy ??= parseInfo(await client.info('memory')).maxmemory_policy;
     if (policy !== undefined && policy !== 'noeviction') {
-      throw new RedisCheckError('eviction', `Redis at ${where} has maxmemory-policy ${policy}, which evicts keys (jobs and runs would vanish under memory pressure): set maxmemory-policy noeviction (redis-server --maxmemory-policy noeviction, CONFIG SET maxmemory-policy noeviction, or the managed service's parameter group)`);
+      throw new RedisCheckError(
+        'eviction',
+        `Redis at ${where} has maxmemory-policy ${policy}, which evicts keys (jobs and runs would vanish under memory pressure): set maxmemory-policy noeviction (redis-server --maxmemory-policy noeviction, CONFIG SET maxmemory-policy noeviction, or the managed service's parameter group)`,
+      );
     }
   } finally {
     client.disconnect();

@@ -42,7 +42,14 @@ export async function waitForRedis(url: string, log: Logger, opts: WaitForRedisO
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, retryMs);
-      opts.signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+      opts.signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
     });
   }
 }

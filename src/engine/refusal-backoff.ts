@@ -7,7 +7,23 @@
 import type { Worker } from 'bullmq';
 import { errorKind } from '../observability/throttle.ts';
 
-const REFUSALS = new Set(['READONLY', 'MOVED', 'ASK', 'CROSSSLOT', 'CLUSTERDOWN', 'TRYAGAIN', 'MASTERDOWN', 'LOADING', 'NOAUTH', 'WRONGPASS', 'NOPERM', 'OOM', 'MISCONF', 'BUSY', 'NOSCRIPT']);
+const REFUSALS = new Set([
+  'READONLY',
+  'MOVED',
+  'ASK',
+  'CROSSSLOT',
+  'CLUSTERDOWN',
+  'TRYAGAIN',
+  'MASTERDOWN',
+  'LOADING',
+  'NOAUTH',
+  'WRONGPASS',
+  'NOPERM',
+  'OOM',
+  'MISCONF',
+  'BUSY',
+  'NOSCRIPT',
+]);
 const FIRST_PAUSE_MS = 1_000;
 const MAX_PAUSE_MS = 30_000;
 /** A refusal this long after the previous one starts the backoff over. */

@@ -100,20 +100,45 @@ export class RunStore {
         this.keys.entryRuns(input.entryId),
       ],
       [
-        input.runId, input.workflow, input.version, input.status, input.stepId ?? '',
-        modelJson, input.entryId, now, idem?.bodyHash ?? '', idem?.ttlMs ?? 0,
-        this.keys.runIndexPrefix, this.keys.events, this.opts.retentionSec,
-        input.callbackUrl ?? '', input.startedBy ?? '', entryModel === input.model ? modelJson : JSON.stringify(entryModel),
+        input.runId,
+        input.workflow,
+        input.version,
+        input.status,
+        input.stepId ?? '',
+        modelJson,
+        input.entryId,
+        now,
+        idem?.bodyHash ?? '',
+        idem?.ttlMs ?? 0,
+        this.keys.runIndexPrefix,
+        this.keys.events,
+        this.opts.retentionSec,
+        input.callbackUrl ?? '',
+        input.startedBy ?? '',
+        entryModel === input.model ? modelJson : JSON.stringify(entryModel),
         input.parent ? JSON.stringify(input.parent) : '',
-        this.opts.stepQueuePrefix, ...(input.job ?? NO_JOB),
+        this.opts.stepQueuePrefix,
+        ...(input.job ?? NO_JOB),
         ...input.events.map((e) => toEvent(e, at)),
       ],
     )) as [number, string, string?];
     if (res[0] === 1) {
       const run: RunState = {
-        id: input.runId, workflow: input.workflow, version: input.version, status: input.status, seq: 0, stepId: input.stepId,
-        model: input.model, entryId: input.entryId, entryVersion: Number(res[2]), transitions: 0, createdAt: now, updatedAt: now,
-        callbackUrl: input.callbackUrl, startedBy: input.startedBy, parent: input.parent,
+        id: input.runId,
+        workflow: input.workflow,
+        version: input.version,
+        status: input.status,
+        seq: 0,
+        stepId: input.stepId,
+        model: input.model,
+        entryId: input.entryId,
+        entryVersion: Number(res[2]),
+        transitions: 0,
+        createdAt: now,
+        updatedAt: now,
+        callbackUrl: input.callbackUrl,
+        startedBy: input.startedBy,
+        parent: input.parent,
       };
       return { created: true, run };
     }
@@ -131,10 +156,19 @@ export class RunStore {
       'transition',
       [this.keys.run(runId), this.keys.history(runId), this.keys.positionIndex(t.workflow)],
       [
-        t.expect.join(','), t.seq ?? '', t.status ?? '', t.advance ? (t.restartCount ? 'restart' : '1') : '0', now,
-        this.keys.runIndexPrefix, this.keys.events, this.opts.retentionSec,
-        this.opts.stepQueuePrefix, ...(t.job ?? NO_JOB),
-        pairs.length / 2, ...pairs, ...t.events.map((e) => toEvent(e, at)),
+        t.expect.join(','),
+        t.seq ?? '',
+        t.status ?? '',
+        t.advance ? (t.restartCount ? 'restart' : '1') : '0',
+        now,
+        this.keys.runIndexPrefix,
+        this.keys.events,
+        this.opts.retentionSec,
+        this.opts.stepQueuePrefix,
+        ...(t.job ?? NO_JOB),
+        pairs.length / 2,
+        ...pairs,
+        ...t.events.map((e) => toEvent(e, at)),
       ],
     )) as [number, number?, string?];
     if (res[0] === -1) return { ok: false, missing: true };
@@ -161,7 +195,10 @@ export class RunStore {
    * checked on the rows. `visible` filters out runs the caller may not see without leaving
    * pages short when more exist.
    */
-  async list(q: ListQuery, visible?: (run: Pick<RunState, 'workflow'>) => Promise<boolean> | boolean): Promise<{ items: RunState[]; nextCursor?: string }> {
+  async list(
+    q: ListQuery,
+    visible?: (run: Pick<RunState, 'workflow'>) => Promise<boolean> | boolean,
+  ): Promise<{ items: RunState[]; nextCursor?: string }> {
     const source = this.source(q);
     const filtered = Boolean(visible || q.where || ((q.entryId || q.stepIds) && (q.status || q.workflow)));
     const items: RunState[] = [];
@@ -171,7 +208,9 @@ export class RunStore {
       const ids = await source.next(cursor, batch);
       if (ids.length === 0) return { items };
       // Visibility is decided on the workflow name alone, so hidden runs cost one small read.
-      const heads = visible ? ((await this.pipelined(ids, (p, id) => p.hget(this.keys.run(id), 'workflow'))) as (string | null)[]) : undefined;
+      const heads = visible
+        ? ((await this.pipelined(ids, (p, id) => p.hget(this.keys.run(id), 'workflow'))) as (string | null)[])
+        : undefined;
       const keep: string[] = [];
       for (let i = 0; i < ids.length; i++) {
         const wf = heads?.[i];
@@ -205,7 +244,10 @@ export class RunStore {
   }
 
   /** The index a list reads: run ids below the cursor, newest first, and how to drop gone ones. */
-  private source(q: ListQuery): { next(cursor: string | undefined, count: number): Promise<string[]>; drop(ids: string[]): Promise<unknown> } {
+  private source(q: ListQuery): {
+    next(cursor: string | undefined, count: number): Promise<string[]>;
+    drop(ids: string[]): Promise<unknown>;
+  } {
     const below = (cursor: string | undefined) => (cursor ? `(${cursor}` : '+');
     if (q.entryId) {
       const key = this.keys.entryRuns(q.entryId);
@@ -223,9 +265,17 @@ export class RunStore {
         // One lex range per step (members `<stepId> <runId>`), merged newest first: the k-way
         // merge is exact because each range gives its own `count` newest below the cursor.
         async next(cursor, count) {
-          const ranges = await Promise.all(steps.map((step) =>
-            redis.zrange(key, cursor ? `(${step} ${cursor}` : `(${step}!`, `(${step} `, 'BYLEX', 'REV', 'LIMIT', 0, count)));
-          return ranges.flat().map((m) => m.slice(m.indexOf(' ') + 1)).sort().reverse().slice(0, count);
+          const ranges = await Promise.all(
+            steps.map((step) =>
+              redis.zrange(key, cursor ? `(${step} ${cursor}` : `(${step}!`, `(${step} `, 'BYLEX', 'REV', 'LIMIT', 0, count),
+            ),
+          );
+          return ranges
+            .flat()
+            .map((m) => m.slice(m.indexOf(' ') + 1))
+            .sort()
+            .reverse()
+            .slice(0, count);
         },
         drop: (ids) => redis.zrem(key, ...steps.flatMap((step) => ids.map((id) => `${step} ${id}`))),
       };
@@ -253,7 +303,13 @@ export class RunStore {
   async getEntry(entryId: string): Promise<Entry | null> {
     const h = await this.redis.hgetall(this.keys.entry(entryId));
     if (!h.version) return null;
-    return { id: entryId, version: Number(h.version), model: JSON.parse(h.model ?? '{}') as Model, updatedAt: Number(h.updatedAt), ...(h.workflow ? { workflow: h.workflow } : {}) };
+    return {
+      id: entryId,
+      version: Number(h.version),
+      model: JSON.parse(h.model ?? '{}') as Model,
+      updatedAt: Number(h.updatedAt),
+      ...(h.workflow ? { workflow: h.workflow } : {}),
+    };
   }
 
   /** The version written (or already written by this effect key); -1 when another workflow owns the entry. */

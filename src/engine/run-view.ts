@@ -15,7 +15,14 @@ export interface RunView {
   entry: { id: string; version: number };
   error?: RunError;
   /** What a run waiting on a confirmation asks, and of whom. */
-  confirmation?: { stepId: string; options: string[]; policy: ConfirmationTask['policy']; routing: string[]; recipients: string[]; timeoutAt?: string };
+  confirmation?: {
+    stepId: string;
+    options: string[];
+    policy: ConfirmationTask['policy'];
+    routing: string[];
+    recipients: string[];
+    timeoutAt?: string;
+  };
   outcome?: string;
   startedBy?: string;
   createdAt: string;
@@ -39,8 +46,12 @@ export function view(run: RunState, plan: Plan | null): RunView {
     ...(run.status === 'waiting' && run.wait?.kind === 'confirmation'
       ? {
           confirmation: {
-            stepId: run.wait.stepId, options: run.wait.task.options, policy: run.wait.task.policy, routing: run.wait.task.routing,
-            recipients: run.wait.task.recipients, ...(run.wait.task.timeoutAt ? { timeoutAt: new Date(run.wait.task.timeoutAt).toISOString() } : {}),
+            stepId: run.wait.stepId,
+            options: run.wait.task.options,
+            policy: run.wait.task.policy,
+            routing: run.wait.task.routing,
+            recipients: run.wait.task.recipients,
+            ...(run.wait.task.timeoutAt ? { timeoutAt: new Date(run.wait.task.timeoutAt).toISOString() } : {}),
           },
         }
       : {}),

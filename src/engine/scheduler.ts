@@ -82,7 +82,12 @@ export class Scheduler {
   }
 
   private stepOpts(step: PlanStep): JobsOptions {
-    return { attempts: step.retry.attempts, backoff: { type: BACKOFF_TYPE }, removeOnComplete: this.opts.keepCompleted, removeOnFail: this.opts.keepFailed };
+    return {
+      attempts: step.retry.attempts,
+      backoff: { type: BACKOFF_TYPE },
+      removeOnComplete: this.opts.keepCompleted,
+      removeOnFail: this.opts.keepFailed,
+    };
   }
 
   /** The step's job options as JSON without the opening brace; plan steps are immutable, so once each. */

@@ -31,7 +31,7 @@ function loadSources(): Record<ScriptName, string> {
     const includes = addStandardJobLua + read('includes.lua');
     const out = {} as Record<ScriptName, string>;
     for (const [name, s] of Object.entries(scripts) as [ScriptName, (typeof scripts)[ScriptName]][]) {
-      out[name] = (s.withIncludes ? includes + '\n' : '') + read(s.file);
+      out[name] = (s.withIncludes ? `${includes}\n` : '') + read(s.file);
     }
     sources = out;
   }

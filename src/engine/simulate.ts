@@ -57,7 +57,9 @@ export async function simulate(plan: Plan, o: SimulationOptions): Promise<Simula
     publicUrl: o.publicUrl,
     links: {
       async forOptions(a) {
-        return Object.fromEntries(a.options.map((option) => [option, o.publicUrl(`/simulated-link/${a.stepId}/${encodeURIComponent(option)}`)]));
+        return Object.fromEntries(
+          a.options.map((option) => [option, o.publicUrl(`/simulated-link/${a.stepId}/${encodeURIComponent(option)}`)]),
+        );
       },
     },
     notifier: {
@@ -72,7 +74,9 @@ export async function simulate(plan: Plan, o: SimulationOptions): Promise<Simula
         try {
           return await o.templates.render(name, renderType, m);
         } catch (err) {
-          notes.push(`step ${current}: template ${name} could not be rendered (${err instanceof Error ? err.message : String(err)}); recorded by name`);
+          notes.push(
+            `step ${current}: template ${name} could not be rendered (${err instanceof Error ? err.message : String(err)}); recorded by name`,
+          );
           return { subject: `(template ${name})`, body: `(template ${name})` };
         }
       },
@@ -90,19 +94,35 @@ export async function simulate(plan: Plan, o: SimulationOptions): Promise<Simula
         const stubbed = Object.hasOwn(stubs, current);
         const def = plan.steps[current]?.def as { resultField?: string } | undefined;
         const value = stubbed ? stubs[current] : def?.resultField ? null : {};
-        if (!stubbed) notes.push(`step ${current}: no stub for dataflow ${name}; ${def?.resultField ? `${def.resultField} set to null` : 'nothing merged'}`);
+        if (!stubbed)
+          notes.push(
+            `step ${current}: no stub for dataflow ${name}; ${def?.resultField ? `${def.resultField} set to null` : 'nothing merged'}`,
+          );
         effects.push({ stepId: current, kind: 'dataflow', detail: { dataflow: name, input, result: value, stubbed } });
         return { kind: 'result', value };
       },
     },
   };
 
-  const end = (status: SimulationResult['status'], extra: Partial<SimulationResult> = {}): SimulationResult => ({ status, path, model, effects, notes, ...extra });
+  const end = (status: SimulationResult['status'], extra: Partial<SimulationResult> = {}): SimulationResult => ({
+    status,
+    path,
+    model,
+    effects,
+    notes,
+    ...extra,
+  });
   for (let transitions = 0; stepId; transitions++) {
     const step = plan.steps[stepId];
     if (!step) return end('failed', { error: { code: 'BAD_PLAN', message: `plan names unknown step ${stepId}` } });
     if (transitions >= o.maxTransitions) {
-      return end('failed', { error: { code: 'TRANSITION_LIMIT', stepId, message: `the simulation reached ${o.maxTransitions} transitions (a loop that never ends?)` } });
+      return end('failed', {
+        error: {
+          code: 'TRANSITION_LIMIT',
+          stepId,
+          message: `the simulation reached ${o.maxTransitions} transitions (a loop that never ends?)`,
+        },
+      });
     }
     current = step.id;
     const type = getStepType(step.type);
@@ -110,9 +130,18 @@ export async function simulate(plan: Plan, o: SimulationOptions): Promise<Simula
     let result: StepResult;
     try {
       result = await type.execute({
-        runId: 'simulation', workflow: plan.workflow, version: plan.version, stepId: step.id, seq: transitions, attempt: 1,
-        effectKey: `simulation/${step.id}/${transitions}`, params: type.params.parse(step.def), model,
-        signal: new AbortController().signal, log: o.log, services,
+        runId: 'simulation',
+        workflow: plan.workflow,
+        version: plan.version,
+        stepId: step.id,
+        seq: transitions,
+        attempt: 1,
+        effectKey: `simulation/${step.id}/${transitions}`,
+        params: type.params.parse(step.def),
+        model,
+        signal: new AbortController().signal,
+        log: o.log,
+        services,
       });
     } catch (err) {
       return end('failed', { error: { code: 'STEP_ERROR', stepId, message: err instanceof Error ? err.message : String(err) } });
@@ -123,15 +152,27 @@ export async function simulate(plan: Plan, o: SimulationOptions): Promise<Simula
     if (outcome.kind === 'wait') {
       const task = (outcome.detail as { task?: ConfirmationTask } | undefined)?.task;
       if (outcome.reason !== 'confirmation' || !task) {
-        return end('failed', { error: { code: 'NON_RETRYABLE', stepId, message: `step ${stepId} waits for ${outcome.reason}, which a simulation cannot stand in for` } });
+        return end('failed', {
+          error: {
+            code: 'NON_RETRYABLE',
+            stepId,
+            message: `step ${stepId} waits for ${outcome.reason}, which a simulation cannot stand in for`,
+          },
+        });
       }
       const stubbed = Object.hasOwn(stubs, stepId);
       const option = stubbed ? stubs[stepId] : task.options[0];
       if (typeof option !== 'string' || !task.options.includes(option)) {
-        return end('failed', { error: { code: 'BAD_STUB', stepId, message: `the stub of ${stepId} must be one of the options ${task.options.join(', ')}` } });
+        return end('failed', {
+          error: { code: 'BAD_STUB', stepId, message: `the stub of ${stepId} must be one of the options ${task.options.join(', ')}` },
+        });
       }
       if (!stubbed) notes.push(`step ${stepId}: no stub; took the first option "${option}"`);
-      effects.push({ stepId, kind: 'confirmation', detail: { options: task.options, routing: task.routing, recipients: task.recipients, policy: task.policy, option } });
+      effects.push({
+        stepId,
+        kind: 'confirmation',
+        detail: { options: task.options, routing: task.routing, recipients: task.recipients, policy: task.policy, option },
+      });
       model = setPath(model, task.confirmationField, option);
       outcome = { kind: 'next' };
     }
@@ -147,5 +188,11 @@ export async function simulate(plan: Plan, o: SimulationOptions): Promise<Simula
 }
 
 function messageDetail(m: OutgoingMessage): Record<string, unknown> {
-  return { channel: m.channel, recipients: m.recipients.map((r) => r.id), ...(m.subject ? { subject: m.subject } : {}), body: m.body, format: m.format };
+  return {
+    channel: m.channel,
+    recipients: m.recipients.map((r) => r.id),
+    ...(m.subject ? { subject: m.subject } : {}),
+    body: m.body,
+    format: m.format,
+  };
 }

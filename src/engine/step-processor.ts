@@ -101,8 +101,18 @@ export class StepProcessor {
     const timeoutMs = type.ownTimeout ? undefined : step.timeoutMs;
     const controller = timeoutMs ? new AbortController() : undefined;
     const ctx = {
-      runId: run.id, workflow: run.workflow, version: run.version, stepId: step.id, seq: run.seq, attempt,
-      effectKey: `${run.id}/${step.id}/${run.seq}`, params, model: run.model, signal: controller?.signal ?? NEVER, log, services: this.services,
+      runId: run.id,
+      workflow: run.workflow,
+      version: run.version,
+      stepId: step.id,
+      seq: run.seq,
+      attempt,
+      effectKey: `${run.id}/${step.id}/${run.seq}`,
+      params,
+      model: run.model,
+      signal: controller?.signal ?? NEVER,
+      log,
+      services: this.services,
     };
     if (!timeoutMs) return type.execute(ctx);
     let timer: NodeJS.Timeout | undefined;
@@ -124,11 +134,14 @@ export class StepProcessor {
     let model: Model = run.model;
     for (const w of result.writes ?? []) model = setPath(model, w.path, w.value);
     const modelJson = result.writes?.length ? JSON.stringify(model) : undefined;
-    const stepEvents: NewHistoryEvent[] = [
-      { type: 'step.started', stepId: step.id, attempt, at: new Date(started).toISOString() },
-    ];
+    const stepEvents: NewHistoryEvent[] = [{ type: 'step.started', stepId: step.id, attempt, at: new Date(started).toISOString() }];
     if (modelJson && Buffer.byteLength(modelJson) > this.opts.modelMaxBytes) {
-      const error = { code: 'MODEL_TOO_LARGE', stepId: step.id, attempt, message: `step ${step.id} would grow the model past ${this.opts.modelMaxBytes} bytes` };
+      const error = {
+        code: 'MODEL_TOO_LARGE',
+        stepId: step.id,
+        attempt,
+        message: `step ${step.id} would grow the model past ${this.opts.modelMaxBytes} bytes`,
+      };
       stepEvents.push({ type: 'step.failed', stepId: step.id, attempt, durationMs: Date.now() - started, detail: { error } });
       await this.failRun(run, error, stepEvents, log);
       return;
@@ -140,7 +153,12 @@ export class StepProcessor {
     if (result.saveEntry) {
       const entryVersion = await this.runs.saveEntry(run.entryId, model, `${run.id}/${step.id}/${run.seq}`, run.id, run.workflow);
       if (entryVersion < 0) {
-        const error = { code: 'ENTRY_OWNED_ELSEWHERE', stepId: step.id, attempt, message: `entry ${run.entryId} belongs to another workflow` };
+        const error = {
+          code: 'ENTRY_OWNED_ELSEWHERE',
+          stepId: step.id,
+          attempt,
+          message: `entry ${run.entryId} belongs to another workflow`,
+        };
         stepEvents.push({ type: 'step.failed', stepId: step.id, attempt, durationMs: Date.now() - started, detail: { error } });
         await this.failRun(run, error, stepEvents, log);
         return;
@@ -149,7 +167,10 @@ export class StepProcessor {
       detail.entryVersion = entryVersion;
     }
     stepEvents.push({
-      type: 'step.completed', stepId: step.id, attempt, durationMs: Date.now() - started,
+      type: 'step.completed',
+      stepId: step.id,
+      attempt,
+      durationMs: Date.now() - started,
       ...(Object.keys(detail).length ? { detail } : {}),
     });
 
@@ -188,11 +209,24 @@ export class StepProcessor {
         break;
     }
     // The next step's job is added by the same script call that commits this one.
-    const job = decision.status === 'running'
-      ? this.scheduler.job(run.id, run.seq + 1, plan.steps[decision.next]!, { workflow: run.workflow, version: run.version, entryId: run.entryId, transitions: run.transitions + 1, model }, modelJson)
-      : undefined;
+    const job =
+      decision.status === 'running'
+        ? this.scheduler.job(
+            run.id,
+            run.seq + 1,
+            plan.steps[decision.next]!,
+            { workflow: run.workflow, version: run.version, entryId: run.entryId, transitions: run.transitions + 1, model },
+            modelJson,
+          )
+        : undefined;
     const res = await this.runs.transition(run.id, {
-      workflow: run.workflow, expect: ['running'], seq: run.seq, advance: true, set, events, job,
+      workflow: run.workflow,
+      expect: ['running'],
+      seq: run.seq,
+      advance: true,
+      set,
+      events,
+      job,
       ...(decision.status === 'running' ? {} : { status: decision.status }),
     });
     if (!res.ok) {
@@ -205,15 +239,29 @@ export class StepProcessor {
       if (child && !(now?.wait?.kind === 'child' && now.wait.childRunId === child)) await this.orphaned(child);
       return;
     }
-    if (this.log.isLevelEnabled('debug')) log.debug({ next: decision.status === 'running' ? decision.next : decision.status }, 'step committed');
+    if (this.log.isLevelEnabled('debug'))
+      log.debug({ next: decision.status === 'running' ? decision.next : decision.status }, 'step committed');
   }
 
   /** Records a failed attempt; returns true when it was the last one (the run is now failed). */
-  private async recordFailure(job: Job<StepJobData>, run: RunState, step: PlanStep, attempt: number, started: number, err: unknown, log: Logger): Promise<boolean> {
+  private async recordFailure(
+    job: Job<StepJobData>,
+    run: RunState,
+    step: PlanStep,
+    attempt: number,
+    started: number,
+    err: unknown,
+    log: Logger,
+  ): Promise<boolean> {
     const nonRetryable = err instanceof NonRetryableError || err instanceof UnrecoverableError;
     // The budget is of failures (attemptsMade), not deliveries: a stall does not use up a retry.
     const final = nonRetryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    const error: RunError = { message: message(err), stepId: step.id, attempt, code: err instanceof StepTimeoutError ? 'STEP_TIMEOUT' : nonRetryable ? 'NON_RETRYABLE' : 'STEP_ERROR' };
+    const error: RunError = {
+      message: message(err),
+      stepId: step.id,
+      attempt,
+      code: err instanceof StepTimeoutError ? 'STEP_TIMEOUT' : nonRetryable ? 'NON_RETRYABLE' : 'STEP_ERROR',
+    };
     const durationMs = Date.now() - started;
     const events: NewHistoryEvent[] = [{ type: 'step.started', stepId: step.id, attempt, at: new Date(started).toISOString() }];
     if (final) {
@@ -230,7 +278,11 @@ export class StepProcessor {
 
   private async failRun(run: RunState, error: RunError, events: NewHistoryEvent[], log: Logger) {
     const res = await this.runs.transition(run.id, {
-      workflow: run.workflow, expect: ['running'], seq: run.seq, advance: true, status: 'failed',
+      workflow: run.workflow,
+      expect: ['running'],
+      seq: run.seq,
+      advance: true,
+      status: 'failed',
       set: { error: JSON.stringify(error) },
       events: [...events, { type: 'run.failed', stepId: error.stepId, detail: { error } }],
     });
@@ -252,8 +304,18 @@ function message(err: unknown): string {
 
 function fromCarry(data: StepJobData, c: NonNullable<StepJobData['carry']>): RunState {
   return {
-    id: data.runId, workflow: c.workflow, version: c.version, status: 'running', seq: data.seq, stepId: data.stepId,
-    model: c.model, entryId: c.entryId, entryVersion: 0, transitions: c.transitions, createdAt: 0, updatedAt: 0,
+    id: data.runId,
+    workflow: c.workflow,
+    version: c.version,
+    status: 'running',
+    seq: data.seq,
+    stepId: data.stepId,
+    model: c.model,
+    entryId: c.entryId,
+    entryVersion: 0,
+    transitions: c.transitions,
+    createdAt: 0,
+    updatedAt: 0,
   };
 }
 

@@ -45,33 +45,37 @@ export class StepWorker {
   ) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
     this.connection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
-    this.worker = new Worker<StepJobData>(opts.queueName, async (job: Job<StepJobData>, token?: string) => {
-      if (token && job.id) this.active.set(job.id, { job, token });
-      try {
-        return await processor.process(job);
-      } finally {
-        if (job.id) this.active.delete(job.id);
-      }
-    }, {
-      connection: this.connection,
-      // Jobs record which worker ran them (job.processedBy), so Bull Board and tests can tell.
-      name: this.id,
-      prefix: opts.prefix,
-      concurrency: opts.concurrency,
-      lockDuration: opts.lockDurationMs,
-      stalledInterval: opts.stalledIntervalMs,
-      maxStalledCount: opts.maxStalledCount,
-      settings: {
-        backoffStrategy: (attemptsMade: number, type?: string, err?: Error, job?: MinimalJob) => {
-          if (type !== BACKOFF_TYPE || !job) return 1000;
-          const policy = (job.data as StepJobData).backoff;
-          const delay = backoffDelay(policy, attemptsMade);
-          // A server that said when to come back (Retry-After) is believed, within the policy's cap.
-          const asked = retryAfterMsOf(err);
-          return asked !== undefined ? Math.min(Math.max(asked, delay), policy.maxDelayMs ?? MAX_RETRY_AFTER_MS) : delay;
+    this.worker = new Worker<StepJobData>(
+      opts.queueName,
+      async (job: Job<StepJobData>, token?: string) => {
+        if (token && job.id) this.active.set(job.id, { job, token });
+        try {
+          return await processor.process(job);
+        } finally {
+          if (job.id) this.active.delete(job.id);
+        }
+      },
+      {
+        connection: this.connection,
+        // Jobs record which worker ran them (job.processedBy), so Bull Board and tests can tell.
+        name: this.id,
+        prefix: opts.prefix,
+        concurrency: opts.concurrency,
+        lockDuration: opts.lockDurationMs,
+        stalledInterval: opts.stalledIntervalMs,
+        maxStalledCount: opts.maxStalledCount,
+        settings: {
+          backoffStrategy: (attemptsMade: number, type?: string, err?: Error, job?: MinimalJob) => {
+            if (type !== BACKOFF_TYPE || !job) return 1000;
+            const policy = (job.data as StepJobData).backoff;
+            const delay = backoffDelay(policy, attemptsMade);
+            // A server that said when to come back (Retry-After) is believed, within the policy's cap.
+            const asked = retryAfterMsOf(err);
+            return asked !== undefined ? Math.min(Math.max(asked, delay), policy.maxDelayMs ?? MAX_RETRY_AFTER_MS) : delay;
+          },
         },
       },
-    });
+    );
     const workerError = throttledLog(log, 'error', 'worker error');
     this.refusals = refusalBackoff(this.worker);
     this.worker.on('error', (err) => {
@@ -122,7 +126,10 @@ export class StepWorker {
           this.log.debug({ err, jobId: job.id, runId: job.data.runId, seq: job.data.seq }, 'job not handed back');
         }
       }
-      this.log.warn({ workerId: this.id, handedBack, held: held.length }, 'worker did not drain in time; active jobs handed back to the queue');
+      this.log.warn(
+        { workerId: this.id, handedBack, held: held.length },
+        'worker did not drain in time; active jobs handed back to the queue',
+      );
       // The pending close() still waits on the abandoned handlers; the process exits without it.
       closing.catch(() => undefined);
     }

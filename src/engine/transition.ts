@@ -25,7 +25,10 @@ export function decide(plan: Plan, step: PlanStep, outcome: StepOutcome): Decisi
       return toTarget(plan, step.next);
     case 'branch': {
       if (!(outcome.key in step.branches)) {
-        return { status: 'failed', error: { code: 'UNKNOWN_BRANCH', stepId: step.id, message: `step ${step.id} chose unknown branch "${outcome.key}"` } };
+        return {
+          status: 'failed',
+          error: { code: 'UNKNOWN_BRANCH', stepId: step.id, message: `step ${step.id} chose unknown branch "${outcome.key}"` },
+        };
       }
       return toTarget(plan, step.branches[outcome.key] ?? null);
     }

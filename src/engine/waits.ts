@@ -65,7 +65,13 @@ export class Waits {
     const detail = (outcome.detail ?? {}) as { task?: ConfirmationTask; childRunId?: string; timeoutAt?: number };
     if (outcome.reason === 'child' && detail.childRunId) {
       if (detail.timeoutAt) await this.scheduleTimeout(run.id, waitSeq, detail.timeoutAt);
-      return { kind: 'child', stepId: step.id, seq: waitSeq, childRunId: detail.childRunId, ...(detail.timeoutAt ? { timeoutAt: detail.timeoutAt } : {}) };
+      return {
+        kind: 'child',
+        stepId: step.id,
+        seq: waitSeq,
+        childRunId: detail.childRunId,
+        ...(detail.timeoutAt ? { timeoutAt: detail.timeoutAt } : {}),
+      };
     }
     if (outcome.reason !== 'confirmation' || !detail.task) throw new Error(`step ${step.id} waits for an unknown reason ${outcome.reason}`);
     const task = detail.task;
@@ -79,7 +85,11 @@ export class Waits {
   }
 
   private scheduleTimeout(runId: string, seq: number, at: number) {
-    return this.events.add('wait-timeout', { runId, seq }, { jobId: timeoutJobId(runId, seq), delay: Math.max(0, at - Date.now()), ...EVENT_JOB });
+    return this.events.add(
+      'wait-timeout',
+      { runId, seq },
+      { jobId: timeoutJobId(runId, seq), delay: Math.max(0, at - Date.now()), ...EVENT_JOB },
+    );
   }
 
   private scheduleReminder(runId: string, seq: number, n: number, delay: number) {
@@ -91,28 +101,56 @@ export class Waits {
     const run = await this.runs.get(runId);
     if (!run) throw new EngineError('not_found', `no run ${runId}`);
     const wait = run.wait;
-    if (run.status !== 'waiting' || wait?.kind !== 'confirmation') throw new EngineError('conflict', `run ${runId} is not waiting for a confirmation`);
+    if (run.status !== 'waiting' || wait?.kind !== 'confirmation')
+      throw new EngineError('conflict', `run ${runId} is not waiting for a confirmation`);
     if (!this.services().directory.matches(who, wait.task.routing)) {
       throw new EngineError('forbidden', `this confirmation is not routed to ${who.id}`);
     }
     if (!wait.task.options.includes(option)) {
-      throw new EngineError('invalid', `"${option}" is not one of the options`, [{ path: '$.option', message: `must be one of ${wait.task.options.join(', ')}` }]);
+      throw new EngineError('invalid', `"${option}" is not one of the options`, [
+        { path: '$.option', message: `must be one of ${wait.task.options.join(', ')}` },
+      ]);
     }
-    const event: NewHistoryEvent = { type: 'confirmation.answered', stepId: wait.stepId, by: who.id, detail: { option, ...(comment ? { comment } : {}) } };
+    const event: NewHistoryEvent = {
+      type: 'confirmation.answered',
+      stepId: wait.stepId,
+      by: who.id,
+      detail: { option, ...(comment ? { comment } : {}) },
+    };
     const res = await this.resolve(run, wait.seq, who.id, option, 'answer', event, comment);
-    if (res === 'not_waiting' || res === 'resolved_before') throw new EngineError('conflict', `the confirmation of run ${runId} was already decided`);
+    if (res === 'not_waiting' || res === 'resolved_before')
+      throw new EngineError('conflict', `the confirmation of run ${runId} was already decided`);
     if (res === 'already_answered') throw new EngineError('conflict', `${who.id} has already answered this confirmation`);
     if (res === 'recorded') return 'recorded';
     await this.finish(runId);
     return 'resolved';
   }
 
-  private async resolve(run: RunState, seq: number, by: string, option: string, mode: 'answer' | 'force', event?: NewHistoryEvent, comment = '', error?: RunError) {
+  private async resolve(
+    run: RunState,
+    seq: number,
+    by: string,
+    option: string,
+    mode: 'answer' | 'force',
+    event?: NewHistoryEvent,
+    comment = '',
+    error?: RunError,
+  ) {
     const at = new Date().toISOString();
     const res = (await this.scripts.run(
       'resolveWait',
       [this.keys.run(run.id), this.keys.history(run.id), this.keys.answers(run.id, seq)],
-      [seq, by, option, comment, at, mode, event ? JSON.stringify({ at, ...event }) : '', error ? JSON.stringify(error) : '', this.retentionSec],
+      [
+        seq,
+        by,
+        option,
+        comment,
+        at,
+        mode,
+        event ? JSON.stringify({ at, ...event }) : '',
+        error ? JSON.stringify(error) : '',
+        this.retentionSec,
+      ],
     )) as [number, string?];
     if (res[0] === -1) return 'not_waiting';
     if (res[0] === 1) return 'resolved';
@@ -125,10 +163,19 @@ export class Waits {
     const run = await this.runs.get(runId);
     notParkedYet(run, seq);
     const wait = run?.wait;
-    if (!run || run.status !== 'waiting' || run.seq !== seq) return;
+    if (run?.status !== 'waiting' || run.seq !== seq) return;
     if (wait?.kind === 'child') {
-      const error: RunError = { code: 'CHILD_RUN_TIMEOUT', stepId: wait.stepId, message: `child run ${wait.childRunId} did not end within the step's timeoutMs` };
-      if (await this.resume(run, { error, events: [{ type: 'child.timedOut', stepId: wait.stepId, detail: { childRunId: wait.childRunId } }] })) {
+      const error: RunError = {
+        code: 'CHILD_RUN_TIMEOUT',
+        stepId: wait.stepId,
+        message: `child run ${wait.childRunId} did not end within the step's timeoutMs`,
+      };
+      if (
+        await this.resume(run, {
+          error,
+          events: [{ type: 'child.timedOut', stepId: wait.stepId, detail: { childRunId: wait.childRunId } }],
+        })
+      ) {
         await this.cancelChild(wait.childRunId);
       }
       return;
@@ -136,23 +183,41 @@ export class Waits {
     if (wait?.kind !== 'confirmation') return;
     const onTimeout = wait.task.onTimeout ?? 'fail';
     const event: NewHistoryEvent = { type: 'confirmation.timedOut', stepId: wait.stepId, by: 'system', detail: { onTimeout } };
-    const error: RunError | undefined = onTimeout === 'fail' ? { code: 'CONFIRMATION_TIMEOUT', stepId: wait.stepId, message: `no decision within the step's timeoutMs` } : undefined;
+    const error: RunError | undefined =
+      onTimeout === 'fail'
+        ? { code: 'CONFIRMATION_TIMEOUT', stepId: wait.stepId, message: `no decision within the step's timeoutMs` }
+        : undefined;
     const res = await this.resolve(run, seq, 'system:timeout', onTimeout === 'fail' ? '' : onTimeout.option, 'force', event, '', error);
     if (res === 'resolved') await this.finish(runId);
   }
 
   /** Timer: re-notify the recipients who have not answered yet, then schedule the next reminder. */
-  async remind(runId: string, seq: number, n: number, notify: (run: RunState, pending: string[], n: number) => Promise<void>): Promise<void> {
+  async remind(
+    runId: string,
+    seq: number,
+    n: number,
+    notify: (run: RunState, pending: string[], n: number) => Promise<void>,
+  ): Promise<void> {
     const run = await this.runs.get(runId);
     notParkedYet(run, seq);
     const wait = run?.wait;
-    if (!run || run.status !== 'waiting' || run.seq !== seq || wait?.kind !== 'confirmation' || !wait.task.reminderMs) return;
+    if (run?.status !== 'waiting' || run.seq !== seq || wait?.kind !== 'confirmation' || !wait.task.reminderMs) return;
     const answered = new Set(await this.redis.hkeys(this.keys.answers(runId, seq)));
     const pending = wait.task.recipients.filter((r) => !answered.has(r));
     if (pending.length) await notify(run, pending, n);
-    await this.redis.rpush(this.keys.history(runId), JSON.stringify({ seq, at: new Date().toISOString(), type: 'confirmation.reminded', stepId: wait.stepId, detail: { n, recipients: pending } }));
+    await this.redis.rpush(
+      this.keys.history(runId),
+      JSON.stringify({
+        seq,
+        at: new Date().toISOString(),
+        type: 'confirmation.reminded',
+        stepId: wait.stepId,
+        detail: { n, recipients: pending },
+      }),
+    );
     const nextAt = Date.now() + wait.task.reminderMs;
-    if (n < MAX_REMINDERS && (!wait.task.timeoutAt || nextAt < wait.task.timeoutAt)) await this.scheduleReminder(runId, seq, n + 1, wait.task.reminderMs);
+    if (n < MAX_REMINDERS && (!wait.task.timeoutAt || nextAt < wait.task.timeoutAt))
+      await this.scheduleReminder(runId, seq, n + 1, wait.task.reminderMs);
   }
 
   /** A child run ended: resume its parent with the child's final model, or fail the parent step. */
@@ -166,9 +231,15 @@ export class Waits {
       throw new Error(`parent ${parent.id} has not parked yet`);
     }
     if (parent.status !== 'waiting' || parent.seq !== link.seq || parent.wait?.kind !== 'child') return;
-    const events: NewHistoryEvent[] = [{ type: 'child.ended', stepId: link.stepId, detail: { childRunId: child.id, status: child.status } }];
+    const events: NewHistoryEvent[] = [
+      { type: 'child.ended', stepId: link.stepId, detail: { childRunId: child.id, status: child.status } },
+    ];
     if (child.status !== 'completed') {
-      const error: RunError = { code: 'CHILD_RUN_' + child.status.toUpperCase(), stepId: link.stepId, message: `child run ${child.id} ended ${child.status}${child.error ? `: ${child.error.message}` : ''}` };
+      const error: RunError = {
+        code: `CHILD_RUN_${child.status.toUpperCase()}`,
+        stepId: link.stepId,
+        message: `child run ${child.id} ended ${child.status}${child.error ? `: ${child.error.message}` : ''}`,
+      };
       await this.resume(parent, { error, events });
       return;
     }
@@ -200,7 +271,10 @@ export class Waits {
   }
 
   /** The fenced resume: waiting at seq → the step's successor (or failed), plus the next job. */
-  private async resume(run: RunState, r: { writes?: FieldWrite[]; error?: RunError; events: NewHistoryEvent[]; detail?: Record<string, unknown> }): Promise<boolean> {
+  private async resume(
+    run: RunState,
+    r: { writes?: FieldWrite[]; error?: RunError; events: NewHistoryEvent[]; detail?: Record<string, unknown> },
+  ): Promise<boolean> {
     const wait = run.wait!;
     const plan = await this.workflows.plan(run.workflow, run.version);
     const step = plan?.steps[wait.stepId];
@@ -210,7 +284,10 @@ export class Waits {
     // Only a changed model is written back, and only within the budget.
     let modelJson = model === run.model ? undefined : JSON.stringify(model);
     if (!r.error && modelJson && Buffer.byteLength(modelJson) > this.modelMaxBytes) {
-      r = { ...r, error: { code: 'MODEL_TOO_LARGE', stepId: step.id, message: `the result would grow the model past ${this.modelMaxBytes} bytes` } };
+      r = {
+        ...r,
+        error: { code: 'MODEL_TOO_LARGE', stepId: step.id, message: `the result would grow the model past ${this.modelMaxBytes} bytes` },
+      };
       model = run.model;
       modelJson = undefined;
     }
@@ -221,7 +298,10 @@ export class Waits {
     if (r.error) {
       status = 'failed';
       set = { ...set, error: JSON.stringify(r.error) };
-      events.push({ type: 'step.failed', stepId: step.id, detail: { error: r.error } }, { type: 'run.failed', stepId: step.id, detail: { error: r.error } });
+      events.push(
+        { type: 'step.failed', stepId: step.id, detail: { error: r.error } },
+        { type: 'run.failed', stepId: step.id, detail: { error: r.error } },
+      );
     } else {
       events.push({ type: 'step.completed', stepId: step.id, ...(r.detail ? { detail: r.detail } : {}) });
       const d = decide(plan, step, { kind: 'next' });
@@ -236,7 +316,16 @@ export class Waits {
       }
     }
     const job = next ? this.scheduler.job(run.id, wait.seq + 1, plan.steps[next]!) : undefined;
-    const res = await this.runs.transition(run.id, { workflow: run.workflow, expect: ['waiting'], seq: wait.seq, status, advance: true, set, events, job });
+    const res = await this.runs.transition(run.id, {
+      workflow: run.workflow,
+      expect: ['waiting'],
+      seq: wait.seq,
+      status,
+      advance: true,
+      set,
+      events,
+      job,
+    });
     if (!res.ok) return false;
     // Answers are kept for the whole wait (which may outlast retention), then like the run.
     await this.redis.expire(this.keys.answers(run.id, wait.seq), this.retentionSec);
@@ -257,7 +346,7 @@ export class Waits {
         const [runId = '', seqText = ''] = m.split(' ');
         const run = await this.runs.get(runId);
         const wait = run?.wait;
-        if (!run || run.status !== 'waiting' || run.seq !== Number(seqText) || wait?.kind !== 'confirmation' || run.resolution) {
+        if (run?.status !== 'waiting' || run.seq !== Number(seqText) || wait?.kind !== 'confirmation' || run.resolution) {
           await this.redis.zrem(this.keys.tasks(ref), m);
           continue;
         }
@@ -265,10 +354,17 @@ export class Waits {
         if (await this.redis.hexists(this.keys.answers(runId, wait.seq), who.id)) continue;
         const plan = await this.workflows.plan(run.workflow, run.version);
         out.push({
-          runId, workflow: run.workflow, version: run.version, stepId: wait.stepId, stepName: plan?.steps[wait.stepId]?.name ?? wait.stepId,
-          seq: wait.seq, options: wait.task.options, policy: wait.task.policy,
+          runId,
+          workflow: run.workflow,
+          version: run.version,
+          stepId: wait.stepId,
+          stepName: plan?.steps[wait.stepId]?.name ?? wait.stepId,
+          seq: wait.seq,
+          options: wait.task.options,
+          policy: wait.task.policy,
           ...(wait.task.timeoutAt ? { timeoutAt: new Date(wait.task.timeoutAt).toISOString() } : {}),
-          createdAt: new Date(run.updatedAt).toISOString(), model: run.model,
+          createdAt: new Date(run.updatedAt).toISOString(),
+          model: run.model,
         });
       }
     }

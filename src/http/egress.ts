@@ -93,7 +93,7 @@ const byRange = DENIED.map((r) => {
 /** The embedded IPv4 address of an IPv4-mapped (::ffff:a.b.c.d) or -compatible IPv6 address. */
 function embeddedIpv4(ip: string): string | undefined {
   const m = /^::(?:ffff:(?:0:)?)?((?:[0-9a-f]{1,4}:[0-9a-f]{1,4})|(?:\d+\.\d+\.\d+\.\d+))$/i.exec(ip);
-  if (!m || !m[1]) return undefined;
+  if (!m?.[1]) return undefined;
   const tail = m[1];
   if (tail.includes('.')) return tail;
   const [hi = 0, lo = 0] = tail.split(':').map((h) => parseInt(h, 16));
@@ -162,7 +162,9 @@ export function egressLookup(policy: EgressPolicy, resolve: typeof dnsLookup = d
 }
 
 function refusal(hostname: string, address: string, why: string): EgressError {
-  return new EgressError(`egress to ${hostname} (${address}) refused: ${why} address; list the host or address in EGRESS_ALLOWLIST to allow it`);
+  return new EgressError(
+    `egress to ${hostname} (${address}) refused: ${why} address; list the host or address in EGRESS_ALLOWLIST to allow it`,
+  );
 }
 
 /** An undici Agent whose every connection passes the policy, for fetch's `dispatcher`. */

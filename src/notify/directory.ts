@@ -54,7 +54,10 @@ export function createDirectory(registry: PrincipalRegistry): Directory {
   function expand(ref: string): Recipient[] {
     if (ref.startsWith(ROLE_PREFIX)) {
       const role = ref.slice(ROLE_PREFIX.length);
-      return registry.all().filter((p) => p.roles.includes(role)).map(fromPrincipal);
+      return registry
+        .all()
+        .filter((p) => p.roles.includes(role))
+        .map(fromPrincipal);
     }
     if (isWebhookUrl(ref)) return [{ id: ref, webhookUrl: ref }];
     const known = registry.byId(ref);

@@ -67,8 +67,14 @@ export class DocumentStore {
     if (existing) return { ...existing, rendered: false };
     const out = await render();
     const meta: DocumentMeta = {
-      id, fileName: out.fileName, contentType: out.contentType, size: out.bytes.length, template: out.template, effectKey,
-      createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.ttlSec * 1000).toISOString(),
+      id,
+      fileName: out.fileName,
+      contentType: out.contentType,
+      size: out.bytes.length,
+      template: out.template,
+      effectKey,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + this.ttlSec * 1000).toISOString(),
     };
     const run = (this.redis as unknown as Record<string, (...a: Array<string | number | Buffer>) => Promise<number>>)[COMMAND]!;
     const stored = await run.call(this.redis, this.keys.document(id), out.bytes, JSON.stringify(meta), this.ttlSec);

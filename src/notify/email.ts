@@ -74,7 +74,8 @@ export class EmailChannel {
       });
     } catch (err) {
       const e = err as NodemailerError;
-      if (e.permanent === true) throw new NonRetryableError(`the mail server refused the message to ${recipient.email}: ${e.response ?? e.message}`);
+      if (e.permanent === true)
+        throw new NonRetryableError(`the mail server refused the message to ${recipient.email}: ${e.response ?? e.message}`);
       throw err;
     }
     this.opts.log.debug({ effectKey: ctx.effectKey, recipient: recipient.id, messageId }, 'notification e-mail sent');

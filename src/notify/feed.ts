@@ -91,7 +91,10 @@ export class InboxFeed {
       await Promise.race([
         current.ready,
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('the notification stream is unavailable (redis did not answer)')), this.opts.subscribeTimeoutMs ?? 5000);
+          timer = setTimeout(
+            () => reject(new Error('the notification stream is unavailable (redis did not answer)')),
+            this.opts.subscribeTimeoutMs ?? 5000,
+          );
         }),
       ]);
     } catch (err) {

@@ -87,7 +87,18 @@ export class Inbox {
       ...(item.attachments?.length ? { attachments: item.attachments } : {}),
     };
     const run = (this.redis as unknown as Record<string, (...a: Array<string | number>) => Promise<number>>)[COMMAND]!;
-    const added = await run.call(this.redis, k.list, k.items, k.unread, k.added(id), id, JSON.stringify(stored), this.maxItems, this.ledgerTtlSec, k.live);
+    const added = await run.call(
+      this.redis,
+      k.list,
+      k.items,
+      k.unread,
+      k.added(id),
+      id,
+      JSON.stringify(stored),
+      this.maxItems,
+      this.ledgerTtlSec,
+      k.live,
+    );
     return { added: added === 1, id };
   }
 

@@ -88,7 +88,12 @@ export function createNotifyServices(opts: NotifyServicesOptions): NotifyService
     connect: () => {
       // Subscribers block no one and must outlive Redis restarts: queue while disconnected,
       // never time a command out; ioredis resubscribes after a reconnect.
-      const conn = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, connectionName: 'notify-feed' });
+      const conn = redis.duplicate({
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: null,
+        commandTimeout: undefined,
+        connectionName: 'notify-feed',
+      });
       const feedError = throttledLog(log, 'warn', 'notification feed connection error');
       conn.on('error', (err: Error) => feedError(err));
       return conn;
@@ -106,7 +111,11 @@ export function createNotifyServices(opts: NotifyServicesOptions): NotifyService
   return {
     directory: createDirectory(registry),
     notifier: createNotifier({ inbox, ledger, ...(email ? { email } : {}), ...(webhook ? { webhook } : {}), log }),
-    templates: new TemplateStore(redis, keys, { documents, documentLinks, ...(opts.templateMaxBytes ? { maxBytes: opts.templateMaxBytes } : {}) }),
+    templates: new TemplateStore(redis, keys, {
+      documents,
+      documentLinks,
+      ...(opts.templateMaxBytes ? { maxBytes: opts.templateMaxBytes } : {}),
+    }),
     inbox,
     feed,
     documents,

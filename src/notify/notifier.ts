@@ -53,7 +53,15 @@ export function createNotifier(deps: NotifierDeps): Notifier {
             format: message.format,
             data: message.data ?? {},
             ...(message.attachments?.length
-              ? { attachments: message.attachments.map((a) => ({ n: a.n, fileName: a.fileName, contentType: a.contentType, size: a.size, document: a.documentId })) }
+              ? {
+                  attachments: message.attachments.map((a) => ({
+                    n: a.n,
+                    fileName: a.fileName,
+                    contentType: a.contentType,
+                    size: a.size,
+                    document: a.documentId,
+                  })),
+                }
               : {}),
           },
           ctx.effectKey,

@@ -22,7 +22,13 @@ export function sign(secret: string, id: string, timestampSec: number, body: str
 }
 
 /** For receivers and tests: true when one of the signatures matches and the timestamp is fresh. */
-export function verify(secret: string, headers: Record<string, string | undefined>, body: string, toleranceSec = 300, nowSec = Math.floor(Date.now() / 1000)): boolean {
+export function verify(
+  secret: string,
+  headers: Record<string, string | undefined>,
+  body: string,
+  toleranceSec = 300,
+  nowSec = Math.floor(Date.now() / 1000),
+): boolean {
   const id = headers['webhook-id'];
   const ts = Number(headers['webhook-timestamp']);
   const sigs = headers['webhook-signature'];

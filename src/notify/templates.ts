@@ -15,7 +15,14 @@ import { IDENTIFIER_PATTERN } from '../definition/ids.ts';
 import type { Keys } from '../engine/keys.ts';
 import type { Attachment, PreparedMessage, Templates } from '../steps/services.ts';
 import { NonRetryableError, type Model } from '../steps/types.ts';
-import { DOCUMENT_TYPES, documentKind, DocumentTemplateError, isDocumentType, type DocumentType, type TemplateIssue } from './documents/index.ts';
+import {
+  DOCUMENT_TYPES,
+  documentKind,
+  DocumentTemplateError,
+  isDocumentType,
+  type DocumentType,
+  type TemplateIssue,
+} from './documents/index.ts';
 import type { DocumentLinks } from './document-links.ts';
 import type { DocumentStore } from './documents.ts';
 
@@ -51,10 +58,21 @@ export const TemplateInput = TemplateMeta.extend({
   .strict()
   .superRefine((t, ctx) => {
     const doc = isDocumentType(t.renderType ?? 'text');
-    if (!doc && t.body === undefined) ctx.addIssue({ code: 'custom', path: ['body'], message: `a ${t.renderType ?? 'text'} template needs a body` });
-    if (!doc && t.content !== undefined) ctx.addIssue({ code: 'custom', path: ['content'], message: `content is for docx, xlsx and pdf templates; a ${t.renderType ?? 'text'} template has a body` });
-    if (!doc && t.fileName !== undefined) ctx.addIssue({ code: 'custom', path: ['fileName'], message: 'fileName is for docx, xlsx and pdf templates' });
-    if ((t.renderType === 'docx' || t.renderType === 'xlsx') && t.content !== undefined && (typeof t.content !== 'string' || !BASE64.test(t.content.replace(/\s+/g, '')))) {
+    if (!doc && t.body === undefined)
+      ctx.addIssue({ code: 'custom', path: ['body'], message: `a ${t.renderType ?? 'text'} template needs a body` });
+    if (!doc && t.content !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['content'],
+        message: `content is for docx, xlsx and pdf templates; a ${t.renderType ?? 'text'} template has a body`,
+      });
+    if (!doc && t.fileName !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['fileName'], message: 'fileName is for docx, xlsx and pdf templates' });
+    if (
+      (t.renderType === 'docx' || t.renderType === 'xlsx') &&
+      t.content !== undefined &&
+      (typeof t.content !== 'string' || !BASE64.test(t.content.replace(/\s+/g, '')))
+    ) {
       ctx.addIssue({ code: 'custom', path: ['content'], message: `a ${t.renderType} template's content must be the file as base64` });
     }
   });
@@ -154,7 +172,13 @@ export function liquidTags(source: string): string[] {
 
 /** A file name safe in a Content-Disposition header and on any file system. */
 function safeFileName(name: string, extension: string): string {
-  const cleaned = name.replace(/[\u0000-\u001f\u007f/\\:*?"<>|]+/g, '_').replace(/\s+/g, ' ').trim().slice(0, 200) || 'document';
+  const cleaned =
+    name
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this strips
+      .replace(/[\u0000-\u001f\u007f/\\:*?"<>|]+/g, '_')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .slice(0, 200) || 'document';
   return cleaned.toLowerCase().endsWith(`.${extension}`) ? cleaned : `${cleaned}.${extension}`;
 }
 
@@ -181,7 +205,8 @@ export class TemplateStore implements Templates {
   /** The file of a registration given as JSON: base64 for docx/xlsx, the definition for pdf. */
   private fileOf(input: z.output<typeof TemplateInput>): Buffer | undefined {
     if (input.content === undefined) return undefined;
-    if (input.renderType === 'pdf') return Buffer.from(typeof input.content === 'string' ? input.content : JSON.stringify(input.content), 'utf8');
+    if (input.renderType === 'pdf')
+      return Buffer.from(typeof input.content === 'string' ? input.content : JSON.stringify(input.content), 'utf8');
     return Buffer.from(String(input.content).replace(/\s+/g, ''), 'base64');
   }
 
@@ -191,13 +216,21 @@ export class TemplateStore implements Templates {
    * maxBytes, so a broken template is refused at save time rather than at run time.
    * The file comes from `content` (JSON) or from `file` (an upload).
    */
-  async put(name: string, input: TemplateInput & { file?: Buffer }, now = new Date()): Promise<{ created: boolean; template: StoredTemplate }> {
+  async put(
+    name: string,
+    input: TemplateInput & { file?: Buffer },
+    now = new Date(),
+  ): Promise<{ created: boolean; template: StoredTemplate }> {
     const { file: upload, ...rest } = input;
     const parsed = TemplateInput.parse(rest);
     const file = upload ?? this.fileOf(parsed);
     const doc = isDocumentType(parsed.renderType);
-    if (doc && !file) throw new TemplateSyntaxError([{ path: '$.content', message: `a ${parsed.renderType} template needs its file (content, or a "template" file part)` }]);
-    if (!doc && upload) throw new TemplateSyntaxError([{ path: '$.template', message: `a ${parsed.renderType} template has a body, not a file` }]);
+    if (doc && !file)
+      throw new TemplateSyntaxError([
+        { path: '$.content', message: `a ${parsed.renderType} template needs its file (content, or a "template" file part)` },
+      ]);
+    if (!doc && upload)
+      throw new TemplateSyntaxError([{ path: '$.template', message: `a ${parsed.renderType} template has a body, not a file` }]);
     if (file && file.length > this.maxBytes) throw new TemplateTooLarge(file.length, this.maxBytes);
 
     const errors: TemplateIssue[] = [];
@@ -206,7 +239,7 @@ export class TemplateStore implements Templates {
       if (source === undefined) return;
       const problem = templateProblem(source, renderType);
       if (problem) errors.push({ path, message: problem });
-      else liquidTags(source).forEach((t) => tags.add(t));
+      else for (const t of liquidTags(source)) tags.add(t);
     };
     liquidPart(parsed.body, '$.body', doc ? 'text' : (parsed.renderType as RenderType));
     liquidPart(parsed.subject, '$.subject');
@@ -215,7 +248,7 @@ export class TemplateStore implements Templates {
     if (doc && file) {
       const kind = await documentKind(parsed.renderType as DocumentType);
       try {
-        kind.inspect(file).forEach((t) => tags.add(t));
+        for (const t of kind.inspect(file)) tags.add(t);
       } catch (err) {
         if (!(err instanceof DocumentTemplateError)) throw err;
         errors.push(...err.issues);
@@ -292,7 +325,10 @@ export class TemplateStore implements Templates {
     const name = template.name;
     const source = template.body ?? (template.file ? `The document "${template.fileName ?? name}" is attached.` : '');
     const body = await renderWith(renderType, source, model, `template "${name}"`);
-    const subject = template.subject === undefined ? undefined : oneLine(await renderWith('text', template.subject, model, `the subject of template "${name}"`));
+    const subject =
+      template.subject === undefined
+        ? undefined
+        : oneLine(await renderWith('text', template.subject, model, `the subject of template "${name}"`));
     return { ...(subject !== undefined ? { subject } : {}), body };
   }
 
@@ -305,9 +341,13 @@ export class TemplateStore implements Templates {
     return this.renderDocumentOf(template, model);
   }
 
-  private async renderDocumentOf(template: StoredTemplate, model: Model): Promise<{ bytes: Buffer; fileName: string; contentType: string }> {
+  private async renderDocumentOf(
+    template: StoredTemplate,
+    model: Model,
+  ): Promise<{ bytes: Buffer; fileName: string; contentType: string }> {
     const name = template.name;
-    if (!isDocumentType(template.renderType)) throw new NonRetryableError(`template "${name}" is a ${template.renderType} template, not a document`);
+    if (!isDocumentType(template.renderType))
+      throw new NonRetryableError(`template "${name}" is a ${template.renderType} template, not a document`);
     const kind = await documentKind(template.renderType);
     const file = await this.file(name);
     if (!file) throw new NonRetryableError(`template "${name}" has no file (register it again)`);
@@ -315,9 +355,14 @@ export class TemplateStore implements Templates {
     try {
       bytes = await kind.render(file, model);
     } catch (err) {
-      throw new NonRetryableError(`template "${name}" could not be rendered as ${template.renderType}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new NonRetryableError(
+        `template "${name}" could not be rendered as ${template.renderType}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
-    const rawName = template.fileName === undefined ? name : oneLine(await renderWith('text', template.fileName, model, `the file name of template "${name}"`));
+    const rawName =
+      template.fileName === undefined
+        ? name
+        : oneLine(await renderWith('text', template.fileName, model, `the file name of template "${name}"`));
     return { bytes, fileName: safeFileName(rawName, kind.extension), contentType: kind.contentType };
   }
 
@@ -325,7 +370,8 @@ export class TemplateStore implements Templates {
     const template = await this.require(name);
     const own = template.renderType;
     if (!isDocumentType(own)) {
-      if (renderType !== undefined && isDocumentType(renderType)) throw new NonRetryableError(`template "${name}" is a ${own} template; the step asks for ${renderType}`);
+      if (renderType !== undefined && isDocumentType(renderType))
+        throw new NonRetryableError(`template "${name}" is a ${own} template; the step asks for ${renderType}`);
       const format = (renderType ?? own) as RenderType;
       return { ...(await this.renderText(template, format, model)), format, attachments: [] };
     }
@@ -339,8 +385,14 @@ export class TemplateStore implements Templates {
     const doc = await documents.once(effectKey, async () => ({ ...(await this.renderDocumentOf(template, model)), template: name }));
     const exp = Date.parse(doc.meta.expiresAt);
     const attachment: Attachment = {
-      n: 1, fileName: doc.meta.fileName, contentType: doc.meta.contentType, size: doc.meta.size, content: doc.bytes,
-      documentId: doc.meta.id, url: await documentLinks.url({ doc: doc.meta.id, exp }), expiresAt: doc.meta.expiresAt,
+      n: 1,
+      fileName: doc.meta.fileName,
+      contentType: doc.meta.contentType,
+      size: doc.meta.size,
+      content: doc.bytes,
+      documentId: doc.meta.id,
+      url: await documentLinks.url({ doc: doc.meta.id, exp }),
+      expiresAt: doc.meta.expiresAt,
     };
     return { ...text, format: 'text', attachments: [attachment], rendered: doc.rendered };
   }
@@ -348,7 +400,10 @@ export class TemplateStore implements Templates {
 
 export class TemplateTooLarge extends Error {
   override name = 'TemplateTooLarge';
-  constructor(readonly size: number, readonly limit: number) {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
     super(`the template file is ${size} bytes; the limit is ${limit} (TEMPLATE_MAX_BYTES)`);
   }
 }

@@ -99,7 +99,16 @@ export class WebhookChannel {
       },
       data: message.data ?? {},
       ...(message.attachments?.length
-        ? { attachments: message.attachments.map(({ n, fileName, contentType, size, url, expiresAt }) => ({ n, fileName, contentType, size, url, expiresAt })) }
+        ? {
+            attachments: message.attachments.map(({ n, fileName, contentType, size, url, expiresAt }) => ({
+              n,
+              fileName,
+              contentType,
+              size,
+              url,
+              expiresAt,
+            })),
+          }
         : {}),
     };
     const body = JSON.stringify(payload);
@@ -111,7 +120,10 @@ export class WebhookChannel {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.post(url, id, body, ctx);
-        this.opts.log.debug({ effectKey: ctx.effectKey, recipient: recipient.id, webhookId: id, attempt }, 'notification webhook delivered');
+        this.opts.log.debug(
+          { effectKey: ctx.effectKey, recipient: recipient.id, webhookId: id, attempt },
+          'notification webhook delivered',
+        );
         return { id, attempts: attempt };
       } catch (err) {
         if (err instanceof NonRetryableError || ctx.signal.aborted || attempt > retries) throw err;
@@ -147,7 +159,8 @@ export class WebhookChannel {
       if (ctx.signal.aborted) throw err;
       const refused = egressRefusal(err);
       if (refused) throw new NonRetryableError(`webhook POST ${url} not sent: ${refused.message}`);
-      const reason = err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : `failed: ${(err as Error).cause ?? (err as Error).message}`;
+      const reason =
+        err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : `failed: ${(err as Error).cause ?? (err as Error).message}`;
       throw new RetryableResponse(`webhook POST ${url} ${reason}`);
     }
     // The body is of no use to us; reading it frees the connection for reuse.

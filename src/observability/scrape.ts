@@ -34,7 +34,11 @@ export async function scrapeMetrics(source: ScrapeSource, budgetMs = SCRAPE_BUDG
   } else {
     const [counts, depths] = await Promise.all([
       source.runCounts ? within(source.runCounts(), left()) : Promise.resolve(undefined),
-      Promise.all((source.queues ?? []).map((q) => within(q.getJobCounts(...(QUEUE_STATES as unknown as JobType[])), left()).then((c) => [q.name, c] as const))),
+      Promise.all(
+        (source.queues ?? []).map((q) =>
+          within(q.getJobCounts(...(QUEUE_STATES as unknown as JobType[])), left()).then((c) => [q.name, c] as const),
+        ),
+      ),
     ]);
     if (counts) for (const [status, n] of Object.entries(counts)) runsByStatus.set({ status }, n ?? 0);
     for (const [queue, c] of depths) {

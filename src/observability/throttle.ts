@@ -57,10 +57,7 @@ export type ThrottledLog = (err: unknown, extra?: Record<string, unknown>) => vo
  * A logger for one repeated failure site (`msg`), throttled per error kind. Lines carry
  * `suppressed` (how many like it were left out since the previous line) and `kind`.
  */
-export function throttledLog(
-  log: Logger, level: 'error' | 'warn', msg: string,
-  throttle: Throttle = createThrottle(),
-): ThrottledLog {
+export function throttledLog(log: Logger, level: 'error' | 'warn', msg: string, throttle: Throttle = createThrottle()): ThrottledLog {
   return (err, extra = {}) => {
     const kind = errorKind(err);
     const { log: now, suppressed } = throttle.hit(`${msg}\u0000${kind}`);

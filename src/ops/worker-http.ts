@@ -36,10 +36,9 @@ function json(res: ServerResponse, status: number, body: unknown, type = 'applic
 
 function bounded(p: Promise<boolean>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.catch(() => false),
-    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), PROBE_TIMEOUT_MS))),
-  ]).finally(() => clearTimeout(timer));
+  return Promise.race([p.catch(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), PROBE_TIMEOUT_MS)))]).finally(
+    () => clearTimeout(timer),
+  );
 }
 
 export async function startWorkerHttp(opts: WorkerHttpOptions): Promise<WorkerHttp> {
@@ -48,7 +47,12 @@ export async function startWorkerHttp(opts: WorkerHttpOptions): Promise<WorkerHt
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      return json(res, 405, { type: 'about:blank', title: 'Method Not Allowed', status: 405, detail: 'use GET' }, 'application/problem+json');
+      return json(
+        res,
+        405,
+        { type: 'about:blank', title: 'Method Not Allowed', status: 405, detail: 'use GET' },
+        'application/problem+json',
+      );
     }
     switch (path) {
       case '/healthz':
@@ -64,7 +68,12 @@ export async function startWorkerHttp(opts: WorkerHttpOptions): Promise<WorkerHt
           const presented = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
           if (!presented || !timingSafeEqual(sha256(presented), expected)) {
             res.setHeader('www-authenticate', 'Bearer realm="metrics"');
-            return json(res, 401, { type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'send Authorization: Bearer <METRICS_TOKEN>' }, 'application/problem+json');
+            return json(
+              res,
+              401,
+              { type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'send Authorization: Bearer <METRICS_TOKEN>' },
+              'application/problem+json',
+            );
           }
         }
         const { contentType, body } = await scrapeMetrics({ ping: opts.ping });
@@ -72,13 +81,19 @@ export async function startWorkerHttp(opts: WorkerHttpOptions): Promise<WorkerHt
         return res.end(body);
       }
       default:
-        return json(res, 404, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'this listener serves /healthz, /readyz and /metrics' }, 'application/problem+json');
+        return json(
+          res,
+          404,
+          { type: 'about:blank', title: 'Not Found', status: 404, detail: 'this listener serves /healthz, /readyz and /metrics' },
+          'application/problem+json',
+        );
     }
   };
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       opts.log.error({ err }, 'worker http request failed');
-      if (!res.headersSent) json(res, 500, { type: 'about:blank', title: 'Internal Server Error', status: 500 }, 'application/problem+json');
+      if (!res.headersSent)
+        json(res, 500, { type: 'about:blank', title: 'Internal Server Error', status: 500 }, 'application/problem+json');
       else res.end();
     });
   });
@@ -90,10 +105,12 @@ export async function startWorkerHttp(opts: WorkerHttpOptions): Promise<WorkerHt
   const port = typeof address === 'object' && address ? address.port : opts.port;
   opts.log.info({ workerHttpPort: port }, `worker health and metrics on http://localhost:${port} (/healthz, /readyz, /metrics)`);
   return {
-    server, port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    }),
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
   };
 }

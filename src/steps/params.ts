@@ -12,7 +12,10 @@ export const FieldPath = z.string().refine(isSafePath, {
 export const StageRef = Identifier;
 
 /** Timeouts a step waits for (confirmation, dataflow); a run may legitimately wait days. */
-export const WaitMs = z.int().min(1).max(365 * 24 * 3600 * 1000);
+export const WaitMs = z
+  .int()
+  .min(1)
+  .max(365 * 24 * 3600 * 1000);
 
 export const UserId = z.string().regex(/^\S+$/, { message: 'must be a non-empty user id without spaces' });
 
@@ -26,7 +29,8 @@ export const Recipients = {
 /** `users` and `routing` entries as references, so saving can warn about principals nobody has. */
 export function principalRefs(p: { users?: readonly string[]; routing?: readonly string[] }): StepReference[] {
   return (['users', 'routing'] as const).flatMap((field) =>
-    (p[field] ?? []).map((name, i) => ({ kind: 'principal' as const, name, path: `${field}[${i}]` })));
+    (p[field] ?? []).map((name, i) => ({ kind: 'principal' as const, name, path: `${field}[${i}]` })),
+  );
 }
 
 export function hasRecipients(p: { userInfoField?: unknown; users?: unknown }): boolean {

@@ -15,13 +15,18 @@ function refOf(value: unknown, where: string): string {
 }
 
 /** With `required: false` (confirmations, which are also listed to everyone routed) no recipient is fine. */
-export function recipientRefs(model: Readonly<Model>, params: { userInfoField?: string; users?: readonly string[] }, { required = true } = {}): string[] {
+export function recipientRefs(
+  model: Readonly<Model>,
+  params: { userInfoField?: string; users?: readonly string[] },
+  { required = true } = {},
+): string[] {
   const refs: string[] = [];
   if (params.userInfoField !== undefined) {
     const where = `the field "${params.userInfoField}"`;
     const value = getPath(model, params.userInfoField);
-    if (Array.isArray(value)) value.forEach((v, i) => refs.push(refOf(v, `${where}[${i}]`)));
-    else if (value !== undefined && value !== null) refs.push(refOf(value, where));
+    if (Array.isArray(value)) {
+      for (const [i, v] of value.entries()) refs.push(refOf(v, `${where}[${i}]`));
+    } else if (value !== undefined && value !== null) refs.push(refOf(value, where));
   }
   refs.push(...(params.users ?? []));
   const out = refs.filter((r) => r !== '');

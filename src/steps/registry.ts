@@ -1,15 +1,15 @@
 /** Every step type the engine knows. Adding a type = one file under src/steps/ + one line here. */
 import type { z } from 'zod';
-import { executeDataflowStep } from './executeDataflow.ts';
+import { executeDataflowStep } from './execute-dataflow.ts';
 import { finishStep } from './finish.ts';
-import { getUserConfirmationStep } from './getUserConfirmation.ts';
-import { ifConditionStep } from './ifCondition.ts';
-import { resetToDraftStep } from './resetToDraft.ts';
-import { sendNotificationStep } from './sendNotification.ts';
-import { sendTemplatedNotificationStep } from './sendTemplatedNotification.ts';
-import { switchCaseStep } from './switchCase.ts';
-import { updateModelStep } from './updateModel.ts';
-import { updateModelFieldStep } from './updateModelField.ts';
+import { getUserConfirmationStep } from './get-user-confirmation.ts';
+import { ifConditionStep } from './if-condition.ts';
+import { resetToDraftStep } from './reset-to-draft.ts';
+import { sendNotificationStep } from './send-notification.ts';
+import { sendTemplatedNotificationStep } from './send-templated-notification.ts';
+import { switchCaseStep } from './switch-case.ts';
+import { updateModelStep } from './update-model.ts';
+import { updateModelFieldStep } from './update-model-field.ts';
 import { bindStepSchema, type NestedStep } from './step-list.ts';
 import { buildStepSchema } from './step-schema.ts';
 import type { StepType } from './types.ts';
@@ -32,6 +32,7 @@ export type RegisteredStepTypes = typeof registeredStepTypes;
 export type StepTypeName = keyof RegisteredStepTypes;
 
 // StepType<any> is the bridge: a handler typed for its own params is not a handler of `unknown`.
+// biome-ignore lint/suspicious/noExplicitAny: the one erased bridge between typed handlers and the engine
 const erased: Readonly<Record<string, StepType<any>>> = registeredStepTypes;
 
 export const stepTypes: Readonly<Record<string, StepType>> = Object.freeze({ ...erased });

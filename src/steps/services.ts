@@ -109,7 +109,14 @@ export interface Dataflows {
 
 export interface ConfirmationLinks {
   /** One signed single-use answer link per option for `principalId`, valid until `exp` (ms). */
-  forOptions(args: { runId: string; stepId: string; seq: number; principalId: string; options: string[]; exp: number }): Promise<Record<string, string>>;
+  forOptions(args: {
+    runId: string;
+    stepId: string;
+    seq: number;
+    principalId: string;
+    options: string[];
+    exp: number;
+  }): Promise<Record<string, string>>;
 }
 
 export interface StepServices {

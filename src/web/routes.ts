@@ -35,7 +35,10 @@ export function webRoutes(): Router {
     }),
   );
   // Served as files so edits show on reload; `no-cache` still lets the browser revalidate cheaply.
-  r.use('/ui', express.static(STATIC_DIR, { index: false, fallthrough: false, setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache') }));
+  r.use(
+    '/ui',
+    express.static(STATIC_DIR, { index: false, fallthrough: false, setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache') }),
+  );
   r.get('/', (_req, res) => res.redirect(302, '/runs'));
   // One icon for our pages, Bull Board and browsers that ask for /favicon.ico by themselves.
   r.get(['/favicon.ico', '/favicon.svg'], (_req, res) => {

@@ -22,14 +22,35 @@ beforeAll(async () => {
   await h.saveWorkflow({
     name: 'a11y-flow',
     stages: [
-      { id: 'in', name: 'Intake', steps: [
-        { id: 'check', type: 'ifCondition', field: 'amount', operator: 'greater', value: 100,
-          then: [{ id: 'flag', type: 'updateModelField', field: 'review', value: true }] },
-        { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'ask', steps: [] }] },
-      ] },
-      { id: 'ask', name: 'Ask', steps: [
-        { id: 'decide', type: 'getUserConfirmation', confirmationField: 'd', options: ['approve', 'reject'], routing: ['role:manager'], timeoutMs: 600_000 },
-      ] },
+      {
+        id: 'in',
+        name: 'Intake',
+        steps: [
+          {
+            id: 'check',
+            type: 'ifCondition',
+            field: 'amount',
+            operator: 'greater',
+            value: 100,
+            then: [{ id: 'flag', type: 'updateModelField', field: 'review', value: true }],
+          },
+          { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'ask', steps: [] }] },
+        ],
+      },
+      {
+        id: 'ask',
+        name: 'Ask',
+        steps: [
+          {
+            id: 'decide',
+            type: 'getUserConfirmation',
+            confirmationField: 'd',
+            options: ['approve', 'reject'],
+            routing: ['role:manager'],
+            timeoutMs: 600_000,
+          },
+        ],
+      },
     ],
   });
   waitingRun = (await h.start('a11y-flow', { model: { amount: 500, kind: 'ask' } }, '?wait=5000')).id;
@@ -49,7 +70,10 @@ async function page(key: string | undefined, viewport = { width: 1280, height: 8
   const p = await context.newPage();
   const errors: string[] = [];
   p.on('pageerror', (e) => errors.push(e.message));
-  p.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) errors.push(m.text()); });
+  p.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text()))
+      errors.push(m.text());
+  });
   return { page: p, errors };
 }
 
@@ -59,7 +83,9 @@ async function scan(p: Page): Promise<string[]> {
     const r = await (window as any).axe.run(document, { resultTypes: ['violations'] });
     return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n: any) => n.target.join(' ')) }));
   });
-  return result.filter((v: any) => v.impact === 'serious' || v.impact === 'critical').map((v: any) => `${v.id} (${v.impact}): ${v.nodes.join(', ')}`);
+  return result
+    .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v: any) => `${v.id} (${v.impact}): ${v.nodes.join(', ')}`);
 }
 
 describe('axe scan', () => {
@@ -88,7 +114,10 @@ describe('axe scan', () => {
   }
 
   it('builder with a step selected, and at 390 px with the sheet open', async () => {
-    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+    for (const viewport of [
+      { width: 1280, height: 800 },
+      { width: 390, height: 844 },
+    ]) {
       const { page: p } = await page(ADMIN_KEY, viewport);
       await p.goto(`${h.base}/builder/a11y-flow`);
       await p.locator('.card[data-step-id="decide"] .card-main').click();

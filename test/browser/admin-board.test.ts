@@ -28,7 +28,9 @@ describe('queue board', () => {
     await page.goto(`${h.base}/admin/queues`);
     await page.waitForURL(`${h.base}/admin/login`);
     // our stylesheet applies: the primary button has the accent colour
-    await until(() => page.getByRole('button', { name: 'Sign in' }).evaluate((b) => getComputedStyle(b).backgroundColor)).toBe('rgb(31, 95, 191)');
+    await until(() => page.getByRole('button', { name: 'Sign in' }).evaluate((b) => getComputedStyle(b).backgroundColor)).toBe(
+      'rgb(31, 95, 191)',
+    );
     expect(await page.locator('link[rel="icon"]').getAttribute('href')).toBe('/favicon.svg');
     await screenshot(page, 'admin-login', { docs: 'admin-login.png' });
 

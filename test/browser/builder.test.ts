@@ -30,11 +30,21 @@ function twoStages(name: string) {
   return {
     name,
     stages: [
-      { id: 'first', name: 'First', steps: [
-        { id: 'a', type: 'updateModelField', field: 'a', value: 1 },
-        { id: 'check', type: 'ifCondition', field: 'amount', operator: 'greater', value: 100,
-          then: [{ id: 'inner', type: 'updateModelField', field: 'big', value: true }] },
-      ] },
+      {
+        id: 'first',
+        name: 'First',
+        steps: [
+          { id: 'a', type: 'updateModelField', field: 'a', value: 1 },
+          {
+            id: 'check',
+            type: 'ifCondition',
+            field: 'amount',
+            operator: 'greater',
+            value: 100,
+            then: [{ id: 'inner', type: 'updateModelField', field: 'big', value: true }],
+          },
+        ],
+      },
       { id: 'second', name: 'Second', steps: [{ id: 'b', type: 'updateModelField', field: 'b', value: 2 }] },
     ],
   };
@@ -57,11 +67,22 @@ describe('canvas', () => {
     await h.saveWorkflow({
       name: 'canvas-look',
       stages: [
-        { id: 'in', name: 'Intake', steps: [
-          { id: 'check', type: 'ifCondition', field: 'amount', operator: 'greater', value: 100, thenGoto: 'out',
-            then: [{ id: 'tell', type: 'sendNotification', channel: 'email', users: ['ann'], message: 'big' }] },
-          { id: 'ask', type: 'getUserConfirmation', confirmationField: 'd', options: ['ok'], routing: ['role:manager'], timeoutMs: 1000 },
-        ] },
+        {
+          id: 'in',
+          name: 'Intake',
+          steps: [
+            {
+              id: 'check',
+              type: 'ifCondition',
+              field: 'amount',
+              operator: 'greater',
+              value: 100,
+              thenGoto: 'out',
+              then: [{ id: 'tell', type: 'sendNotification', channel: 'email', users: ['ann'], message: 'big' }],
+            },
+            { id: 'ask', type: 'getUserConfirmation', confirmationField: 'd', options: ['ok'], routing: ['role:manager'], timeoutMs: 1000 },
+          ],
+        },
         { id: 'out', name: 'Outcome', steps: [{ id: 'stop', type: 'finish', outcome: 'done' }] },
       ],
     });
@@ -92,7 +113,9 @@ describe('editing', () => {
   it('drags a tool into a stage and a card between stages and into a branch', async () => {
     await h.saveWorkflow(twoStages('dnd'));
     const { page, errors } = await open('dnd');
-    await page.locator('#toolbox button[data-type="finish"]').dragTo(page.locator('.stage[data-stage-id="second"] ol.steps').first(), { targetPosition: { x: 20, y: 2 } });
+    await page
+      .locator('#toolbox button[data-type="finish"]')
+      .dragTo(page.locator('.stage[data-stage-id="second"] ol.steps').first(), { targetPosition: { x: 20, y: 2 } });
     await until(() => page.locator('.stage[data-stage-id="second"] .card').first().getAttribute('data-step-id')).toBe('finish-1');
     await card(page, 'a').dragTo(page.locator('.stage[data-stage-id="second"] ol.steps').first());
     await until(() => page.locator('.stage[data-stage-id="first"] > ol.steps > li.step-item').count()).toBe(1);
@@ -159,7 +182,10 @@ describe('editing', () => {
     expect(await page.locator('.stage-name').first().inputValue()).toBe('Renamed stage');
 
     let asked = '';
-    page.once('dialog', (d) => { asked = d.type(); void d.dismiss(); });
+    page.once('dialog', (d) => {
+      asked = d.type();
+      void d.dismiss();
+    });
     await page.reload({ timeout: 1500 }).catch(() => undefined);
     await until(() => asked).toBe('beforeunload');
     expect(new URL(page.url()).pathname).toBe('/builder/guard');
@@ -197,11 +223,22 @@ describe('pickers and messages', () => {
     await h.saveWorkflow({
       name: 'pickers',
       stages: [
-        { id: 'in', name: 'Intake', steps: [
-          { id: 'check', type: 'ifCondition', field: 'amount', operator: 'greater', value: 100 },
-          { id: 'mail', type: 'sendTemplatedNotification', template: 'no-such-template', renderType: 'text', channel: 'inbox', users: ['ann', 'nobody-here'] },
-          { id: 'call', type: 'executeDataflow', dataflow: 'echo-flow' },
-        ] },
+        {
+          id: 'in',
+          name: 'Intake',
+          steps: [
+            { id: 'check', type: 'ifCondition', field: 'amount', operator: 'greater', value: 100 },
+            {
+              id: 'mail',
+              type: 'sendTemplatedNotification',
+              template: 'no-such-template',
+              renderType: 'text',
+              channel: 'inbox',
+              users: ['ann', 'nobody-here'],
+            },
+            { id: 'call', type: 'executeDataflow', dataflow: 'echo-flow' },
+          ],
+        },
         { id: 'stage-2', name: 'Review', steps: [] },
       ],
     });
@@ -316,7 +353,9 @@ describe('keyboard only', () => {
     await page.keyboard.type('then');
     await tabTo(page, '.move-form button[type="submit"]');
     await page.keyboard.press('Enter');
-    await until(() => page.locator('.branch[aria-label="then branch of check"] .card').last().getAttribute('data-step-id')).toBe('finish-1');
+    await until(() => page.locator('.branch[aria-label="then branch of check"] .card').last().getAttribute('data-step-id')).toBe(
+      'finish-1',
+    );
     await tabTo(page, '#save');
     await page.keyboard.press('Enter');
     await until(() => page.locator('#save-status').textContent()).toContain('Saved as version 2.');

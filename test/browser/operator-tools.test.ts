@@ -26,10 +26,24 @@ beforeAll(async () => {
   await h.saveWorkflow({
     name: 'ui-sim',
     stages: [
-      { id: 'intake', name: 'Intake', steps: [{ id: 'tell', type: 'sendNotification', channel: 'inbox', users: ['ann'], message: 'Order {{id}} arrived' }] },
-      { id: 'review', name: 'Review', steps: [
-        { id: 'ask', type: 'getUserConfirmation', confirmationField: 'decision', options: ['approve', 'reject'], routing: ['role:manager'] },
-      ] },
+      {
+        id: 'intake',
+        name: 'Intake',
+        steps: [{ id: 'tell', type: 'sendNotification', channel: 'inbox', users: ['ann'], message: 'Order {{id}} arrived' }],
+      },
+      {
+        id: 'review',
+        name: 'Review',
+        steps: [
+          {
+            id: 'ask',
+            type: 'getUserConfirmation',
+            confirmationField: 'decision',
+            options: ['approve', 'reject'],
+            routing: ['role:manager'],
+          },
+        ],
+      },
     ],
   });
 });
@@ -71,7 +85,10 @@ describe('builder Test panel', () => {
     await panel.getByLabel('Model (JSON)').fill('{"id": 7}');
     await panel.getByLabel('Stubs (JSON)').fill('{"ask": "reject"}');
     await panel.getByRole('button', { name: 'Run test' }).click();
-    await until(() => page.locator('#simulate-path li').allTextContents()).toEqual(['intake › tell (sendNotification)', 'review › ask (getUserConfirmation)']);
+    await until(() => page.locator('#simulate-path li').allTextContents()).toEqual([
+      'intake › tell (sendNotification)',
+      'review › ask (getUserConfirmation)',
+    ]);
     expect(await page.locator('#simulate-effects').textContent()).toContain('to ann: “Order 7 arrived”');
     expect(JSON.parse((await page.locator('#simulate-model').textContent())!)).toEqual({ id: 7, decision: 'reject' });
     // bad JSON is said, and nothing is sent

@@ -43,7 +43,12 @@ describe('serving', () => {
     const board = await fetch(`${h.base}/admin/queues`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     expect(board.status).toBe(200);
     expect(board.headers.get('content-security-policy')).toContain("font-src 'self'");
-    expect((await h.api('GET', '/api/me', undefined, { authorization: `Bearer ${keyOf('bob')}` })).body).toEqual({ id: 'bob', roles: ['manager'], name: 'Bob', designer: false });
+    expect((await h.api('GET', '/api/me', undefined, { authorization: `Bearer ${keyOf('bob')}` })).body).toEqual({
+      id: 'bob',
+      roles: ['manager'],
+      name: 'Bob',
+      designer: false,
+    });
     expect((await fetch(`${h.base}/api/me`)).status).toBe(401);
   });
 });
@@ -82,7 +87,9 @@ describe('builder', () => {
     await page.locator('#toolbox').getByRole('button', { name: 'Update model field' }).click();
     await settings(page).getByLabel('Field', { exact: true }).fill('review');
     await settings(page).getByLabel('Value', { exact: true }).fill('true');
-    await until(() => page.locator('.branch[aria-label="then branch of if-condition-1"] .card').getAttribute('data-step-id')).toBe('update-model-field-2');
+    await until(() => page.locator('.branch[aria-label="then branch of if-condition-1"] .card').getAttribute('data-step-id')).toBe(
+      'update-model-field-2',
+    );
 
     // stage 2: a finish, and a confirmation that is then moved on to stage 3
     await page.getByRole('button', { name: 'Add step to stage Stage 2' }).click();
@@ -121,15 +128,36 @@ describe('builder', () => {
       title: 'Built in the browser',
       restrictAccess: false,
       stages: [
-        { id: 'stage-1', name: 'Intake', steps: [
-          { id: 'update-model-field-1', type: 'updateModelField', field: 'status', value: 'submitted' },
-          { id: 'if-condition-1', type: 'ifCondition', field: 'amount', operator: 'greater', value: 100,
-            then: [{ id: 'update-model-field-2', type: 'updateModelField', field: 'review', value: true }] },
-        ] },
-        { id: 'stage-3', name: 'Stage 3', steps: [
-          { id: 'get-user-confirmation-1', type: 'getUserConfirmation', confirmationField: 'decision', options: ['approve', 'reject'],
-            routing: ['role:manager'], policy: 'any', timeoutMs: 60000 },
-        ] },
+        {
+          id: 'stage-1',
+          name: 'Intake',
+          steps: [
+            { id: 'update-model-field-1', type: 'updateModelField', field: 'status', value: 'submitted' },
+            {
+              id: 'if-condition-1',
+              type: 'ifCondition',
+              field: 'amount',
+              operator: 'greater',
+              value: 100,
+              then: [{ id: 'update-model-field-2', type: 'updateModelField', field: 'review', value: true }],
+            },
+          ],
+        },
+        {
+          id: 'stage-3',
+          name: 'Stage 3',
+          steps: [
+            {
+              id: 'get-user-confirmation-1',
+              type: 'getUserConfirmation',
+              confirmationField: 'decision',
+              options: ['approve', 'reject'],
+              routing: ['role:manager'],
+              policy: 'any',
+              timeoutMs: 60000,
+            },
+          ],
+        },
       ],
     });
     expect(errors).toEqual([]);
@@ -138,11 +166,23 @@ describe('builder', () => {
   it('marks an invalid edit on the right (nested) card and refuses to save it', async () => {
     const definition = {
       name: 'invalid-edit',
-      stages: [{ id: 'only', name: 'Only', steps: [
-        { id: 'first', type: 'updateModelField', field: 'a', value: 1 },
-        { id: 'check', type: 'ifCondition', field: 'a', operator: 'equal', value: 1,
-          then: [{ id: 'inner', type: 'updateModelField', field: 'b', value: 2 }] },
-      ] }],
+      stages: [
+        {
+          id: 'only',
+          name: 'Only',
+          steps: [
+            { id: 'first', type: 'updateModelField', field: 'a', value: 1 },
+            {
+              id: 'check',
+              type: 'ifCondition',
+              field: 'a',
+              operator: 'equal',
+              value: 1,
+              then: [{ id: 'inner', type: 'updateModelField', field: 'b', value: 2 }],
+            },
+          ],
+        },
+      ],
     };
     await h.saveWorkflow(definition);
     const before = (await h.api('GET', '/api/workflows/invalid-edit')).body.definition;
@@ -158,7 +198,9 @@ describe('builder', () => {
     expect(await card(page, 'check').getAttribute('class')).not.toContain('has-error');
     expect(await card(page, 'first').getAttribute('class')).not.toContain('has-error');
     await until(() => settings(page).getByLabel('Field', { exact: true }).getAttribute('aria-invalid')).toBe('true');
-    expect(await page.locator('#problems').textContent()).toContain('Stage “Only” › step “check” › then › step “inner” › Field: Field is required');
+    expect(await page.locator('#problems').textContent()).toContain(
+      'Stage “Only” › step “check” › then › step “inner” › Field: Field is required',
+    );
     expect(await page.locator('#problems').textContent()).not.toContain('$.');
 
     // a duplicate id is marked on the step that repeats it
@@ -183,22 +225,52 @@ describe('runs and tasks', () => {
       name: 'purchase',
       title: 'Purchase approval',
       stages: [
-        { id: 'intake', name: 'Intake', steps: [
-          { id: 'mark', type: 'updateModelField', field: 'status', value: 'submitted' },
-          { id: 'large', type: 'ifCondition', field: 'amount', operator: 'greater', value: 100,
-            then: [{ id: 'flag', type: 'updateModelField', field: 'review', value: true }],
-            else: [{ id: 'auto', type: 'updateModelField', field: 'review', value: false }] },
-          { id: 'save', type: 'updateModel' },
-        ] },
-        { id: 'approval', name: 'Approval', steps: [
-          { id: 'ask', type: 'getUserConfirmation', confirmationField: 'decision', options: ['approve', 'reject'],
-            routing: ['role:manager'], timeoutMs: 600_000 },
-          { id: 'route', type: 'switchCase', sourceField: 'decision',
-            cases: [
-              { value: 'approve', steps: [{ id: 'approved', type: 'updateModelField', field: 'status', value: 'approved' }, { id: 'store', type: 'updateModel' }] },
-              { value: 'reject', steps: [{ id: 'rejected', type: 'finish', outcome: 'rejected' }] },
-            ] },
-        ] },
+        {
+          id: 'intake',
+          name: 'Intake',
+          steps: [
+            { id: 'mark', type: 'updateModelField', field: 'status', value: 'submitted' },
+            {
+              id: 'large',
+              type: 'ifCondition',
+              field: 'amount',
+              operator: 'greater',
+              value: 100,
+              then: [{ id: 'flag', type: 'updateModelField', field: 'review', value: true }],
+              else: [{ id: 'auto', type: 'updateModelField', field: 'review', value: false }],
+            },
+            { id: 'save', type: 'updateModel' },
+          ],
+        },
+        {
+          id: 'approval',
+          name: 'Approval',
+          steps: [
+            {
+              id: 'ask',
+              type: 'getUserConfirmation',
+              confirmationField: 'decision',
+              options: ['approve', 'reject'],
+              routing: ['role:manager'],
+              timeoutMs: 600_000,
+            },
+            {
+              id: 'route',
+              type: 'switchCase',
+              sourceField: 'decision',
+              cases: [
+                {
+                  value: 'approve',
+                  steps: [
+                    { id: 'approved', type: 'updateModelField', field: 'status', value: 'approved' },
+                    { id: 'store', type: 'updateModel' },
+                  ],
+                },
+                { value: 'reject', steps: [{ id: 'rejected', type: 'finish', outcome: 'rejected' }] },
+              ],
+            },
+          ],
+        },
       ],
     });
     const run = await h.start('purchase', { model: { amount: 250, item: 'laptop' } });
@@ -235,10 +307,15 @@ describe('runs and tasks', () => {
 
   it('shows a user without access neither the restricted workflow nor its runs', async () => {
     await h.saveWorkflow({
-      name: 'secret-flow', restrictAccess: true, access: { read: ['role:manager'], start: ['role:manager'] },
+      name: 'secret-flow',
+      restrictAccess: true,
+      access: { read: ['role:manager'], start: ['role:manager'] },
       stages: [{ id: 's', name: 'S', steps: [{ id: 'x', type: 'updateModelField', field: 'x', value: 1 }] }],
     });
-    await h.saveWorkflow({ name: 'open-flow', stages: [{ id: 's', name: 'S', steps: [{ id: 'x', type: 'updateModelField', field: 'x', value: 1 }] }] });
+    await h.saveWorkflow({
+      name: 'open-flow',
+      stages: [{ id: 's', name: 'S', steps: [{ id: 'x', type: 'updateModelField', field: 'x', value: 1 }] }],
+    });
     const secret = await h.start('secret-flow', { model: {} }, '?wait=5000');
     const open = await h.start('open-flow', { model: {} }, '?wait=5000');
 
@@ -272,14 +349,30 @@ describe('run actions', () => {
   it('retries a failed run from a chosen step with a model patch, resubmits a draft, and cancels a waiting run', async () => {
     await h.saveWorkflow({
       name: 'ui-actions',
-      stages: [{ id: 'a', name: 'A', steps: [
-        { id: 'prep', type: 'updateModelField', field: 'prepared', value: true },
-        { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [
-          { value: 'ok', steps: [{ id: 'fine', type: 'updateModelField', field: 'done', value: true }] },
-          { value: 'draft', steps: [{ id: 'back', type: 'resetToDraft' }] },
-          { value: 'ask', steps: [{ id: 'q', type: 'getUserConfirmation', confirmationField: 'answer', options: ['yes'], routing: ['role:manager'] }] },
-        ] },
-      ] }],
+      stages: [
+        {
+          id: 'a',
+          name: 'A',
+          steps: [
+            { id: 'prep', type: 'updateModelField', field: 'prepared', value: true },
+            {
+              id: 'route',
+              type: 'switchCase',
+              sourceField: 'kind',
+              cases: [
+                { value: 'ok', steps: [{ id: 'fine', type: 'updateModelField', field: 'done', value: true }] },
+                { value: 'draft', steps: [{ id: 'back', type: 'resetToDraft' }] },
+                {
+                  value: 'ask',
+                  steps: [
+                    { id: 'q', type: 'getUserConfirmation', confirmationField: 'answer', options: ['yes'], routing: ['role:manager'] },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
     });
     const { page, errors } = await session(ADMIN_KEY);
     const status = () => page.locator('#run-status').getAttribute('data-status');
@@ -296,7 +389,10 @@ describe('run actions', () => {
     const retried = (await h.api('GET', `/api/runs/${failed.id}`)).body;
     expect(retried.model).toEqual({ kind: 'ok', prepared: true, done: true });
     const history = (await h.api('GET', `/api/runs/${failed.id}/history`)).body.items as any[];
-    expect(history.find((e) => e.type === 'run.retried')).toMatchObject({ by: 'admin', detail: { fromStepId: 'prep', modelPatched: true } });
+    expect(history.find((e) => e.type === 'run.retried')).toMatchObject({
+      by: 'admin',
+      detail: { fromStepId: 'prep', modelPatched: true },
+    });
 
     // draft → submit with a patch → completed
     const draft = await h.start('ui-actions', { model: { kind: 'draft' } }, '?wait=5000');

@@ -13,7 +13,9 @@ import { launchBrowser, openSession } from './browser.ts';
 
 let h: Harness;
 let browser: Browser;
-const DIR = path.resolve(process.env.UPDATE_SCREENSHOTS === '1' ? (process.env.SCREENSHOT_DIR ?? 'docs/screenshots') : 'test-results/screens');
+const DIR = path.resolve(
+  process.env.UPDATE_SCREENSHOTS === '1' ? (process.env.SCREENSHOT_DIR ?? 'docs/screenshots') : 'test-results/screens',
+);
 
 beforeAll(async () => {
   [h, browser] = await Promise.all([startHarness(), launchBrowser()]);
@@ -32,24 +34,54 @@ const SAMPLE = {
   name: 'purchase',
   title: 'Purchase approval',
   stages: [
-    { id: 'intake', name: 'Intake', steps: [
-      { id: 'mark', type: 'updateModelField', field: 'status', value: 'submitted' },
-      { id: 'large', type: 'ifCondition', field: 'amount', operator: 'greater', value: 100,
-        then: [{ id: 'flag', type: 'updateModelField', field: 'review', value: true }],
-        else: [{ id: 'auto', type: 'updateModelField', field: 'review', value: false }] },
-      { id: 'save', type: 'updateModel' },
-    ] },
-    { id: 'approval', name: 'Approval', steps: [
-      { id: 'ask', type: 'getUserConfirmation', confirmationField: 'decision', options: ['approve', 'reject'], routing: ['role:manager'], timeoutMs: 600_000 },
-      { id: 'route', type: 'switchCase', sourceField: 'decision', cases: [
-        { value: 'approve', steps: [{ id: 'approved', type: 'updateModelField', field: 'status', value: 'approved' }] },
-        { value: 'reject', steps: [{ id: 'rejected', type: 'finish', outcome: 'rejected' }] },
-      ] },
-    ] },
-    { id: 'notify', name: 'Notify', steps: [
-      { id: 'tell', type: 'sendNotification', channel: 'email', users: ['ann'], message: 'Purchase {{ model.item }} approved' },
-      { id: 'done', type: 'finish', outcome: 'approved' },
-    ] },
+    {
+      id: 'intake',
+      name: 'Intake',
+      steps: [
+        { id: 'mark', type: 'updateModelField', field: 'status', value: 'submitted' },
+        {
+          id: 'large',
+          type: 'ifCondition',
+          field: 'amount',
+          operator: 'greater',
+          value: 100,
+          then: [{ id: 'flag', type: 'updateModelField', field: 'review', value: true }],
+          else: [{ id: 'auto', type: 'updateModelField', field: 'review', value: false }],
+        },
+        { id: 'save', type: 'updateModel' },
+      ],
+    },
+    {
+      id: 'approval',
+      name: 'Approval',
+      steps: [
+        {
+          id: 'ask',
+          type: 'getUserConfirmation',
+          confirmationField: 'decision',
+          options: ['approve', 'reject'],
+          routing: ['role:manager'],
+          timeoutMs: 600_000,
+        },
+        {
+          id: 'route',
+          type: 'switchCase',
+          sourceField: 'decision',
+          cases: [
+            { value: 'approve', steps: [{ id: 'approved', type: 'updateModelField', field: 'status', value: 'approved' }] },
+            { value: 'reject', steps: [{ id: 'rejected', type: 'finish', outcome: 'rejected' }] },
+          ],
+        },
+      ],
+    },
+    {
+      id: 'notify',
+      name: 'Notify',
+      steps: [
+        { id: 'tell', type: 'sendNotification', channel: 'email', users: ['ann'], message: 'Purchase {{ model.item }} approved' },
+        { id: 'done', type: 'finish', outcome: 'approved' },
+      ],
+    },
   ],
 };
 

@@ -55,7 +55,9 @@ describe('/templates', () => {
     // a broken upload names the tag
     await page.getByLabel('Document template name').fill('order');
     await page.getByLabel('Document type').selectOption('docx');
-    await page.getByLabel('Template file').setInputFiles({ name: 'broken.docx', mimeType: 'application/octet-stream', buffer: Buffer.from('not a zip') });
+    await page
+      .getByLabel('Template file')
+      .setInputFiles({ name: 'broken.docx', mimeType: 'application/octet-stream', buffer: Buffer.from('not a zip') });
     await page.getByRole('button', { name: 'Upload template' }).click();
     await until(() => page.getByRole('alert').textContent()).toMatch(/not a docx file/);
 
@@ -63,11 +65,28 @@ describe('/templates', () => {
     await page.getByLabel('Template file').setInputFiles({ name: 'order.docx', mimeType: 'application/octet-stream', buffer: orderDocx() });
     await page.getByLabel('File name of the rendered document').fill('order-{{ customer.name }}');
     await page.getByRole('button', { name: 'Upload template' }).click();
-    await until(() => page.locator('#template-tags li').allTextContents()).toEqual(['customer.name', 'total', 'orderedAt', 'vip', 'items', 'items.name', 'items.qty', 'items.price']);
+    await until(() => page.locator('#template-tags li').allTextContents()).toEqual([
+      'customer.name',
+      'total',
+      'orderedAt',
+      'vip',
+      'items',
+      'items.name',
+      'items.qty',
+      'items.price',
+    ]);
     await until(() => page.locator('table.list tbody tr').count()).toBe(2);
 
     await page.getByLabel('Template to preview').selectOption('order');
-    await page.getByLabel('Sample model (JSON)').fill(JSON.stringify({ customer: { name: 'Ada' }, total: 99, orderedAt: '2026-01-02', vip: false, items: [{ name: 'Bolt', qty: 3, price: 1.5 }] }));
+    await page.getByLabel('Sample model (JSON)').fill(
+      JSON.stringify({
+        customer: { name: 'Ada' },
+        total: 99,
+        orderedAt: '2026-01-02',
+        vip: false,
+        items: [{ name: 'Bolt', qty: 3, price: 1.5 }],
+      }),
+    );
     await page.getByRole('button', { name: 'Render preview' }).click();
     const link = page.getByRole('link', { name: 'Download order-Ada.docx' });
     await until(() => link.count()).toBe(1);

@@ -18,8 +18,12 @@ const prefix = uniquePrefix('crash');
 const options = engineTestOptions(prefix);
 let engine: Engine;
 const pool = new WorkerPool({
-  REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix,
-  WORKER_CONCURRENCY: '4', WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '300', WORKER_MAX_STALLED_COUNT: '10',
+  REDIS_URL: testRedisUrl(),
+  STAGEFLOW_PREFIX: prefix,
+  WORKER_CONCURRENCY: '4',
+  WORKER_LOCK_DURATION_MS: '1000',
+  WORKER_STALLED_INTERVAL_MS: '300',
+  WORKER_MAX_STALLED_COUNT: '10',
   RECONCILE_INTERVAL_MS: '1000',
   LOG_LEVEL: 'info',
 });
@@ -33,7 +37,8 @@ beforeAll(async () => {
   await engine.saveWorkflow('crash', {
     name: 'crash',
     stages: [0, 1].map((st) => ({
-      id: `stage${st + 1}`, name: `Stage ${st + 1}`,
+      id: `stage${st + 1}`,
+      name: `Stage ${st + 1}`,
       steps: Array.from({ length: STEPS / 2 }, (_, j) => {
         const k = st * (STEPS / 2) + j + 1;
         return k % 2
@@ -62,9 +67,17 @@ describe('SIGKILL of a worker process mid-run', () => {
 
     const total = RUNS * STEPS;
     // kill while the queue is busy: a good part of the steps done, most still to go
-    await pool.until('a third of the steps', async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= total / 3, 30_000);
+    await pool.until(
+      'a third of the steps',
+      async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= total / 3,
+      30_000,
+    );
     // kill while the victim holds a job, so there is work in flight to hand over
-    await pool.until('the victim to hold a job', async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId), 30_000);
+    await pool.until(
+      'the victim to hold a job',
+      async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId),
+      30_000,
+    );
     const victim = pool.children[0]!;
     victim.kill('SIGKILL');
     await new Promise((r) => victim.once('exit', r));
@@ -72,10 +85,14 @@ describe('SIGKILL of a worker process mid-run', () => {
     expect(atKill).toBeLessThan(total);
     pool.spawn();
 
-    await pool.until('every run to finish', async () => {
-      const done = await engine.listRuns({ workflow: 'crash', status: 'completed', limit: RUNS });
-      return done.items.length === RUNS;
-    }, 60_000);
+    await pool.until(
+      'every run to finish',
+      async () => {
+        const done = await engine.listRuns({ workflow: 'crash', status: 'completed', limit: RUNS });
+        return done.items.length === RUNS;
+      },
+      60_000,
+    );
 
     for (const id of runIds) {
       const run = await engine.getRun(id);

@@ -26,8 +26,13 @@ const keys = JSON.stringify([
 ]);
 let engine: Engine;
 const pool = new WorkerPool({
-  REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix, STAGEFLOW_API_KEYS: keys,
-  WORKER_CONCURRENCY: '2', WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '300', WORKER_MAX_STALLED_COUNT: '10',
+  REDIS_URL: testRedisUrl(),
+  STAGEFLOW_PREFIX: prefix,
+  STAGEFLOW_API_KEYS: keys,
+  WORKER_CONCURRENCY: '2',
+  WORKER_LOCK_DURATION_MS: '1000',
+  WORKER_STALLED_INTERVAL_MS: '300',
+  WORKER_MAX_STALLED_COUNT: '10',
   RECONCILE_INTERVAL_MS: '1000',
   LOG_LEVEL: 'info',
 });
@@ -35,10 +40,20 @@ const pool = new WorkerPool({
 beforeAll(async () => {
   engine = Engine.open(options, createLogger({ level: 'silent' }), { failFast: true });
   await waitUntilReady(engine.redis, 5000);
-  await new TemplateStore(engine.redis, engine.keys).put('order', { renderType: 'docx', content: orderDocx().toString('base64'), subject: 'Order {{ customer.name }}' });
+  await new TemplateStore(engine.redis, engine.keys).put('order', {
+    renderType: 'docx',
+    content: orderDocx().toString('base64'),
+    subject: 'Order {{ customer.name }}',
+  });
   await engine.saveWorkflow('orders', {
     name: 'orders',
-    stages: [{ id: 'tell', name: 'Tell', steps: [{ id: 'send', type: 'sendTemplatedNotification', template: 'order', channel: 'inbox', users: ['ann', 'bob'] }] }],
+    stages: [
+      {
+        id: 'tell',
+        name: 'Tell',
+        steps: [{ id: 'send', type: 'sendTemplatedNotification', template: 'order', channel: 'inbox', users: ['ann', 'bob'] }],
+      },
+    ],
   });
 });
 
@@ -56,11 +71,19 @@ describe('SIGKILL during document notification steps', () => {
     await pool.until('a few sends', async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= 3, 60_000);
     const victimId = pool.workerIdOf(0);
     expect(victimId).toBeDefined();
-    await pool.until('the victim to hold a job', async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId), 30_000);
+    await pool.until(
+      'the victim to hold a job',
+      async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId),
+      30_000,
+    );
     pool.children[0]!.kill('SIGKILL');
     await new Promise((r) => pool.children[0]!.once('exit', r));
     pool.spawn();
-    await pool.until('every run to finish', async () => (await engine.listRuns({ workflow: 'orders', status: 'completed', limit: RUNS })).items.length === RUNS, 90_000);
+    await pool.until(
+      'every run to finish',
+      async () => (await engine.listRuns({ workflow: 'orders', status: 'completed', limit: RUNS })).items.length === RUNS,
+      90_000,
+    );
 
     const docKeys = await engine.redis.keys(`${prefix}:doc:*`);
     expect(docKeys).toHaveLength(RUNS);

@@ -18,8 +18,13 @@ const options = engineTestOptions(prefix);
 const keys = JSON.stringify([{ id: 'ann', key: 'key-ann-0123456789', roles: ['manager'] }]);
 let engine: Engine;
 const pool = new WorkerPool({
-  REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix, STAGEFLOW_API_KEYS: keys,
-  WORKER_CONCURRENCY: '4', WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '300', WORKER_MAX_STALLED_COUNT: '10',
+  REDIS_URL: testRedisUrl(),
+  STAGEFLOW_PREFIX: prefix,
+  STAGEFLOW_API_KEYS: keys,
+  WORKER_CONCURRENCY: '4',
+  WORKER_LOCK_DURATION_MS: '1000',
+  WORKER_STALLED_INTERVAL_MS: '300',
+  WORKER_MAX_STALLED_COUNT: '10',
   RECONCILE_INTERVAL_MS: '1000',
   LOG_LEVEL: 'info',
 });
@@ -29,9 +34,20 @@ beforeAll(async () => {
   await waitUntilReady(engine.redis, 5000);
   await engine.saveWorkflow('notes', {
     name: 'notes',
-    stages: [{ id: 'tell', name: 'Tell', steps: Array.from({ length: NOTES }, (_, k) => ({
-      id: `note${k}`, type: 'sendNotification', channel: 'inbox', users: ['ann'], subject: `note ${k}`, message: `run {{i}} note ${k}`,
-    })) }],
+    stages: [
+      {
+        id: 'tell',
+        name: 'Tell',
+        steps: Array.from({ length: NOTES }, (_, k) => ({
+          id: `note${k}`,
+          type: 'sendNotification',
+          channel: 'inbox',
+          users: ['ann'],
+          subject: `note ${k}`,
+          message: `run {{i}} note ${k}`,
+        })),
+      },
+    ],
   });
 });
 
@@ -48,15 +64,27 @@ describe('SIGKILL during notification steps', () => {
     await pool.until('3 live workers', async () => (await engine.liveWorkers(10_000)) >= 3, 60_000);
     for (let i = 0; i < RUNS; i++) await engine.startRun('notes', { model: { i } });
     const total = RUNS * NOTES;
-    await pool.until('a third of the steps', async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= total / 3, 30_000);
+    await pool.until(
+      'a third of the steps',
+      async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= total / 3,
+      30_000,
+    );
     // kill while the victim holds a notification step (its jobs record the worker's id)
     const victimId = pool.workerIdOf(0);
     expect(victimId).toBeDefined();
-    await pool.until('the victim to hold a job', async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId), 30_000);
+    await pool.until(
+      'the victim to hold a job',
+      async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId),
+      30_000,
+    );
     pool.children[0]!.kill('SIGKILL');
     await new Promise((r) => pool.children[0]!.once('exit', r));
     pool.spawn();
-    await pool.until('every run to finish', async () => (await engine.listRuns({ workflow: 'notes', status: 'completed', limit: RUNS })).items.length === RUNS, 60_000);
+    await pool.until(
+      'every run to finish',
+      async () => (await engine.listRuns({ workflow: 'notes', status: 'completed', limit: RUNS })).items.length === RUNS,
+      60_000,
+    );
 
     const inbox = new Inbox(engine.redis, engine.keys);
     const { items } = await inbox.list('ann', { limit: 1000 });

@@ -23,8 +23,12 @@ let receiver: Server;
 let receiverUrl = '';
 const seen: Array<{ attempt: string | undefined; res: ServerResponse }> = [];
 const pool = new WorkerPool({
-  REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix,
-  WORKER_CONCURRENCY: '2', WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '300', WORKER_MAX_STALLED_COUNT: '5',
+  REDIS_URL: testRedisUrl(),
+  STAGEFLOW_PREFIX: prefix,
+  WORKER_CONCURRENCY: '2',
+  WORKER_LOCK_DURATION_MS: '1000',
+  WORKER_STALLED_INTERVAL_MS: '300',
+  WORKER_MAX_STALLED_COUNT: '5',
   LOG_LEVEL: 'warn',
   // The receiver listens on loopback, which the egress policy refuses unless allowed.
   EGRESS_ALLOWLIST: TEST_EGRESS_ALLOWLIST,

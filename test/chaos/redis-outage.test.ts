@@ -28,7 +28,11 @@ const outputs = new Map<ChildProcess, string>();
 function startRedis(): Promise<RedisServerProcess> {
   // appendfsync always: what a SIGKILL may lose must not be the test's doing.
   return startRedisServer({
-    bin: findExecutable('redis-server')!, port, dir: path.join(dir, 'redis'), logFile: path.join(dir, 'redis.log'), detached: false,
+    bin: findExecutable('redis-server')!,
+    port,
+    dir: path.join(dir, 'redis'),
+    logFile: path.join(dir, 'redis.log'),
+    detached: false,
     extraArgs: ['--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'],
   });
 }
@@ -61,9 +65,17 @@ function spawnProcess(args: string[]): ChildProcess {
   return child;
 }
 
-const allOutput = () => children.map((c) => `[pid ${c.pid} exit ${c.exitCode} ${c.signalCode}] ${c.spawnargs.slice(-2).join(' ')}\n${outputs.get(c)!.slice(-1500)}`).join('\n---\n');
+const allOutput = () =>
+  children
+    .map((c) => `[pid ${c.pid} exit ${c.exitCode} ${c.signalCode}] ${c.spawnargs.slice(-2).join(' ')}\n${outputs.get(c)!.slice(-1500)}`)
+    .join('\n---\n');
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms: number, everyMs = 100): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  ms: number,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -91,7 +103,10 @@ async function api(method: string, p: string, body?: unknown): Promise<{ status:
 /** pids of redis-server processes whose command line names the test port. */
 function redisServersOnPort(): number[] {
   const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => /redis-server/.test(l) && new RegExp(`(:|--port )${port}\\b`).test(l)).map((l) => Number(l.trim().split(/\s+/)[0]));
+  return out
+    .split('\n')
+    .filter((l) => /redis-server/.test(l) && new RegExp(`(:|--port )${port}\\b`).test(l))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
 const completedCount = async () => {
@@ -123,16 +138,28 @@ describe('Redis SIGKILLed under load, a worker restarted during the outage', () 
     expect((await api('PUT', '/api/dataflows/nap', { name: 'nap', kind: 'module', module: 'sleep' })).status).toBeLessThan(300);
     const saved = await api('PUT', '/api/workflows/outage', {
       name: 'outage',
-      stages: [{ id: 'a', name: 'A', steps: STEPS.map((id) => id.startsWith('f')
-        ? { id, type: 'updateModelField', field: id, value: true }
-        : { id, type: 'executeDataflow', dataflow: 'nap', input: 'pause', resultField: id }) }],
+      stages: [
+        {
+          id: 'a',
+          name: 'A',
+          steps: STEPS.map((id) =>
+            id.startsWith('f')
+              ? { id, type: 'updateModelField', field: id, value: true }
+              : { id, type: 'executeDataflow', dataflow: 'nap', input: 'pause', resultField: id },
+          ),
+        },
+      ],
     });
     expect(saved.status).toBe(201);
     await until('3 workers', () => workers.every((w) => /step worker started/.test(outputs.get(w)!)), 60_000);
 
     const ids: string[] = [];
     for (let batch = 0; batch < RUNS / 20; batch++) {
-      const res = await Promise.all(Array.from({ length: 20 }, (_, i) => api('POST', '/api/workflows/outage/runs', { model: { i: batch * 20 + i, pause: { ms: 300 } } })));
+      const res = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          api('POST', '/api/workflows/outage/runs', { model: { i: batch * 20 + i, pause: { ms: 300 } } }),
+        ),
+      );
       for (const r of res) {
         expect(r.status).toBe(201);
         ids.push(r.body.id);

@@ -29,7 +29,10 @@ export function buildDocx(paragraphs: string[], table: string[][] = [], after: s
   zip.file(
     'word/document.xml',
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>' +
-      paragraphs.map(para).join('') + tbl + after.map(para).join('') + '<w:sectPr/></w:body></w:document>',
+      paragraphs.map(para).join('') +
+      tbl +
+      after.map(para).join('') +
+      '<w:sectPr/></w:body></w:document>',
   );
   return zip.generate({ type: 'nodebuffer', compression: 'DEFLATE' });
 }
@@ -76,7 +79,10 @@ export function orderPdf(): Record<string, unknown> {
       {
         table: {
           headerRows: 1,
-          body: [['Item', 'Qty', 'Price'], { $repeat: 'items', as: 'item', each: ['{{ item.name }}', '{{ item.qty }}', '{{ item.price }}'] }],
+          body: [
+            ['Item', 'Qty', 'Price'],
+            { $repeat: 'items', as: 'item', each: ['{{ item.name }}', '{{ item.qty }}', '{{ item.price }}'] },
+          ],
         },
       },
     ],

@@ -40,7 +40,12 @@ export interface Harness {
   engine: Engine;
   worker?: Engine;
   options: EngineOptions;
-  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   saveWorkflow(def: { name: string } & Record<string, unknown>): Promise<number>;
   start(name: string, body?: Record<string, unknown>, query?: string): Promise<any>;
   waitFor(runId: string, pred: (run: any) => boolean, ms?: number): Promise<any>;
@@ -83,8 +88,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
   // Real services (inbox, templates, dataflows…) unless a test plugs in its own.
   const services = createServices(
-    { notify: { smtpUrl: undefined, mailFrom: 'stageflow@localhost', webhookSecret: undefined, webhookUrl: undefined, ...opts.notify }, publicUrl: 'http://stageflow.test' },
-    principals, log,
+    {
+      notify: { smtpUrl: undefined, mailFrom: 'stageflow@localhost', webhookSecret: undefined, webhookUrl: undefined, ...opts.notify },
+      publicUrl: 'http://stageflow.test',
+    },
+    principals,
+    log,
   );
   const options = engineTestOptions(prefix, { services: services.factory, ...opts.engine });
   const engine = Engine.open(options, log, { failFast: true });
@@ -97,7 +106,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const own = options.services === services.factory ? services.get() : undefined;
   // Every test client comes from 127.0.0.1, and several suites send bad keys on purpose: the
   // per-address failure limit is off unless a test asks for it (test/integration/auth-failures.test.ts).
-  const app = createApp({ engine, principals, log, authFailuresPerMinute: 0, ...(own ? { notify: own.notify, dataflows: own.dataflowRegistry } : {}), ...opts.app });
+  const app = createApp({
+    engine,
+    principals,
+    log,
+    authFailuresPerMinute: 0,
+    ...(own ? { notify: own.notify, dataflows: own.dataflowRegistry } : {}),
+    ...opts.app,
+  });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -124,7 +140,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
 
   const h: Harness = {
-    base, prefix, engine, worker, options, api,
+    base,
+    prefix,
+    engine,
+    worker,
+    options,
+    api,
     async saveWorkflow(def) {
       const res = await api('PUT', `/api/workflows/${def.name}`, def);
       if (res.status !== 201 && res.status !== 200) throw new Error(`save failed: ${res.status} ${JSON.stringify(res.body)}`);

@@ -14,7 +14,9 @@ const templates = Object.keys(doc.paths).map((template) => ({
 /** The documented operation a request hits, if any (the most specific template wins). */
 export function operationOf(method: string, path: string): { template: string; responses: Record<string, unknown> } | undefined {
   const bare = path.split('?')[0]!;
-  const hits = templates.filter((t) => t.re.test(bare)).sort((a, b) => (a.template.match(/\{/g)?.length ?? 0) - (b.template.match(/\{/g)?.length ?? 0));
+  const hits = templates
+    .filter((t) => t.re.test(bare))
+    .sort((a, b) => (a.template.match(/\{/g)?.length ?? 0) - (b.template.match(/\{/g)?.length ?? 0));
   for (const { template } of hits) {
     const op = doc.paths[template]?.[method.toLowerCase()];
     if (op) return { template, responses: op.responses };

@@ -47,7 +47,12 @@ export function spawnProc(command: string, args: string[], env: Record<string, s
     }
   };
   return {
-    child, lines, rawLines: () => count, text: () => raw, waitForLine, exited,
+    child,
+    lines,
+    rawLines: () => count,
+    text: () => raw,
+    waitForLine,
+    exited,
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },

@@ -16,7 +16,10 @@ export interface TestRedisServer {
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -25,9 +28,13 @@ function accepts(port: number): Promise<boolean> {
 export async function spawnRedisServer(args: string[] = []): Promise<TestRedisServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'stageflow-redis-'));
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const end = Date.now() + 10_000;
   while (!(await accepts(port))) {
     if (Date.now() > end || child.exitCode !== null) {
@@ -37,7 +44,9 @@ export async function spawnRedisServer(args: string[] = []): Promise<TestRedisSe
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
-    port, url: `redis://127.0.0.1:${port}`, child,
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    child,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         const gone = new Promise((r) => child.once('exit', r));

@@ -28,7 +28,10 @@ export function freePort(): Promise<number> {
  * always satisfies STAGEFLOW_PREFIX's rule (1-32 of A-Z a-z 0-9 _ -).
  */
 export function uniquePrefix(label = ''): string {
-  const tag = label.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 20);
+  const tag = label
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 20);
   const id = `t${randomBytes(5).toString('hex')}`;
   return tag ? `${id}-${tag}` : id;
 }

@@ -45,7 +45,11 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
   return {
-    server, port, url: `smtp://127.0.0.1:${port}`, messages, refuse,
+    server,
+    port,
+    url: `smtp://127.0.0.1:${port}`,
+    messages,
+    refuse,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

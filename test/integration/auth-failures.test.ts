@@ -15,27 +15,48 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 /** GET `path` from a chosen loopback source address (Linux answers the whole 127/8 on lo). */
-function getFrom(localAddress: string, path: string, token: string): Promise<{ status: number; headers: Record<string, unknown>; body: any }> {
+function getFrom(
+  localAddress: string,
+  path: string,
+  token: string,
+): Promise<{ status: number; headers: Record<string, unknown>; body: any }> {
   const url = new URL(h.base + path);
   return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: url.pathname, localAddress, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined }));
-    });
+    const req = request(
+      { host: url.hostname, port: url.port, path: url.pathname, localAddress, headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
 }
 
-function postFrom(localAddress: string, path: string, form: string): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+function postFrom(
+  localAddress: string,
+  path: string,
+  form: string,
+): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
   const url = new URL(h.base + path);
   return new Promise((resolve, reject) => {
-    const req = request({ method: 'POST', host: url.hostname, port: url.port, path: url.pathname, localAddress, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-    });
+    const req = request(
+      {
+        method: 'POST',
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        localAddress,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      },
+    );
     req.on('error', reject);
     req.end(form);
   });
@@ -48,7 +69,9 @@ describe('failed authentications per client address', () => {
   });
 
   it('a flood of bad keys from one address hits 429 with Retry-After; a valid key from another address still works', async () => {
-    const flood = await Promise.all(Array.from({ length: 40 }, (_, i) => getFrom('127.0.0.2', '/api/workflows', `flood-key-${i}-0123456789`)));
+    const flood = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => getFrom('127.0.0.2', '/api/workflows', `flood-key-${i}-0123456789`)),
+    );
     expect(flood.filter((r) => r.status === 401)).toHaveLength(LIMIT);
     const limited = flood.filter((r) => r.status === 429);
     expect(limited).toHaveLength(40 - LIMIT);

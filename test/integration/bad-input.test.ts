@@ -48,11 +48,17 @@ async function send(c: Case): Promise<Outcome> {
   const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_KEY}`, ...c.headers };
   let body: string | Blob | undefined = c.body;
   if (c.body !== undefined) {
-    if (c.contentType === null) body = new Blob([c.body]); // a Blob without a type: fetch sends no content type
+    if (c.contentType === null)
+      body = new Blob([c.body]); // a Blob without a type: fetch sends no content type
     else headers['content-type'] ??= c.contentType ?? 'application/json';
   }
   const res = await fetch(h.base + c.path, { method: c.method, headers, body, redirect: 'manual' });
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text(), setCookie: res.headers.get('set-cookie') };
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    text: await res.text(),
+    setCookie: res.headers.get('set-cookie'),
+  };
 }
 
 /** What is wrong with an answer, or null. */
@@ -85,7 +91,10 @@ function verdict(c: Case, o: Outcome): string | null {
 type Snapshot = Map<string, string>;
 
 function excluded(key: string): boolean {
-  return key.startsWith(`${h.prefix}:ratelimit:`) || (key.startsWith(`${h.prefix}:{bull}:`) && (key.endsWith(':events') || key.endsWith(':stalled-check')));
+  return (
+    key.startsWith(`${h.prefix}:ratelimit:`) ||
+    (key.startsWith(`${h.prefix}:{bull}:`) && (key.endsWith(':events') || key.endsWith(':stalled-check')))
+  );
 }
 
 async function snapshot(): Promise<Snapshot> {
@@ -102,13 +111,26 @@ async function snapshot(): Promise<Snapshot> {
   const pipe = redis.pipeline();
   keys.forEach((k, i) => {
     switch (types[i]) {
-      case 'string': pipe.get(k); break;
-      case 'hash': pipe.hgetall(k); break;
-      case 'list': pipe.lrange(k, 0, -1); break;
-      case 'set': pipe.smembers(k); break;
-      case 'zset': pipe.zrange(k, 0, -1, 'WITHSCORES'); break;
-      case 'stream': pipe.xrange(k, '-', '+'); break;
-      default: pipe.dump(k);
+      case 'string':
+        pipe.get(k);
+        break;
+      case 'hash':
+        pipe.hgetall(k);
+        break;
+      case 'list':
+        pipe.lrange(k, 0, -1);
+        break;
+      case 'set':
+        pipe.smembers(k);
+        break;
+      case 'zset':
+        pipe.zrange(k, 0, -1, 'WITHSCORES');
+        break;
+      case 'stream':
+        pipe.xrange(k, '-', '+');
+        break;
+      default:
+        pipe.dump(k);
     }
   });
   const values = (await pipe.exec()) ?? [];
@@ -124,8 +146,9 @@ async function snapshot(): Promise<Snapshot> {
 
 function diff(a: Snapshot, b: Snapshot): string[] {
   const out: string[] = [];
-  for (const [k, v] of b) if (!a.has(k)) out.push(`+ ${k}`);
-  else if (a.get(k) !== v) out.push(`~ ${k}`);
+  for (const [k, v] of b)
+    if (!a.has(k)) out.push(`+ ${k}`);
+    else if (a.get(k) !== v) out.push(`~ ${k}`);
   for (const k of a.keys()) if (!b.has(k)) out.push(`- ${k}`);
   return out.map((line) => line.replace(`${h.prefix}:`, '')).sort();
 }
@@ -141,7 +164,9 @@ async function barrage(cases: Case[]): Promise<{ offenders: string[]; count: num
     const changed = diff(previous, now);
     previous = now;
     if (bad || changed.length) {
-      offenders.push(`${c.label}: ${c.method} ${c.path.slice(0, 120)} → ${o.status} ${bad ?? ''}${changed.length ? ` changed ${changed.slice(0, 4).join(', ')}` : ''} ${o.text.slice(0, 160)}`);
+      offenders.push(
+        `${c.label}: ${c.method} ${c.path.slice(0, 120)} → ${o.status} ${bad ?? ''}${changed.length ? ` changed ${changed.slice(0, 4).join(', ')}` : ''} ${o.text.slice(0, 160)}`,
+      );
     }
   }
   return { offenders, count: cases.length };
@@ -156,13 +181,36 @@ const NEW_WF = 'bad-target';
 /** `mode`: wait → a confirmation (routed to admin, who also gets an inbox item); draft → draft; other → failed. */
 const targetDefinition = {
   name: TARGET,
-  stages: [{ id: 'main', name: 'Main', steps: [
-    { id: 'route', type: 'switchCase', sourceField: 'mode', cases: [
-      { value: 'wait', steps: [{ id: 'decide', type: 'getUserConfirmation', confirmationField: 'decision', options: ['approve', 'reject'], routing: ['role:admin'], users: ['admin'] }] },
-      { value: 'draft', steps: [{ id: 'back', type: 'resetToDraft' }] },
-      { value: 'done', steps: [{ id: 'fin', type: 'finish' }] },
-    ] },
-  ] }],
+  stages: [
+    {
+      id: 'main',
+      name: 'Main',
+      steps: [
+        {
+          id: 'route',
+          type: 'switchCase',
+          sourceField: 'mode',
+          cases: [
+            {
+              value: 'wait',
+              steps: [
+                {
+                  id: 'decide',
+                  type: 'getUserConfirmation',
+                  confirmationField: 'decision',
+                  options: ['approve', 'reject'],
+                  routing: ['role:admin'],
+                  users: ['admin'],
+                },
+              ],
+            },
+            { value: 'draft', steps: [{ id: 'back', type: 'resetToDraft' }] },
+            { value: 'done', steps: [{ id: 'fin', type: 'finish' }] },
+          ],
+        },
+      ],
+    },
+  ],
 };
 
 interface Targets {
@@ -205,10 +253,29 @@ beforeAll(async () => {
     for (let i = 0; i < 8; i++) for (const mode of ['wait', 'fail', 'draft'] as const) spare[mode].push(await startRun(mode));
     const completed = await startRun('done');
     t = {
-      waiting: await startRun('wait'), failed: await startRun('fail'), draft: await startRun('draft'), completed, cancelled,
-      notification: '', spare,
-      staleLink: await h.engine.links.sign({ runId: completed, stepId: 'decide', seq: 1, principalId: 'admin', option: 'approve', exp: Date.now() + 3_600_000 }),
-      expiredLink: await h.engine.links.sign({ runId: completed, stepId: 'decide', seq: 1, principalId: 'admin', option: 'approve', exp: Date.now() - 1000 }),
+      waiting: await startRun('wait'),
+      failed: await startRun('fail'),
+      draft: await startRun('draft'),
+      completed,
+      cancelled,
+      notification: '',
+      spare,
+      staleLink: await h.engine.links.sign({
+        runId: completed,
+        stepId: 'decide',
+        seq: 1,
+        principalId: 'admin',
+        option: 'approve',
+        exp: Date.now() + 3_600_000,
+      }),
+      expiredLink: await h.engine.links.sign({
+        runId: completed,
+        stepId: 'decide',
+        seq: 1,
+        principalId: 'admin',
+        option: 'approve',
+        exp: Date.now() - 1000,
+      }),
     };
     const inbox = await h.api('GET', '/api/me/notifications');
     t.notification = inbox.body.items[0].id;
@@ -228,7 +295,7 @@ afterAll(async () => {
 // Generators
 
 const J = (v: unknown) => JSON.stringify(v);
-const deepObject = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+const deepObject = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
 const deepArray = (n: number) => '['.repeat(n) + ']'.repeat(n);
 const longString = (n: number) => 'x'.repeat(n);
 const HUGE = J({ stages: [], pad: 'p'.repeat(1024 * 1024 + 64) }); // > 1 MiB (the default limit)
@@ -293,24 +360,51 @@ function httpLevel(label: string, method: string, path: string): Case[] {
 // --- workflow definitions: each is wrong in exactly one way ---
 
 const okStep = { id: 's1', type: 'updateModelField', field: 'f', value: 1 };
-const confirmStep = { id: 'c1', type: 'getUserConfirmation', confirmationField: 'decision', options: ['a', 'b'], routing: ['role:admin'], timeoutMs: 60_000 };
-const def = (steps: unknown[], extra: Record<string, unknown> = {}) => ({ name: NEW_WF, stages: [{ id: 'a', name: 'A', steps }], ...extra });
+const confirmStep = {
+  id: 'c1',
+  type: 'getUserConfirmation',
+  confirmationField: 'decision',
+  options: ['a', 'b'],
+  routing: ['role:admin'],
+  timeoutMs: 60_000,
+};
+const def = (steps: unknown[], extra: Record<string, unknown> = {}) => ({
+  name: NEW_WF,
+  stages: [{ id: 'a', name: 'A', steps }],
+  ...extra,
+});
 const withStep = (over: Record<string, unknown>, base: Record<string, unknown> = okStep) => def([{ ...base, ...over }]);
 const without = (o: Record<string, unknown>, key: string) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
 
-const ABSURD: Array<[string, unknown]> = [['1e308', 1e308], ['-1', -1], ['"NaN"', 'NaN'], ['2**53+1', 2 ** 53 + 1], ['1.5', 1.5], ['"1000"', '1000'], ['null', null]];
+const ABSURD: Array<[string, unknown]> = [
+  ['1e308', 1e308],
+  ['-1', -1],
+  ['"NaN"', 'NaN'],
+  ['2**53+1', 2 ** 53 + 1],
+  ['1.5', 1.5],
+  ['"1000"', '1000'],
+  ['null', null],
+];
 
 /** Definition bodies as JSON text (raw strings where JSON.stringify could not say it). */
 function badDefinitions(): Array<[string, string]> {
   const out: Array<[string, unknown]> = [
     // arrays, scalars and nothing instead of an object
-    ['null', null], ['empty array', []], ['array of definitions', [def([okStep])]], ['string', 'workflow'], ['number', 42], ['boolean', true], ['empty object', {}],
+    ['null', null],
+    ['empty array', []],
+    ['array of definitions', [def([okStep])]],
+    ['string', 'workflow'],
+    ['number', 42],
+    ['boolean', true],
+    ['empty object', {}],
     // missing fields
-    ['no stages', { name: NEW_WF }], ['empty stages', { name: NEW_WF, stages: [] }],
+    ['no stages', { name: NEW_WF }],
+    ['empty stages', { name: NEW_WF, stages: [] }],
     ['stage without id', { name: NEW_WF, stages: [{ name: 'A', steps: [okStep] }] }],
     ['stage without name', { name: NEW_WF, stages: [{ id: 'a', steps: [okStep] }] }],
     ['stage without steps', { name: NEW_WF, stages: [{ id: 'a', name: 'A' }] }],
-    ['step without id', def([without(okStep, 'id')])], ['step without type', def([without(okStep, 'type')])],
+    ['step without id', def([without(okStep, 'id')])],
+    ['step without type', def([without(okStep, 'type')])],
     ['updateModelField without field', def([without(okStep, 'field')])],
     ['confirmation without options', def([without(confirmStep, 'options')])],
     ['confirmation without routing', def([without(confirmStep, 'routing')])],
@@ -318,34 +412,71 @@ function badDefinitions(): Array<[string, string]> {
     ['ifCondition without operator', def([{ id: 'i', type: 'ifCondition', field: 'f', value: 1, then: [] }])],
     ['switchCase without cases', def([{ id: 'w', type: 'switchCase', sourceField: 'f' }])],
     // wrong types, field by field
-    ['name is a number', { ...def([okStep]), name: 1 }], ['title is a number', def([okStep], { title: 5 })], ['title is empty', def([okStep], { title: '' })],
-    ['title of 201 characters', def([okStep], { title: longString(201) })], ['title is an array', def([okStep], { title: ['t'] })],
-    ['restrictAccess is a string', def([okStep], { restrictAccess: 'yes' })], ['restrictAccess is 1', def([okStep], { restrictAccess: 1 })],
-    ['access is an array', def([okStep], { restrictAccess: true, access: [] })], ['access.read is a string', def([okStep], { access: { read: 'role:x' } })],
-    ['access.read holds a number', def([okStep], { access: { read: [1] } })], ['access.read holds a space', def([okStep], { access: { read: ['has space'] } })],
-    ['access.start holds "role:"', def([okStep], { access: { start: ['role:'] } })], ['access has an unknown list', def([okStep], { access: { delete: ['x'] } })],
-    ['defaults is a string', def([okStep], { defaults: 'fast' })], ['defaults.retry.attempts is a string', def([okStep], { defaults: { retry: { attempts: '3', backoff: { type: 'fixed', delayMs: 1 } } } })],
-    ['stages is an object', { name: NEW_WF, stages: { a: {} } }], ['stages is a string', { name: NEW_WF, stages: 'a' }], ['stages holds null', { name: NEW_WF, stages: [null] }],
-    ['stage id is a number', { name: NEW_WF, stages: [{ id: 1, name: 'A', steps: [] }] }], ['stage name is null', { name: NEW_WF, stages: [{ id: 'a', name: null, steps: [] }] }],
+    ['name is a number', { ...def([okStep]), name: 1 }],
+    ['title is a number', def([okStep], { title: 5 })],
+    ['title is empty', def([okStep], { title: '' })],
+    ['title of 201 characters', def([okStep], { title: longString(201) })],
+    ['title is an array', def([okStep], { title: ['t'] })],
+    ['restrictAccess is a string', def([okStep], { restrictAccess: 'yes' })],
+    ['restrictAccess is 1', def([okStep], { restrictAccess: 1 })],
+    ['access is an array', def([okStep], { restrictAccess: true, access: [] })],
+    ['access.read is a string', def([okStep], { access: { read: 'role:x' } })],
+    ['access.read holds a number', def([okStep], { access: { read: [1] } })],
+    ['access.read holds a space', def([okStep], { access: { read: ['has space'] } })],
+    ['access.start holds "role:"', def([okStep], { access: { start: ['role:'] } })],
+    ['access has an unknown list', def([okStep], { access: { delete: ['x'] } })],
+    ['defaults is a string', def([okStep], { defaults: 'fast' })],
+    [
+      'defaults.retry.attempts is a string',
+      def([okStep], { defaults: { retry: { attempts: '3', backoff: { type: 'fixed', delayMs: 1 } } } }),
+    ],
+    ['stages is an object', { name: NEW_WF, stages: { a: {} } }],
+    ['stages is a string', { name: NEW_WF, stages: 'a' }],
+    ['stages holds null', { name: NEW_WF, stages: [null] }],
+    ['stage id is a number', { name: NEW_WF, stages: [{ id: 1, name: 'A', steps: [] }] }],
+    ['stage name is null', { name: NEW_WF, stages: [{ id: 'a', name: null, steps: [] }] }],
     ['stage name of 201 characters', { name: NEW_WF, stages: [{ id: 'a', name: longString(201), steps: [] }] }],
-    ['steps is an object', { name: NEW_WF, stages: [{ id: 'a', name: 'A', steps: { s: okStep } }] }], ['step is a string', def(['updateModel'])],
-    ['step id is an object', withStep({ id: {} })], ['step field is a number', withStep({ field: 1 })], ['step name is empty', withStep({ name: '' })],
+    ['steps is an object', { name: NEW_WF, stages: [{ id: 'a', name: 'A', steps: { s: okStep } }] }],
+    ['step is a string', def(['updateModel'])],
+    ['step id is an object', withStep({ id: {} })],
+    ['step field is a number', withStep({ field: 1 })],
+    ['step name is empty', withStep({ name: '' })],
     ['cases is an object', def([{ id: 'w', type: 'switchCase', sourceField: 'f', cases: {} }])],
-    ['options is a string', withStep({ options: 'a,b' }, confirmStep)], ['routing is empty', withStep({ routing: [] }, confirmStep)],
-    ['routing holds a space', withStep({ routing: ['has space'] }, confirmStep)], ['policy is unknown', withStep({ policy: 'most' }, confirmStep)],
-    ['quorum is 0', withStep({ policy: { quorum: 0 } }, confirmStep)], ['duplicate options', withStep({ options: ['a', 'a'] }, confirmStep)],
-    ['onTimeout names no option', withStep({ onTimeout: { option: 'zzz' } }, confirmStep)], ['operator is unknown', def([{ id: 'i', type: 'ifCondition', field: 'f', operator: 'resembles', value: 1, then: [] }])],
-    ['duplicate step ids', def([okStep, okStep])], ['goto to nowhere', def([{ id: 'i', type: 'ifCondition', field: 'f', operator: 'exists', then: [], thenGoto: 'nowhere' }])],
-    ['unknown step field', withStep({ colour: 'red' })], ['unknown top-level field', def([okStep], { owner: 'me' })],
+    ['options is a string', withStep({ options: 'a,b' }, confirmStep)],
+    ['routing is empty', withStep({ routing: [] }, confirmStep)],
+    ['routing holds a space', withStep({ routing: ['has space'] }, confirmStep)],
+    ['policy is unknown', withStep({ policy: 'most' }, confirmStep)],
+    ['quorum is 0', withStep({ policy: { quorum: 0 } }, confirmStep)],
+    ['duplicate options', withStep({ options: ['a', 'a'] }, confirmStep)],
+    ['onTimeout names no option', withStep({ onTimeout: { option: 'zzz' } }, confirmStep)],
+    ['operator is unknown', def([{ id: 'i', type: 'ifCondition', field: 'f', operator: 'resembles', value: 1, then: [] }])],
+    ['duplicate step ids', def([okStep, okStep])],
+    ['goto to nowhere', def([{ id: 'i', type: 'ifCondition', field: 'f', operator: 'exists', then: [], thenGoto: 'nowhere' }])],
+    ['unknown step field', withStep({ colour: 'red' })],
+    ['unknown top-level field', def([okStep], { owner: 'me' })],
     ['name differs from the URL', { ...def([okStep]), name: 'other-name' }],
     // unknown step types
-    ...['teleport', '', 'constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'UpdateModelField', 'updateModelField ', 'update\u200BModelField'].map(
-      (type): [string, unknown] => [`step type ${JSON.stringify(type)}`, withStep({ type })],
-    ),
-    ['step type 123', withStep({ type: 123 })], ['step type null', withStep({ type: null })], ['step type array', withStep({ type: ['finish'] })],
+    ...[
+      'teleport',
+      '',
+      'constructor',
+      '__proto__',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+      'UpdateModelField',
+      'updateModelField ',
+      'update\u200BModelField',
+    ].map((type): [string, unknown] => [`step type ${JSON.stringify(type)}`, withStep({ type })]),
+    ['step type 123', withStep({ type: 123 })],
+    ['step type null', withStep({ type: null })],
+    ['step type array', withStep({ type: ['finish'] })],
     // unicode and traversal in names inside the body
-    ['stage id emoji', { name: NEW_WF, stages: [{ id: '😀', name: 'A', steps: [] }] }], ['step id RTL', withStep({ id: '\u202Eabc' })],
-    ['step id zero-width', withStep({ id: 'a\u200Bb' })], ['step id traversal', withStep({ id: '../x' })], ['step id of 65 characters', withStep({ id: longString(65) })],
+    ['stage id emoji', { name: NEW_WF, stages: [{ id: '😀', name: 'A', steps: [] }] }],
+    ['step id RTL', withStep({ id: '\u202Eabc' })],
+    ['step id zero-width', withStep({ id: 'a\u200Bb' })],
+    ['step id traversal', withStep({ id: '../x' })],
+    ['step id of 65 characters', withStep({ id: longString(65) })],
     ['name emoji', { ...def([okStep]), name: '😀' }],
     // field paths that reach prototypes
     ...['__proto__.polluted', 'constructor.prototype.polluted', 'a.prototype', 'a..b', '', '.a', 'a.__proto__'].map(
@@ -353,27 +484,55 @@ function badDefinitions(): Array<[string, string]> {
     ),
     ['sourceField __proto__', def([{ id: 'w', type: 'switchCase', sourceField: '__proto__', cases: [] }])],
     ['ifCondition field constructor', def([{ id: 'i', type: 'ifCondition', field: 'constructor', operator: 'exists', then: [] }])],
-    ['confirmationField __proto__', withStep({ confirmationField: '__proto__' }, confirmStep)], ['userInfoField prototype', withStep({ userInfoField: 'prototype' }, confirmStep)],
+    ['confirmationField __proto__', withStep({ confirmationField: '__proto__' }, confirmStep)],
+    ['userInfoField prototype', withStep({ userInfoField: 'prototype' }, confirmStep)],
     // absurd numbers
     ...ABSURD.map(([what, v]): [string, unknown] => [`step timeoutMs ${what}`, withStep({ timeoutMs: v })]),
-    ...ABSURD.map(([what, v]): [string, unknown] => [`retry.attempts ${what}`, withStep({ retry: { attempts: v, backoff: { type: 'fixed', delayMs: 10 } } })]),
-    ...ABSURD.map(([what, v]): [string, unknown] => [`backoff.delayMs ${what}`, withStep({ retry: { attempts: 2, backoff: { type: 'fixed', delayMs: v } } })]),
+    ...ABSURD.map(([what, v]): [string, unknown] => [
+      `retry.attempts ${what}`,
+      withStep({ retry: { attempts: v, backoff: { type: 'fixed', delayMs: 10 } } }),
+    ]),
+    ...ABSURD.map(([what, v]): [string, unknown] => [
+      `backoff.delayMs ${what}`,
+      withStep({ retry: { attempts: 2, backoff: { type: 'fixed', delayMs: v } } }),
+    ]),
     ...ABSURD.map(([what, v]): [string, unknown] => [`confirmation timeoutMs ${what}`, withStep({ timeoutMs: v }, confirmStep)]),
-    ...ABSURD.filter(([w]) => w !== '1.5').map(([what, v]): [string, unknown] => [`quorum ${what}`, withStep({ policy: { quorum: v } }, confirmStep)]),
+    ...ABSURD.filter(([w]) => w !== '1.5').map(([what, v]): [string, unknown] => [
+      `quorum ${what}`,
+      withStep({ policy: { quorum: v } }, confirmStep),
+    ]),
     ['jitter 2', withStep({ retry: { attempts: 2, backoff: { type: 'fixed', delayMs: 10, jitter: 2 } } })],
     ['maxDelayMs below delayMs', withStep({ retry: { attempts: 2, backoff: { type: 'exponential', delayMs: 100, maxDelayMs: 1 } } })],
   ];
   const raw: Array<[string, string]> = [
     // prototype-pollution keys as JSON text (JSON.parse makes them own properties)
     ['top-level __proto__', `{"__proto__":{"polluted":true},"name":"${NEW_WF}","stages":[{"id":"a","name":"A","steps":[]}]}`],
-    ['top-level constructor', `{"constructor":{"prototype":{"polluted":true}},"name":"${NEW_WF}","stages":[{"id":"a","name":"A","steps":[]}]}`],
+    [
+      'top-level constructor',
+      `{"constructor":{"prototype":{"polluted":true}},"name":"${NEW_WF}","stages":[{"id":"a","name":"A","steps":[]}]}`,
+    ],
     ['top-level prototype', `{"prototype":{"polluted":true},"name":"${NEW_WF}","stages":[{"id":"a","name":"A","steps":[]}]}`],
     ['__proto__ in a stage', `{"name":"${NEW_WF}","stages":[{"id":"a","name":"A","steps":[],"__proto__":{"polluted":true}}]}`],
-    ['__proto__ in a step', `{"name":"${NEW_WF}","stages":[{"id":"a","name":"A","steps":[{"id":"s","type":"updateModel","__proto__":{"polluted":true}}]}]}`],
-    ['__proto__ in access', `{"name":"${NEW_WF}","restrictAccess":true,"access":{"__proto__":["x"]},"stages":[{"id":"a","name":"A","steps":[]}]}`],
-    ['constructor in defaults', `{"name":"${NEW_WF}","defaults":{"constructor":{"prototype":{}}},"stages":[{"id":"a","name":"A","steps":[]}]}`],
-    ['__proto__ in a retry policy', `{"name":"${NEW_WF}","stages":[{"id":"a","name":"A","steps":[{"id":"s","type":"updateModel","retry":{"attempts":1,"backoff":{"type":"fixed","delayMs":1},"__proto__":{}}}]}]}`],
-    ['__proto__ as a switch case value', `{"name":"${NEW_WF}","stages":[{"id":"a","name":"A","steps":[{"id":"w","type":"switchCase","sourceField":"k","cases":[{"value":{"__proto__":1},"steps":[]}]}]}]}`],
+    [
+      '__proto__ in a step',
+      `{"name":"${NEW_WF}","stages":[{"id":"a","name":"A","steps":[{"id":"s","type":"updateModel","__proto__":{"polluted":true}}]}]}`,
+    ],
+    [
+      '__proto__ in access',
+      `{"name":"${NEW_WF}","restrictAccess":true,"access":{"__proto__":["x"]},"stages":[{"id":"a","name":"A","steps":[]}]}`,
+    ],
+    [
+      'constructor in defaults',
+      `{"name":"${NEW_WF}","defaults":{"constructor":{"prototype":{}}},"stages":[{"id":"a","name":"A","steps":[]}]}`,
+    ],
+    [
+      '__proto__ in a retry policy',
+      `{"name":"${NEW_WF}","stages":[{"id":"a","name":"A","steps":[{"id":"s","type":"updateModel","retry":{"attempts":1,"backoff":{"type":"fixed","delayMs":1},"__proto__":{}}}]}]}`,
+    ],
+    [
+      '__proto__ as a switch case value',
+      `{"name":"${NEW_WF}","stages":[{"id":"a","name":"A","steps":[{"id":"w","type":"switchCase","sourceField":"k","cases":[{"value":{"__proto__":1},"steps":[]}]}]}]}`,
+    ],
     // deep nesting where the schema does not descend into it
     ['10,000 levels of objects', deepObject(10_000)],
     ['10,000 levels of arrays', deepArray(10_000)],
@@ -386,31 +545,70 @@ function badDefinitions(): Array<[string, string]> {
 // --- start, retry, submit, confirm bodies ---
 
 const BAD_MODELS: Array<[string, string]> = [
-  ['number', '1'], ['string', '"x"'], ['array', '[1,2]'], ['boolean', 'true'], ['null', 'null'],
-  ['__proto__', '{"__proto__":{"polluted":true}}'], ['constructor.prototype', '{"constructor":{"prototype":{"polluted":true}}}'],
-  ['prototype', '{"prototype":1}'], ['nested __proto__', '{"a":{"b":{"__proto__":{"polluted":true}}}}'],
+  ['number', '1'],
+  ['string', '"x"'],
+  ['array', '[1,2]'],
+  ['boolean', 'true'],
+  ['null', 'null'],
+  ['__proto__', '{"__proto__":{"polluted":true}}'],
+  ['constructor.prototype', '{"constructor":{"prototype":{"polluted":true}}}'],
+  ['prototype', '{"prototype":1}'],
+  ['nested __proto__', '{"a":{"b":{"__proto__":{"polluted":true}}}}'],
   ['__proto__ in an array', '{"list":[{"constructor":{"prototype":{"x":1}}}]}'],
-  ['100 levels', deepObject(100)], ['10,000 levels of objects', deepObject(10_000)], ['10,000 levels of arrays', `{"a":${deepArray(10_000)}}`],
+  ['100 levels', deepObject(100)],
+  ['10,000 levels of objects', deepObject(10_000)],
+  ['10,000 levels of arrays', `{"a":${deepArray(10_000)}}`],
   ['over the 256 KiB model budget', J({ blob: 'b'.repeat(300 * 1024) })],
 ];
 
 function startCases(): Case[] {
   const path = `/api/workflows/${TARGET}/runs`;
-  const c = (label: string, body: string, extra: Partial<Case> = {}): Case => ({ label: `start: ${label}`, method: 'POST', path, body, ...extra });
+  const c = (label: string, body: string, extra: Partial<Case> = {}): Case => ({
+    label: `start: ${label}`,
+    method: 'POST',
+    path,
+    body,
+    ...extra,
+  });
   return [
     ...['[]', '[{"model":{}}]', '"x"', '42', 'true'].map((b) => c(`body ${b}`, b)),
     ...BAD_MODELS.map(([what, m]) => c(`model ${what}`, `{"model":${m}}`)),
-    ...([1, '', 'a b', '../x', '😀', longString(129), '\u202Eabc', 'a\u200Bb', '.hidden', null, ['a'], { id: 'x' }] as unknown[]).map((e) => c(`entryId ${J(e).slice(0, 20)}`, J({ entryId: e }))),
-    ...([1, 'ftp://x.test/', 'javascript:alert(1)', 'http://', 'not a url', 'file:///etc/passwd', `https://x.test/${longString(3000)}`, null, { url: 'https://x.test' }] as unknown[]).map(
-      (u) => c(`callbackUrl ${J(u).slice(0, 24)}`, J({ callbackUrl: u })),
+    ...([1, '', 'a b', '../x', '😀', longString(129), '\u202Eabc', 'a\u200Bb', '.hidden', null, ['a'], { id: 'x' }] as unknown[]).map((e) =>
+      c(`entryId ${J(e).slice(0, 20)}`, J({ entryId: e })),
     ),
-    c('unknown field', J({ surprise: 1 })), c('misspelt field', J({ Model: {} })),
-    c('top-level __proto__', '{"__proto__":{"polluted":true}}'), c('top-level constructor', '{"constructor":{"prototype":{"polluted":true}}}'),
-    c('top-level prototype', '{"prototype":{}}'), c('10,000 levels', deepObject(10_000)),
-    ...['-1', 'abc', '1e308', 'NaN', '9007199254740993', 'Infinity', '60001', '1.5', '1&wait=2'].map((w) => ({ ...c(`?wait=${w}`, '{}'), path: `${path}?wait=${w}` })),
-    ...([['empty', ''], ['space', 'a b'], ['latin-1', 'caf\u00e9'], ['201 characters', longString(201)], ['8,000 characters', longString(8000)], ['tab inside', 'a\tb']] as const).map(
-      ([what, key]) => c(`Idempotency-Key ${what}`, '{}', { headers: { 'idempotency-key': key } }),
-    ),
+    ...(
+      [
+        1,
+        'ftp://x.test/',
+        'javascript:alert(1)',
+        'http://',
+        'not a url',
+        'file:///etc/passwd',
+        `https://x.test/${longString(3000)}`,
+        null,
+        { url: 'https://x.test' },
+      ] as unknown[]
+    ).map((u) => c(`callbackUrl ${J(u).slice(0, 24)}`, J({ callbackUrl: u }))),
+    c('unknown field', J({ surprise: 1 })),
+    c('misspelt field', J({ Model: {} })),
+    c('top-level __proto__', '{"__proto__":{"polluted":true}}'),
+    c('top-level constructor', '{"constructor":{"prototype":{"polluted":true}}}'),
+    c('top-level prototype', '{"prototype":{}}'),
+    c('10,000 levels', deepObject(10_000)),
+    ...['-1', 'abc', '1e308', 'NaN', '9007199254740993', 'Infinity', '60001', '1.5', '1&wait=2'].map((w) => ({
+      ...c(`?wait=${w}`, '{}'),
+      path: `${path}?wait=${w}`,
+    })),
+    ...(
+      [
+        ['empty', ''],
+        ['space', 'a b'],
+        ['latin-1', 'caf\u00e9'],
+        ['201 characters', longString(201)],
+        ['8,000 characters', longString(8000)],
+        ['tab inside', 'a\tb'],
+      ] as const
+    ).map(([what, key]) => c(`Idempotency-Key ${what}`, '{}', { headers: { 'idempotency-key': key } })),
     ...BAD_NAMES.map(([what, name]) => ({ ...c(`workflow name ${what}`, '{}'), path: `/api/workflows/${name}/runs` })),
     { ...c('no such workflow', '{}'), path: '/api/workflows/ghost/runs' },
   ];
@@ -428,9 +626,13 @@ function retryCases(): Case[] {
   const c = (label: string, body: string): Case => ({ label: `retry: ${label}`, method: 'POST', path, body });
   return [
     ...['[]', '"x"', '42', 'true', '[{"fromStepId":"route"}]'].map((b) => c(`body ${b}`, b)),
-    ...([1, '', '../x', '😀', longString(65), null, 'no-such-step', '__proto__', 'constructor', 'toString', ['route']] as unknown[]).map((s) => c(`fromStepId ${J(s).slice(0, 20)}`, J({ fromStepId: s }))),
+    ...([1, '', '../x', '😀', longString(65), null, 'no-such-step', '__proto__', 'constructor', 'toString', ['route']] as unknown[]).map(
+      (s) => c(`fromStepId ${J(s).slice(0, 20)}`, J({ fromStepId: s })),
+    ),
     ...BAD_MODELS.map(([what, m]) => c(`modelPatch ${what}`, `{"modelPatch":${m}}`)),
-    c('unknown field', J({ force: true })), c('top-level __proto__', '{"__proto__":{"polluted":true}}'), c('top-level constructor', '{"constructor":{}}'),
+    c('unknown field', J({ force: true })),
+    c('top-level __proto__', '{"__proto__":{"polluted":true}}'),
+    c('top-level constructor', '{"constructor":{}}'),
     c('10,000 levels', deepObject(10_000)),
     { label: 'retry: a waiting run', method: 'POST', path: `/api/runs/${t.waiting}/retry`, body: '{}' },
     { label: 'retry: a completed run', method: 'POST', path: `/api/runs/${t.completed}/retry`, body: '{}' },
@@ -446,8 +648,10 @@ function submitCases(): Case[] {
   return [
     ...['[]', '"x"', '42', 'true'].map((b) => c(`body ${b}`, b)),
     ...BAD_MODELS.map(([what, m]) => c(`modelPatch ${what}`, `{"modelPatch":${m}}`)),
-    c('fromStepId (retry only)', J({ fromStepId: 'route' })), c('model instead of modelPatch', J({ model: {} })),
-    c('top-level __proto__', '{"__proto__":{"polluted":true}}'), c('10,000 levels', deepObject(10_000)),
+    c('fromStepId (retry only)', J({ fromStepId: 'route' })),
+    c('model instead of modelPatch', J({ model: {} })),
+    c('top-level __proto__', '{"__proto__":{"polluted":true}}'),
+    c('10,000 levels', deepObject(10_000)),
     { label: 'submit: a waiting run', method: 'POST', path: `/api/runs/${t.waiting}/submit`, body: '{}' },
     { label: 'submit: a failed run', method: 'POST', path: `/api/runs/${t.failed}/submit`, body: '{}' },
     { label: 'submit: a completed run', method: 'POST', path: `/api/runs/${t.completed}/submit`, body: '{}' },
@@ -457,17 +661,45 @@ function submitCases(): Case[] {
 
 function confirmCases(): Case[] {
   const path = `/api/runs/${t.waiting}/confirm`;
-  const c = (label: string, body: string, extra: Partial<Case> = {}): Case => ({ label: `confirm: ${label}`, method: 'POST', path, body, ...extra });
+  const c = (label: string, body: string, extra: Partial<Case> = {}): Case => ({
+    label: `confirm: ${label}`,
+    method: 'POST',
+    path,
+    body,
+    ...extra,
+  });
   return [
     ...['null', '[]', '"approve"', '42', 'true', '{}', '[{"option":"approve"}]'].map((b) => c(`body ${b}`, b)),
-    ...([1, '', null, [], {}, true, longString(201), 'maybe', 'approve ', ' approve', 'APPROVE', '\u202Eapprove', 'appro\u200Bve', '__proto__', 'constructor'] as unknown[]).map(
-      (o) => c(`option ${J(o).slice(0, 20)}`, J({ option: o })),
+    ...(
+      [
+        1,
+        '',
+        null,
+        [],
+        {},
+        true,
+        longString(201),
+        'maybe',
+        'approve ',
+        ' approve',
+        'APPROVE',
+        '\u202Eapprove',
+        'appro\u200Bve',
+        '__proto__',
+        'constructor',
+      ] as unknown[]
+    ).map((o) => c(`option ${J(o).slice(0, 20)}`, J({ option: o }))),
+    ...([1, [], null, longString(4001), { text: 'x' }] as unknown[]).map((m) =>
+      c(`comment ${J(m).slice(0, 20)}`, J({ option: 'approve', comment: m })),
     ),
-    ...([1, [], null, longString(4001), { text: 'x' }] as unknown[]).map((m) => c(`comment ${J(m).slice(0, 20)}`, J({ option: 'approve', comment: m }))),
-    c('unknown field', J({ option: 'approve', as: 'ann' })), c('top-level __proto__', '{"option":"approve","__proto__":{"polluted":true}}'),
-    c('constructor', '{"option":"approve","constructor":{"prototype":{}}}'), c('10,000 levels', `{"option":${deepObject(10_000)}}`),
+    c('unknown field', J({ option: 'approve', as: 'ann' })),
+    c('top-level __proto__', '{"option":"approve","__proto__":{"polluted":true}}'),
+    c('constructor', '{"option":"approve","constructor":{"prototype":{}}}'),
+    c('10,000 levels', `{"option":${deepObject(10_000)}}`),
     // the body is ignored without a JSON content type, so nothing names an option
-    ...['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x'].map((ct) => c(`content-type ${ct}`, '{"option":"approve"}', { contentType: ct })),
+    ...['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x'].map((ct) =>
+      c(`content-type ${ct}`, '{"option":"approve"}', { contentType: ct }),
+    ),
     c('no content-type', '{"option":"approve"}', { contentType: null }),
     { label: 'confirm: a draft', method: 'POST', path: `/api/runs/${t.draft}/confirm`, body: J({ option: 'approve' }) },
     { label: 'confirm: a failed run', method: 'POST', path: `/api/runs/${t.failed}/confirm`, body: J({ option: 'approve' }) },
@@ -486,23 +718,50 @@ function cancelCases(): Case[] {
 }
 
 function dataflowCases(): Case[] {
-  const c = (label: string, body: string, extra: Partial<Case> = {}): Case => ({ label: `dataflow: ${label}`, method: 'PUT', path: '/api/dataflows/new-df', body, ...extra });
+  const c = (label: string, body: string, extra: Partial<Case> = {}): Case => ({
+    label: `dataflow: ${label}`,
+    method: 'PUT',
+    path: '/api/dataflows/new-df',
+    body,
+    ...extra,
+  });
   const http = { kind: 'http', url: 'https://x.test/hook' };
   return [
     ...['null', '[]', '[{"kind":"module","module":"echo"}]', '"x"', '42', 'true', '{}'].map((b) => c(`body ${b}`, b)),
-    ...([1, null, 'ftp', 'HTTP', '__proto__', 'constructor', ['http']] as unknown[]).map((k) => c(`kind ${J(k)}`, J({ kind: k, url: 'https://x.test/' }))),
-    ...([1, null, 'ftp://x.test/', 'not a url', 'javascript:alert(1)', `https://x.test/${longString(3000)}`] as unknown[]).map((u) => c(`url ${J(u).slice(0, 20)}`, J({ kind: 'http', url: u }))),
-    c('method GET', J({ ...http, method: 'GET' })),
-    ...([{ 'content-type': 'text/plain' }, { 'bad header': 'x' }, { 'x-a': 'a\r\nb' }, { 'x-a': 1 }, [], 'x-a: b', { 'Idempotency-Key': 'k' }] as unknown[]).map(
-      (hd) => c(`headers ${J(hd).slice(0, 30)}`, J({ ...http, headers: hd })),
+    ...([1, null, 'ftp', 'HTTP', '__proto__', 'constructor', ['http']] as unknown[]).map((k) =>
+      c(`kind ${J(k)}`, J({ kind: k, url: 'https://x.test/' })),
     ),
-    ...ABSURD.map(([what, v]) => c(`timeoutMs ${what}`, J({ ...http, timeoutMs: v }))), c('timeoutMs 0', J({ ...http, timeoutMs: 0 })),
-    ...(['../evil', 'a/b', '😀', '', longString(65), 'echo.ts'] as unknown[]).map((m) => c(`module ${J(m).slice(0, 20)}`, J({ kind: 'module', module: m }))),
-    c('workflow with a space', J({ kind: 'workflow', workflow: 'a b' })), c('name differs from the URL', J({ ...http, name: 'other' })),
-    c('unknown field', J({ ...http, retries: 3 })), c('top-level __proto__', '{"kind":"module","module":"echo","__proto__":{"polluted":true}}'),
-    c('top-level constructor', '{"kind":"module","module":"echo","constructor":{"prototype":{}}}'), c('top-level prototype', '{"kind":"module","module":"echo","prototype":{}}'),
-    c('10,000 levels', deepObject(10_000)), c('10,000 levels in headers', `{"kind":"http","url":"https://x.test/","headers":${deepObject(10_000)}}`),
-    ...['text/plain', 'application/x-www-form-urlencoded', 'application/xml'].map((ct) => c(`content-type ${ct}`, J({ kind: 'module', module: 'echo' }), { contentType: ct })),
+    ...([1, null, 'ftp://x.test/', 'not a url', 'javascript:alert(1)', `https://x.test/${longString(3000)}`] as unknown[]).map((u) =>
+      c(`url ${J(u).slice(0, 20)}`, J({ kind: 'http', url: u })),
+    ),
+    c('method GET', J({ ...http, method: 'GET' })),
+    ...(
+      [
+        { 'content-type': 'text/plain' },
+        { 'bad header': 'x' },
+        { 'x-a': 'a\r\nb' },
+        { 'x-a': 1 },
+        [],
+        'x-a: b',
+        { 'Idempotency-Key': 'k' },
+      ] as unknown[]
+    ).map((hd) => c(`headers ${J(hd).slice(0, 30)}`, J({ ...http, headers: hd }))),
+    ...ABSURD.map(([what, v]) => c(`timeoutMs ${what}`, J({ ...http, timeoutMs: v }))),
+    c('timeoutMs 0', J({ ...http, timeoutMs: 0 })),
+    ...(['../evil', 'a/b', '😀', '', longString(65), 'echo.ts'] as unknown[]).map((m) =>
+      c(`module ${J(m).slice(0, 20)}`, J({ kind: 'module', module: m })),
+    ),
+    c('workflow with a space', J({ kind: 'workflow', workflow: 'a b' })),
+    c('name differs from the URL', J({ ...http, name: 'other' })),
+    c('unknown field', J({ ...http, retries: 3 })),
+    c('top-level __proto__', '{"kind":"module","module":"echo","__proto__":{"polluted":true}}'),
+    c('top-level constructor', '{"kind":"module","module":"echo","constructor":{"prototype":{}}}'),
+    c('top-level prototype', '{"kind":"module","module":"echo","prototype":{}}'),
+    c('10,000 levels', deepObject(10_000)),
+    c('10,000 levels in headers', `{"kind":"http","url":"https://x.test/","headers":${deepObject(10_000)}}`),
+    ...['text/plain', 'application/x-www-form-urlencoded', 'application/xml'].map((ct) =>
+      c(`content-type ${ct}`, J({ kind: 'module', module: 'echo' }), { contentType: ct }),
+    ),
     c('no content-type', J({ kind: 'module', module: 'echo' }), { contentType: null }),
     ...BAD_NAMES.map(([what, name]) => ({ ...c(`name ${what}`, J({ kind: 'module', module: 'echo' })), path: `/api/dataflows/${name}` })),
     // the existing one: changing it wrongly changes nothing
@@ -511,15 +770,27 @@ function dataflowCases(): Case[] {
 }
 
 function templateCases(): Case[] {
-  const c = (label: string, body: string, extra: Partial<Case> = {}): Case => ({ label: `template: ${label}`, method: 'PUT', path: '/api/templates/new-tpl', body, ...extra });
+  const c = (label: string, body: string, extra: Partial<Case> = {}): Case => ({
+    label: `template: ${label}`,
+    method: 'PUT',
+    path: '/api/templates/new-tpl',
+    body,
+    ...extra,
+  });
   return [
     ...['null', '[]', '"Hello"', '42', 'true', '{}'].map((b) => c(`body ${b}`, b)),
-    ...([1, '', null, [], { text: 'x' }, 'b'.repeat(256 * 1024 + 1)] as unknown[]).map((b) => c(`body field ${J(b).slice(0, 20)}`, J({ body: b }))),
+    ...([1, '', null, [], { text: 'x' }, 'b'.repeat(256 * 1024 + 1)] as unknown[]).map((b) =>
+      c(`body field ${J(b).slice(0, 20)}`, J({ body: b })),
+    ),
     ...([1, [], longString(999)] as unknown[]).map((s) => c(`subject ${J(s).slice(0, 20)}`, J({ subject: s, body: 'x' }))),
-    c('renderType pdf', J({ body: 'x', renderType: 'pdf' })), c('unknown field', J({ body: 'x', engine: 'eval' })),
-    c('unclosed output', J({ body: 'Hello {{ name' })), c('unclosed tag', J({ body: '{% if x %}never closed' })), c('unknown filter', J({ body: '{{ x | explode }}' })),
+    c('renderType pdf', J({ body: 'x', renderType: 'pdf' })),
+    c('unknown field', J({ body: 'x', engine: 'eval' })),
+    c('unclosed output', J({ body: 'Hello {{ name' })),
+    c('unclosed tag', J({ body: '{% if x %}never closed' })),
+    c('unknown filter', J({ body: '{{ x | explode }}' })),
     c('subject does not parse', J({ subject: '{{', body: 'x' })),
-    c('top-level __proto__', '{"body":"x","__proto__":{"polluted":true}}'), c('top-level constructor', '{"body":"x","constructor":{"prototype":{}}}'),
+    c('top-level __proto__', '{"body":"x","__proto__":{"polluted":true}}'),
+    c('top-level constructor', '{"body":"x","constructor":{"prototype":{}}}'),
     c('10,000 levels', deepObject(10_000)),
     ...['text/plain', 'application/x-www-form-urlencoded'].map((ct) => c(`content-type ${ct}`, J({ body: 'x' }), { contentType: ct })),
     ...BAD_NAMES.map(([what, name]) => ({ ...c(`name ${what}`, J({ body: 'x' })), path: `/api/templates/${name}` })),
@@ -529,34 +800,73 @@ function templateCases(): Case[] {
 
 function notificationCases(): Case[] {
   const ids: Array<[string, string]> = [
-    ['65 characters', longString(65)], ['emoji', encodeURIComponent('😀')], ['traversal', encodeURIComponent('../x')], ['space', 'a%20b'],
-    ['NUL', 'a%00b'], ['no such item', 'no-such-item'], ['__proto__', '__proto__'], ['constructor', 'constructor'],
+    ['65 characters', longString(65)],
+    ['emoji', encodeURIComponent('😀')],
+    ['traversal', encodeURIComponent('../x')],
+    ['space', 'a%20b'],
+    ['NUL', 'a%00b'],
+    ['no such item', 'no-such-item'],
+    ['__proto__', '__proto__'],
+    ['constructor', 'constructor'],
   ];
-  return ids.map(([what, id]): Case => ({ label: `notification read: id ${what}`, method: 'POST', path: `/api/me/notifications/${id}/read` }));
+  return ids.map(
+    ([what, id]): Case => ({ label: `notification read: id ${what}`, method: 'POST', path: `/api/me/notifications/${id}/read` }),
+  );
 }
 
 function loginCases(): Case[] {
-  const c = (label: string, body: string | undefined, contentType: string | null = 'application/x-www-form-urlencoded', extra: Partial<Case> = {}): Case => ({
-    label: `admin login: ${label}`, method: 'POST', path: '/admin/login', body, contentType, html: true, headers: { authorization: '' }, ...extra,
+  const c = (
+    label: string,
+    body: string | undefined,
+    contentType: string | null = 'application/x-www-form-urlencoded',
+    extra: Partial<Case> = {},
+  ): Case => ({
+    label: `admin login: ${label}`,
+    method: 'POST',
+    path: '/admin/login',
+    body,
+    contentType,
+    html: true,
+    headers: { authorization: '' },
+    ...extra,
   });
   return [
-    c('no body', undefined), c('no key field', 'user=admin'), c('empty key', 'key='), c('wrong key', 'key=not-a-key-0123456789'),
-    c('a non-admin key', `key=${keyOf('ann')}`), c('key twice', `key[]=${ADMIN_KEY}&key[]=x`), c('key twice (repeated)', `key=${ADMIN_KEY}&key=${ADMIN_KEY}`),
-    c('key over the 4 KiB limit', `key=${longString(5000)}`), c('broken percent-encoding', 'key=%E0%A4%A'), c('emoji key', `key=${encodeURIComponent('😀')}`),
-    c('JSON body', J({ key: ADMIN_KEY }), 'application/json'), c('text/plain', `key=${ADMIN_KEY}`, 'text/plain'), c('no content-type', `key=${ADMIN_KEY}`, null),
+    c('no body', undefined),
+    c('no key field', 'user=admin'),
+    c('empty key', 'key='),
+    c('wrong key', 'key=not-a-key-0123456789'),
+    c('a non-admin key', `key=${keyOf('ann')}`),
+    c('key twice', `key[]=${ADMIN_KEY}&key[]=x`),
+    c('key twice (repeated)', `key=${ADMIN_KEY}&key=${ADMIN_KEY}`),
+    c('key over the 4 KiB limit', `key=${longString(5000)}`),
+    c('broken percent-encoding', 'key=%E0%A4%A'),
+    c('emoji key', `key=${encodeURIComponent('😀')}`),
+    c('JSON body', J({ key: ADMIN_KEY }), 'application/json'),
+    c('text/plain', `key=${ADMIN_KEY}`, 'text/plain'),
+    c('no content-type', `key=${ADMIN_KEY}`, null),
     c('multipart', `--x\r\nContent-Disposition: form-data; name="key"\r\n\r\n${ADMIN_KEY}\r\n--x--`, 'multipart/form-data; boundary=x'),
     c('charset koi8-r', `key=${ADMIN_KEY}`, 'application/x-www-form-urlencoded; charset=koi8-r'),
-    c('__proto__ field', '__proto__[key]=x&__proto__=y'), c('constructor field', 'constructor[prototype][key]=x'),
-    c('NUL in key', 'key=%00'), c('a 3,000-character key', `key=${longString(3000)}`),
+    c('__proto__ field', '__proto__[key]=x&__proto__=y'),
+    c('constructor field', 'constructor[prototype][key]=x'),
+    c('NUL in key', 'key=%00'),
+    c('a 3,000-character key', `key=${longString(3000)}`),
   ];
 }
 
 function linkCases(): Case[] {
   const valid = (n: number) => `${'a'.repeat(n)}.${'b'.repeat(43)}`;
   const tokens: Array<[string, string]> = [
-    ['too short', 'x'], ['two short parts', 'a.b'], ['bad signature', valid(40)], ['three parts', `${valid(20)}.c`], ['emoji', encodeURIComponent('😀.😀')],
-    ['traversal', encodeURIComponent('../../api/runs')], ['2,001-character payload', valid(2001)],
-    ['forged payload', `${Buffer.from(J({ runId: t.waiting, stepId: 'decide', seq: 1, principalId: 'admin', option: 'approve', exp: Date.now() + 60_000, nonce: 'n' })).toString('base64url')}.${'A'.repeat(43)}`],
+    ['too short', 'x'],
+    ['two short parts', 'a.b'],
+    ['bad signature', valid(40)],
+    ['three parts', `${valid(20)}.c`],
+    ['emoji', encodeURIComponent('😀.😀')],
+    ['traversal', encodeURIComponent('../../api/runs')],
+    ['2,001-character payload', valid(2001)],
+    [
+      'forged payload',
+      `${Buffer.from(J({ runId: t.waiting, stepId: 'decide', seq: 1, principalId: 'admin', option: 'approve', exp: Date.now() + 60_000, nonce: 'n' })).toString('base64url')}.${'A'.repeat(43)}`,
+    ],
     ['tampered signature', `${t.staleLink.slice(0, -4)}${t.staleLink.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`],
     ['tampered payload', `${t.staleLink.slice(0, 10)}${t.staleLink[10] === 'A' ? 'B' : 'A'}${t.staleLink.slice(11)}`],
     ['expired', t.expiredLink],
@@ -564,14 +874,41 @@ function linkCases(): Case[] {
   const out: Case[] = [];
   for (const [what, token] of tokens) {
     for (const accept of ['application/json', 'text/html']) {
-      out.push({ label: `answer link: ${what} (${accept})`, method: 'POST', path: `/confirm/${token}`, html: true, headers: { accept, authorization: '' } });
+      out.push({
+        label: `answer link: ${what} (${accept})`,
+        method: 'POST',
+        path: `/confirm/${token}`,
+        html: true,
+        headers: { accept, authorization: '' },
+      });
     }
   }
   out.push(
-    { label: 'answer link: body over the 16 KiB limit', method: 'POST', path: `/confirm/${valid(40)}`, body: `comment=${longString(20_000)}`, contentType: 'application/x-www-form-urlencoded', html: true },
-    { label: 'answer link: broken percent-encoding', method: 'POST', path: `/confirm/${valid(40)}`, body: 'comment=%E0%A4%A', contentType: 'application/x-www-form-urlencoded', html: true },
+    {
+      label: 'answer link: body over the 16 KiB limit',
+      method: 'POST',
+      path: `/confirm/${valid(40)}`,
+      body: `comment=${longString(20_000)}`,
+      contentType: 'application/x-www-form-urlencoded',
+      html: true,
+    },
+    {
+      label: 'answer link: broken percent-encoding',
+      method: 'POST',
+      path: `/confirm/${valid(40)}`,
+      body: 'comment=%E0%A4%A',
+      contentType: 'application/x-www-form-urlencoded',
+      html: true,
+    },
     { label: 'answer link: JSON body', method: 'POST', path: `/confirm/${valid(40)}`, body: J({ comment: 'x' }), html: true },
-    { label: 'answer link: __proto__ field', method: 'POST', path: `/confirm/${valid(40)}`, body: '__proto__[comment]=x', contentType: 'application/x-www-form-urlencoded', html: true },
+    {
+      label: 'answer link: __proto__ field',
+      method: 'POST',
+      path: `/confirm/${valid(40)}`,
+      body: '__proto__[comment]=x',
+      contentType: 'application/x-www-form-urlencoded',
+      html: true,
+    },
   );
   return out;
 }
@@ -582,12 +919,32 @@ function workflowCases(): Case[] {
     ...httpLevel('PUT workflow', 'PUT', `/api/workflows/${NEW_WF}`),
     ...defs.map(([what, body]): Case => ({ label: `PUT workflow: ${what}`, method: 'PUT', path: `/api/workflows/${NEW_WF}`, body })),
     // the existing workflow: a wrong change makes no new version
-    ...defs.slice(0, 12).map(([what, body]): Case => ({ label: `PUT existing workflow: ${what}`, method: 'PUT', path: `/api/workflows/${TARGET}`, body: body.replaceAll(NEW_WF, TARGET) })),
+    ...defs.slice(0, 12).map(
+      ([what, body]): Case => ({
+        label: `PUT existing workflow: ${what}`,
+        method: 'PUT',
+        path: `/api/workflows/${TARGET}`,
+        body: body.replaceAll(NEW_WF, TARGET),
+      }),
+    ),
     ...['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x'].map(
-      (ct): Case => ({ label: `PUT workflow: content-type ${ct}`, method: 'PUT', path: `/api/workflows/${NEW_WF}`, body: J(def([okStep])), contentType: ct }),
+      (ct): Case => ({
+        label: `PUT workflow: content-type ${ct}`,
+        method: 'PUT',
+        path: `/api/workflows/${NEW_WF}`,
+        body: J(def([okStep])),
+        contentType: ct,
+      }),
     ),
     { label: 'PUT workflow: no content-type', method: 'PUT', path: `/api/workflows/${NEW_WF}`, body: J(def([okStep])), contentType: null },
-    ...BAD_NAMES.map(([what, name]): Case => ({ label: `PUT workflow: name ${what}`, method: 'PUT', path: `/api/workflows/${name}`, body: J(without(def([okStep]), 'name')) })),
+    ...BAD_NAMES.map(
+      ([what, name]): Case => ({
+        label: `PUT workflow: name ${what}`,
+        method: 'PUT',
+        path: `/api/workflows/${name}`,
+        body: J(without(def([okStep]), 'name')),
+      }),
+    ),
   ];
 }
 
@@ -605,14 +962,22 @@ function allCases(): Case[] {
   return [
     ...workflowCases(),
     ...validateCases(),
-    ...httpLevel('start', 'POST', `/api/workflows/${TARGET}/runs`), ...startCases(),
-    ...httpLevel('cancel', 'POST', `/api/runs/${t.waiting}/cancel`), ...cancelCases(),
-    ...httpLevel('retry', 'POST', `/api/runs/${t.failed}/retry`), ...retryCases(),
-    ...httpLevel('submit', 'POST', `/api/runs/${t.draft}/submit`), ...submitCases(),
-    ...httpLevel('confirm', 'POST', `/api/runs/${t.waiting}/confirm`), ...confirmCases(),
-    ...httpLevel('dataflow', 'PUT', '/api/dataflows/new-df'), ...dataflowCases(),
-    ...httpLevel('template', 'PUT', '/api/templates/new-tpl'), ...templateCases(),
-    ...httpLevel('notification read', 'POST', `/api/me/notifications/${t.notification}/read`), ...notificationCases(),
+    ...httpLevel('start', 'POST', `/api/workflows/${TARGET}/runs`),
+    ...startCases(),
+    ...httpLevel('cancel', 'POST', `/api/runs/${t.waiting}/cancel`),
+    ...cancelCases(),
+    ...httpLevel('retry', 'POST', `/api/runs/${t.failed}/retry`),
+    ...retryCases(),
+    ...httpLevel('submit', 'POST', `/api/runs/${t.draft}/submit`),
+    ...submitCases(),
+    ...httpLevel('confirm', 'POST', `/api/runs/${t.waiting}/confirm`),
+    ...confirmCases(),
+    ...httpLevel('dataflow', 'PUT', '/api/dataflows/new-df'),
+    ...dataflowCases(),
+    ...httpLevel('template', 'PUT', '/api/templates/new-tpl'),
+    ...templateCases(),
+    ...httpLevel('notification read', 'POST', `/api/me/notifications/${t.notification}/read`),
+    ...notificationCases(),
     ...loginCases(),
     ...linkCases(),
   ];
@@ -626,26 +991,49 @@ describe('malformed requests at every write endpoint', () => {
     const refusals = cases.filter((c) => !c.validate).length;
     // at least 200 requests that must be refused outright (validate's 200 {valid:false} not counted)
     expect(refusals).toBeGreaterThanOrEqual(200);
-    const endpoints = new Set(cases.map((c) => `${c.method} ${c.path.replace(/\/api\/runs\/[^/]+/, '/api/runs/:id').replace(/^(\/api\/(workflows|dataflows|templates))\/(?!validate$)[^/?]+/, '$1/:name').replace(/^\/confirm\/.*/, '/confirm/:token').replace(/notifications\/[^/]+/, 'notifications/:id').replace(/\?.*/, '')}`));
-    expect([...endpoints].sort()).toEqual(expect.arrayContaining([
-      'POST /admin/login', 'POST /api/me/notifications/:id/read', 'POST /api/runs/:id/cancel', 'POST /api/runs/:id/confirm', 'POST /api/runs/:id/retry',
-      'POST /api/runs/:id/submit', 'POST /api/workflows/:name/runs', 'POST /api/workflows/validate', 'POST /confirm/:token', 'PUT /api/dataflows/:name',
-      'PUT /api/templates/:name', 'PUT /api/workflows/:name',
-    ]));
+    const endpoints = new Set(
+      cases.map(
+        (c) =>
+          `${c.method} ${c.path
+            .replace(/\/api\/runs\/[^/]+/, '/api/runs/:id')
+            .replace(/^(\/api\/(workflows|dataflows|templates))\/(?!validate$)[^/?]+/, '$1/:name')
+            .replace(/^\/confirm\/.*/, '/confirm/:token')
+            .replace(/notifications\/[^/]+/, 'notifications/:id')
+            .replace(/\?.*/, '')}`,
+      ),
+    );
+    expect([...endpoints].sort()).toEqual(
+      expect.arrayContaining([
+        'POST /admin/login',
+        'POST /api/me/notifications/:id/read',
+        'POST /api/runs/:id/cancel',
+        'POST /api/runs/:id/confirm',
+        'POST /api/runs/:id/retry',
+        'POST /api/runs/:id/submit',
+        'POST /api/workflows/:name/runs',
+        'POST /api/workflows/validate',
+        'POST /confirm/:token',
+        'PUT /api/dataflows/:name',
+        'PUT /api/templates/:name',
+        'PUT /api/workflows/:name',
+      ]),
+    );
 
     const before = await snapshot();
     expect(before.size).toBeGreaterThan(20);
     const { offenders, count } = await barrage(cases);
     expect(offenders, offenders.join('\n')).toEqual([]);
     expect(count).toBe(cases.length);
-    console.info(`bad-input: ${count} malformed requests (${refusals} refusals, ${count - refusals} validate calls) — all refused, nothing changed`);
+    console.info(
+      `bad-input: ${count} malformed requests (${refusals} refusals, ${count - refusals} validate calls) — all refused, nothing changed`,
+    );
 
     expect((await fetch(`${h.base}/healthz`)).status).toBe(200);
     expect((await h.api('GET', `/api/runs/${t.waiting}`)).body.status).toBe('waiting');
     expect(diff(before, await snapshot())).toEqual([]);
     // nothing reached Object.prototype of the server (it runs in this process)
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
+    expect(Object.hasOwn(Object.prototype, 'polluted')).toBe(false);
   }, 120_000);
 
   /**
@@ -665,45 +1053,151 @@ describe('malformed requests at every write endpoint', () => {
     const groups: Record<string, Case[]> = {
       // V1 (was): a deeply nested value inside a definition overflowed the stack in zod → 500
       'V1 deep definitions → 500': [
-        { label: 'PUT workflow: 3,000-level value', method: 'PUT', path: '/api/workflows/v-wf', body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepArray(3000)}}`) },
-        { label: 'PUT workflow: 10,000-level value', method: 'PUT', path: '/api/workflows/v-wf', body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepObject(10_000)}}`) },
+        {
+          label: 'PUT workflow: 3,000-level value',
+          method: 'PUT',
+          path: '/api/workflows/v-wf',
+          body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepArray(3000)}}`),
+        },
+        {
+          label: 'PUT workflow: 10,000-level value',
+          method: 'PUT',
+          path: '/api/workflows/v-wf',
+          body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepObject(10_000)}}`),
+        },
         { label: 'PUT workflow: ifCondition nested 2,000 deep', method: 'PUT', path: '/api/workflows/v-wf', body: step(nestedIf(2000)) },
-        { label: 'validate: 10,000-level value', method: 'POST', path: '/api/workflows/validate', body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepArray(10_000)}}`), validate: true },
-        { label: 'validate: ifCondition nested 2,000 deep', method: 'POST', path: '/api/workflows/validate', body: step(nestedIf(2000)), validate: true },
+        {
+          label: 'validate: 10,000-level value',
+          method: 'POST',
+          path: '/api/workflows/validate',
+          body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepArray(10_000)}}`),
+          validate: true,
+        },
+        {
+          label: 'validate: ifCondition nested 2,000 deep',
+          method: 'POST',
+          path: '/api/workflows/validate',
+          body: step(nestedIf(2000)),
+          validate: true,
+        },
       ],
       // V2 (was): definitions carried values deeper than the model's 64-level limit and prototype keys in values
       'V2 definitions accept over-deep values and prototype keys': [
-        { label: 'PUT workflow: 100-level value', method: 'PUT', path: '/api/workflows/v-wf', body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepArray(100)}}`) },
-        { label: 'PUT workflow: value {"__proto__":…}', method: 'PUT', path: '/api/workflows/v-wf', body: step('{"id":"x","type":"updateModelField","field":"f","value":{"__proto__":{"polluted":true}}}') },
-        { label: 'PUT workflow: value {"constructor":{"prototype":…}}', method: 'PUT', path: '/api/workflows/v-wf', body: step('{"id":"x","type":"updateModelField","field":"f","value":{"constructor":{"prototype":{"polluted":true}}}}') },
-        { label: 'PUT workflow: ifCondition value {"__proto__":…}', method: 'PUT', path: '/api/workflows/v-wf', body: step('{"id":"x","type":"ifCondition","field":"a","operator":"equal","value":{"__proto__":{"x":1}},"then":[]}') },
-        { label: 'PUT dataflow: header named __proto__ (silently dropped)', method: 'PUT', path: '/api/dataflows/v-df', body: '{"kind":"http","url":"https://x.test/","headers":{"__proto__":"x"}}' },
+        {
+          label: 'PUT workflow: 100-level value',
+          method: 'PUT',
+          path: '/api/workflows/v-wf',
+          body: step(`{"id":"x","type":"updateModelField","field":"f","value":${deepArray(100)}}`),
+        },
+        {
+          label: 'PUT workflow: value {"__proto__":…}',
+          method: 'PUT',
+          path: '/api/workflows/v-wf',
+          body: step('{"id":"x","type":"updateModelField","field":"f","value":{"__proto__":{"polluted":true}}}'),
+        },
+        {
+          label: 'PUT workflow: value {"constructor":{"prototype":…}}',
+          method: 'PUT',
+          path: '/api/workflows/v-wf',
+          body: step('{"id":"x","type":"updateModelField","field":"f","value":{"constructor":{"prototype":{"polluted":true}}}}'),
+        },
+        {
+          label: 'PUT workflow: ifCondition value {"__proto__":…}',
+          method: 'PUT',
+          path: '/api/workflows/v-wf',
+          body: step('{"id":"x","type":"ifCondition","field":"a","operator":"equal","value":{"__proto__":{"x":1}},"then":[]}'),
+        },
+        {
+          label: 'PUT dataflow: header named __proto__ (silently dropped)',
+          method: 'PUT',
+          path: '/api/dataflows/v-df',
+          body: '{"kind":"http","url":"https://x.test/","headers":{"__proto__":"x"}}',
+        },
       ],
       // V3 (was): a JSON null, or a body in a non-JSON content type, was taken for "no body" and the request acted
       'V3 null / non-JSON bodies treated as empty': [
         { label: 'start: body null', method: 'POST', path: `/api/workflows/${TARGET}/runs`, body: 'null' },
-        { label: 'start: text/plain', method: 'POST', path: `/api/workflows/${TARGET}/runs`, body: '{"model":{"mode":"fail"}}', contentType: 'text/plain' },
-        { label: 'start: form-urlencoded', method: 'POST', path: `/api/workflows/${TARGET}/runs`, body: 'model=1', contentType: 'application/x-www-form-urlencoded' },
-        { label: 'start: no content-type', method: 'POST', path: `/api/workflows/${TARGET}/runs`, body: '{"model":{"mode":"fail"}}', contentType: null },
-        { label: 'start: text/plain over 1 MiB', method: 'POST', path: `/api/workflows/${TARGET}/runs`, body: HUGE, contentType: 'text/plain' },
+        {
+          label: 'start: text/plain',
+          method: 'POST',
+          path: `/api/workflows/${TARGET}/runs`,
+          body: '{"model":{"mode":"fail"}}',
+          contentType: 'text/plain',
+        },
+        {
+          label: 'start: form-urlencoded',
+          method: 'POST',
+          path: `/api/workflows/${TARGET}/runs`,
+          body: 'model=1',
+          contentType: 'application/x-www-form-urlencoded',
+        },
+        {
+          label: 'start: no content-type',
+          method: 'POST',
+          path: `/api/workflows/${TARGET}/runs`,
+          body: '{"model":{"mode":"fail"}}',
+          contentType: null,
+        },
+        {
+          label: 'start: text/plain over 1 MiB',
+          method: 'POST',
+          path: `/api/workflows/${TARGET}/runs`,
+          body: HUGE,
+          contentType: 'text/plain',
+        },
         { label: 'retry: body null', method: 'POST', path: `/api/runs/${next('fail')}/retry`, body: 'null' },
-        { label: 'retry: text/plain modelPatch', method: 'POST', path: `/api/runs/${next('fail')}/retry`, body: '{"modelPatch":{"mode":"done"}}', contentType: 'text/plain' },
+        {
+          label: 'retry: text/plain modelPatch',
+          method: 'POST',
+          path: `/api/runs/${next('fail')}/retry`,
+          body: '{"modelPatch":{"mode":"done"}}',
+          contentType: 'text/plain',
+        },
         { label: 'submit: body null', method: 'POST', path: `/api/runs/${next('draft')}/submit`, body: 'null' },
-        { label: 'submit: text/plain modelPatch', method: 'POST', path: `/api/runs/${next('draft')}/submit`, body: '{"modelPatch":{"mode":"done"}}', contentType: 'text/plain' },
-        { label: 'validate: text/plain', method: 'POST', path: '/api/workflows/validate', body: J(def([okStep])), contentType: 'text/plain' },
+        {
+          label: 'submit: text/plain modelPatch',
+          method: 'POST',
+          path: `/api/runs/${next('draft')}/submit`,
+          body: '{"modelPatch":{"mode":"done"}}',
+          contentType: 'text/plain',
+        },
+        {
+          label: 'validate: text/plain',
+          method: 'POST',
+          path: '/api/workflows/validate',
+          body: J(def([okStep])),
+          contentType: 'text/plain',
+        },
       ],
       // V4 (was): cancel and mark-read take no body, and acted whatever body they got
       'V4 body-less endpoints ignore malformed bodies': [
         { label: 'cancel: body [1,2]', method: 'POST', path: `/api/runs/${next('wait')}/cancel`, body: '[1,2]' },
         { label: 'cancel: body null', method: 'POST', path: `/api/runs/${next('wait')}/cancel`, body: 'null' },
-        { label: 'cancel: body {"__proto__":…}', method: 'POST', path: `/api/runs/${next('wait')}/cancel`, body: '{"__proto__":{"polluted":true}}' },
+        {
+          label: 'cancel: body {"__proto__":…}',
+          method: 'POST',
+          path: `/api/runs/${next('wait')}/cancel`,
+          body: '{"__proto__":{"polluted":true}}',
+        },
         { label: 'cancel: 10,000 levels', method: 'POST', path: `/api/runs/${next('wait')}/cancel`, body: deepObject(10_000) },
-        { label: 'cancel: text/plain', method: 'POST', path: `/api/runs/${next('wait')}/cancel`, body: 'please', contentType: 'text/plain' },
+        {
+          label: 'cancel: text/plain',
+          method: 'POST',
+          path: `/api/runs/${next('wait')}/cancel`,
+          body: 'please',
+          contentType: 'text/plain',
+        },
         { label: 'notification read: body [1,2]', method: 'POST', path: `/api/me/notifications/${t.notification}/read`, body: '[1,2]' },
       ],
       // V5 (was, minor): a validly signed link whose confirmation is closed was refused (409) but spent
       'V5 refused answer link is consumed': [
-        { label: 'answer link: stale (run completed)', method: 'POST', path: `/confirm/${t.staleLink}`, html: true, headers: { accept: 'application/json', authorization: '' } },
+        {
+          label: 'answer link: stale (run completed)',
+          method: 'POST',
+          path: `/confirm/${t.staleLink}`,
+          html: true,
+          headers: { accept: 'application/json', authorization: '' },
+        },
       ],
     };
     for (const [name, cases] of Object.entries(groups)) {
@@ -725,7 +1219,9 @@ describe('limits', () => {
       expect(limited.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(limited.body).toMatchObject({ status: 429, title: 'Too Many Requests' });
       const retryAfter = Number(limited.headers.get('retry-after'));
-      expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${limited.headers.get('retry-after')}`).toBe(true);
+      expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${limited.headers.get('retry-after')}`).toBe(
+        true,
+      );
       // writes count against the same budget
       expect((await rl.api('PUT', '/api/workflows/x', { stages: [] }, as('eve'))).status).toBe(429);
       // another principal has its own budget
@@ -743,7 +1239,11 @@ describe('limits', () => {
     try {
       const small = { stages: [{ id: 'a', name: 'A', steps: [{ id: 's', type: 'updateModelField', field: 'f', value: 'v' }] }] };
       expect((await bl.api('PUT', '/api/workflows/small', small)).status).toBe(201);
-      const big = { ...small, title: 'x'.repeat(100), stages: [{ ...small.stages[0], steps: [{ id: 's', type: 'updateModelField', field: 'f', value: 'v'.repeat(3000) }] }] };
+      const big = {
+        ...small,
+        title: 'x'.repeat(100),
+        stages: [{ ...small.stages[0], steps: [{ id: 's', type: 'updateModelField', field: 'f', value: 'v'.repeat(3000) }] }],
+      };
       const res = await bl.api('PUT', '/api/workflows/big', big);
       expect(res.status).toBe(413);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);

@@ -9,10 +9,15 @@ import { keyOf, startHarness, type Harness } from '../helpers/harness.ts';
 let h: Harness;
 const as = (id: string) => ({ authorization: `Bearer ${keyOf(id)}` });
 const ask = (name: string, extra: Record<string, unknown> = {}) => ({
-  name, ...extra,
-  stages: [{ id: 'a', name: 'A', steps: [
-    { id: 'q', type: 'getUserConfirmation', confirmationField: 'ok', options: ['yes', 'no'], routing: ['role:manager'] },
-  ] }],
+  name,
+  ...extra,
+  stages: [
+    {
+      id: 'a',
+      name: 'A',
+      steps: [{ id: 'q', type: 'getUserConfirmation', confirmationField: 'ok', options: ['yes', 'no'], routing: ['role:manager'] }],
+    },
+  ],
 });
 const history = async (id: string) => (await h.api('GET', `/api/runs/${id}/history`)).body.items as any[];
 
@@ -42,7 +47,11 @@ afterAll(() => h.close());
 describe('bulk operations', () => {
   it('dry run counts and samples without acting; then 50 waiting runs are cancelled in the background', async () => {
     const ids = await startWaiting('bulk-open', 50);
-    const dry = await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'bulk-open', status: 'waiting' }, dryRun: true });
+    const dry = await h.api('POST', '/api/runs/bulk', {
+      action: 'cancel',
+      filter: { workflow: 'bulk-open', status: 'waiting' },
+      dryRun: true,
+    });
     expect(dry.status).toBe(200);
     expect(dry.body.count).toBe(50);
     expect(dry.body.sample).toHaveLength(10);
@@ -86,28 +95,71 @@ describe('bulk operations', () => {
     // user-1 is an operator who may not read the restricted workflow
     const hidden = await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'bulk-restricted' } }, as('user-1'));
     expect(hidden.status).toBe(404);
-    expect((await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'bulk-restricted' }, dryRun: true }, as('user-1'))).status).toBe(404);
+    expect(
+      (await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'bulk-restricted' }, dryRun: true }, as('user-1')))
+        .status,
+    ).toBe(404);
     // ann may read the open workflow but not operate it
-    const dry = (await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'bulk-open', status: 'waiting' }, dryRun: true }, as('ann'))).body;
+    const dry = (
+      await h.api(
+        'POST',
+        '/api/runs/bulk',
+        { action: 'cancel', filter: { workflow: 'bulk-open', status: 'waiting' }, dryRun: true },
+        as('ann'),
+      )
+    ).body;
     expect(dry).toMatchObject({ count: 0, skipped: 3 });
-    const res = await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'bulk-open', status: 'waiting' } }, as('ann'));
+    const res = await h.api(
+      'POST',
+      '/api/runs/bulk',
+      { action: 'cancel', filter: { workflow: 'bulk-open', status: 'waiting' } },
+      as('ann'),
+    );
     expect(res.status).toBe(202);
     const op = await finished(res.body.operationId, 'ann');
     expect(op).toMatchObject({ total: 3, done: 0, skipped: 3 });
     for (const id of [...restricted, ...open]) expect((await h.api('GET', `/api/runs/${id}`)).body.status).toBe('waiting');
     // opal (operator + auditor) may read, hence operate, the restricted runs
-    const opal = await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'bulk-restricted', status: 'waiting' } }, as('opal'));
+    const opal = await h.api(
+      'POST',
+      '/api/runs/bulk',
+      { action: 'cancel', filter: { workflow: 'bulk-restricted', status: 'waiting' } },
+      as('opal'),
+    );
     expect((await finished(opal.body.operationId, 'opal')).done).toBe(3);
   });
 
   it('retry and submit: failed runs retried, drafts submitted; a starter submits its own drafts without operate rights', async () => {
-    await h.saveWorkflow({ name: 'bulk-fail', stages: [{ id: 'a', name: 'A', steps: [
-      { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'ok', steps: [{ id: 'fine', type: 'updateModelField', field: 'done', value: true }] }] },
-    ] }] });
-    await h.saveWorkflow({ name: 'bulk-draft', stages: [{ id: 'a', name: 'A', steps: [
-      { id: 'gate', type: 'ifCondition', field: 'ready', operator: 'exists', then: [{ id: 'ok', type: 'finish', outcome: 'ready' }] },
-      { id: 'back', type: 'resetToDraft' },
-    ] }] });
+    await h.saveWorkflow({
+      name: 'bulk-fail',
+      stages: [
+        {
+          id: 'a',
+          name: 'A',
+          steps: [
+            {
+              id: 'route',
+              type: 'switchCase',
+              sourceField: 'kind',
+              cases: [{ value: 'ok', steps: [{ id: 'fine', type: 'updateModelField', field: 'done', value: true }] }],
+            },
+          ],
+        },
+      ],
+    });
+    await h.saveWorkflow({
+      name: 'bulk-draft',
+      stages: [
+        {
+          id: 'a',
+          name: 'A',
+          steps: [
+            { id: 'gate', type: 'ifCondition', field: 'ready', operator: 'exists', then: [{ id: 'ok', type: 'finish', outcome: 'ready' }] },
+            { id: 'back', type: 'resetToDraft' },
+          ],
+        },
+      ],
+    });
     const failed: string[] = [];
     for (let i = 0; i < 3; i++) failed.push((await h.start('bulk-fail', { model: { kind: 'bad' } }, '?wait=5000')).id);
     // the rerun fails the same way (nothing patched): the bulk retry applies once per run
@@ -118,7 +170,8 @@ describe('bulk operations', () => {
       expect(items.filter((e) => e.type === 'run.retried')).toHaveLength(1);
     }
     const mine: string[] = [];
-    for (let i = 0; i < 2; i++) mine.push((await h.api('POST', '/api/workflows/bulk-draft/runs?wait=5000', { model: {} }, as('ann'))).body.id);
+    for (let i = 0; i < 2; i++)
+      mine.push((await h.api('POST', '/api/workflows/bulk-draft/runs?wait=5000', { model: {} }, as('ann'))).body.id);
     const theirs = (await h.api('POST', '/api/workflows/bulk-draft/runs?wait=5000', { model: {} }, as('bob'))).body.id;
     for (const id of [...mine, theirs]) await h.waitFor(id, (r) => r.status === 'draft');
     const submit = await h.api('POST', '/api/runs/bulk', { action: 'submit', filter: { workflow: 'bulk-draft' } }, as('ann'));
@@ -135,7 +188,9 @@ describe('bulk operations', () => {
     const mismatch = await h.api('POST', '/api/runs/bulk', { action: 'retry', filter: { workflow: 'bulk-open', status: 'waiting' } });
     expect(mismatch.status).toBe(400);
     expect(JSON.stringify(mismatch.body.errors)).toContain('$.filter.status');
-    expect((await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'bulk-open', createdBefore: 'yesterday' } })).status).toBe(400);
+    expect(
+      (await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'bulk-open', createdBefore: 'yesterday' } })).status,
+    ).toBe(400);
     expect((await h.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { workflow: 'nope' } })).status).toBe(404);
     expect((await h.api('GET', '/api/operations/not-an-id')).status).toBe(400);
     expect((await h.api('GET', '/api/operations/00000000-0000-7000-8000-000000000000')).status).toBe(404);
@@ -152,7 +207,10 @@ describe('bulk operations', () => {
       // no worker: the runs stay running at their first step, which is what the filter picks
       const { id } = await h.engine.startBulk('cancel', { workflow: 'bulk-open', status: 'running' }, { id: 'admin', roles: ['admin'] });
       const job = (name: string, offset?: number, attemptsMade = 0) =>
-        ({ name, attemptsMade, data: { operationId: id, ...(offset !== undefined ? { offset } : {}) } }) as Job<{ operationId: string; offset?: number }>;
+        ({ name, attemptsMade, data: { operationId: id, ...(offset !== undefined ? { offset } : {}) } }) as Job<{
+          operationId: string;
+          offset?: number;
+        }>;
       await h.engine.operations.handle(job('plan'));
       // a delivery that crashed right after claiming the first run, before acting on it
       await h.engine.redis.hset(h.engine.keys.operation(id).results, ids[0]!, 'claimed');

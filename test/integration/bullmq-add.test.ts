@@ -31,12 +31,23 @@ describe('step jobs added inside our scripts', () => {
     const ours = stepJobId(run.id, 0);
     const job = await h.engine.queue.getJob(ours);
     expect(job?.name).toBe('updateModelField');
-    expect(job?.data).toMatchObject({ runId: run.id, seq: 0, stepId: 's1', carry: { workflow: 'compat', version: 1, transitions: 0, model: { a: 1 } } });
+    expect(job?.data).toMatchObject({
+      runId: run.id,
+      seq: 0,
+      stepId: 's1',
+      carry: { workflow: 'compat', version: 1, transitions: 0, model: { a: 1 } },
+    });
 
     // The same job through BullMQ's public API, under another id.
     const twin = `${run.id}-twin`;
     const step = (await h.engine.workflows.plan('compat', 1))!.steps.s1!;
-    const [, name, , dataJson, optsJson] = h.engine.scheduler.job(run.id, 0, step, { workflow: 'compat', version: 1, entryId: run.id, transitions: 0, model: { a: 1 } });
+    const [, name, , dataJson, optsJson] = h.engine.scheduler.job(run.id, 0, step, {
+      workflow: 'compat',
+      version: 1,
+      entryId: run.id,
+      transitions: 0,
+      model: { a: 1 },
+    });
     await h.engine.queue.add(name, JSON.parse(dataJson) as StepJobData, { ...JSON.parse(optsJson), jobId: twin });
 
     const [a, b] = await Promise.all([redis.hgetall(jobKey(ours)), redis.hgetall(jobKey(twin))]);
@@ -59,15 +70,39 @@ describe('step jobs added inside our scripts', () => {
     const run = await h.start('compat', { model: {} });
     const step = (await h.engine.workflows.plan('compat', 1))!.steps.s2!;
     const job = (seq: number) => h.engine.scheduler.job(run.id, seq, step);
-    const stale = await h.engine.runs.transition(run.id, { workflow: 'compat', expect: ['running'], seq: 7, advance: true, set: { stepId: 's2' }, events: [], job: job(8) });
+    const stale = await h.engine.runs.transition(run.id, {
+      workflow: 'compat',
+      expect: ['running'],
+      seq: 7,
+      advance: true,
+      set: { stepId: 's2' },
+      events: [],
+      job: job(8),
+    });
     expect(stale).toMatchObject({ ok: false, seq: 0 });
     expect(await h.engine.queue.getJobState(stepJobId(run.id, 8))).toBe('unknown');
 
-    const applied = await h.engine.runs.transition(run.id, { workflow: 'compat', expect: ['running'], seq: 0, advance: true, set: { stepId: 's2' }, events: [], job: job(1) });
+    const applied = await h.engine.runs.transition(run.id, {
+      workflow: 'compat',
+      expect: ['running'],
+      seq: 0,
+      advance: true,
+      set: { stepId: 's2' },
+      events: [],
+      job: job(1),
+    });
     expect(applied).toMatchObject({ ok: true, seq: 1 });
     expect(await h.engine.queue.getJobState(stepJobId(run.id, 1))).toBe('waiting');
     // The same commit again is refused by the fence and leaves the job as it was.
-    const again = await h.engine.runs.transition(run.id, { workflow: 'compat', expect: ['running'], seq: 0, advance: true, set: { stepId: 's2' }, events: [], job: job(1) });
+    const again = await h.engine.runs.transition(run.id, {
+      workflow: 'compat',
+      expect: ['running'],
+      seq: 0,
+      advance: true,
+      set: { stepId: 's2' },
+      events: [],
+      job: job(1),
+    });
     expect(again).toMatchObject({ ok: false, seq: 1 });
     expect(await eventsOf(stepJobId(run.id, 1))).toEqual(['added', 'waiting']);
   });
@@ -75,7 +110,14 @@ describe('step jobs added inside our scripts', () => {
   it('refuses to add a job from a transition that is not fenced on seq', async () => {
     const run = await h.start('compat', { model: {} });
     const step = (await h.engine.workflows.plan('compat', 1))!.steps.s2!;
-    await expect(h.engine.runs.transition(run.id, { workflow: 'compat', expect: ['running'], advance: true, events: [], job: h.engine.scheduler.job(run.id, 1, step) }))
-      .rejects.toThrow(/fenced/);
+    await expect(
+      h.engine.runs.transition(run.id, {
+        workflow: 'compat',
+        expect: ['running'],
+        advance: true,
+        events: [],
+        job: h.engine.scheduler.job(run.id, 1, step),
+      }),
+    ).rejects.toThrow(/fenced/);
   });
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verify } from '../../src/notify/signing.ts';
 import { linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';
 
-const SECRET = 'whsec_' + Buffer.from('callback-test-secret-0123456789').toString('base64');
+const SECRET = `whsec_${Buffer.from('callback-test-secret-0123456789').toString('base64')}`;
 let h: Harness;
 let server: Server;
 let url = '';
@@ -15,7 +15,8 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      const status = failNext > 0 ? (failNext--, 503) : 204;
+      const status = failNext > 0 ? 503 : 204;
+      if (failNext > 0) failNext--;
       received.push({ path: req.url ?? '', headers: req.headers as Record<string, string>, body, status });
       res.statusCode = status;
       res.end();
@@ -28,9 +29,22 @@ beforeAll(async () => {
   await h.saveWorkflow(linearWorkflow('cb-linear', 2));
   await h.saveWorkflow({
     name: 'cb-draft',
-    stages: [{ id: 'a', name: 'A', steps: [
-      { id: 'gate', type: 'ifCondition', field: 'ok', operator: 'exists', then: [{ id: 'fin', type: 'finish' }], else: [{ id: 'back', type: 'resetToDraft' }] },
-    ] }],
+    stages: [
+      {
+        id: 'a',
+        name: 'A',
+        steps: [
+          {
+            id: 'gate',
+            type: 'ifCondition',
+            field: 'ok',
+            operator: 'exists',
+            then: [{ id: 'fin', type: 'finish' }],
+            else: [{ id: 'back', type: 'resetToDraft' }],
+          },
+        ],
+      },
+    ],
   });
 });
 afterAll(async () => {
@@ -57,7 +71,10 @@ describe('completion callbacks', () => {
     const [cb] = accepted('/done');
     expect(verify(SECRET, cb!.headers, cb!.body)).toBe(true);
     expect(verify(SECRET, cb!.headers, cb!.body.replace('"x":1', '"x":2'))).toBe(false);
-    expect(JSON.parse(cb!.body)).toMatchObject({ type: 'run.completed', run: { id: run.id, status: 'completed', model: { x: 1, f1: 1, f2: 2 } } });
+    expect(JSON.parse(cb!.body)).toMatchObject({
+      type: 'run.completed',
+      run: { id: run.id, status: 'completed', model: { x: 1, f1: 1, f2: 2 } },
+    });
   });
 
   it('one summary per terminal state: draft, then completed after submit; retried after a 503 with the same webhook-id', async () => {

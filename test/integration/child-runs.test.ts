@@ -16,38 +16,69 @@ beforeAll(async () => {
         ...unconfiguredServices(),
         directory: createDirectory(registry),
         dataflows: createDataflowServices({
-          redis: engine.redis, prefix: engine.keys.prefix, log: engine.log,
+          redis: engine.redis,
+          prefix: engine.keys.prefix,
+          log: engine.log,
           startChild: (wf, input, ctx) => engine.startChildRun(wf, input, ctx),
         }).dataflows,
       }),
     },
   });
-  for (const [name, workflow] of [['child-ok', 'child'], ['child-bad', 'failing-child']] as const) {
+  for (const [name, workflow] of [
+    ['child-ok', 'child'],
+    ['child-bad', 'failing-child'],
+  ] as const) {
     const res = await h.api('PUT', `/api/dataflows/${name}`, { kind: 'workflow', workflow });
     expect(res.status).toBe(201);
   }
   await h.saveWorkflow({
     name: 'child',
-    stages: [{ id: 'c', name: 'C', steps: [
-      { id: 'ask', type: 'getUserConfirmation', confirmationField: 'ok', options: ['yes', 'no'], routing: ['role:manager'], timeoutMs: 60_000 },
-      { id: 'stamp', type: 'updateModelField', field: 'childDone', value: true },
-    ] }],
+    stages: [
+      {
+        id: 'c',
+        name: 'C',
+        steps: [
+          {
+            id: 'ask',
+            type: 'getUserConfirmation',
+            confirmationField: 'ok',
+            options: ['yes', 'no'],
+            routing: ['role:manager'],
+            timeoutMs: 60_000,
+          },
+          { id: 'stamp', type: 'updateModelField', field: 'childDone', value: true },
+        ],
+      },
+    ],
   });
   await h.saveWorkflow({
     name: 'failing-child',
-    stages: [{ id: 'c', name: 'C', steps: [{ id: 'boom', type: 'switchCase', sourceField: 'nothing', cases: [{ value: 'x', steps: [] }] }] }],
+    stages: [
+      { id: 'c', name: 'C', steps: [{ id: 'boom', type: 'switchCase', sourceField: 'nothing', cases: [{ value: 'x', steps: [] }] }] },
+    ],
   });
   await h.saveWorkflow({
     name: 'parent-deadline',
-    stages: [{ id: 'p', name: 'P', steps: [{ id: 'call', type: 'executeDataflow', dataflow: 'child-ok', input: 'order', timeoutMs: 300 }] }],
+    stages: [
+      { id: 'p', name: 'P', steps: [{ id: 'call', type: 'executeDataflow', dataflow: 'child-ok', input: 'order', timeoutMs: 300 }] },
+    ],
   });
-  for (const [name, dataflow] of [['parent', 'child-ok'], ['parent-bad', 'child-bad']] as const) {
+  for (const [name, dataflow] of [
+    ['parent', 'child-ok'],
+    ['parent-bad', 'child-bad'],
+  ] as const) {
     await h.saveWorkflow({
       name,
-      stages: [{ id: 'p', name: 'P', steps: [
-        { id: 'call', type: 'executeDataflow', dataflow, input: 'order', resultField: 'childModel' },
-        { id: 'after', type: 'updateModelField', field: 'parentDone', value: true },
-      ] }],
+      stages: [
+        {
+          id: 'p',
+          name: 'P',
+          steps: [
+            { id: 'call', type: 'executeDataflow', dataflow, input: 'order', resultField: 'childModel' },
+            { id: 'after', type: 'updateModelField', field: 'parentDone', value: true },
+          ],
+        },
+      ],
     });
   }
 });
@@ -59,7 +90,11 @@ async function waitingChild(pred: (r: any) => boolean) {
   for (;;) {
     const found = ((await h.api('GET', '/api/runs?workflow=child&status=waiting')).body.items as any[]).find(pred);
     if (found) return found;
-    if (Date.now() > end) throw new Error('no waiting child run: ' + JSON.stringify((await h.api('GET', '/api/runs?limit=5')).body.items.map((r: any) => [r.workflow, r.status, r.model, r.error])));
+    if (Date.now() > end)
+      throw new Error(
+        'no waiting child run: ' +
+          JSON.stringify((await h.api('GET', '/api/runs?limit=5')).body.items.map((r: any) => [r.workflow, r.status, r.model, r.error])),
+      );
     await new Promise((r) => setTimeout(r, 25));
   }
 }

@@ -57,10 +57,12 @@ describe.runIf(bin)('docker-compose.yml', () => {
     for (const name of ['api', 'worker']) {
       const s = service(set, name);
       // YAML quotes a value only when it must
-      for (const [k, v] of Object.entries(PASSED)) expect(s, `${name} ${k}`).toMatch(new RegExp(`${k}: '?${v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'?\n`));
+      for (const [k, v] of Object.entries(PASSED))
+        expect(s, `${name} ${k}`).toMatch(new RegExp(`${k}: '?${v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'?\n`));
     }
     const unset = config({});
     for (const v of Object.values(PASSED)) expect(unset).not.toContain(v);
-    for (const k of ['WEBHOOK_SECRET', 'LINK_SECRET', 'METRICS_TOKEN', 'SMTP_URL', 'EGRESS_ALLOWLIST']) expect(service(unset, 'worker')).toMatch(new RegExp(`${k}: ''`));
+    for (const k of ['WEBHOOK_SECRET', 'LINK_SECRET', 'METRICS_TOKEN', 'SMTP_URL', 'EGRESS_ALLOWLIST'])
+      expect(service(unset, 'worker')).toMatch(new RegExp(`${k}: ''`));
   });
 });

@@ -15,10 +15,22 @@ function approval(name: string, extra: Record<string, unknown> = {}) {
   return {
     name,
     stages: [
-      { id: 'ask', name: 'Ask', steps: [
-        { id: 'decide', type: 'getUserConfirmation', confirmationField: 'decision', options: ['approve', 'reject'],
-          routing: ['role:manager'], userInfoField: 'approvers', timeoutMs: 60_000, ...extra },
-      ] },
+      {
+        id: 'ask',
+        name: 'Ask',
+        steps: [
+          {
+            id: 'decide',
+            type: 'getUserConfirmation',
+            confirmationField: 'decision',
+            options: ['approve', 'reject'],
+            routing: ['role:manager'],
+            userInfoField: 'approvers',
+            timeoutMs: 60_000,
+            ...extra,
+          },
+        ],
+      },
       { id: 'after', name: 'After', steps: [{ id: 'mark', type: 'updateModelField', field: 'after', value: true }] },
     ],
   };
@@ -53,7 +65,11 @@ afterAll(() => h.close());
 describe('getUserConfirmation', () => {
   it('parks the run without a job; a routed answer continues it with the option in the model', async () => {
     const run = await h.start('approve-any', { model: { approvers: ['ann'] } }, '?wait=5000');
-    expect(run).toMatchObject({ status: 'waiting', step: { id: 'decide' }, confirmation: { stepId: 'decide', options: ['approve', 'reject'], routing: ['role:manager'], recipients: ['ann'] } });
+    expect(run).toMatchObject({
+      status: 'waiting',
+      step: { id: 'decide' },
+      confirmation: { stepId: 'decide', options: ['approve', 'reject'], routing: ['role:manager'], recipients: ['ann'] },
+    });
     const counts = await h.engine.queue.getJobCounts('active', 'waiting', 'delayed');
     expect(Object.values(counts).reduce((a, b) => a + (b ?? 0), 0)).toBe(0);
 
@@ -67,7 +83,11 @@ describe('getUserConfirmation', () => {
     const done = await h.waitFor(run.id, (r) => r.status === 'completed');
     expect(done.model).toMatchObject({ decision: 'approve', after: true });
     const items = await history(run.id);
-    expect(items.find((e) => e.type === 'confirmation.answered')).toMatchObject({ by: 'bob', stepId: 'decide', detail: { option: 'approve', comment: 'looks fine' } });
+    expect(items.find((e) => e.type === 'confirmation.answered')).toMatchObject({
+      by: 'bob',
+      stepId: 'decide',
+      detail: { option: 'approve', comment: 'looks fine' },
+    });
     expect(items.filter((e) => e.type === 'step.completed' && e.stepId === 'decide')).toHaveLength(1);
     expect((await h.api('GET', '/api/tasks', undefined, as('bob'))).body.items.map((t: any) => t.runId)).not.toContain(run.id);
   });
@@ -92,8 +112,11 @@ describe('getUserConfirmation', () => {
   it('20 concurrent answers make exactly one transition', async () => {
     const run = await h.start('approve-any', { model: {} }, '?wait=5000');
     const who = ['ann', 'bob', 'cid'];
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-      h.api('POST', `/api/runs/${run.id}/confirm`, { option: i % 2 ? 'approve' : 'reject' }, as(who[i % 3]!))));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        h.api('POST', `/api/runs/${run.id}/confirm`, { option: i % 2 ? 'approve' : 'reject' }, as(who[i % 3]!)),
+      ),
+    );
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     expect(results.filter((r) => r.status === 409)).toHaveLength(19);
     await h.waitFor(run.id, (r) => r.status === 'completed');
@@ -198,7 +221,14 @@ describe('getUserConfirmation', () => {
     expect(done.model.decision).toBe('approve');
     expect((await history(run.id)).find((e) => e.type === 'confirmation.answered').by).toBe('ann');
 
-    const expired = await h.engine.links.url({ runId: run.id, stepId: 'decide', seq: 1, principalId: 'ann', option: 'approve', exp: Date.now() - 1 });
+    const expired = await h.engine.links.url({
+      runId: run.id,
+      stepId: 'decide',
+      seq: 1,
+      principalId: 'ann',
+      option: 'approve',
+      exp: Date.now() - 1,
+    });
     const res = await fetch(h.base + new URL(expired).pathname, { method: 'POST', headers: { accept: 'application/json' } });
     expect(res.status).toBe(403);
   });

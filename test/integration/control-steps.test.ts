@@ -30,10 +30,16 @@ describe('control steps through the API', () => {
   it('updateModelField copies from sourceField, including nested paths', async () => {
     await h.saveWorkflow({
       name: 'copy',
-      stages: [{ id: 'a', name: 'A', steps: [
-        { id: 'c1', type: 'updateModelField', field: 'target.deep.x', sourceField: 'source.value' },
-        { id: 'c2', type: 'updateModelField', field: 'missing', sourceField: 'nope.nothing' },
-      ] }],
+      stages: [
+        {
+          id: 'a',
+          name: 'A',
+          steps: [
+            { id: 'c1', type: 'updateModelField', field: 'target.deep.x', sourceField: 'source.value' },
+            { id: 'c2', type: 'updateModelField', field: 'missing', sourceField: 'nope.nothing' },
+          ],
+        },
+      ],
     });
     const run = await h.start('copy', { model: { source: { value: [1, { y: 2 }] } } }, '?wait=5000');
     expect(run.status).toBe('completed');
@@ -44,12 +50,24 @@ describe('control steps through the API', () => {
   it('ifCondition takes then or else and rejoins the main line', async () => {
     await h.saveWorkflow({
       name: 'branchy',
-      stages: [{ id: 'a', name: 'A', steps: [
-        { id: 'check', type: 'ifCondition', field: 'amount', operator: 'greater', value: 100,
-          then: [{ id: 'big', type: 'updateModelField', field: 'size', value: 'big' }],
-          else: [{ id: 'small', type: 'updateModelField', field: 'size', value: 'small' }] },
-        { id: 'after', type: 'updateModelField', field: 'rejoined', value: true },
-      ] }],
+      stages: [
+        {
+          id: 'a',
+          name: 'A',
+          steps: [
+            {
+              id: 'check',
+              type: 'ifCondition',
+              field: 'amount',
+              operator: 'greater',
+              value: 100,
+              then: [{ id: 'big', type: 'updateModelField', field: 'size', value: 'big' }],
+              else: [{ id: 'small', type: 'updateModelField', field: 'size', value: 'small' }],
+            },
+            { id: 'after', type: 'updateModelField', field: 'rejoined', value: true },
+          ],
+        },
+      ],
     });
     const big = await h.start('branchy', { model: { amount: 500 } }, '?wait=5000');
     const small = await h.start('branchy', { model: { amount: 5 } }, '?wait=5000');
@@ -67,10 +85,23 @@ describe('control steps through the API', () => {
     await h.saveWorkflow({
       name: 'nullcheck',
       stages: [
-        { id: 'a', name: 'A', steps: [
-          { id: 'no-owner', type: 'ifCondition', field: 'owner', operator: 'equal', compareWithNull: true,
-            then: [{ id: 'mark', type: 'updateModelField', field: 'orphan', value: true }, { id: 'stop', type: 'finish', outcome: 'orphaned' }] },
-        ] },
+        {
+          id: 'a',
+          name: 'A',
+          steps: [
+            {
+              id: 'no-owner',
+              type: 'ifCondition',
+              field: 'owner',
+              operator: 'equal',
+              compareWithNull: true,
+              then: [
+                { id: 'mark', type: 'updateModelField', field: 'orphan', value: true },
+                { id: 'stop', type: 'finish', outcome: 'orphaned' },
+              ],
+            },
+          ],
+        },
         { id: 'b', name: 'B', steps: [{ id: 'owned', type: 'updateModelField', field: 'orphan', value: false }] },
       ],
     });
@@ -84,13 +115,23 @@ describe('control steps through the API', () => {
     await h.saveWorkflow({
       name: 'switchy',
       stages: [
-        { id: 'a', name: 'A', steps: [
-          { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [
-            { value: 'x', steps: [{ id: 'got-x', type: 'updateModelField', field: 'lane', value: 'x' }] },
-            { value: null, steps: [{ id: 'got-null', type: 'updateModelField', field: 'lane', value: 'none' }] },
-            { value: 7, steps: [], goto: 'c' },
-          ], default: { steps: [{ id: 'got-default', type: 'updateModelField', field: 'lane', value: 'default' }] } },
-        ] },
+        {
+          id: 'a',
+          name: 'A',
+          steps: [
+            {
+              id: 'route',
+              type: 'switchCase',
+              sourceField: 'kind',
+              cases: [
+                { value: 'x', steps: [{ id: 'got-x', type: 'updateModelField', field: 'lane', value: 'x' }] },
+                { value: null, steps: [{ id: 'got-null', type: 'updateModelField', field: 'lane', value: 'none' }] },
+                { value: 7, steps: [], goto: 'c' },
+              ],
+              default: { steps: [{ id: 'got-default', type: 'updateModelField', field: 'lane', value: 'default' }] },
+            },
+          ],
+        },
         { id: 'b', name: 'B', steps: [{ id: 'in-b', type: 'updateModelField', field: 'visitedB', value: true }] },
         { id: 'c', name: 'C', steps: [{ id: 'in-c', type: 'updateModelField', field: 'visitedC', value: true }] },
       ],
@@ -109,9 +150,9 @@ describe('control steps through the API', () => {
     await h.saveWorkflow({
       name: 'nomatch',
       defaults: { retry: { attempts: 5, backoff: { type: 'fixed', delayMs: 10 } } },
-      stages: [{ id: 'a', name: 'A', steps: [
-        { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'x', steps: [] }] },
-      ] }],
+      stages: [
+        { id: 'a', name: 'A', steps: [{ id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'x', steps: [] }] }] },
+      ],
     });
     const run = await h.start('nomatch', { model: { kind: 'y' } }, '?wait=5000');
     expect(run.status).toBe('failed');
@@ -125,11 +166,17 @@ describe('control steps through the API', () => {
   it('updateModel saves the working model into the entry with a new version', async () => {
     await h.saveWorkflow({
       name: 'saver',
-      stages: [{ id: 'a', name: 'A', steps: [
-        { id: 'set', type: 'updateModelField', field: 'state', value: 'saved' },
-        { id: 'save', type: 'updateModel' },
-        { id: 'later', type: 'updateModelField', field: 'state', value: 'unsaved-change' },
-      ] }],
+      stages: [
+        {
+          id: 'a',
+          name: 'A',
+          steps: [
+            { id: 'set', type: 'updateModelField', field: 'state', value: 'saved' },
+            { id: 'save', type: 'updateModel' },
+            { id: 'later', type: 'updateModelField', field: 'state', value: 'unsaved-change' },
+          ],
+        },
+      ],
     });
     const run = await h.start('saver', { entryId: 'order-42', model: { n: 1 } }, '?wait=5000');
     expect(run.status).toBe('completed');
@@ -148,9 +195,13 @@ describe('control steps through the API', () => {
       name: 'looper',
       stages: [
         { id: 'a', name: 'A', steps: [{ id: 'tick', type: 'updateModelField', field: 't', value: 1 }] },
-        { id: 'b', name: 'B', steps: [
-          { id: 'again', type: 'ifCondition', field: 'stop', operator: 'exists', then: [{ id: 'end', type: 'finish' }], elseGoto: 'a' },
-        ] },
+        {
+          id: 'b',
+          name: 'B',
+          steps: [
+            { id: 'again', type: 'ifCondition', field: 'stop', operator: 'exists', then: [{ id: 'end', type: 'finish' }], elseGoto: 'a' },
+          ],
+        },
       ],
     };
     await h.saveWorkflow(looper);
@@ -197,9 +248,10 @@ describe('control steps through the API', () => {
   it('GET /api/runs/{id} shows the stage and step of the cursor', async () => {
     await h.saveWorkflow({
       name: 'stuck-switch',
-      stages: [{ id: 'first', name: 'First', steps: [] }, { id: 'second', name: 'Second', steps: [
-        { id: 'pick', type: 'switchCase', sourceField: 'k', cases: [{ value: 1, steps: [] }] },
-      ] }],
+      stages: [
+        { id: 'first', name: 'First', steps: [] },
+        { id: 'second', name: 'Second', steps: [{ id: 'pick', type: 'switchCase', sourceField: 'k', cases: [{ value: 1, steps: [] }] }] },
+      ],
     });
     const run = await h.start('stuck-switch', { model: { k: 2 } }, '?wait=5000');
     expect(run).toMatchObject({

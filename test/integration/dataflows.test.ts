@@ -13,12 +13,17 @@ import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { errorHandler, sendProblem } from '../../src/api/problem.ts';
 import { dataflowRoutes } from '../../src/api/routes/dataflows.ts';
 import {
-  callHttpDataflow, createDataflowServices, createDataflows, DataflowRegistry, parseRetryAfter, RetryAfterError,
+  callHttpDataflow,
+  createDataflowServices,
+  createDataflows,
+  DataflowRegistry,
+  parseRetryAfter,
+  RetryAfterError,
   type HttpDataflowDefinition,
 } from '../../src/dataflows/index.ts';
 import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { executeDataflowStep } from '../../src/steps/executeDataflow.ts';
+import { executeDataflowStep } from '../../src/steps/execute-dataflow.ts';
 import type { StepServices } from '../../src/steps/services.ts';
 import { NonRetryableError } from '../../src/steps/types.ts';
 import { ADMIN_KEY, startHarness, USER_KEY, type Harness } from '../helpers/harness.ts';
@@ -82,22 +87,36 @@ const RETRY = { attempts: 3, backoff: { type: 'fixed', delayMs: 50 } };
 function workflow(name: string, step: Record<string, unknown>) {
   return {
     name,
-    stages: [{ id: 'main', name: 'Main', steps: [
-      { id: 'call', type: 'executeDataflow', retry: RETRY, ...step },
-      { id: 'after', type: 'updateModelField', field: 'after', value: true },
-    ] }],
+    stages: [
+      {
+        id: 'main',
+        name: 'Main',
+        steps: [
+          { id: 'call', type: 'executeDataflow', retry: RETRY, ...step },
+          { id: 'after', type: 'updateModelField', field: 'after', value: true },
+        ],
+      },
+    ],
   };
 }
 
 const servicesWith = (moduleDir?: URL) => (engine: { redis: any; keys: { prefix: string }; log: any }) => ({
   ...unconfiguredServices(),
-  dataflows: createDataflowServices({ redis: engine.redis, prefix: engine.keys.prefix, log: engine.log, ...(moduleDir ? { moduleDir } : {}) }).dataflows,
+  dataflows: createDataflowServices({
+    redis: engine.redis,
+    prefix: engine.keys.prefix,
+    log: engine.log,
+    ...(moduleDir ? { moduleDir } : {}),
+  }).dataflows,
 });
 
 /** An app with only the dataflow routes (the real app mounts them under /api/dataflows the same way). */
 async function dataflowApi(registry: DataflowRegistry) {
   const principals = PrincipalRegistry.fromJson(
-    [{ id: 'admin', key: ADMIN_KEY, roles: ['admin'] }, { id: 'user-1', key: USER_KEY, roles: ['operator'] }],
+    [
+      { id: 'admin', key: ADMIN_KEY, roles: ['admin'] },
+      { id: 'user-1', key: USER_KEY, roles: ['operator'] },
+    ],
     'test',
   );
   const app = express();
@@ -117,7 +136,12 @@ async function dataflowApi(registry: DataflowRegistry) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, type: res.headers.get('content-type'), location: res.headers.get('location'), body: text ? JSON.parse(text) : undefined };
+    return {
+      status: res.status,
+      type: res.headers.get('content-type'),
+      location: res.headers.get('location'),
+      body: text ? JSON.parse(text) : undefined,
+    };
   };
   return { call, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
@@ -159,7 +183,12 @@ describe('executeDataflow with http dataflows, end to end', () => {
 
     const run = await h.start('order', { model: { order: { sku: 'a-1', qty: 2 }, keep: 1 } }, '?wait=5000');
     expect(run.status).toBe('completed');
-    expect(run.model).toEqual({ order: { sku: 'a-1', qty: 2 }, keep: 1, result: { order: { orderId: 'o-1', got: { sku: 'a-1', qty: 2 } } }, after: true });
+    expect(run.model).toEqual({
+      order: { sku: 'a-1', qty: 2 },
+      keep: 1,
+      result: { order: { orderId: 'o-1', got: { sku: 'a-1', qty: 2 } } },
+      after: true,
+    });
 
     const [req, ...more] = receiver.hits('/orders');
     expect(more).toHaveLength(0);
@@ -169,11 +198,16 @@ describe('executeDataflow with http dataflows, end to end', () => {
     expect(req!.headers['x-api-token']).toBe('tok-123');
     expect(req!.headers['content-type']).toBe('application/json');
     const history = await historyOf(h, run.id);
-    expect(ofType(history, 'step.completed').find((e) => e.stepId === 'call')).toMatchObject({ attempt: 1, detail: { dataflow: 'create-order' } });
+    expect(ofType(history, 'step.completed').find((e) => e.stepId === 'call')).toMatchObject({
+      attempt: 1,
+      detail: { dataflow: 'create-order' },
+    });
   });
 
   it('merges an object result into the model when resultField is absent (the whole model is the input)', async () => {
-    const url = receiver.on('/score', (_req, res, { body }) => json(res, 200, { decision: 'approve', score: 7, seen: Object.keys(JSON.parse(body)).sort() }));
+    const url = receiver.on('/score', (_req, res, { body }) =>
+      json(res, 200, { decision: 'approve', score: 7, seen: Object.keys(JSON.parse(body)).sort() }),
+    );
     await putDataflow({ name: 'score', kind: 'http', url });
     await h.saveWorkflow(workflow('scoring', { dataflow: 'score' }));
 
@@ -196,7 +230,11 @@ describe('executeDataflow with http dataflows, end to end', () => {
 
   it('stores null for a 2xx with an empty body, and fails at once on a 2xx that is not JSON', async () => {
     await putDataflow({ name: 'empty', kind: 'http', url: receiver.on('/empty', (_req, res) => res.writeHead(204).end()) });
-    await putDataflow({ name: 'html', kind: 'http', url: receiver.on('/html', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>hello</h1>')) });
+    await putDataflow({
+      name: 'html',
+      kind: 'http',
+      url: receiver.on('/html', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>hello</h1>')),
+    });
     await h.saveWorkflow(workflow('empty-wf', { dataflow: 'empty', resultField: 'out' }));
     await h.saveWorkflow(workflow('html-wf', { dataflow: 'html', resultField: 'out' }));
 
@@ -413,7 +451,14 @@ describe('dataflow registry and /api/dataflows', () => {
     expect(created.status).toBe(201);
     expect(created.location).toBe('/api/dataflows/create-order');
     expect(created.body).toMatchObject({ name: 'create-order', created: true, changed: true });
-    expect(created.body.definition).toEqual({ name: 'create-order', kind: 'http', url: 'https://example.test/hook', method: 'POST', headers: { 'X-Tenant': 'a' }, timeoutMs: 10_000 });
+    expect(created.body.definition).toEqual({
+      name: 'create-order',
+      kind: 'http',
+      url: 'https://example.test/hook',
+      method: 'POST',
+      headers: { 'X-Tenant': 'a' },
+      timeoutMs: 10_000,
+    });
 
     const same = await api.call('PUT', '/api/dataflows/create-order', { ...def, name: 'create-order' });
     expect(same.status).toBe(200);
@@ -449,8 +494,18 @@ describe('dataflow registry and /api/dataflows', () => {
     ['an http dataflow without url', { kind: 'http' }, '$.url', /http\(s\) URL/],
     ['a non-http url', { kind: 'http', url: 'file:///etc/passwd' }, '$.url', /http\(s\) URL/],
     ['a method other than POST', { kind: 'http', url: 'https://x.test', method: 'GET' }, '$.method', /POST/],
-    ['a reserved header', { kind: 'http', url: 'https://x.test', headers: { 'Idempotency-Key': 'mine' } }, '$.headers.Idempotency-Key', /set by stageflow/],
-    ['a header value with a newline', { kind: 'http', url: 'https://x.test', headers: { 'X-A': 'a\r\nInjected: 1' } }, '$.headers.X-A', /CR, LF/],
+    [
+      'a reserved header',
+      { kind: 'http', url: 'https://x.test', headers: { 'Idempotency-Key': 'mine' } },
+      '$.headers.Idempotency-Key',
+      /set by stageflow/,
+    ],
+    [
+      'a header value with a newline',
+      { kind: 'http', url: 'https://x.test', headers: { 'X-A': 'a\r\nInjected: 1' } },
+      '$.headers.X-A',
+      /CR, LF/,
+    ],
     ['a zero timeout', { kind: 'http', url: 'https://x.test', timeoutMs: 0 }, '$.timeoutMs', /./],
     ['a module path with separators', { kind: 'module', module: '../../etc/evil' }, '$.module', /path separators/],
     ['a workflow dataflow without workflow', { kind: 'workflow' }, '$.workflow', /./],
@@ -519,7 +574,13 @@ describe('dataflow runner and http kind details', () => {
   const receiver = new Receiver();
   const log = createLogger({ level: 'silent' });
   const ctx = (over: Partial<{ signal: AbortSignal; attempt: number }> = {}) => ({
-    effectKey: 'run-1/step-1/4', runId: 'run-1', stepId: 'step-1', seq: 4, attempt: 1, signal: new AbortController().signal, ...over,
+    effectKey: 'run-1/step-1/4',
+    runId: 'run-1',
+    stepId: 'step-1',
+    seq: 4,
+    attempt: 1,
+    signal: new AbortController().signal,
+    ...over,
   });
 
   beforeAll(async () => {
@@ -536,7 +597,8 @@ describe('dataflow runner and http kind details', () => {
     await registry.put({ name: 'sub', kind: 'workflow', workflow: 'fulfil', timeoutMs: 60_000 });
     const calls: unknown[] = [];
     const dataflows = createDataflows({
-      registry, log,
+      registry,
+      log,
       startChild: async (workflow, input, c) => {
         calls.push({ workflow, input, effectKey: c.effectKey, dataflow: c.dataflow, timeoutMs: c.timeoutMs });
         return { childRunId: 'child-1' };
@@ -553,43 +615,87 @@ describe('dataflow runner and http kind details', () => {
     const services = (outcome: any): StepServices =>
       ({ ...unconfiguredServices(), dataflows: { run: async () => outcome } }) as unknown as StepServices;
     const stepCtx = (outcome: any, params: any) => ({
-      ...ctx(), workflow: 'w', version: 1, params, model: { a: { b: 1 } }, log, services: services(outcome),
+      ...ctx(),
+      workflow: 'w',
+      version: 1,
+      params,
+      model: { a: { b: 1 } },
+      log,
+      services: services(outcome),
     });
     const waited = await executeDataflowStep.execute(stepCtx({ kind: 'child', childRunId: 'c-9' }, { dataflow: 'sub' }));
     expect(waited.outcome).toEqual({ kind: 'wait', reason: 'child', detail: { childRunId: 'c-9' } });
     expect(waited.writes).toBeUndefined();
 
-    await expect(Promise.resolve().then(() => executeDataflowStep.execute(stepCtx({ kind: 'result', value: { 'x.y': 1 } }, { dataflow: 'f' }))))
-      .rejects.toThrow(/"x\.y".*resultField/);
-    await expect(Promise.resolve().then(() => executeDataflowStep.execute(stepCtx({ kind: 'result', value: JSON.parse('{"__proto__": {"polluted": true}}') }, { dataflow: 'f' }))))
-      .rejects.toThrow(NonRetryableError);
-    await expect(Promise.resolve().then(() => executeDataflowStep.execute(stepCtx({ kind: 'result', value: 'text' }, { dataflow: 'f' }))))
-      .rejects.toThrow(/a string.*resultField/);
+    await expect(
+      Promise.resolve().then(() => executeDataflowStep.execute(stepCtx({ kind: 'result', value: { 'x.y': 1 } }, { dataflow: 'f' }))),
+    ).rejects.toThrow(/"x\.y".*resultField/);
+    await expect(
+      Promise.resolve().then(() =>
+        executeDataflowStep.execute(stepCtx({ kind: 'result', value: JSON.parse('{"__proto__": {"polluted": true}}') }, { dataflow: 'f' })),
+      ),
+    ).rejects.toThrow(NonRetryableError);
+    await expect(
+      Promise.resolve().then(() => executeDataflowStep.execute(stepCtx({ kind: 'result', value: 'text' }, { dataflow: 'f' }))),
+    ).rejects.toThrow(/a string.*resultField/);
     const merged = await executeDataflowStep.execute(stepCtx({ kind: 'result', value: { x: 1, y: { z: 2 } } }, { dataflow: 'f' }));
-    expect(merged.writes).toEqual([{ path: 'x', value: 1 }, { path: 'y', value: { z: 2 } }]);
+    expect(merged.writes).toEqual([
+      { path: 'x', value: 1 },
+      { path: 'y', value: { z: 2 } },
+    ]);
   });
 
   it('429 and 503 with Retry-After throw a RetryAfterError carrying retryAfterMs; other statuses are classified', async () => {
-    const def = (p: string, handler: Handler): HttpDataflowDefinition => ({ name: 'd', kind: 'http', method: 'POST', timeoutMs: 2000, url: receiver.on(p, handler) });
-    const limited = callHttpDataflow(def('/r429', (_q, res) => json(res, 429, {}, { 'retry-after': '2' })), {}, ctx());
+    const def = (p: string, handler: Handler): HttpDataflowDefinition => ({
+      name: 'd',
+      kind: 'http',
+      method: 'POST',
+      timeoutMs: 2000,
+      url: receiver.on(p, handler),
+    });
+    const limited = callHttpDataflow(
+      def('/r429', (_q, res) => json(res, 429, {}, { 'retry-after': '2' })),
+      {},
+      ctx(),
+    );
     await expect(limited).rejects.toBeInstanceOf(RetryAfterError);
     await expect(limited).rejects.toMatchObject({ retryAfterMs: 2000, status: 429 });
     const when = new Date(Date.now() + 60_000).toUTCString();
-    const unavailable = callHttpDataflow(def('/r503', (_q, res) => json(res, 503, {}, { 'retry-after': when })), {}, ctx());
+    const unavailable = callHttpDataflow(
+      def('/r503', (_q, res) => json(res, 503, {}, { 'retry-after': when })),
+      {},
+      ctx(),
+    );
     await expect(unavailable).rejects.toBeInstanceOf(RetryAfterError);
     const err = (await unavailable.catch((e: unknown) => e)) as RetryAfterError;
     expect(err.retryAfterMs).toBeGreaterThan(55_000);
     expect(err.retryAfterMs).toBeLessThanOrEqual(60_000);
 
-    const plain503 = await callHttpDataflow(def('/p503', (_q, res) => json(res, 503, {})), {}, ctx()).catch((e: unknown) => e);
+    const plain503 = await callHttpDataflow(
+      def('/p503', (_q, res) => json(res, 503, {})),
+      {},
+      ctx(),
+    ).catch((e: unknown) => e);
     expect(plain503).not.toBeInstanceOf(RetryAfterError);
     expect(plain503).not.toBeInstanceOf(NonRetryableError);
-    const timeout408 = await callHttpDataflow(def('/r408', (_q, res) => json(res, 408, {})), {}, ctx()).catch((e: unknown) => e);
+    const timeout408 = await callHttpDataflow(
+      def('/r408', (_q, res) => json(res, 408, {})),
+      {},
+      ctx(),
+    ).catch((e: unknown) => e);
     expect(timeout408).not.toBeInstanceOf(NonRetryableError);
-    const notFound = await callHttpDataflow(def('/r404', (_q, res) => json(res, 404, { e: 'gone' })), {}, ctx()).catch((e: unknown) => e);
+    const notFound = await callHttpDataflow(
+      def('/r404', (_q, res) => json(res, 404, { e: 'gone' })),
+      {},
+      ctx(),
+    ).catch((e: unknown) => e);
     expect(notFound).toBeInstanceOf(NonRetryableError);
     expect((notFound as Error).message).toMatch(/404.*gone/);
-    const redirect = await callHttpDataflow(def('/r302', (_q, res) => res.writeHead(302, { location: '/elsewhere' }).end()), {}, ctx()).catch((e: unknown) => e);
+    const redirect = await callHttpDataflow(
+      def('/r302', (_q, res) => res.writeHead(302, { location: '/elsewhere' }).end()),
+      {},
+      ctx(),
+    ).catch((e: unknown) => e);
     expect(redirect).toBeInstanceOf(NonRetryableError);
     expect(receiver.hits('/elsewhere')).toHaveLength(0);
 

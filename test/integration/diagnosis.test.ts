@@ -25,15 +25,44 @@ beforeAll(async () => {
   await h.api('PUT', '/api/dataflows/diag-flaky', { kind: 'http', url: `${receiverUrl}/flow` });
   await h.saveWorkflow({
     name: 'diag-retry',
-    stages: [{ id: 'a', name: 'A', steps: [
-      { id: 'call', name: 'Call the receiver', type: 'executeDataflow', dataflow: 'diag-flaky', resultField: 'r', retry: { attempts: 5, backoff: { type: 'fixed', delayMs: 60_000 } } },
-    ] }],
+    stages: [
+      {
+        id: 'a',
+        name: 'A',
+        steps: [
+          {
+            id: 'call',
+            name: 'Call the receiver',
+            type: 'executeDataflow',
+            dataflow: 'diag-flaky',
+            resultField: 'r',
+            retry: { attempts: 5, backoff: { type: 'fixed', delayMs: 60_000 } },
+          },
+        ],
+      },
+    ],
   });
   await h.saveWorkflow({
     name: 'diag-approval',
-    stages: [{ id: 'a', name: 'A', steps: [
-      { id: 'ask', name: 'Manager approval', type: 'getUserConfirmation', confirmationField: 'ok', options: ['yes', 'no'], routing: ['role:manager'], users: ['ann', 'bob'], policy: 'all', timeoutMs: 3_600_000 },
-    ] }],
+    stages: [
+      {
+        id: 'a',
+        name: 'A',
+        steps: [
+          {
+            id: 'ask',
+            name: 'Manager approval',
+            type: 'getUserConfirmation',
+            confirmationField: 'ok',
+            options: ['yes', 'no'],
+            routing: ['role:manager'],
+            users: ['ann', 'bob'],
+            policy: 'all',
+            timeoutMs: 3_600_000,
+          },
+        ],
+      },
+    ],
   });
   await h.api('PUT', '/api/dataflows/diag-child', { kind: 'workflow', workflow: 'diag-approval' });
   await h.saveWorkflow({

@@ -26,7 +26,7 @@ import { DocumentStore, documentId } from '../../src/notify/documents.ts';
 import { createNotifyServices, type NotifyServices } from '../../src/notify/index.ts';
 import { setEgressAllowlist } from '../../src/http/egress.ts';
 import { TEST_EGRESS_ALLOWLIST } from '../helpers/harness.ts';
-import { sendTemplatedNotificationStep } from '../../src/steps/sendTemplatedNotification.ts';
+import { sendTemplatedNotificationStep } from '../../src/steps/send-templated-notification.ts';
 import type { StepServices } from '../../src/steps/services.ts';
 import { NonRetryableError, type Model, type StepContext, type StepType } from '../../src/steps/types.ts';
 import { buildDocx, orderDocx, orderModel, orderPdf, orderXlsx } from '../helpers/document-fixtures.ts';
@@ -88,7 +88,12 @@ beforeEach(async () => {
   smtp.messages.length = 0;
   hooks.bodies.length = 0;
   notify = createNotifyServices({
-    redis, keys: prefix, registry: principals, log, templateMaxBytes: MAX, documentTtlSec: 3600,
+    redis,
+    keys: prefix,
+    registry: principals,
+    log,
+    templateMaxBytes: MAX,
+    documentTtlSec: 3600,
     config: {
       notify: { smtpUrl: smtp.url, mailFrom: 'Stageflow <flows@example.test>', webhookSecret: SECRET, webhookUrl: `${hooks.base}/hook` },
       publicUrl: 'http://flows.example.test',
@@ -106,7 +111,10 @@ afterEach(async () => {
 // ---- independent readers ----
 
 async function docxText(bytes: Buffer): Promise<string[]> {
-  return (await mammoth.extractRawText({ buffer: bytes })).value.split('\n').map((l) => l.trim()).filter(Boolean);
+  return (await mammoth.extractRawText({ buffer: bytes })).value
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 async function xlsxRows(bytes: Buffer): Promise<unknown[][]> {
@@ -121,7 +129,10 @@ async function xlsxRows(bytes: Buffer): Promise<unknown[][]> {
 
 async function pdfLines(bytes: Buffer): Promise<string[]> {
   const { text } = await extractText(await getDocumentProxy(new Uint8Array(bytes)), { mergePages: true });
-  return text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 const model = orderModel(100);
@@ -135,14 +146,33 @@ beforeAll(async () => {
 });
 
 let runCounter = 0;
-function stepCtx<S extends z.ZodType>(step: StepType<S>, params: z.input<S>, m: Model, runId = `run-${++runCounter}`): StepContext<z.infer<S>> {
+function stepCtx<S extends z.ZodType>(
+  step: StepType<S>,
+  params: z.input<S>,
+  m: Model,
+  runId = `run-${++runCounter}`,
+): StepContext<z.infer<S>> {
   const services: StepServices = {
-    ...unconfiguredServices(), directory: notify.directory, notifier: notify.notifier, templates: notify.templates,
-    publicUrl: notify.publicUrl, links: { forOptions: async () => ({}) },
+    ...unconfiguredServices(),
+    directory: notify.directory,
+    notifier: notify.notifier,
+    templates: notify.templates,
+    publicUrl: notify.publicUrl,
+    links: { forOptions: async () => ({}) },
   };
   return {
-    runId, workflow: 'wf', version: 1, stepId: 'send', seq: 2, attempt: 1, effectKey: `${runId}/send/2`,
-    params: step.params.parse(params), model: m, signal: new AbortController().signal, log, services,
+    runId,
+    workflow: 'wf',
+    version: 1,
+    stepId: 'send',
+    seq: 2,
+    attempt: 1,
+    effectKey: `${runId}/send/2`,
+    params: step.params.parse(params),
+    model: m,
+    signal: new AbortController().signal,
+    log,
+    services,
   };
 }
 
@@ -153,15 +183,32 @@ async function storedDocuments(): Promise<number> {
 describe('rendering each type from a fixture with a 100-row table', () => {
   it('docx: text, number, date, condition and every table row land where the tags were (mammoth)', async () => {
     const tpl = orderDocx();
-    expect(documentKinds.docx.inspect(tpl)).toEqual(['customer.name', 'total', 'orderedAt', 'vip', 'items', 'items.name', 'items.qty', 'items.price']);
+    expect(documentKinds.docx.inspect(tpl)).toEqual([
+      'customer.name',
+      'total',
+      'orderedAt',
+      'vip',
+      'items',
+      'items.name',
+      'items.qty',
+      'items.price',
+    ]);
     const lines = await docxText(await documentKinds.docx.render(tpl, model));
-    expect(lines.slice(0, 4)).toEqual(['Order for Ada Lovelace & Co', 'Total: 1234.5', 'Ordered on 2026-03-14T09:26:53.000Z', 'Thank you for being a VIP customer']);
+    expect(lines.slice(0, 4)).toEqual([
+      'Order for Ada Lovelace & Co',
+      'Total: 1234.5',
+      'Ordered on 2026-03-14T09:26:53.000Z',
+      'Thank you for being a VIP customer',
+    ]);
     expect(lines.slice(4, 7)).toEqual(['Item', 'Qty', 'Price']);
     const cells = lines.slice(7, 7 + 300);
-    for (let i = 0; i < 100; i++) expect(cells.slice(i * 3, i * 3 + 3)).toEqual([`Widget ${i + 1}`, String(i + 1), String(model.items[i]!.price)]);
+    for (let i = 0; i < 100; i++)
+      expect(cells.slice(i * 3, i * 3 + 3)).toEqual([`Widget ${i + 1}`, String(i + 1), String(model.items[i]!.price)]);
     expect(lines[307]).toBe('End of order');
     // the condition false: its text is gone
-    expect(await docxText(await documentKinds.docx.render(tpl, { ...model, vip: false }))).not.toContain('Thank you for being a VIP customer');
+    expect(await docxText(await documentKinds.docx.render(tpl, { ...model, vip: false }))).not.toContain(
+      'Thank you for being a VIP customer',
+    );
   });
 
   it('docx: a tag with a Liquid filter formats a date', async () => {
@@ -194,13 +241,21 @@ describe('rendering each type from a fixture with a 100-row table', () => {
 describe('the step: once per effect key, per channel', () => {
   async function register() {
     await notify.templates.put('order-doc', {
-      renderType: 'docx', content: orderDocx().toString('base64'), fileName: 'Order {{ customer.name }}', subject: 'Your order, {{ customer.name }}', body: 'Total {{ total }}; the order is attached.',
+      renderType: 'docx',
+      content: orderDocx().toString('base64'),
+      fileName: 'Order {{ customer.name }}',
+      subject: 'Your order, {{ customer.name }}',
+      body: 'Total {{ total }}; the order is attached.',
     });
   }
 
   it('e-mail: the docx arrives over SMTP as an attachment with its content type, file name and content', async () => {
     await register();
-    const ctx = stepCtx(sendTemplatedNotificationStep, { template: 'order-doc', channel: 'email', users: ['ann', 'bob'] }, { ...model, customer: { name: 'Ada / Co' } });
+    const ctx = stepCtx(
+      sendTemplatedNotificationStep,
+      { template: 'order-doc', channel: 'email', users: ['ann', 'bob'] },
+      { ...model, customer: { name: 'Ada / Co' } },
+    );
     const out = await sendTemplatedNotificationStep.execute(ctx);
     expect(out.detail).toMatchObject({ delivered: 2, document: { fileName: 'Order Ada _ Co.docx', rendered: true } });
     expect(smtp.messages).toHaveLength(2);
@@ -244,13 +299,19 @@ describe('the step: once per effect key, per channel', () => {
     expect(await storedDocuments()).toBe(0);
     // the step asking for another document type than the template's is refused too
     await register();
-    await expect(sendTemplatedNotificationStep.execute(stepCtx(sendTemplatedNotificationStep, { template: 'order-doc', renderType: 'xlsx', channel: 'inbox', users: ['ann'] }, model)))
-      .rejects.toThrow(/is a docx template; the step asks for xlsx/);
+    await expect(
+      sendTemplatedNotificationStep.execute(
+        stepCtx(sendTemplatedNotificationStep, { template: 'order-doc', renderType: 'xlsx', channel: 'inbox', users: ['ann'] }, model),
+      ),
+    ).rejects.toThrow(/is a docx template; the step asks for xlsx/);
   });
 
   it('two attempts storing at once: the first wins and both attach its bytes (both orders)', async () => {
     const store = new DocumentStore(redis, createKeys(prefix), 60);
-    for (const [a, b] of [['A', 'B'], ['B', 'A']] as const) {
+    for (const [a, b] of [
+      ['A', 'B'],
+      ['B', 'A'],
+    ] as const) {
       const key = `race-${a}/s/1`;
       const render = (tag: string, ms: number) => async () => {
         await new Promise((r) => setTimeout(r, ms));
@@ -287,9 +348,17 @@ describe('through the API', () => {
 
   const auth = (as: keyof typeof KEYS) => ({ authorization: `Bearer ${KEYS[as]}` });
   async function json(method: string, path: string, as: keyof typeof KEYS, body?: unknown) {
-    const res = await fetch(base + path, { method, headers: { ...auth(as), ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(base + path, {
+      method,
+      headers: { ...auth(as), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text,
+    };
   }
   async function upload(name: string, file: Buffer, meta: unknown, as: keyof typeof KEYS = 'admin') {
     const form = new FormData();
@@ -301,7 +370,12 @@ describe('through the API', () => {
 
   it('registers a docx as JSON/base64 and an xlsx as multipart; GET shows the tags, /file returns the original', async () => {
     const docx = orderDocx();
-    const put = await json('PUT', '/api/templates/order', 'admin', { renderType: 'docx', content: docx.toString('base64'), fileName: 'order-{{ total }}', subject: 'Order' });
+    const put = await json('PUT', '/api/templates/order', 'admin', {
+      renderType: 'docx',
+      content: docx.toString('base64'),
+      fileName: 'order-{{ total }}',
+      subject: 'Order',
+    });
     expect(put.status).toBe(201);
     expect(put.body).toMatchObject({ name: 'order', renderType: 'docx', file: { size: docx.length, contentType: DOCX } });
     expect(put.body.tags).toEqual(expect.arrayContaining(['customer.name', 'items.name', 'total']));
@@ -315,7 +389,11 @@ describe('through the API', () => {
     const xlsx = await orderXlsx();
     const up = await upload('sheet', xlsx, { renderType: 'xlsx', subject: 'Statement' });
     expect(up.status).toBe(201);
-    expect(up.body).toMatchObject({ renderType: 'xlsx', tags: ['customer.name', 'total', 'orderedAt', 'items.name', 'items.qty', 'items.price'], file: { size: xlsx.length, contentType: XLSX } });
+    expect(up.body).toMatchObject({
+      renderType: 'xlsx',
+      tags: ['customer.name', 'total', 'orderedAt', 'items.name', 'items.qty', 'items.price'],
+      file: { size: xlsx.length, contentType: XLSX },
+    });
     expect((await json('GET', '/api/templates', 'ann')).body.items.map((i: { name: string }) => i.name)).toEqual(['order', 'sheet']);
     // a pdf definition as a JSON object
     expect((await json('PUT', '/api/templates/letter', 'admin', { renderType: 'pdf', content: orderPdf() })).status).toBe(201);
@@ -324,14 +402,23 @@ describe('through the API', () => {
   });
 
   it('a template that does not parse is a 400 naming the tag and where', async () => {
-    const docx = await json('PUT', '/api/templates/bad', 'admin', { renderType: 'docx', content: buildDocx(['Hello {name', '{#items} row']).toString('base64') });
+    const docx = await json('PUT', '/api/templates/bad', 'admin', {
+      renderType: 'docx',
+      content: buildDocx(['Hello {name', '{#items} row']).toString('base64'),
+    });
     expect(docx.status).toBe(400);
     expect(docx.headers.get('content-type')).toMatch(/application\/problem\+json/);
     expect(docx.body.errors).toEqual([
       { path: '$.content', message: 'tag "name" (word/document.xml at offset 6): The tag beginning with "{name" is unclosed' },
-      { path: '$.content', message: expect.stringMatching(/^tag "items" \(word\/document\.xml at offset \d+\): The loop with tag "items" is unclosed$/) },
+      {
+        path: '$.content',
+        message: expect.stringMatching(/^tag "items" \(word\/document\.xml at offset \d+\): The loop with tag "items" is unclosed$/),
+      },
     ]);
-    const filter = await json('PUT', '/api/templates/bad', 'admin', { renderType: 'docx', content: buildDocx(['{total | nope}']).toString('base64') });
+    const filter = await json('PUT', '/api/templates/bad', 'admin', {
+      renderType: 'docx',
+      content: buildDocx(['{total | nope}']).toString('base64'),
+    });
     expect(filter.body.errors[0].message).toMatch(/tag "total \| nope".*undefined filter: nope/);
 
     const wb = new ExcelJS.Workbook();
@@ -340,15 +427,25 @@ describe('through the API', () => {
     expect(xlsx.status).toBe(400);
     expect(xlsx.body.errors[0].message).toMatch(/tag "\$\{customer" in the cell text "Name: \$\{customer" is not closed/);
 
-    const pdf = await json('PUT', '/api/templates/bad', 'admin', { renderType: 'pdf', content: { content: ['ok', { text: 'Hi {{ name ' }] } });
+    const pdf = await json('PUT', '/api/templates/bad', 'admin', {
+      renderType: 'pdf',
+      content: { content: ['ok', { text: 'Hi {{ name ' }] },
+    });
     expect(pdf.status).toBe(400);
     expect(pdf.body.errors[0].message).toMatch(/^placeholder at \$\.content\[1\]\.text \("Hi \{\{ name "\): /);
     const img = await json('PUT', '/api/templates/bad', 'admin', { renderType: 'pdf', content: { content: [{ image: '/etc/passwd' }] } });
     expect(img.body.errors[0].message).toMatch(/images at \$\.content\[0\]\.image must be data: URLs/);
 
-    expect((await json('PUT', '/api/templates/bad', 'admin', { renderType: 'docx', content: Buffer.from('not a zip').toString('base64') })).body.errors[0].message).toMatch(/not a docx file/);
-    expect((await json('PUT', '/api/templates/bad', 'admin', { renderType: 'docx', content: '***' })).body.errors).toEqual([{ path: '$.content', message: "a docx template's content must be the file as base64" }]);
-    expect((await json('PUT', '/api/templates/bad', 'admin', { renderType: 'docx' })).body.errors).toEqual([{ path: '$.content', message: expect.stringMatching(/needs its file/) }]);
+    expect(
+      (await json('PUT', '/api/templates/bad', 'admin', { renderType: 'docx', content: Buffer.from('not a zip').toString('base64') })).body
+        .errors[0].message,
+    ).toMatch(/not a docx file/);
+    expect((await json('PUT', '/api/templates/bad', 'admin', { renderType: 'docx', content: '***' })).body.errors).toEqual([
+      { path: '$.content', message: "a docx template's content must be the file as base64" },
+    ]);
+    expect((await json('PUT', '/api/templates/bad', 'admin', { renderType: 'docx' })).body.errors).toEqual([
+      { path: '$.content', message: expect.stringMatching(/needs its file/) },
+    ]);
     expect((await upload('bad', Buffer.from('x'), { renderType: 'docx', content: 'x' })).body.errors[0].path).toBe('$.meta');
     // nothing half-written
     expect((await json('GET', '/api/templates/bad', 'admin')).status).toBe(404);
@@ -363,7 +460,10 @@ describe('through the API', () => {
     expect(asForm.status).toBe(413);
     expect(asForm.body.detail).toMatch(/TEMPLATE_MAX_BYTES/);
     // far past the JSON limit: the body parser's 413, said the same way
-    const huge = await json('PUT', '/api/templates/big', 'admin', { renderType: 'docx', content: Buffer.alloc(MAX * 2).toString('base64') });
+    const huge = await json('PUT', '/api/templates/big', 'admin', {
+      renderType: 'docx',
+      content: Buffer.alloc(MAX * 2).toString('base64'),
+    });
     expect(huge.status).toBe(413);
     expect(huge.body.detail).toMatch(/TEMPLATE_MAX_BYTES/);
     expect((await json('GET', '/api/templates/big', 'admin')).status).toBe(404);
@@ -374,7 +474,11 @@ describe('through the API', () => {
     const text = await json('POST', '/api/templates/hello/preview', 'admin', { model: { name: '<Ann>' } });
     expect(text.body).toEqual({ subject: 'Hi <Ann>', body: '<b>&lt;Ann&gt;</b>', format: 'html' });
     await json('PUT', '/api/templates/order', 'admin', { renderType: 'docx', content: orderDocx().toString('base64') });
-    const res = await fetch(`${base}/api/templates/order/preview`, { method: 'POST', headers: { ...auth('admin'), 'content-type': 'application/json' }, body: JSON.stringify({ model: orderModel(3) }) });
+    const res = await fetch(`${base}/api/templates/order/preview`, {
+      method: 'POST',
+      headers: { ...auth('admin'), 'content-type': 'application/json' },
+      body: JSON.stringify({ model: orderModel(3) }),
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe(DOCX);
     expect(res.headers.get('content-disposition')).toBe('attachment; filename=order.docx');
@@ -390,7 +494,9 @@ describe('through the API', () => {
     await sendTemplatedNotificationStep.execute(ctx);
     const { items } = await notify.inbox.list('ann');
     expect(items).toHaveLength(1);
-    expect(items[0]!.attachments).toEqual([{ n: 1, fileName: 'statement.xlsx', contentType: XLSX, size: expect.any(Number), document: documentId('run-inbox/send/2') }]);
+    expect(items[0]!.attachments).toEqual([
+      { n: 1, fileName: 'statement.xlsx', contentType: XLSX, size: expect.any(Number), document: documentId('run-inbox/send/2') },
+    ]);
     const path = `/api/me/notifications/${items[0]!.id}/attachments/1`;
     const mine = await fetch(base + path, { headers: auth('ann') });
     expect(mine.status).toBe(200);
@@ -406,7 +512,16 @@ describe('through the API', () => {
     await sendTemplatedNotificationStep.execute(hookCtx);
     expect(hooks.bodies).toHaveLength(1);
     const payload = JSON.parse(hooks.bodies[0]!);
-    expect(payload.attachments).toEqual([{ n: 1, fileName: 'statement.xlsx', contentType: XLSX, size: expect.any(Number), url: expect.stringMatching(/^http:\/\/flows\.example\.test\/documents\//), expiresAt: expect.any(String) }]);
+    expect(payload.attachments).toEqual([
+      {
+        n: 1,
+        fileName: 'statement.xlsx',
+        contentType: XLSX,
+        size: expect.any(Number),
+        url: expect.stringMatching(/^http:\/\/flows\.example\.test\/documents\//),
+        expiresAt: expect.any(String),
+      },
+    ]);
     expect(Date.parse(payload.attachments[0].expiresAt) - Date.now()).toBeGreaterThan(3500_000);
     const local = payload.attachments[0].url.replace('http://flows.example.test', base);
     const dl = await fetch(local);
@@ -414,7 +529,10 @@ describe('through the API', () => {
     expect((await xlsxRows(Buffer.from(await dl.arrayBuffer())))[6]).toEqual(['Widget 1', 1, 2.5]);
     const forged = local.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A'));
     expect((await fetch(forged)).status).toBe(403);
-    const expired = (await notify.documentLinks.url({ doc: documentId('run-hook/send/2'), exp: Date.now() - 1 })).replace('http://flows.example.test', base);
+    const expired = (await notify.documentLinks.url({ doc: documentId('run-hook/send/2'), exp: Date.now() - 1 })).replace(
+      'http://flows.example.test',
+      base,
+    );
     expect((await fetch(expired)).status).toBe(410);
     // the document gone with its run's retention: the link answers 410
     await redis.del(createKeys(prefix).document(documentId('run-hook/send/2')));
@@ -425,12 +543,16 @@ describe('through the API', () => {
 describe('workflow lint', () => {
   const def = {
     name: 'orders',
-    stages: [{
-      id: 's', name: 'S', steps: [
-        { id: 'set', type: 'updateModelField', field: 'customer.name', value: 'x' },
-        { id: 'send', type: 'sendTemplatedNotification', template: 'order', channel: 'email', userInfoField: 'requester' },
-      ],
-    }],
+    stages: [
+      {
+        id: 's',
+        name: 'S',
+        steps: [
+          { id: 'set', type: 'updateModelField', field: 'customer.name', value: 'x' },
+          { id: 'send', type: 'sendTemplatedNotification', template: 'order', channel: 'email', userInfoField: 'requester' },
+        ],
+      },
+    ],
   };
 
   it('warns about template fields no step of the workflow sets or reads', async () => {
@@ -438,10 +560,13 @@ describe('workflow lint', () => {
     const tags = await notify.templates.tagIndex();
     const result = validateDefinition(def, { templateExists: (n) => tags.has(n), templateTags: (n) => tags.get(n) });
     expect(result.valid).toBe(true);
-    expect(result.warnings).toEqual([{
-      path: '$.stages[0].steps[1].template',
-      message: 'template "order" reads model fields "total", "orderedAt", "vip", "items" that no step of this workflow sets or reads; runs must start with them in the model, or the tag renders empty',
-    }]);
+    expect(result.warnings).toEqual([
+      {
+        path: '$.stages[0].steps[1].template',
+        message:
+          'template "order" reads model fields "total", "orderedAt", "vip", "items" that no step of this workflow sets or reads; runs must start with them in the model, or the tag renders empty',
+      },
+    ]);
     // without the registry hook, nothing to say
     expect(validateDefinition(def).warnings).toEqual([]);
   });

@@ -67,8 +67,13 @@ describe('literal URLs, refused when given', () => {
   });
 
   it('NOTIFY_WEBHOOK_URL at a metadata address stops the process at start, naming the variable', async () => {
-    await expect(start('worker', { REDIS_URL: h.options.redisUrl, STAGEFLOW_PREFIX: h.prefix, NOTIFY_WEBHOOK_URL: 'http://169.254.169.254/hook' }, createLogger({ level: 'silent' })))
-      .rejects.toThrow(/NOTIFY_WEBHOOK_URL may not target 169\.254\.169\.254 \(link-local \(cloud metadata\) address\)/);
+    await expect(
+      start(
+        'worker',
+        { REDIS_URL: h.options.redisUrl, STAGEFLOW_PREFIX: h.prefix, NOTIFY_WEBHOOK_URL: 'http://169.254.169.254/hook' },
+        createLogger({ level: 'silent' }),
+      ),
+    ).rejects.toThrow(/NOTIFY_WEBHOOK_URL may not target 169\.254\.169\.254 \(link-local \(cloud metadata\) address\)/);
   });
 
   it('a public URL is accepted', async () => {
@@ -79,10 +84,16 @@ describe('literal URLs, refused when given', () => {
 
 describe('resolved addresses, refused at connect time', () => {
   it('a name resolving to loopback (localhost) is refused by the dispatcher, and nothing reaches the receiver', async () => {
-    const err = await egressFetch(`http://localhost:${port}/direct`, { method: 'POST' }).then(() => undefined, (e: unknown) => e);
+    const err = await egressFetch(`http://localhost:${port}/direct`, { method: 'POST' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(egressRefusal(err)?.message).toMatch(/egress to localhost \(127\.0\.0\.1\) refused: loopback address/);
     // IP literals too (Node does no lookup for them)
-    const literal = await egressFetch(`http://127.0.0.1:${port}/literal`).then(() => undefined, (e: unknown) => e);
+    const literal = await egressFetch(`http://127.0.0.1:${port}/literal`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(egressRefusal(literal)?.message).toMatch(/127\.0\.0\.1 \(127\.0\.0\.1\) refused: loopback/);
     expect(hits).toEqual([]);
   });
@@ -90,7 +101,13 @@ describe('resolved addresses, refused at connect time', () => {
   it('a webhook recipient URL from the model is refused when sent; the step fails for good', async () => {
     await h.saveWorkflow({
       name: 'hook-internal',
-      stages: [{ id: 's', name: 'S', steps: [{ id: 'tell', type: 'sendNotification', channel: 'webhook', userInfoField: 'hook', subject: 'x', message: 'y' }] }],
+      stages: [
+        {
+          id: 's',
+          name: 'S',
+          steps: [{ id: 'tell', type: 'sendNotification', channel: 'webhook', userInfoField: 'hook', subject: 'x', message: 'y' }],
+        },
+      ],
     });
     const run = await h.start('hook-internal', { model: { hook: `http://127.0.0.1:${port}/hook` } });
     const done = await h.waitFor(run.id, (r) => r.status !== 'running', 10_000);
@@ -100,16 +117,19 @@ describe('resolved addresses, refused at connect time', () => {
   });
 
   const host = hostname();
-  it.runIf(host !== 'localhost')(`a callbackUrl naming this machine (${host}), accepted at start, is refused when it resolves to loopback`, async () => {
-    const resolved = await lookup(host).catch(() => undefined);
-    if (!resolved || !/^127\.|^::1$/.test(resolved.address)) return; // the check needs the host name to resolve to loopback
-    const run = await h.start('plain', { callbackUrl: `http://${host}:${port}/cb` }, '?wait=5000');
-    expect(run.status).toBe('completed');
-    await new Promise((r) => setTimeout(r, 1500));
-    const failed = await h.engine.eventQueue.getJobs(['failed']);
-    const job = failed.find((j) => j.data.runId === run.id);
-    expect(job?.failedReason).toMatch(/refused: loopback address/);
-    expect(job?.attemptsMade).toBe(1); // refused for good, not retried for 14 hours
-    expect(hits).toEqual([]);
-  });
+  it.runIf(host !== 'localhost')(
+    `a callbackUrl naming this machine (${host}), accepted at start, is refused when it resolves to loopback`,
+    async () => {
+      const resolved = await lookup(host).catch(() => undefined);
+      if (!resolved || !/^127\.|^::1$/.test(resolved.address)) return; // the check needs the host name to resolve to loopback
+      const run = await h.start('plain', { callbackUrl: `http://${host}:${port}/cb` }, '?wait=5000');
+      expect(run.status).toBe('completed');
+      await new Promise((r) => setTimeout(r, 1500));
+      const failed = await h.engine.eventQueue.getJobs(['failed']);
+      const job = failed.find((j) => j.data.runId === run.id);
+      expect(job?.failedReason).toMatch(/refused: loopback address/);
+      expect(job?.attemptsMade).toBe(1); // refused for good, not retried for 14 hours
+      expect(hits).toEqual([]);
+    },
+  );
 });

@@ -25,7 +25,11 @@ afterAll(async () => {
 
 describe('purchase-approval example', () => {
   it('emails the approver, waits, follows the link answer, orders and tells the requester', async () => {
-    const run = await h.start('purchase-approval', { model: { item: 'laptop', amount: 1500, approver: 'ann', requester: 'eve' }, entryId: 'req-1' }, '?wait=5000');
+    const run = await h.start(
+      'purchase-approval',
+      { model: { item: 'laptop', amount: 1500, approver: 'ann', requester: 'eve' }, entryId: 'req-1' },
+      '?wait=5000',
+    );
     expect(run).toMatchObject({ status: 'waiting', stage: { id: 'approval' }, step: { id: 'ask' } });
 
     const mail = await (async () => {
@@ -54,11 +58,18 @@ describe('purchase-approval example', () => {
     expect(await forged.text()).toContain('not valid');
     const done = await h.waitFor(run.id, (r) => r.status === 'completed');
     expect(done.outcome).toBe('ordered');
-    expect(done.model).toMatchObject({ decision: 'approve', status: 'submitted', order: { orderId: expect.stringMatching(/^PO-[0-9A-F]{8}$/), item: 'laptop' } });
+    expect(done.model).toMatchObject({
+      decision: 'approve',
+      status: 'submitted',
+      order: { orderId: expect.stringMatching(/^PO-[0-9A-F]{8}$/), item: 'laptop' },
+    });
     expect((await h.api('GET', '/api/entries/req-1')).body.model.order.orderId).toBe(done.model.order.orderId);
 
     const inbox = await h.api('GET', '/api/me/notifications', undefined, { authorization: `Bearer ${keyOf('eve')}` });
-    expect(inbox.body.items[0]).toMatchObject({ subject: 'Order placed', body: `Your request for laptop is ordered as ${done.model.order.orderId}.` });
+    expect(inbox.body.items[0]).toMatchObject({
+      subject: 'Order placed',
+      body: `Your request for laptop is ordered as ${done.model.order.orderId}.`,
+    });
   });
 
   it('a small amount skips the approval', async () => {

@@ -8,10 +8,16 @@ beforeAll(async () => {
   h = await startHarness({ engine: { modelMaxBytes: 2048 } });
   await h.saveWorkflow({
     name: 'grow',
-    stages: [{ id: 'a', name: 'A', steps: [
-      { id: 'copy1', type: 'updateModelField', field: 'b', sourceField: 'a' },
-      { id: 'copy2', type: 'updateModelField', field: 'c', sourceField: 'a' },
-    ] }],
+    stages: [
+      {
+        id: 'a',
+        name: 'A',
+        steps: [
+          { id: 'copy1', type: 'updateModelField', field: 'b', sourceField: 'a' },
+          { id: 'copy2', type: 'updateModelField', field: 'c', sourceField: 'a' },
+        ],
+      },
+    ],
   });
 });
 afterAll(() => h.close());
@@ -45,11 +51,16 @@ describe('model size budget', () => {
 describe('API keys', () => {
   it('accepts keys configured as SHA-256 hashes, and rejects bad key configuration with the field named', () => {
     const key = 'a-hashed-key-0123456789';
-    const registry = PrincipalRegistry.fromJson([{ id: 'h', keyHash: createHash('sha256').update(key).digest('hex'), roles: ['operator'] }], 'test');
+    const registry = PrincipalRegistry.fromJson(
+      [{ id: 'h', keyHash: createHash('sha256').update(key).digest('hex'), roles: ['operator'] }],
+      'test',
+    );
     expect(registry.authenticate(key)).toEqual({ id: 'h', roles: ['operator'] });
-    expect(registry.authenticate(key + 'x')).toBeUndefined();
+    expect(registry.authenticate(`${key}x`)).toBeUndefined();
     expect(() => PrincipalRegistry.fromJson([{ id: 'x', key: 'short', roles: [] }], 'test')).toThrow(/\[0\.key\]/);
-    expect(() => PrincipalRegistry.fromJson([{ id: 'x', key: 'long-enough-key-123', keyHash: 'ab'.repeat(32), roles: [] }], 'test')).toThrow(/exactly one of key or keyHash/);
+    expect(() =>
+      PrincipalRegistry.fromJson([{ id: 'x', key: 'long-enough-key-123', keyHash: 'ab'.repeat(32), roles: [] }], 'test'),
+    ).toThrow(/exactly one of key or keyHash/);
   });
 });
 
@@ -76,7 +87,10 @@ describe('entries', () => {
 
   it('two concurrent starts of different workflows on one new entry id: exactly one wins, every time', async () => {
     for (const name of ['race-a', 'race-b']) {
-      await h.saveWorkflow({ name, stages: [{ id: 'a', name: 'A', steps: [{ id: 'mark', type: 'updateModelField', field: 'by', value: name }] }] });
+      await h.saveWorkflow({
+        name,
+        stages: [{ id: 'a', name: 'A', steps: [{ id: 'mark', type: 'updateModelField', field: 'by', value: name }] }],
+      });
     }
     for (let i = 0; i < 12; i++) {
       const entryId = `race-entry-${i}`;
@@ -91,7 +105,10 @@ describe('entries', () => {
       expect((await h.api('GET', `/api/entries/${entryId}`)).body.workflow).toBe(winner);
     }
     // the loser left nothing behind: one run per try
-    const runs = [...(await h.api('GET', '/api/runs?workflow=race-a&limit=50')).body.items, ...(await h.api('GET', '/api/runs?workflow=race-b&limit=50')).body.items];
+    const runs = [
+      ...(await h.api('GET', '/api/runs?workflow=race-a&limit=50')).body.items,
+      ...(await h.api('GET', '/api/runs?workflow=race-b&limit=50')).body.items,
+    ];
     expect(runs).toHaveLength(12);
   });
 });

@@ -65,13 +65,32 @@ describe('the API /metrics', () => {
     expect(text).toMatch(/^stageflow_queue_wait_seconds_count\{queue="steps"\} [1-9]/m);
     expect(text).toMatch(/^stageflow_callbacks_total\{result="delivered"\} 1$/m);
     expect(text).toMatch(/^stageflow_steps_total\{type="updateModelField",result="completed"\} [2-9]/m);
-    for (const name of ['stageflow_reconciler_repairs_total', 'stageflow_stalled_jobs_total']) expect(text).toContain(`# TYPE ${name} counter`);
+    for (const name of ['stageflow_reconciler_repairs_total', 'stageflow_stalled_jobs_total'])
+      expect(text).toContain(`# TYPE ${name} counter`);
   });
 
   it('counts a run end once, in the process that committed it', async () => {
     const before = await (await fetch(`${h.base}/metrics`)).text();
     const n = (t: string) => Number(/^stageflow_runs_finished_total\{status="cancelled"\} (\d+)/m.exec(t)?.[1] ?? 0);
-    await h.saveWorkflow({ name: 'held', stages: [{ id: 's', name: 'S', steps: [{ id: 'ask', type: 'getUserConfirmation', confirmationField: 'd', options: ['yes', 'no'], routing: ['role:manager'], userInfoField: 'who' }] }] });
+    await h.saveWorkflow({
+      name: 'held',
+      stages: [
+        {
+          id: 's',
+          name: 'S',
+          steps: [
+            {
+              id: 'ask',
+              type: 'getUserConfirmation',
+              confirmationField: 'd',
+              options: ['yes', 'no'],
+              routing: ['role:manager'],
+              userInfoField: 'who',
+            },
+          ],
+        },
+      ],
+    });
     const run = await h.start('held', { model: { who: ['ann'] } });
     await h.waitFor(run.id, (r) => r.status === 'waiting');
     expect((await h.api('POST', `/api/runs/${run.id}/cancel`)).status).toBeLessThan(300);
@@ -88,7 +107,13 @@ describe('a worker process with WORKER_HTTP_PORT=0', () => {
   beforeAll(async () => {
     redis = await spawnRedisServer(['--maxmemory-policy', 'noeviction']);
     servers.push(redis);
-    w = spawnTs('workers/worker.ts', [], { REDIS_URL: redis.url, STAGEFLOW_PREFIX: 'wm', LOG_LEVEL: 'info', STAGEFLOW_API_KEYS: '', WORKER_HTTP_PORT: '0' });
+    w = spawnTs('workers/worker.ts', [], {
+      REDIS_URL: redis.url,
+      STAGEFLOW_PREFIX: 'wm',
+      LOG_LEVEL: 'info',
+      STAGEFLOW_API_KEYS: '',
+      WORKER_HTTP_PORT: '0',
+    });
     procs.push(w);
     const line = await w.waitForLine((l) => typeof l.workerHttpPort === 'number');
     expect(line.workerHttpPort).toBeGreaterThan(0);

@@ -12,10 +12,24 @@ const migrate = (name: string, body: unknown, who = 'admin') => h.api('POST', `/
 
 const approval = (after: Record<string, unknown>, options = ['yes', 'no']) => ({
   name: 'mig-approval',
-  stages: [{ id: 'a', name: 'A', steps: [
-    { id: 'ask', type: 'getUserConfirmation', confirmationField: 'ok', options, routing: ['role:manager'], users: ['ann', 'bob'], policy: 'all' },
-    after,
-  ] }],
+  stages: [
+    {
+      id: 'a',
+      name: 'A',
+      steps: [
+        {
+          id: 'ask',
+          type: 'getUserConfirmation',
+          confirmationField: 'ok',
+          options,
+          routing: ['role:manager'],
+          users: ['ann', 'bob'],
+          policy: 'all',
+        },
+        after,
+      ],
+    },
+  ],
 });
 
 beforeAll(async () => {
@@ -24,7 +38,7 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 describe('migrations', () => {
-  it('a waiting confirmation keeps its answers and resumes into the new version\'s successor', async () => {
+  it("a waiting confirmation keeps its answers and resumes into the new version's successor", async () => {
     const v1 = await h.saveWorkflow(approval({ id: 'after', type: 'updateModelField', field: 'v', value: 1 }));
     const run = await h.start('mig-approval', { model: {} }, '?wait=5000');
     expect(run.status).toBe('waiting');
@@ -46,7 +60,9 @@ describe('migrations', () => {
     expect(done.body).toMatchObject({ movable: 1, moved: [run.id] });
     const moved = (await h.api('GET', `/api/runs/${run.id}`)).body;
     expect(moved).toMatchObject({ version: v2, status: 'waiting' });
-    expect((await history(run.id)).filter((e) => e.type === 'run.migrated').map((e) => e.detail)).toEqual([{ fromVersion: v1, toVersion: v2 }]);
+    expect((await history(run.id)).filter((e) => e.type === 'run.migrated').map((e) => e.detail)).toEqual([
+      { fromVersion: v1, toVersion: v2 },
+    ]);
     // bob's answer completes the policy: ann's answer was kept
     const answer = await h.api('POST', `/api/runs/${run.id}/confirm`, { option: 'yes' }, as('bob'));
     expect(answer.body.resolved).toBe(true);
@@ -57,10 +73,19 @@ describe('migrations', () => {
   });
 
   it('raced with the answer that resumes the run, in both orders: the run ends on exactly one version', async () => {
-    const race = (value: number) => ({ name: 'mig-race', stages: [{ id: 'a', name: 'A', steps: [
-      { id: 'ask', type: 'getUserConfirmation', confirmationField: 'ok', options: ['yes'], routing: ['role:manager'] },
-      { id: 'after', type: 'updateModelField', field: 'v', value },
-    ] }] });
+    const race = (value: number) => ({
+      name: 'mig-race',
+      stages: [
+        {
+          id: 'a',
+          name: 'A',
+          steps: [
+            { id: 'ask', type: 'getUserConfirmation', confirmationField: 'ok', options: ['yes'], routing: ['role:manager'] },
+            { id: 'after', type: 'updateModelField', field: 'v', value },
+          ],
+        },
+      ],
+    });
     const v1 = await h.saveWorkflow(race(1));
     const v2 = await h.saveWorkflow(race(2));
     const outcomes = new Set<number>();
@@ -82,13 +107,39 @@ describe('migrations', () => {
   });
 
   it('a failed run retried runs the new version; a step missing in the target blocks the run', async () => {
-    const bad = { name: 'mig-fail', stages: [{ id: 'a', name: 'A', steps: [{ id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'x', steps: [] }] }] }] };
+    const bad = {
+      name: 'mig-fail',
+      stages: [
+        { id: 'a', name: 'A', steps: [{ id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'x', steps: [] }] }] },
+      ],
+    };
     const v1 = await h.saveWorkflow(bad);
     const run = await h.start('mig-fail', { model: { kind: 'y' } }, '?wait=5000');
     expect(run.status).toBe('failed');
-    const v2 = await h.saveWorkflow({ name: 'mig-fail', stages: [{ id: 'a', name: 'A', steps: [{ id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'y', steps: [{ id: 'fixed', type: 'updateModelField', field: 'fixed', value: true }] }] }] }] });
-    const v3 = await h.saveWorkflow({ name: 'mig-fail', stages: [{ id: 'a', name: 'A', steps: [{ id: 'other', type: 'updateModelField', field: 'f', value: 1 }] }] });
-    expect((await migrate('mig-fail', { fromVersion: v1, toVersion: v3, dryRun: true })).body.blocked[0].reason).toMatch(/step route does not exist in version 3/);
+    const v2 = await h.saveWorkflow({
+      name: 'mig-fail',
+      stages: [
+        {
+          id: 'a',
+          name: 'A',
+          steps: [
+            {
+              id: 'route',
+              type: 'switchCase',
+              sourceField: 'kind',
+              cases: [{ value: 'y', steps: [{ id: 'fixed', type: 'updateModelField', field: 'fixed', value: true }] }],
+            },
+          ],
+        },
+      ],
+    });
+    const v3 = await h.saveWorkflow({
+      name: 'mig-fail',
+      stages: [{ id: 'a', name: 'A', steps: [{ id: 'other', type: 'updateModelField', field: 'f', value: 1 }] }],
+    });
+    expect((await migrate('mig-fail', { fromVersion: v1, toVersion: v3, dryRun: true })).body.blocked[0].reason).toMatch(
+      /step route does not exist in version 3/,
+    );
     expect((await migrate('mig-fail', { fromVersion: v1, toVersion: v2 })).body.moved).toEqual([run.id]);
     await h.api('POST', `/api/runs/${run.id}/retry`, {});
     const end = await h.waitFor(run.id, (r) => r.status === 'completed');
@@ -99,7 +150,10 @@ describe('migrations', () => {
     const v1 = await h.saveWorkflow({ name: 'mig-draft', stages: [{ id: 'a', name: 'A', steps: [{ id: 'back', type: 'resetToDraft' }] }] });
     const run = await h.start('mig-draft', { model: {} }, '?wait=5000');
     expect(run.status).toBe('draft');
-    const v2 = await h.saveWorkflow({ name: 'mig-draft', stages: [{ id: 'a', name: 'A', steps: [{ id: 'go', type: 'updateModelField', field: 'v2', value: true }] }] });
+    const v2 = await h.saveWorkflow({
+      name: 'mig-draft',
+      stages: [{ id: 'a', name: 'A', steps: [{ id: 'go', type: 'updateModelField', field: 'v2', value: true }] }],
+    });
     expect((await migrate('mig-draft', { fromVersion: v1, toVersion: v2, filter: { status: 'draft' } })).body.moved).toEqual([run.id]);
     await h.api('POST', `/api/runs/${run.id}/submit`, {});
     const end = await h.waitFor(run.id, (r) => r.status === 'completed');
@@ -107,8 +161,14 @@ describe('migrations', () => {
   });
 
   it('access and bad input: operate needed (403), unknown versions and statuses are 400s naming the field', async () => {
-    await h.saveWorkflow({ name: 'mig-acl', stages: [{ id: 'a', name: 'A', steps: [{ id: 's', type: 'updateModelField', field: 'f', value: 1 }] }] });
-    await h.saveWorkflow({ name: 'mig-acl', stages: [{ id: 'a', name: 'A', steps: [{ id: 's', type: 'updateModelField', field: 'f', value: 2 }] }] });
+    await h.saveWorkflow({
+      name: 'mig-acl',
+      stages: [{ id: 'a', name: 'A', steps: [{ id: 's', type: 'updateModelField', field: 'f', value: 1 }] }],
+    });
+    await h.saveWorkflow({
+      name: 'mig-acl',
+      stages: [{ id: 'a', name: 'A', steps: [{ id: 's', type: 'updateModelField', field: 'f', value: 2 }] }],
+    });
     expect((await migrate('mig-acl', { fromVersion: 1, toVersion: 2 }, 'ann')).status).toBe(403);
     expect((await migrate('mig-acl', { fromVersion: 1, toVersion: 2 }, 'user-1')).status).toBe(200);
     const unknown = await migrate('mig-acl', { fromVersion: 1, toVersion: 9 });

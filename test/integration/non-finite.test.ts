@@ -11,9 +11,20 @@ beforeAll(async () => {
   await h.saveWorkflow({
     name: 'nf',
     // a switch with no matching case fails the run (UNKNOWN_BRANCH), which a retry can then patch
-    stages: [{ id: 'a', name: 'A', steps: [
-      { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'ok', steps: [{ id: 'fine', type: 'updateModelField', field: 'done', value: true }] }] },
-    ] }],
+    stages: [
+      {
+        id: 'a',
+        name: 'A',
+        steps: [
+          {
+            id: 'route',
+            type: 'switchCase',
+            sourceField: 'kind',
+            cases: [{ value: 'ok', steps: [{ id: 'fine', type: 'updateModelField', field: 'done', value: true }] }],
+          },
+        ],
+      },
+    ],
   });
   await h.saveWorkflow({
     name: 'nf-draft',
@@ -50,7 +61,8 @@ describe('non-finite numbers in a request body', () => {
   });
 
   it('a workflow definition whose step value is 1e999 is 400 on save and on validate; nothing is saved', async () => {
-    const def = '{"name":"nf-def","stages":[{"id":"a","name":"A","steps":[{"id":"s","type":"updateModelField","field":"f","value":1e999}]}]}';
+    const def =
+      '{"name":"nf-def","stages":[{"id":"a","name":"A","steps":[{"id":"s","type":"updateModelField","field":"f","value":1e999}]}]}';
     expectRefused(await h.api('PUT', '/api/workflows/nf-def', def), '$.stages[0].steps[0].value');
     expectRefused(await h.api('POST', '/api/workflows/validate', def), '$.stages[0].steps[0].value');
     expect((await h.api('GET', '/api/workflows/nf-def')).status).toBe(404);

@@ -21,8 +21,8 @@ import { createNotifyServices, type NotifyServices, type NotifyServicesOptions }
 import { verify } from '../../src/notify/signing.ts';
 import { renderMessage } from '../../src/notify/templates.ts';
 import { webhookId } from '../../src/notify/webhook.ts';
-import { sendNotificationStep } from '../../src/steps/sendNotification.ts';
-import { sendTemplatedNotificationStep } from '../../src/steps/sendTemplatedNotification.ts';
+import { sendNotificationStep } from '../../src/steps/send-notification.ts';
+import { sendTemplatedNotificationStep } from '../../src/steps/send-templated-notification.ts';
 import type { EffectContext, OutgoingMessage, StepServices } from '../../src/steps/services.ts';
 import { NonRetryableError, type Model, type StepContext, type StepType } from '../../src/steps/types.ts';
 import { engineTestOptions, TEST_EGRESS_ALLOWLIST } from '../helpers/harness.ts';
@@ -32,7 +32,12 @@ import { parseMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const log = pino({ enabled: false });
 const SECRET = `whsec_${Buffer.from('notify-test-secret-0123456789').toString('base64')}`;
-const KEYS = { admin: 'notify-admin-key-0123456789', ann: 'notify-ann-key-0123456789', bob: 'notify-bob-key-0123456789', cid: 'notify-cid-key-0123456789' };
+const KEYS = {
+  admin: 'notify-admin-key-0123456789',
+  ann: 'notify-ann-key-0123456789',
+  bob: 'notify-bob-key-0123456789',
+  cid: 'notify-cid-key-0123456789',
+};
 const principals = PrincipalRegistry.fromJson(
   [
     { id: 'admin', key: KEYS.admin, roles: ['admin'] },
@@ -108,7 +113,13 @@ function services(over: Partial<NotifyServicesOptions['config']['notify']> = {})
     redis,
     keys: prefix,
     config: {
-      notify: { smtpUrl: `smtp://127.0.0.1:${smtp.port}`, mailFrom: 'Stageflow <flows@example.test>', webhookSecret: SECRET, webhookUrl: `${hooks.base}/default`, ...over },
+      notify: {
+        smtpUrl: `smtp://127.0.0.1:${smtp.port}`,
+        mailFrom: 'Stageflow <flows@example.test>',
+        webhookSecret: SECRET,
+        webhookUrl: `${hooks.base}/default`,
+        ...over,
+      },
       publicUrl: 'http://flows.example.test/',
     },
     registry: principals,
@@ -143,7 +154,15 @@ function effect(stepId = 'tell', seq = 3): EffectContext {
 }
 
 function message(channel: OutgoingMessage['channel'], refs: string[], over: Partial<OutgoingMessage> = {}): OutgoingMessage {
-  return { channel, recipients: notify.directory.resolve(refs), subject: 'Hello', body: 'Body text', format: 'text', data: { runId: 'r' }, ...over };
+  return {
+    channel,
+    recipients: notify.directory.resolve(refs),
+    subject: 'Hello',
+    body: 'Body text',
+    format: 'text',
+    data: { runId: 'r' },
+    ...over,
+  };
 }
 
 /** A step context like the engine builds, with the real notify services. */
@@ -157,8 +176,18 @@ function stepCtx<S extends z.ZodType>(step: StepType<S>, params: z.input<S>, mod
     links: { forOptions: async () => ({}) },
   };
   return {
-    runId: fx.runId, workflow: 'wf', version: 1, stepId: fx.stepId, seq: fx.seq, attempt: 1, effectKey: fx.effectKey,
-    params: step.params.parse(params), model, signal: fx.signal, log, services: stepServices,
+    runId: fx.runId,
+    workflow: 'wf',
+    version: 1,
+    stepId: fx.stepId,
+    seq: fx.seq,
+    attempt: 1,
+    effectKey: fx.effectKey,
+    params: step.params.parse(params),
+    model,
+    signal: fx.signal,
+    log,
+    services: stepServices,
   };
 }
 
@@ -224,7 +253,9 @@ describe('email over SMTP', () => {
     expect(smtp.messages.flatMap((m) => m.rcptTo).sort()).toEqual(['ann@example.test', 'bob@example.test', 'raw@else.test']);
 
     await expect(notify.notifier.deliver(message('email', ['cid', 'ghost']), effect())).rejects.toThrow(NonRetryableError);
-    await expect(notify.notifier.deliver(message('email', ['cid']), effect())).rejects.toThrow(/no recipient could be reached on the email channel/);
+    await expect(notify.notifier.deliver(message('email', ['cid']), effect())).rejects.toThrow(
+      /no recipient could be reached on the email channel/,
+    );
   });
 
   it('treats a permanent SMTP refusal as unreachable, and an unconfigured channel too', async () => {
@@ -254,14 +285,30 @@ describe('inbox', () => {
   it('stores an item once per effect key, newest first, with an unread flag', async () => {
     const fx1 = effect('a');
     const fx2 = effect('b');
-    expect(await notify.notifier.deliver(message('inbox', ['ann', 'role:manager'], { body: 'first' }), fx1)).toEqual({ delivered: 2, alreadySent: 0, unreachable: [] });
-    expect(await notify.notifier.deliver(message('inbox', ['ann'], { body: 'first' }), fx1)).toEqual({ delivered: 0, alreadySent: 1, unreachable: [] });
+    expect(await notify.notifier.deliver(message('inbox', ['ann', 'role:manager'], { body: 'first' }), fx1)).toEqual({
+      delivered: 2,
+      alreadySent: 0,
+      unreachable: [],
+    });
+    expect(await notify.notifier.deliver(message('inbox', ['ann'], { body: 'first' }), fx1)).toEqual({
+      delivered: 0,
+      alreadySent: 1,
+      unreachable: [],
+    });
     await notify.notifier.deliver(message('inbox', ['ann'], { body: 'second', format: 'html' }), fx2);
 
     const { items, unreadCount } = await notify.inbox.list('ann');
     expect(unreadCount).toBe(2);
     expect(items.map((i) => i.body)).toEqual(['second', 'first']);
-    expect(items[1]).toEqual({ id: inboxItemId(fx1.effectKey), at: expect.any(String), subject: 'Hello', body: 'first', format: 'text', read: false, data: { runId: 'r' } });
+    expect(items[1]).toEqual({
+      id: inboxItemId(fx1.effectKey),
+      at: expect.any(String),
+      subject: 'Hello',
+      body: 'first',
+      format: 'text',
+      read: false,
+      data: { runId: 'r' },
+    });
     expect((await notify.inbox.list('bob')).items).toHaveLength(1);
 
     expect(await notify.inbox.markRead('ann', items[1]!.id)).toBe(true);
@@ -271,7 +318,14 @@ describe('inbox', () => {
   });
 
   it('keeps at most maxItems per user, dropping the oldest', async () => {
-    const small = createNotifyServices({ redis, keys: prefix, config: { notify: { smtpUrl: undefined, mailFrom: 'a@b', webhookSecret: undefined, webhookUrl: undefined }, publicUrl: 'http://x' }, registry: principals, log, inbox: { maxItems: 3 } });
+    const small = createNotifyServices({
+      redis,
+      keys: prefix,
+      config: { notify: { smtpUrl: undefined, mailFrom: 'a@b', webhookSecret: undefined, webhookUrl: undefined }, publicUrl: 'http://x' },
+      registry: principals,
+      log,
+      inbox: { maxItems: 3 },
+    });
     opened.push(small);
     for (let i = 1; i <= 5; i++) await small.inbox.add('cid', { body: `n${i}`, format: 'text' }, `r/s/${i}`);
     const { items, unreadCount } = await small.inbox.list('cid');
@@ -295,8 +349,12 @@ describe('webhook', () => {
     expect(verify(SECRET, req.headers, req.body)).toBe(true);
     expect(verify(SECRET, req.headers, req.body.replace('Body', 'body'))).toBe(false);
     expect(JSON.parse(req.body)).toEqual({
-      type: 'notification', subject: 'Hello', body: 'Body text', format: 'text',
-      recipient: { id: 'ann', name: 'Ann', email: 'ann@example.test' }, data: { runId: 'r' },
+      type: 'notification',
+      subject: 'Hello',
+      body: 'Body text',
+      format: 'text',
+      recipient: { id: 'ann', name: 'Ann', email: 'ann@example.test' },
+      data: { runId: 'r' },
     });
 
     // redelivered: the ledger stops a second POST
@@ -367,8 +425,14 @@ describe('templates', () => {
   it('escapes values in html and leaves text alone', async () => {
     await notify.templates.put('both', { subject: 'For {{ who }}', body: 'Hi {{ who }}, {{ safe | raw }}' });
     const model = { who: '<b>Tom & Jerry</b>', safe: '<i>ok</i>' };
-    expect(await notify.templates.render('both', 'html', model)).toEqual({ subject: 'For <b>Tom & Jerry</b>', body: 'Hi &lt;b&gt;Tom &amp; Jerry&lt;/b&gt;, <i>ok</i>' });
-    expect(await notify.templates.render('both', 'text', model)).toEqual({ subject: 'For <b>Tom & Jerry</b>', body: 'Hi <b>Tom & Jerry</b>, <i>ok</i>' });
+    expect(await notify.templates.render('both', 'html', model)).toEqual({
+      subject: 'For <b>Tom & Jerry</b>',
+      body: 'Hi &lt;b&gt;Tom &amp; Jerry&lt;/b&gt;, <i>ok</i>',
+    });
+    expect(await notify.templates.render('both', 'text', model)).toEqual({
+      subject: 'For <b>Tom & Jerry</b>',
+      body: 'Hi <b>Tom & Jerry</b>, <i>ok</i>',
+    });
   });
 
   it('is sandboxed: no file system, own properties only, bounded work', async () => {
@@ -388,7 +452,10 @@ describe('templates', () => {
     expect((broken as Error).message).toMatch(/template "huge" could not be rendered: .*limit/);
 
     // a template stored before a filter went away (bypassing the save-time check)
-    await redis.set(createKeys(prefix).template('old'), JSON.stringify({ name: 'old', body: '{{ x | gone }}', renderType: 'text', createdAt: '', updatedAt: '' }));
+    await redis.set(
+      createKeys(prefix).template('old'),
+      JSON.stringify({ name: 'old', body: '{{ x | gone }}', renderType: 'text', createdAt: '', updatedAt: '' }),
+    );
     await expect(notify.templates.render('old', 'text', { x: 1 })).rejects.toThrow(NonRetryableError);
 
     // through the step: the missing template fails it without retry
@@ -400,14 +467,28 @@ describe('templates', () => {
 describe('sendNotification step', () => {
   it('renders {{field.path}} placeholders and reaches userInfoField ∪ users, once per effect key', async () => {
     const model = { approvers: ['ann', 'role:manager'], order: { id: 42, items: [{ name: 'pen' }] }, who: '<x>' };
-    const params = { channel: 'inbox' as const, userInfoField: 'approvers', users: ['cid'], subject: 'Order {{ order.id }}', message: '{{ who }} ordered {{ order.items.0.name }} ({{ order.missing }})' };
+    const params = {
+      channel: 'inbox' as const,
+      userInfoField: 'approvers',
+      users: ['cid'],
+      subject: 'Order {{ order.id }}',
+      message: '{{ who }} ordered {{ order.items.0.name }} ({{ order.missing }})',
+    };
     const fx = effect('notify');
     const result = await sendNotificationStep.execute(stepCtx(sendNotificationStep, params, model, fx));
     expect(result).toEqual({ outcome: { kind: 'next' }, detail: { channel: 'inbox', delivered: 3, alreadySent: 0, unreachable: [] } });
     for (const user of ['ann', 'bob', 'cid']) {
       const { items } = await notify.inbox.list(user);
       expect(items).toEqual([
-        { id: inboxItemId(fx.effectKey), at: expect.any(String), subject: 'Order 42', body: '<x> ordered pen ()', format: 'text', read: false, data: { runId: fx.runId, stepId: 'notify', workflow: 'wf' } },
+        {
+          id: inboxItemId(fx.effectKey),
+          at: expect.any(String),
+          subject: 'Order 42',
+          body: '<x> ordered pen ()',
+          format: 'text',
+          read: false,
+          data: { runId: fx.runId, stepId: 'notify', workflow: 'wf' },
+        },
       ]);
     }
     const again = await sendNotificationStep.execute(stepCtx(sendNotificationStep, params, model, fx));
@@ -415,14 +496,24 @@ describe('sendNotification step', () => {
   });
 
   it('takes a single id or address from userInfoField and fails without retry when there is nobody', async () => {
-    const mailed = await sendNotificationStep.execute(stepCtx(sendNotificationStep, { channel: 'email', userInfoField: 'to', message: 'hi' }, { to: 'someone@else.test' }));
+    const mailed = await sendNotificationStep.execute(
+      stepCtx(sendNotificationStep, { channel: 'email', userInfoField: 'to', message: 'hi' }, { to: 'someone@else.test' }),
+    );
     expect(mailed.detail).toMatchObject({ delivered: 1 });
     expect(smtp.messages[0]?.rcptTo).toEqual(['someone@else.test']);
     expect(parseMail(smtp.messages[0]!.raw).body.trim()).toBe('hi');
 
-    await expect(sendNotificationStep.execute(stepCtx(sendNotificationStep, { channel: 'inbox', userInfoField: 'to', message: 'hi' }, {}))).rejects.toThrow(/no recipients/);
-    await expect(sendNotificationStep.execute(stepCtx(sendNotificationStep, { channel: 'inbox', userInfoField: 'to', message: 'hi' }, { to: { id: 1 } }))).rejects.toThrow(NonRetryableError);
-    await expect(sendNotificationStep.execute(stepCtx(sendNotificationStep, { channel: 'inbox', users: ['role:nobody'], message: 'hi' }, {}))).rejects.toThrow(NonRetryableError);
+    await expect(
+      sendNotificationStep.execute(stepCtx(sendNotificationStep, { channel: 'inbox', userInfoField: 'to', message: 'hi' }, {})),
+    ).rejects.toThrow(/no recipients/);
+    await expect(
+      sendNotificationStep.execute(
+        stepCtx(sendNotificationStep, { channel: 'inbox', userInfoField: 'to', message: 'hi' }, { to: { id: 1 } }),
+      ),
+    ).rejects.toThrow(NonRetryableError);
+    await expect(
+      sendNotificationStep.execute(stepCtx(sendNotificationStep, { channel: 'inbox', users: ['role:nobody'], message: 'hi' }, {})),
+    ).rejects.toThrow(NonRetryableError);
   });
 });
 
@@ -501,17 +592,47 @@ describe('API and runs', () => {
   });
 
   it('a run e-mails the rendered template over SMTP and rings the inbox; the inbox API lists and marks read', async () => {
-    await api('PUT', '/api/templates/order-placed', 'admin', { subject: 'Order {{ order.id }} placed', body: '<p>Note: {{ order.note }}</p>', renderType: 'html' });
+    await api('PUT', '/api/templates/order-placed', 'admin', {
+      subject: 'Order {{ order.id }} placed',
+      body: '<p>Note: {{ order.note }}</p>',
+      renderType: 'html',
+    });
     const wf = {
-      stages: [{ id: 'tell', name: 'Tell', steps: [
-        { id: 'mail', type: 'sendTemplatedNotification', template: 'order-placed', renderType: 'html', channel: 'email', userInfoField: 'requester' },
-        { id: 'bell', type: 'sendNotification', channel: 'inbox', userInfoField: 'requester', users: ['bob'], subject: 'Order {{ order.id }}', message: 'Order {{ order.id }} was placed' },
-      ] }],
+      stages: [
+        {
+          id: 'tell',
+          name: 'Tell',
+          steps: [
+            {
+              id: 'mail',
+              type: 'sendTemplatedNotification',
+              template: 'order-placed',
+              renderType: 'html',
+              channel: 'email',
+              userInfoField: 'requester',
+            },
+            {
+              id: 'bell',
+              type: 'sendNotification',
+              channel: 'inbox',
+              userInfoField: 'requester',
+              users: ['bob'],
+              subject: 'Order {{ order.id }}',
+              message: 'Order {{ order.id }} was placed',
+            },
+          ],
+        },
+      ],
     };
     expect((await api('PUT', '/api/workflows/order-mail', 'admin', wf)).status).toBe(201);
-    const started = await api('POST', '/api/workflows/order-mail/runs', 'admin', { model: { requester: 'ann', order: { id: 'A-7', note: '<script>alert(1)</script>' } } });
+    const started = await api('POST', '/api/workflows/order-mail/runs', 'admin', {
+      model: { requester: 'ann', order: { id: 'A-7', note: '<script>alert(1)</script>' } },
+    });
     expect(started.status).toBe(201);
-    const run = await waitFor(() => api('GET', `/api/runs/${started.body.id}`, 'admin'), (r) => r.body.status !== 'running');
+    const run = await waitFor(
+      () => api('GET', `/api/runs/${started.body.id}`, 'admin'),
+      (r) => r.body.status !== 'running',
+    );
     expect(run.body.status).toBe('completed');
 
     expect(smtp.messages).toHaveLength(1);
@@ -526,7 +647,15 @@ describe('API and runs', () => {
     const inbox = await api('GET', '/api/me/notifications', 'ann');
     expect(inbox.status).toBe(200);
     expect(inbox.body.items).toEqual([
-      { id: expect.any(String), at: expect.any(String), subject: 'Order A-7', body: 'Order A-7 was placed', format: 'text', read: false, data: { runId: started.body.id, stepId: 'bell', workflow: 'order-mail' } },
+      {
+        id: expect.any(String),
+        at: expect.any(String),
+        subject: 'Order A-7',
+        body: 'Order A-7 was placed',
+        format: 'text',
+        read: false,
+        data: { runId: started.body.id, stepId: 'bell', workflow: 'order-mail' },
+      },
     ]);
     const id = inbox.body.items[0].id as string;
     expect((await api('POST', `/api/me/notifications/${id}/read`, 'bob')).status).toBe(200);
@@ -550,7 +679,10 @@ describe('API and runs', () => {
         while (!pred(text)) {
           const left = deadline - Date.now();
           if (left <= 0) throw new Error(`stream did not deliver in time; got: ${text}`);
-          const chunk = await Promise.race([reader.read(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`stream timeout; got: ${text}`)), left))]);
+          const chunk = await Promise.race([
+            reader.read(),
+            new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`stream timeout; got: ${text}`)), left)),
+          ]);
           if (chunk.done) throw new Error(`stream ended; got: ${text}`);
           text += decoder.decode(chunk.value, { stream: true });
         }
@@ -560,7 +692,10 @@ describe('API and runs', () => {
   }
 
   const events = (text: string) =>
-    text.split('\n\n').filter((b) => b.includes('event: notification')).map((b) => JSON.parse(/^data: (.*)$/m.exec(b)![1]!));
+    text
+      .split('\n\n')
+      .filter((b) => b.includes('event: notification'))
+      .map((b) => JSON.parse(/^data: (.*)$/m.exec(b)![1]!));
 
   it('streams new inbox items over SSE and cleans up the subscription on close', async () => {
     const ac = new AbortController();
@@ -575,7 +710,15 @@ describe('API and runs', () => {
     await notify.notifier.deliver(message('inbox', ['ann', 'bob'], { body: 'live one' }), fx);
     await stream.until((t) => events(t).length === 1);
     expect(stream.text).toContain(`id: ${inboxItemId(fx.effectKey)}\nevent: notification\n`);
-    expect(events(stream.text)[0]).toEqual({ id: inboxItemId(fx.effectKey), at: expect.any(String), subject: 'Hello', body: 'live one', format: 'text', read: false, data: { runId: 'r' } });
+    expect(events(stream.text)[0]).toEqual({
+      id: inboxItemId(fx.effectKey),
+      at: expect.any(String),
+      subject: 'Hello',
+      body: 'live one',
+      format: 'text',
+      read: false,
+      data: { runId: 'r' },
+    });
 
     // a redelivery adds nothing and announces nothing; another user's item is not ours
     await notify.notifier.deliver(message('inbox', ['ann'], { body: 'live one' }), fx);
@@ -585,7 +728,10 @@ describe('API and runs', () => {
     expect(events(stream.text).map((e) => e.body)).toEqual(['live one', 'live two']);
 
     ac.abort();
-    await waitFor(async () => notify.feed.size, (n) => n === 0);
+    await waitFor(
+      async () => notify.feed.size,
+      (n) => n === 0,
+    );
   });
 
   it('replays what a client missed when it reconnects with Last-Event-ID', async () => {

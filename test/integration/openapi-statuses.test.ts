@@ -75,8 +75,16 @@ describe('with Redis up', () => {
     // the usual client errors
     check('GET', '/api/workflows', await call(h.base, 'GET', '/api/workflows', undefined, { authorization: 'Bearer nope' }));
     check('POST', '/api/workflows/docs-wf/runs', await call(h.base, 'POST', '/api/workflows/docs-wf/runs', '{not json'));
-    check('POST', '/api/workflows/docs-wf/runs', await call(h.base, 'POST', '/api/workflows/docs-wf/runs', { callbackUrl: 'http://169.254.169.254/' }));
-    check('POST', '/api/workflows/docs-wf/runs', await call(h.base, 'POST', '/api/workflows/docs-wf/runs', JSON.stringify({ model: { x: 'y'.repeat(2_000_000) } })));
+    check(
+      'POST',
+      '/api/workflows/docs-wf/runs',
+      await call(h.base, 'POST', '/api/workflows/docs-wf/runs', { callbackUrl: 'http://169.254.169.254/' }),
+    );
+    check(
+      'POST',
+      '/api/workflows/docs-wf/runs',
+      await call(h.base, 'POST', '/api/workflows/docs-wf/runs', JSON.stringify({ model: { x: 'y'.repeat(2_000_000) } })),
+    );
     check('POST', '/api/workflows/nope/runs', await call(h.base, 'POST', '/api/workflows/nope/runs', {}));
     check('GET', '/api/runs', await call(h.base, 'GET', '/api/runs?limit=100000'));
     check('PUT', '/api/dataflows/docs-df', await call(h.base, 'PUT', '/api/dataflows/docs-df', { kind: 'http', url: 'http://10.0.0.1/' }));
@@ -110,8 +118,17 @@ describe('with Redis down', () => {
   beforeAll(async () => {
     const log = createLogger({ level: 'silent' });
     const principals = PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test');
-    services = createServices({ notify: { smtpUrl: undefined, mailFrom: 'x@example.test', webhookSecret: undefined, webhookUrl: undefined }, publicUrl: 'http://stageflow.test' }, principals, log);
-    engine = Engine.open({ ...engineTestOptions('docs-down'), redisUrl: 'redis://127.0.0.1:1', services: services.factory }, log, { failFast: true });
+    services = createServices(
+      {
+        notify: { smtpUrl: undefined, mailFrom: 'x@example.test', webhookSecret: undefined, webhookUrl: undefined },
+        publicUrl: 'http://stageflow.test',
+      },
+      principals,
+      log,
+    );
+    engine = Engine.open({ ...engineTestOptions('docs-down'), redisUrl: 'redis://127.0.0.1:1', services: services.factory }, log, {
+      failFast: true,
+    });
     const { notify, dataflowRegistry } = services.get();
     // The rate limiter lets requests through when its store is down; off here to keep its warnings out.
     const app = createApp({ engine, principals, log, notify, dataflows: dataflowRegistry, rateLimitPerMinute: 0 });

@@ -13,8 +13,15 @@ describe('when Redis is down', () => {
   let base = '';
   beforeAll(async () => {
     // port 1 on loopback: nothing listens there
-    engine = Engine.open({ ...engineTestOptions('down'), redisUrl: 'redis://127.0.0.1:1' }, createLogger({ level: 'silent' }), { failFast: true });
-    const app = createApp({ engine, principals: PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test'), log: createLogger({ level: 'silent' }), rateLimitPerMinute: 0 });
+    engine = Engine.open({ ...engineTestOptions('down'), redisUrl: 'redis://127.0.0.1:1' }, createLogger({ level: 'silent' }), {
+      failFast: true,
+    });
+    const app = createApp({
+      engine,
+      principals: PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test'),
+      log: createLogger({ level: 'silent' }),
+      rateLimitPerMinute: 0,
+    });
     server = await new Promise((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });

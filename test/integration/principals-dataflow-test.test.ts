@@ -14,10 +14,15 @@ beforeAll(async () => {
   upstream = createServer((req, res) => {
     seenKeys.push(String(req.headers['idempotency-key']));
     let body = '';
-    req.on('data', (c) => { body += c; });
+    req.on('data', (c) => {
+      body += c;
+    });
     req.on('end', () => {
       const input = JSON.parse(body || 'null');
-      if (input?.fail) { res.writeHead(400, { 'content-type': 'application/json' }); return res.end('{"error":"nope"}'); }
+      if (input?.fail) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        return res.end('{"error":"nope"}');
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ doubled: (input?.n ?? 0) * 2 }));
     });
@@ -76,7 +81,10 @@ describe('POST /api/dataflows/{name}/test', () => {
   });
 
   it('starts a run of a workflow dataflow and returns its id and final model', async () => {
-    await h.saveWorkflow({ name: 'df-target', stages: [{ id: 's', name: 'S', steps: [{ id: 'x', type: 'updateModelField', field: 'seen', value: true }] }] });
+    await h.saveWorkflow({
+      name: 'df-target',
+      stages: [{ id: 's', name: 'S', steps: [{ id: 'x', type: 'updateModelField', field: 'seen', value: true }] }],
+    });
     await h.api('PUT', '/api/dataflows/child-flow', { kind: 'workflow', workflow: 'df-target' });
     const res = await h.api('POST', '/api/dataflows/child-flow/test', { input: { a: 1 } });
     expect(res.status).toBe(200);

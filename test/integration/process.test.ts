@@ -15,7 +15,14 @@ const children: ChildProcess[] = [];
 function run(entry: string, args: string[], env: Record<string, string>): Proc {
   const prefix = uniquePrefix('proc');
   prefixes.push(prefix);
-  const p = spawnTs(entry, args, { REDIS_URL: testRedisUrl(), STAGEFLOW_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'info', STAGEFLOW_API_KEYS: '', ...env });
+  const p = spawnTs(entry, args, {
+    REDIS_URL: testRedisUrl(),
+    STAGEFLOW_PREFIX: prefix,
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    STAGEFLOW_API_KEYS: '',
+    ...env,
+  });
   children.push(p.child);
   return { ...p, waitForLine: (pred, ms = 40_000) => p.waitForLine(pred, ms) };
 }
@@ -39,7 +46,8 @@ describe('npm start', () => {
     const flows = await (await fetch(`${base}/api/dataflows`, { headers: auth })).json();
     expect(flows.items.map((d: any) => d.name)).toEqual(expect.arrayContaining(['echo', 'create-order']));
     const started = await fetch(`${base}/api/workflows/order-triage/runs?wait=10000`, {
-      method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
       body: JSON.stringify({ model: { amount: 2500, priority: 'urgent' } }),
     });
     const runBody = await started.json();
@@ -49,7 +57,8 @@ describe('npm start', () => {
     // every step line carries its run, step, seq and attempt; run-level lines their run and seq
     const stepLines = app.lines.filter((l) => l.msg === 'step committed');
     expect(stepLines.length).toBeGreaterThanOrEqual(5);
-    for (const l of stepLines) expect(l).toMatchObject({ runId: runBody.id, stepId: expect.any(String), seq: expect.any(Number), attempt: 1 });
+    for (const l of stepLines)
+      expect(l).toMatchObject({ runId: runBody.id, stepId: expect.any(String), seq: expect.any(Number), attempt: 1 });
     expect(app.lines.find((l) => l.msg === 'run started')).toMatchObject({ runId: runBody.id, seq: 0, stepId: 'mark-received' });
     app.child.kill('SIGTERM');
     expect(await app.exited).toBe(0);
@@ -93,7 +102,10 @@ describe('npm run worker', () => {
 /** pids of redis-server processes whose command line names `port`. */
 function redisServersOn(port: number): number[] {
   const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => /redis-server/.test(l) && new RegExp(`(:|--port )${port}\\b`).test(l)).map((l) => Number(l.trim().split(/\s+/)[0]));
+  return out
+    .split('\n')
+    .filter((l) => /redis-server/.test(l) && new RegExp(`(:|--port )${port}\\b`).test(l))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
 describe('Redis that does not answer at start', () => {
@@ -122,7 +134,14 @@ describe('Redis that does not answer at start', () => {
         expect(waits.every((l) => typeof l.tries === 'number')).toBe(true);
       }
 
-      server = await startRedisServer({ bin: findExecutable('redis-server')!, port, dir: path.join(dataDir, 'redis'), logFile: path.join(dataDir, 'redis.log'), extraArgs: ['--appendonly', 'no'], detached: false });
+      server = await startRedisServer({
+        bin: findExecutable('redis-server')!,
+        port,
+        dir: path.join(dataDir, 'redis'),
+        logFile: path.join(dataDir, 'redis.log'),
+        extraArgs: ['--appendonly', 'no'],
+        detached: false,
+      });
       await procs[0]!.waitForLine((l) => l.msg === 'step worker started');
       await procs[1]!.waitForLine((l) => typeof l.port === 'number' && l.role === 'api');
       await procs[2]!.waitForLine((l) => typeof l.port === 'number' && l.role === 'all');
@@ -140,7 +159,11 @@ describe('Redis that does not answer at start', () => {
   it('a process stopped while it waits for Redis exits at once with 0', async () => {
     const port = await freePort();
     const dataDir = mkdtempSync(path.join(tmpdir(), 'sf-nospawn-'));
-    const w = run('workers/worker.ts', [], { REDIS_URL: `redis://127.0.0.1:${port}`, STAGEFLOW_API_KEYS: keys, STAGEFLOW_DATA_DIR: dataDir });
+    const w = run('workers/worker.ts', [], {
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      STAGEFLOW_API_KEYS: keys,
+      STAGEFLOW_DATA_DIR: dataDir,
+    });
     try {
       await w.waitForLine((l) => /redis does not answer; waiting/.test(l.msg ?? ''));
       const t0 = Date.now();

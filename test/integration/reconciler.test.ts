@@ -52,10 +52,23 @@ describe('reconciler', () => {
 describe('reconciler and waiting runs', () => {
   const ask = (name: string, extra: Record<string, unknown> = {}) => ({
     name,
-    stages: [{ id: 'a', name: 'A', steps: [
-      { id: 'q', type: 'getUserConfirmation', confirmationField: 'answer', options: ['yes', 'no'], routing: ['role:manager'], ...extra },
-      { id: 'after', type: 'updateModelField', field: 'after', value: true },
-    ] }],
+    stages: [
+      {
+        id: 'a',
+        name: 'A',
+        steps: [
+          {
+            id: 'q',
+            type: 'getUserConfirmation',
+            confirmationField: 'answer',
+            options: ['yes', 'no'],
+            routing: ['role:manager'],
+            ...extra,
+          },
+          { id: 'after', type: 'updateModelField', field: 'after', value: true },
+        ],
+      },
+    ],
   });
 
   it('resumes a confirmation whose answer was recorded but never acted on (a crash between the two)', async () => {
@@ -66,7 +79,11 @@ describe('reconciler and waiting runs', () => {
       const run = await h.start('recon-ask', { model: {} }, '?wait=5000');
       expect(run.status).toBe('waiting');
       // what resolve-wait.lua leaves behind when the process dies before the resume
-      await h.engine.redis.hset(h.engine.keys.run(run.id), 'resolution', JSON.stringify({ seq: run.seq, option: 'yes', by: 'ann', at: new Date().toISOString() }));
+      await h.engine.redis.hset(
+        h.engine.keys.run(run.id),
+        'resolution',
+        JSON.stringify({ seq: run.seq, option: 'yes', by: 'ann', at: new Date().toISOString() }),
+      );
       const report = await worker.startReconciler().reconcileOnce();
       expect(report.resumed).toBe(1);
       const done = await h.waitFor(run.id, (r) => r.status === 'completed');

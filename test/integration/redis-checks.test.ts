@@ -25,7 +25,13 @@ afterAll(async () => {
 });
 
 function worker(url: string, entry = 'workers/worker.ts', args: string[] = []): Proc {
-  const p = spawnTs(entry, args, { REDIS_URL: url, STAGEFLOW_PREFIX: uniquePrefix('chk'), LOG_LEVEL: 'info', STAGEFLOW_API_KEYS: '', PORT: '0' });
+  const p = spawnTs(entry, args, {
+    REDIS_URL: url,
+    STAGEFLOW_PREFIX: uniquePrefix('chk'),
+    LOG_LEVEL: 'info',
+    STAGEFLOW_API_KEYS: '',
+    PORT: '0',
+  });
   procs.push(p);
   return p;
 }
@@ -60,7 +66,9 @@ describe('start-up checks', () => {
     const r = await fatal(worker(node.url));
     expect(r.code).toBe(1);
     expect(r.ms).toBeLessThan(10_000);
-    expect(r.line.err).toMatch(/is a Redis Cluster node, and stageflow does not run on Redis Cluster: point REDIS_URL at a standalone Redis/);
+    expect(r.line.err).toMatch(
+      /is a Redis Cluster node, and stageflow does not run on Redis Cluster: point REDIS_URL at a standalone Redis/,
+    );
   });
 
   it('refuses a wrong or missing password, saying where it goes', async () => {
@@ -113,7 +121,9 @@ describe('a running worker on a read-only replica (a failover left it there)', (
     const lines = p.rawLines() - lines0;
     const cpuShare = (cpu() - cpu0) / 10;
     const errors = p.lines.filter((l) => l.level >= 40).length;
-    process.stdout.write(`[figure] worker on a read-only replica: ${lines} log lines in the 10 s after start (${p.rawLines()} since spawn, ${errors} warn/error), CPU ${(cpuShare * 100).toFixed(1)}%\n`);
+    process.stdout.write(
+      `[figure] worker on a read-only replica: ${lines} log lines in the 10 s after start (${p.rawLines()} since spawn, ${errors} warn/error), CPU ${(cpuShare * 100).toFixed(1)}%\n`,
+    );
     expect(p.lines.some((l) => l.kind === 'READONLY')).toBe(true);
     expect(lines).toBeLessThan(20);
     expect(p.rawLines()).toBeLessThan(40);

@@ -26,7 +26,13 @@ const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 const WHO = ['admin', 'designer', 'operator', 'blindOperator', 'allowed', 'other', 'none'] as const;
 type Who = (typeof WHO)[number];
 const PRINCIPAL: Record<Who, string | undefined> = {
-  admin: 'admin', designer: 'dana', operator: 'opal', blindOperator: 'user-1', allowed: 'allowed-user', other: 'other-user', none: undefined,
+  admin: 'admin',
+  designer: 'dana',
+  operator: 'opal',
+  blindOperator: 'user-1',
+  allowed: 'allowed-user',
+  other: 'other-user',
+  none: undefined,
 };
 
 const OPEN = 'open-wf';
@@ -46,18 +52,39 @@ function definition(name: Wf) {
     name,
     title: restricted ? 'Restricted' : 'Open',
     ...(restricted
-      ? { restrictAccess: true, access: { read: ['role:auditor'], start: ['allowed-user'], confirm: ['allowed-user'], operate: ['allowed-user'] } }
+      ? {
+          restrictAccess: true,
+          access: { read: ['role:auditor'], start: ['allowed-user'], confirm: ['allowed-user'], operate: ['allowed-user'] },
+        }
       : {}),
     stages: [
-      { id: 'main', name: 'Main', steps: [
-        { id: 'route', type: 'switchCase', sourceField: 'mode', cases: [
-          { value: 'wait', steps: [
-            { id: 'decide', type: 'getUserConfirmation', confirmationField: 'decision', options: ['approve', 'reject'],
-              routing: restricted ? ROUTING_RESTRICTED : ROUTING_OPEN, timeoutMs: 3_600_000 },
-          ] },
-          { value: 'draft', steps: [{ id: 'back', type: 'resetToDraft' }] },
-        ] },
-      ] },
+      {
+        id: 'main',
+        name: 'Main',
+        steps: [
+          {
+            id: 'route',
+            type: 'switchCase',
+            sourceField: 'mode',
+            cases: [
+              {
+                value: 'wait',
+                steps: [
+                  {
+                    id: 'decide',
+                    type: 'getUserConfirmation',
+                    confirmationField: 'decision',
+                    options: ['approve', 'reject'],
+                    routing: restricted ? ROUTING_RESTRICTED : ROUTING_OPEN,
+                    timeoutMs: 3_600_000,
+                  },
+                ],
+              },
+              { value: 'draft', steps: [{ id: 'back', type: 'resetToDraft' }] },
+            ],
+          },
+        ],
+      },
     ],
   };
 }
@@ -166,7 +193,8 @@ const fresh = (mode: Mode) => async (wf: Wf) => {
 const ROWS: Row[] = [
   {
     name: 'PUT /api/workflows/:name (same content: 200 unchanged)',
-    open: designers(200), restricted: designers(200),
+    open: designers(200),
+    restricted: designers(200),
     req: (t) => ({ method: 'PUT', path: `/api/workflows/${t.wf}`, body: definition(t.wf as Wf) }),
   },
   {
@@ -174,22 +202,34 @@ const ROWS: Row[] = [
     open: anyKey(200),
     // designers read every definition, restricted or not
     restricted: [200, 200, 200, 404, 200, 404, 401],
-    req: (t) => ({ method: 'GET', path: `/api/workflows/${t.wf}` }), ghost: true,
+    req: (t) => ({ method: 'GET', path: `/api/workflows/${t.wf}` }),
+    ghost: true,
   },
   {
     name: 'GET /api/workflows/:name?version=1',
-    open: anyKey(200), restricted: [200, 200, 200, 404, 200, 404, 401],
-    req: (t) => ({ method: 'GET', path: `/api/workflows/${t.wf}?version=1` }), ghost: true,
+    open: anyKey(200),
+    restricted: [200, 200, 200, 404, 200, 404, 401],
+    req: (t) => ({ method: 'GET', path: `/api/workflows/${t.wf}?version=1` }),
+    ghost: true,
   },
   {
     name: 'GET /api/workflows/:name/versions',
-    open: anyKey(200), restricted: [200, 200, 200, 404, 200, 404, 401],
-    req: (t) => ({ method: 'GET', path: `/api/workflows/${t.wf}/versions` }), ghost: true,
+    open: anyKey(200),
+    restricted: [200, 200, 200, 404, 200, 404, 401],
+    req: (t) => ({ method: 'GET', path: `/api/workflows/${t.wf}/versions` }),
+    ghost: true,
   },
-  { name: 'GET /api/workflows', global: true, open: anyKey(200), restricted: anyKey(200), req: () => ({ method: 'GET', path: '/api/workflows' }) },
+  {
+    name: 'GET /api/workflows',
+    global: true,
+    open: anyKey(200),
+    restricted: anyKey(200),
+    req: () => ({ method: 'GET', path: '/api/workflows' }),
+  },
   {
     name: 'POST /api/workflows/validate',
-    open: anyKey(200), restricted: anyKey(200),
+    open: anyKey(200),
+    restricted: anyKey(200),
     req: (t) => ({ method: 'POST', path: '/api/workflows/validate', body: definition(t.wf as Wf) }),
   },
   {
@@ -198,22 +238,52 @@ const ROWS: Row[] = [
     // designer: it reads the restricted definition (GET and the list show it), so the workflow
     // exists for it: "may read but not act" → 403, not 404 (was 404 before 27ba431).
     restricted: [201, 403, 403, 404, 201, 404, 401],
-    req: (t) => ({ method: 'POST', path: `/api/workflows/${t.wf}/runs`, body: { model: { mode: 'fail' } } }), ghost: true,
-  },
-  { name: 'GET /api/runs/:id', open: anyKey(200), restricted: restrictedRead, req: (t) => ({ method: 'GET', path: `/api/runs/${t.runId}` }), ghost: true },
-  { name: 'GET /api/runs/:id/history', open: anyKey(200), restricted: restrictedRead, req: (t) => ({ method: 'GET', path: `/api/runs/${t.runId}/history` }), ghost: true },
-  { name: 'GET /api/runs?workflow=', open: anyKey(200), restricted: anyKey(200), req: (t) => ({ method: 'GET', path: `/api/runs?workflow=${t.wf}` }) },
-  {
-    name: 'POST /api/runs/:id/cancel (waiting run)', open: openOperate, restricted: restrictedOperate, fresh: fresh('wait'),
-    req: (t) => ({ method: 'POST', path: `/api/runs/${t.runId}/cancel` }), ghost: true,
+    req: (t) => ({ method: 'POST', path: `/api/workflows/${t.wf}/runs`, body: { model: { mode: 'fail' } } }),
+    ghost: true,
   },
   {
-    name: 'POST /api/runs/:id/retry (failed run)', open: openOperate, restricted: restrictedOperate, fresh: fresh('fail'),
-    req: (t) => ({ method: 'POST', path: `/api/runs/${t.runId}/retry`, body: {} }), ghost: true,
+    name: 'GET /api/runs/:id',
+    open: anyKey(200),
+    restricted: restrictedRead,
+    req: (t) => ({ method: 'GET', path: `/api/runs/${t.runId}` }),
+    ghost: true,
   },
   {
-    name: 'POST /api/runs/:id/submit (draft started by admin)', open: openOperate, restricted: restrictedOperate, fresh: fresh('draft'),
-    req: (t) => ({ method: 'POST', path: `/api/runs/${t.runId}/submit`, body: {} }), ghost: true,
+    name: 'GET /api/runs/:id/history',
+    open: anyKey(200),
+    restricted: restrictedRead,
+    req: (t) => ({ method: 'GET', path: `/api/runs/${t.runId}/history` }),
+    ghost: true,
+  },
+  {
+    name: 'GET /api/runs?workflow=',
+    open: anyKey(200),
+    restricted: anyKey(200),
+    req: (t) => ({ method: 'GET', path: `/api/runs?workflow=${t.wf}` }),
+  },
+  {
+    name: 'POST /api/runs/:id/cancel (waiting run)',
+    open: openOperate,
+    restricted: restrictedOperate,
+    fresh: fresh('wait'),
+    req: (t) => ({ method: 'POST', path: `/api/runs/${t.runId}/cancel` }),
+    ghost: true,
+  },
+  {
+    name: 'POST /api/runs/:id/retry (failed run)',
+    open: openOperate,
+    restricted: restrictedOperate,
+    fresh: fresh('fail'),
+    req: (t) => ({ method: 'POST', path: `/api/runs/${t.runId}/retry`, body: {} }),
+    ghost: true,
+  },
+  {
+    name: 'POST /api/runs/:id/submit (draft started by admin)',
+    open: openOperate,
+    restricted: restrictedOperate,
+    fresh: fresh('draft'),
+    req: (t) => ({ method: 'POST', path: `/api/runs/${t.runId}/submit`, body: {} }),
+    ghost: true,
   },
   {
     // Whoever started a run may resubmit its draft even without the operator role.
@@ -234,36 +304,86 @@ const ROWS: Row[] = [
     // restricted: only the confirm list (allowed-user) and admin; the operator reads but may not answer (403)
     restricted: [200, 404, 403, 404, 200, 404, 401],
     fresh: fresh('wait'),
-    req: (t) => ({ method: 'POST', path: `/api/runs/${t.runId}/confirm`, body: { option: 'approve' } }), ghost: true,
+    req: (t) => ({ method: 'POST', path: `/api/runs/${t.runId}/confirm`, body: { option: 'approve' } }),
+    ghost: true,
   },
   { name: 'GET /api/tasks', global: true, open: anyKey(200), restricted: anyKey(200), req: () => ({ method: 'GET', path: '/api/tasks' }) },
-  { name: 'GET /api/entries/:id', open: anyKey(200), restricted: restrictedRead, req: (t) => ({ method: 'GET', path: `/api/entries/${t.entryId}` }), ghost: true },
   {
-    name: 'PUT /api/dataflows/:name (same content: 200)', global: true, open: designers(200), restricted: designers(200),
+    name: 'GET /api/entries/:id',
+    open: anyKey(200),
+    restricted: restrictedRead,
+    req: (t) => ({ method: 'GET', path: `/api/entries/${t.entryId}` }),
+    ghost: true,
+  },
+  {
+    name: 'PUT /api/dataflows/:name (same content: 200)',
+    global: true,
+    open: designers(200),
+    restricted: designers(200),
     req: () => ({ method: 'PUT', path: '/api/dataflows/echo', body: DATAFLOW }),
   },
-  { name: 'GET /api/dataflows/:name', global: true, open: designers(200), restricted: designers(200), req: () => ({ method: 'GET', path: '/api/dataflows/echo' }) },
-  { name: 'GET /api/dataflows', global: true, open: designers(200), restricted: designers(200), req: () => ({ method: 'GET', path: '/api/dataflows' }) },
   {
-    name: 'PUT /api/templates/:name (existing: 200)', global: true, open: designers(200), restricted: designers(200),
+    name: 'GET /api/dataflows/:name',
+    global: true,
+    open: designers(200),
+    restricted: designers(200),
+    req: () => ({ method: 'GET', path: '/api/dataflows/echo' }),
+  },
+  {
+    name: 'GET /api/dataflows',
+    global: true,
+    open: designers(200),
+    restricted: designers(200),
+    req: () => ({ method: 'GET', path: '/api/dataflows' }),
+  },
+  {
+    name: 'PUT /api/templates/:name (existing: 200)',
+    global: true,
+    open: designers(200),
+    restricted: designers(200),
     req: () => ({ method: 'PUT', path: '/api/templates/greeting', body: TEMPLATE }),
   },
-  { name: 'GET /api/templates/:name', global: true, open: anyKey(200), restricted: anyKey(200), req: () => ({ method: 'GET', path: '/api/templates/greeting' }) },
-  { name: 'GET /api/templates', global: true, open: anyKey(200), restricted: anyKey(200), req: () => ({ method: 'GET', path: '/api/templates' }) },
-  { name: 'GET /api/me/notifications', global: true, open: anyKey(200), restricted: anyKey(200), req: () => ({ method: 'GET', path: '/api/me/notifications' }) },
   {
-    name: 'POST /api/me/notifications/:id/read (no such item)', global: true, open: anyKey(404), restricted: anyKey(404),
+    name: 'GET /api/templates/:name',
+    global: true,
+    open: anyKey(200),
+    restricted: anyKey(200),
+    req: () => ({ method: 'GET', path: '/api/templates/greeting' }),
+  },
+  {
+    name: 'GET /api/templates',
+    global: true,
+    open: anyKey(200),
+    restricted: anyKey(200),
+    req: () => ({ method: 'GET', path: '/api/templates' }),
+  },
+  {
+    name: 'GET /api/me/notifications',
+    global: true,
+    open: anyKey(200),
+    restricted: anyKey(200),
+    req: () => ({ method: 'GET', path: '/api/me/notifications' }),
+  },
+  {
+    name: 'POST /api/me/notifications/:id/read (no such item)',
+    global: true,
+    open: anyKey(404),
+    restricted: anyKey(404),
     req: () => ({ method: 'POST', path: '/api/me/notifications/no-such-item/read' }),
   },
   {
-    name: 'GET /admin/queues (JSON client)', global: true,
-    open: [200, 403, 403, 403, 403, 403, 401], restricted: [200, 403, 403, 403, 403, 403, 401],
+    name: 'GET /admin/queues (JSON client)',
+    global: true,
+    open: [200, 403, 403, 403, 403, 403, 401],
+    restricted: [200, 403, 403, 403, 403, 403, 401],
     req: () => ({ method: 'GET', path: '/admin/queues', headers: { accept: 'application/json' } }),
   },
   {
     // A metrics token is configured: API keys (even admin's) are not it.
-    name: 'GET /metrics (token configured, API key sent)', global: true,
-    open: [401, 401, 401, 401, 401, 401, 401], restricted: [401, 401, 401, 401, 401, 401, 401],
+    name: 'GET /metrics (token configured, API key sent)',
+    global: true,
+    open: [401, 401, 401, 401, 401, 401, 401],
+    restricted: [401, 401, 401, 401, 401, 401, 401],
     req: () => ({ method: 'GET', path: '/metrics' }),
   },
 ];
@@ -277,10 +397,18 @@ interface Cell {
 }
 
 const CELLS: Cell[] = ROWS.flatMap((row) =>
-  (row.global ? ([['any', row.open]] as const) : ([[OPEN, row.open], [RESTRICTED, row.restricted]] as const)).flatMap(([scope, statuses]) =>
+  (row.global
+    ? ([['any', row.open]] as const)
+    : ([
+        [OPEN, row.open],
+        [RESTRICTED, row.restricted],
+      ] as const)
+  ).flatMap(([scope, statuses]) =>
     WHO.flatMap((who, i) => {
       const status = statuses[i];
-      return status === null || status === undefined ? [] : [{ label: `${scope} · ${row.name} · ${who} → ${status}`, row, scope, who, status }];
+      return status === null || status === undefined
+        ? []
+        : [{ label: `${scope} · ${row.name} · ${who} → ${status}`, row, scope, who, status }];
     }),
   ),
 );
@@ -289,7 +417,10 @@ const GHOST: Target = { wf: 'ghost-wf', runId: randomUUID(), entryId: 'ghost-ent
 
 /** A problem's detail with the ids of the request replaced, to compare a hidden thing's 404 with a missing one's. */
 function normalized(res: Res, t: Target) {
-  const detail = String(res.body?.detail ?? '').replaceAll(t.runId, '<run>').replaceAll(t.entryId, '<entry>').replaceAll(t.wf, '<workflow>');
+  const detail = String(res.body?.detail ?? '')
+    .replaceAll(t.runId, '<run>')
+    .replaceAll(t.entryId, '<entry>')
+    .replaceAll(t.wf, '<workflow>');
   return { status: res.status, title: res.body?.title, detail, errors: res.body?.errors };
 }
 
@@ -312,49 +443,70 @@ describe('role matrix: every endpoint × caller × open/restricted workflow', ()
     expect(CELLS.length).toBeGreaterThanOrEqual(280);
   });
 
-  for (const cell of CELLS) it(cell.label, async () => {
-    const base: Target = cell.scope === 'any' ? shared[OPEN] : shared[cell.scope];
-    const target: Target = { ...base, ...(cell.row.fresh && cell.scope !== 'any' ? await cell.row.fresh(cell.scope, cell.who) : {}) };
-    const req = cell.row.req(target);
-    const res = await call(cell.who, req);
-    expect(res.status, show(res)).toBe(cell.status);
+  for (const cell of CELLS)
+    it(cell.label, async () => {
+      const base: Target = cell.scope === 'any' ? shared[OPEN] : shared[cell.scope];
+      const target: Target = { ...base, ...(cell.row.fresh && cell.scope !== 'any' ? await cell.row.fresh(cell.scope, cell.who) : {}) };
+      const req = cell.row.req(target);
+      const res = await call(cell.who, req);
+      expect(res.status, show(res)).toBe(cell.status);
 
-    if (res.status >= 400) {
-      expect(res.headers.get('content-type'), show(res)).toMatch(/^application\/problem\+json/);
-      expect(res.body).toMatchObject({ status: res.status, title: expect.any(String) });
-      expect(res.text).not.toMatch(/\bat [^\s]+ \(|node_modules|\.ts:\d+/); // no stack traces
-    }
-    if (res.status === 401) expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
-    if (cell.who === 'none') {
-      // a key nobody holds is no better than none
-      const bad = await call('badKey', req);
-      expect(bad.status, show(bad)).toBe(401);
-    }
-    if (cell.status === 404 && cell.row.ghost && cell.scope === RESTRICTED) {
-      // "as if it did not exist": the same answer as for a workflow, run or entry that does not exist
-      const ghost = await call(cell.who, cell.row.req(GHOST));
-      expect(normalized(res, target)).toEqual(normalized(ghost, GHOST));
-      expect(res.text).not.toContain('mode'); // nothing of the run's model
-    }
-  });
+      if (res.status >= 400) {
+        expect(res.headers.get('content-type'), show(res)).toMatch(/^application\/problem\+json/);
+        expect(res.body).toMatchObject({ status: res.status, title: expect.any(String) });
+        expect(res.text).not.toMatch(/\bat [^\s]+ \(|node_modules|\.ts:\d+/); // no stack traces
+      }
+      if (res.status === 401) expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
+      if (cell.who === 'none') {
+        // a key nobody holds is no better than none
+        const bad = await call('badKey', req);
+        expect(bad.status, show(bad)).toBe(401);
+      }
+      if (cell.status === 404 && cell.row.ghost && cell.scope === RESTRICTED) {
+        // "as if it did not exist": the same answer as for a workflow, run or entry that does not exist
+        const ghost = await call(cell.who, cell.row.req(GHOST));
+        expect(normalized(res, target)).toEqual(normalized(ghost, GHOST));
+        expect(res.text).not.toContain('mode'); // nothing of the run's model
+      }
+    });
 });
 
 // ---------------------------------------------------------------------------------------------
 
 /** Who may read runs of the restricted workflow, see it in the workflow list, and see its tasks. */
 const READS_RESTRICTED_RUNS: Record<Exclude<Who, 'none'>, boolean> = {
-  admin: true, designer: false, operator: true, blindOperator: false, allowed: true, other: false,
+  admin: true,
+  designer: false,
+  operator: true,
+  blindOperator: false,
+  allowed: true,
+  other: false,
 };
 const LISTS_RESTRICTED_WORKFLOW: Record<Exclude<Who, 'none'>, boolean> = {
-  admin: true, designer: true, operator: true, blindOperator: false, allowed: true, other: false,
+  admin: true,
+  designer: true,
+  operator: true,
+  blindOperator: false,
+  allowed: true,
+  other: false,
 };
 /** Tasks need the confirm right and routing: other-user is routed but not in the confirm list. */
 const RESTRICTED_TASKS: Record<Exclude<Who, 'none'>, boolean> = {
-  admin: true, designer: false, operator: false, blindOperator: false, allowed: true, other: false,
+  admin: true,
+  designer: false,
+  operator: false,
+  blindOperator: false,
+  allowed: true,
+  other: false,
 };
 /** Open tasks: routed callers (role:admin, role:designer, role:operator, allowed-user). */
 const OPEN_TASKS: Record<Exclude<Who, 'none'>, boolean> = {
-  admin: true, designer: true, operator: true, blindOperator: true, allowed: true, other: false,
+  admin: true,
+  designer: true,
+  operator: true,
+  blindOperator: true,
+  allowed: true,
+  other: false,
 };
 const CALLERS = WHO.filter((w): w is Exclude<Who, 'none'> => w !== 'none');
 
@@ -368,7 +520,10 @@ describe('lists never leak what the caller may not read', () => {
       for (const wf of WORKFLOWS) await startRun(wf, (['wait', 'fail', 'draft'] as const)[i % 3]!);
     }
     // Every run in the store, by workflow (admin sees all).
-    for (const [wf, ids] of [[OPEN, openIds], [RESTRICTED, restrictedIds]] as const) {
+    for (const [wf, ids] of [
+      [OPEN, openIds],
+      [RESTRICTED, restrictedIds],
+    ] as const) {
       const res = await call('admin', { method: 'GET', path: `/api/runs?workflow=${wf}&limit=500` });
       for (const r of res.body.items) ids.add(r.id);
     }
@@ -381,7 +536,10 @@ describe('lists never leak what the caller may not read', () => {
     const cursors: string[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < 1000; page++) {
-      const res = await call(who, { method: 'GET', path: `/api/runs?${query}${query ? '&' : ''}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}` });
+      const res = await call(who, {
+        method: 'GET',
+        path: `/api/runs?${query}${query ? '&' : ''}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+      });
       expect(res.status, show(res)).toBe(200);
       expect(res.body.items.length).toBeLessThanOrEqual(limit);
       ids.push(...res.body.items.map((r: any) => r.id));
@@ -393,7 +551,14 @@ describe('lists never leak what the caller may not read', () => {
     throw new Error('paging did not end');
   }
 
-  const QUERIES = ['', `workflow=${RESTRICTED}`, `workflow=${OPEN}`, 'status=waiting', `workflow=${RESTRICTED}&status=draft`, 'status=failed'];
+  const QUERIES = [
+    '',
+    `workflow=${RESTRICTED}`,
+    `workflow=${OPEN}`,
+    'status=waiting',
+    `workflow=${RESTRICTED}&status=draft`,
+    'status=failed',
+  ];
 
   it.each(CALLERS)('GET /api/runs for %s: with and without filters, in pages of 1, 2 and 5', async (who) => {
     const reads = READS_RESTRICTED_RUNS[who];
@@ -415,7 +580,11 @@ describe('lists never leak what the caller may not read', () => {
         expect(paged.ids, `${who} ${query} limit=${limit}`).toEqual(expected);
         expect(new Set(paged.ids).size).toBe(paged.ids.length);
         // a cursor is a run id: it must not name a run the caller may not see
-        if (!reads) expect(paged.cursors.filter((c) => restrictedIds.has(c)), `${who} ${query} limit=${limit}`).toEqual([]);
+        if (!reads)
+          expect(
+            paged.cursors.filter((c) => restrictedIds.has(c)),
+            `${who} ${query} limit=${limit}`,
+          ).toEqual([]);
       }
     }
     if (reads) {
@@ -444,13 +613,20 @@ describe('lists never leak what the caller may not read', () => {
 
   it('a restricted entry cannot be read through a run of another workflow', async () => {
     // allowed-user keeps something in an entry of the restricted workflow…
-    const secret = await startRun(RESTRICTED, 'fail', 'allowed', { entryId: 'payroll-2026', model: { mode: 'fail', salary: 'SECRET-93000' } });
+    const secret = await startRun(RESTRICTED, 'fail', 'allowed', {
+      entryId: 'payroll-2026',
+      model: { mode: 'fail', salary: 'SECRET-93000' },
+    });
     expect(secret.entry.id).toBe('payroll-2026');
     expect((await call('other', { method: 'GET', path: '/api/entries/payroll-2026' })).status).toBe(404);
     // …and other-user starts the open workflow on that entry id: the new run would begin from the
     // saved entry's model (merge patch), handing its content to anyone who may read open runs.
     const before = (await call('admin', { method: 'GET', path: `/api/runs?workflow=${OPEN}&limit=500` })).body.items.length;
-    const res = await call('other', { method: 'POST', path: `/api/workflows/${OPEN}/runs`, body: { entryId: 'payroll-2026', model: { mode: 'fail' } } });
+    const res = await call('other', {
+      method: 'POST',
+      path: `/api/workflows/${OPEN}/runs`,
+      body: { entryId: 'payroll-2026', model: { mode: 'fail' } },
+    });
     // Refused (4xx) with no run; before 27ba431 this answered 201 with model {"salary":"SECRET-93000", …}.
     expect(res.text).not.toContain('SECRET-93000');
     expect(res.status, show(res)).toBeGreaterThanOrEqual(400);
@@ -465,7 +641,11 @@ describe('lists never leak what the caller may not read', () => {
     // the open workflow on the restricted entry copies the entry's model into an open run that every
     // key may read, and an updateModel step there would write the restricted entry.
     const before = (await call('admin', { method: 'GET', path: `/api/runs?workflow=${OPEN}&limit=500` })).body.items.length;
-    const res = await call('operator', { method: 'POST', path: `/api/workflows/${OPEN}/runs`, body: { entryId: 'payroll-2027', model: { mode: 'fail' } } });
+    const res = await call('operator', {
+      method: 'POST',
+      path: `/api/workflows/${OPEN}/runs`,
+      body: { entryId: 'payroll-2027', model: { mode: 'fail' } },
+    });
     // Entries belong to the workflow that created them: a reader gets 409, not the entry's data.
     expect(res.status, show(res)).toBe(409);
     const stranger = await call('other', { method: 'POST', path: `/api/workflows/${OPEN}/runs`, body: { entryId: 'payroll-2027' } });
@@ -503,7 +683,12 @@ describe('Bull Board: admin only, by bearer key or sign-in cookie', () => {
 
   it('sign-in: only an admin key sets the HttpOnly SameSite=Strict cookie, and the cookie opens the board', async () => {
     const login = (key: string) =>
-      fetch(`${h.base}/admin/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ key }) });
+      fetch(`${h.base}/admin/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ key }),
+      });
     expect((await fetch(`${h.base}/admin/login`)).status).toBe(200);
     const wrong = await login('not-a-key-0123456789');
     expect(wrong.status).toBe(401);
@@ -566,7 +751,10 @@ describe('Bull Board: admin only, by bearer key or sign-in cookie', () => {
     expect(cookie).not.toBe('');
     // `Origin: null` (sandboxed frames, some redirects) and an Origin/Referer that is not a URL
     // made the guard's `new URL(origin)` throw → 500 before 27ba431; they must be a plain 403.
-    for (const headers of [{ origin: 'null' }, { referer: 'not a url' }, { origin: `${h.base}.evil.example` }] as Record<string, string>[]) {
+    for (const headers of [{ origin: 'null' }, { referer: 'not a url' }, { origin: `${h.base}.evil.example` }] as Record<
+      string,
+      string
+    >[]) {
       const res = await call('none', { method: 'PUT', path: writePath, headers: { cookie, ...headers } });
       expect.soft(res.status, `${JSON.stringify(headers)} ${show(res)}`).toBe(403);
     }
@@ -579,7 +767,9 @@ describe('/metrics', () => {
     expect(none.status).toBe(401);
     expect(none.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
-    expect((await call('none', { method: 'GET', path: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}x` } })).status).toBe(401);
+    expect((await call('none', { method: 'GET', path: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}x` } })).status).toBe(
+      401,
+    );
     const ok = await call('none', { method: 'GET', path: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toMatch(/^text\/plain/);

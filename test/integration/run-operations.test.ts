@@ -13,10 +13,21 @@ describe('run operations (with a worker)', () => {
     await h.saveWorkflow(linearWorkflow('ops-linear', 4));
     await h.saveWorkflow({
       name: 'ops-switch',
-      stages: [{ id: 'a', name: 'A', steps: [
-        { id: 'prep', type: 'updateModelField', field: 'prepared', value: true },
-        { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'ok', steps: [{ id: 'fine', type: 'updateModelField', field: 'done', value: true }] }] },
-      ] }],
+      stages: [
+        {
+          id: 'a',
+          name: 'A',
+          steps: [
+            { id: 'prep', type: 'updateModelField', field: 'prepared', value: true },
+            {
+              id: 'route',
+              type: 'switchCase',
+              sourceField: 'kind',
+              cases: [{ value: 'ok', steps: [{ id: 'fine', type: 'updateModelField', field: 'done', value: true }] }],
+            },
+          ],
+        },
+      ],
     });
   });
   afterAll(() => h.close());
@@ -58,13 +69,28 @@ describe('run operations (with a worker)', () => {
 
   it('the same Idempotency-Key with the same request in another key order is the same request (200, same run)', async () => {
     const headers = { 'idempotency-key': 'order-8-start' };
-    const first = await h.api('POST', '/api/workflows/ops-linear/runs', '{"model":{"a":1,"b":{"x":1,"y":[1,2]}},"entryId":"order-8"}', headers);
+    const first = await h.api(
+      'POST',
+      '/api/workflows/ops-linear/runs',
+      '{"model":{"a":1,"b":{"x":1,"y":[1,2]}},"entryId":"order-8"}',
+      headers,
+    );
     expect(first.status).toBe(201);
-    const reordered = await h.api('POST', '/api/workflows/ops-linear/runs', '{"entryId":"order-8","model":{"b":{"y":[1,2],"x":1},"a":1}}', headers);
+    const reordered = await h.api(
+      'POST',
+      '/api/workflows/ops-linear/runs',
+      '{"entryId":"order-8","model":{"b":{"y":[1,2],"x":1},"a":1}}',
+      headers,
+    );
     expect(reordered.status).toBe(200);
     expect(reordered.body.id).toBe(first.body.id);
     // a really different body is still refused: array order and values count
-    const different = await h.api('POST', '/api/workflows/ops-linear/runs', '{"entryId":"order-8","model":{"b":{"y":[2,1],"x":1},"a":1}}', headers);
+    const different = await h.api(
+      'POST',
+      '/api/workflows/ops-linear/runs',
+      '{"entryId":"order-8","model":{"b":{"y":[2,1],"x":1},"a":1}}',
+      headers,
+    );
     expect(different.status).toBe(409);
     expect(different.body.errors).toEqual([expect.objectContaining({ path: 'Idempotency-Key' })]);
   });
@@ -120,15 +146,30 @@ describe('run operations (with a worker)', () => {
     await h.saveWorkflow({
       name: 'ops-draft',
       stages: [
-        { id: 'edit', name: 'Edit', steps: [
-          { id: 'stamp', type: 'updateModelField', field: 'stamped', value: true },
-          { id: 'save', type: 'updateModel' },
-          { id: 'scribble', type: 'updateModelField', field: 'scratch', value: 'temporary' },
-        ] },
-        { id: 'check', name: 'Check', steps: [
-          { id: 'ok', type: 'ifCondition', field: 'approved', operator: 'equal', value: true,
-            then: [{ id: 'fin', type: 'finish', outcome: 'approved' }], else: [{ id: 'back', type: 'resetToDraft' }] },
-        ] },
+        {
+          id: 'edit',
+          name: 'Edit',
+          steps: [
+            { id: 'stamp', type: 'updateModelField', field: 'stamped', value: true },
+            { id: 'save', type: 'updateModel' },
+            { id: 'scribble', type: 'updateModelField', field: 'scratch', value: 'temporary' },
+          ],
+        },
+        {
+          id: 'check',
+          name: 'Check',
+          steps: [
+            {
+              id: 'ok',
+              type: 'ifCondition',
+              field: 'approved',
+              operator: 'equal',
+              value: true,
+              then: [{ id: 'fin', type: 'finish', outcome: 'approved' }],
+              else: [{ id: 'back', type: 'resetToDraft' }],
+            },
+          ],
+        },
       ],
     });
     const run = await h.start('ops-draft', { entryId: 'draft-entry-1', model: { title: 'x' } }, '?wait=5000');
@@ -206,9 +247,15 @@ describe('run operations (worker started later)', () => {
   });
 
   it('a run pinned to v1 keeps running v1 after v2 is saved', async () => {
-    await h.saveWorkflow({ name: 'pinned', stages: [{ id: 'a', name: 'A', steps: [{ id: 'v', type: 'updateModelField', field: 'ver', value: 1 }] }] });
+    await h.saveWorkflow({
+      name: 'pinned',
+      stages: [{ id: 'a', name: 'A', steps: [{ id: 'v', type: 'updateModelField', field: 'ver', value: 1 }] }],
+    });
     const r1 = await h.start('pinned', {});
-    const v2 = await h.saveWorkflow({ name: 'pinned', stages: [{ id: 'a', name: 'A', steps: [{ id: 'v', type: 'updateModelField', field: 'ver', value: 2 }] }] });
+    const v2 = await h.saveWorkflow({
+      name: 'pinned',
+      stages: [{ id: 'a', name: 'A', steps: [{ id: 'v', type: 'updateModelField', field: 'ver', value: 2 }] }],
+    });
     expect(v2).toBe(2);
     const r2 = await h.start('pinned', {});
     const w = startWorker();

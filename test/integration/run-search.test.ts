@@ -14,15 +14,22 @@ const ids = async (query: string, who = 'admin') => {
 };
 
 const def = (name: string, extra: Record<string, unknown> = {}) => ({
-  name, ...extra,
+  name,
+  ...extra,
   stages: [
-    { id: 'intake', name: 'Intake', steps: [
-      { id: 'stamp', type: 'updateModelField', field: 'stamped', value: true },
-      { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'ask', steps: [] }] },
-    ] },
-    { id: 'review', name: 'Review', steps: [
-      { id: 'q', type: 'getUserConfirmation', confirmationField: 'ok', options: ['yes', 'no'], routing: ['role:manager'] },
-    ] },
+    {
+      id: 'intake',
+      name: 'Intake',
+      steps: [
+        { id: 'stamp', type: 'updateModelField', field: 'stamped', value: true },
+        { id: 'route', type: 'switchCase', sourceField: 'kind', cases: [{ value: 'ask', steps: [] }] },
+      ],
+    },
+    {
+      id: 'review',
+      name: 'Review',
+      steps: [{ id: 'q', type: 'getUserConfirmation', confirmationField: 'ok', options: ['yes', 'no'], routing: ['role:manager'] }],
+    },
   ],
 });
 
@@ -32,7 +39,8 @@ beforeAll(async () => {
   h = await startHarness();
   await h.saveWorkflow(def('search'));
   await h.saveWorkflow(def('search-hidden', { restrictAccess: true, access: { read: ['role:auditor'] } }));
-  for (let i = 0; i < 4; i++) waiting.push((await h.start('search', { model: { kind: 'ask' }, entryId: i === 0 ? 'order-77' : undefined }, '?wait=5000')).id);
+  for (let i = 0; i < 4; i++)
+    waiting.push((await h.start('search', { model: { kind: 'ask' }, entryId: i === 0 ? 'order-77' : undefined }, '?wait=5000')).id);
   for (let i = 0; i < 3; i++) failed.push((await h.start('search', { model: { kind: 'other' } }, '?wait=5000')).id);
   await h.start('search-hidden', { model: { kind: 'ask' } }, '?wait=5000');
 });
@@ -76,7 +84,16 @@ describe('run search by position', () => {
   });
 
   it('the position index matches every run exactly after racing cancels and step commits', async () => {
-    await h.saveWorkflow({ name: 'search-race', stages: [{ id: 'a', name: 'A', steps: Array.from({ length: 8 }, (_, i) => ({ id: `s${i}`, type: 'updateModelField', field: `f${i}`, value: i })) }] });
+    await h.saveWorkflow({
+      name: 'search-race',
+      stages: [
+        {
+          id: 'a',
+          name: 'A',
+          steps: Array.from({ length: 8 }, (_, i) => ({ id: `s${i}`, type: 'updateModelField', field: `f${i}`, value: i })),
+        },
+      ],
+    });
     const runs: string[] = [];
     for (let i = 0; i < 20; i++) runs.push((await h.start('search-race', { model: {} })).id);
     await Promise.all(runs.filter((_, i) => i % 2).map((id) => h.api('POST', `/api/runs/${id}/cancel`, {})));

@@ -9,7 +9,9 @@ import { startHarness, type Harness } from '../helpers/harness.ts';
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness({ worker: false });
-  expect((await h.api('PUT', '/api/dataflows/known-flow', { name: 'known-flow', kind: 'module', module: 'sleep' })).status).toBeLessThan(300);
+  expect((await h.api('PUT', '/api/dataflows/known-flow', { name: 'known-flow', kind: 'module', module: 'sleep' })).status).toBeLessThan(
+    300,
+  );
   expect((await h.api('PUT', '/api/templates/known-tpl', { body: 'Hello {{ name }}' })).status).toBeLessThan(300);
 });
 afterAll(() => h.close());
@@ -17,16 +19,49 @@ afterAll(() => h.close());
 function definition(name: string, refs: { dataflow: string; template: string; routing: string[]; users: string[]; notifyUsers: string[] }) {
   return {
     name,
-    stages: [{ id: 'a', name: 'A', steps: [
-      { id: 'call', type: 'executeDataflow', dataflow: refs.dataflow, resultField: 'r' },
-      { id: 'tell', type: 'sendTemplatedNotification', template: refs.template, renderType: 'text', channel: 'inbox', users: refs.notifyUsers },
-      { id: 'ask', type: 'getUserConfirmation', confirmationField: 'd', options: ['yes', 'no'], routing: refs.routing, users: refs.users, timeoutMs: 60_000 },
-    ] }],
+    stages: [
+      {
+        id: 'a',
+        name: 'A',
+        steps: [
+          { id: 'call', type: 'executeDataflow', dataflow: refs.dataflow, resultField: 'r' },
+          {
+            id: 'tell',
+            type: 'sendTemplatedNotification',
+            template: refs.template,
+            renderType: 'text',
+            channel: 'inbox',
+            users: refs.notifyUsers,
+          },
+          {
+            id: 'ask',
+            type: 'getUserConfirmation',
+            confirmationField: 'd',
+            options: ['yes', 'no'],
+            routing: refs.routing,
+            users: refs.users,
+            timeoutMs: 60_000,
+          },
+        ],
+      },
+    ],
   };
 }
 
-const unknownRefs = { dataflow: 'ghost-flow', template: 'ghost-tpl', routing: ['ann', 'ghost-router', 'role:nobody-has-this'], users: ['ghost-user', 'bob'], notifyUsers: ['ann', 'someone@example.test', 'ghost-reader'] };
-const knownRefs = { dataflow: 'known-flow', template: 'known-tpl', routing: ['ann', 'role:manager'], users: ['bob'], notifyUsers: ['ann', 'someone@example.test'] };
+const unknownRefs = {
+  dataflow: 'ghost-flow',
+  template: 'ghost-tpl',
+  routing: ['ann', 'ghost-router', 'role:nobody-has-this'],
+  users: ['ghost-user', 'bob'],
+  notifyUsers: ['ann', 'someone@example.test', 'ghost-reader'],
+};
+const knownRefs = {
+  dataflow: 'known-flow',
+  template: 'known-tpl',
+  routing: ['ann', 'role:manager'],
+  users: ['bob'],
+  notifyUsers: ['ann', 'someone@example.test'],
+};
 
 const expected = [
   { path: '$.stages[0].steps[0].dataflow', message: expect.stringMatching(/dataflow "ghost-flow" is not registered/) },

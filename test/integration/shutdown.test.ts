@@ -32,13 +32,21 @@ describe('SIGTERM with a 40 s step in flight', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ worker: false });
-    expect((await h.api('PUT', '/api/dataflows/nap', { name: 'nap', kind: 'module', module: 'sleep', timeoutMs: 120_000 })).status).toBeLessThan(300);
+    expect(
+      (await h.api('PUT', '/api/dataflows/nap', { name: 'nap', kind: 'module', module: 'sleep', timeoutMs: 120_000 })).status,
+    ).toBeLessThan(300);
     await h.saveWorkflow({
       name: 'long-step',
-      stages: [{ id: 'only', name: 'Only', steps: [
-        { id: 'nap', type: 'executeDataflow', dataflow: 'nap', input: 'nap', resultField: 'napped', timeoutMs: 120_000 },
-        { id: 'after', type: 'updateModelField', field: 'done', value: true },
-      ] }],
+      stages: [
+        {
+          id: 'only',
+          name: 'Only',
+          steps: [
+            { id: 'nap', type: 'executeDataflow', dataflow: 'nap', input: 'nap', resultField: 'napped', timeoutMs: 120_000 },
+            { id: 'after', type: 'updateModelField', field: 'done', value: true },
+          ],
+        },
+      ],
     });
   });
   afterAll(() => h.close());
@@ -48,10 +56,14 @@ describe('SIGTERM with a 40 s step in flight', () => {
     procs.push(a);
     const startedA = await a.waitForLine((l) => l.msg === 'step worker started');
     const run = await h.start('long-step', { model: { nap: { ms: 40_000 } } });
-    const jobId = await until('the step to be active in worker A', async () => {
-      const [job] = await h.engine.queue.getJobs(['active']);
-      return job && job.processedBy === startedA.workerId ? job.id : undefined;
-    }, 15_000);
+    const jobId = await until(
+      'the step to be active in worker A',
+      async () => {
+        const [job] = await h.engine.queue.getJobs(['active']);
+        return job && job.processedBy === startedA.workerId ? job.id : undefined;
+      },
+      15_000,
+    );
 
     // B is up before A stops, as in a rolling deploy; it cannot take A's active job.
     const b = spawnTs('workers/worker.ts', [], workerEnv(h));
@@ -62,7 +74,9 @@ describe('SIGTERM with a 40 s step in flight', () => {
     a.child.kill('SIGTERM');
     const code = await a.exited;
     const exitMs = Date.now() - t0;
-    process.stdout.write(`[figure] worker with a 40 s step in flight exited ${exitMs} ms after SIGTERM (SHUTDOWN_TIMEOUT_MS 10000), code ${code}\n`);
+    process.stdout.write(
+      `[figure] worker with a 40 s step in flight exited ${exitMs} ms after SIGTERM (SHUTDOWN_TIMEOUT_MS 10000), code ${code}\n`,
+    );
     expect(code).toBe(0);
     expect(exitMs).toBeGreaterThanOrEqual(9_500);
     expect(exitMs).toBeLessThan(13_000);
@@ -71,10 +85,14 @@ describe('SIGTERM with a 40 s step in flight', () => {
 
     // Handed back, not left to the 30 s lock expiry: B has it within a few seconds.
     const t1 = Date.now();
-    await until('worker B to take the step', async () => {
-      const job = await h.engine.queue.getJob(jobId!);
-      return !!job && job.processedBy === startedB.workerId && (await job.getState()) === 'active';
-    }, 5_000);
+    await until(
+      'worker B to take the step',
+      async () => {
+        const job = await h.engine.queue.getJob(jobId!);
+        return !!job && job.processedBy === startedB.workerId && (await job.getState()) === 'active';
+      },
+      5_000,
+    );
     const takenMs = Date.now() - t1;
     expect(takenMs).toBeLessThan(5_000);
     const job = await h.engine.queue.getJob(jobId!);
@@ -99,12 +117,19 @@ describe.runIf(hasTini)("the image's command line: tini -- node dist/workers/wor
     execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
     h = await startHarness({ worker: false });
     await h.api('PUT', '/api/dataflows/echo', { name: 'echo', kind: 'module', module: 'echo' });
-    await h.saveWorkflow({ name: 'built', stages: [{ id: 's', name: 'S', steps: [{ id: 'echo', type: 'executeDataflow', dataflow: 'echo', input: 'in', resultField: 'out' }] }] });
+    await h.saveWorkflow({
+      name: 'built',
+      stages: [{ id: 's', name: 'S', steps: [{ id: 'echo', type: 'executeDataflow', dataflow: 'echo', input: 'in', resultField: 'out' }] }],
+    });
   }, 240_000);
   afterAll(() => h?.close());
 
   it('runs steps from the compiled code (module dataflows load .js), and SIGTERM to tini drains node and exits 0', async () => {
-    const w = spawnProc('/usr/bin/tini', ['--', process.execPath, 'dist/workers/worker.js'], workerEnv(h, { NODE_ENV: 'production', STAGEFLOW_API_KEYS: '[{"id":"a","key":"built-worker-key-0123456789","roles":["admin"]}]' }));
+    const w = spawnProc(
+      '/usr/bin/tini',
+      ['--', process.execPath, 'dist/workers/worker.js'],
+      workerEnv(h, { NODE_ENV: 'production', STAGEFLOW_API_KEYS: '[{"id":"a","key":"built-worker-key-0123456789","roles":["admin"]}]' }),
+    );
     procs.push(w);
     await w.waitForLine((l) => l.msg === 'step worker started');
     const run = await h.start('built', { model: { in: { hello: 'dist' } } });

@@ -19,24 +19,47 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const address = receiver.address();
-  await h.api('PUT', '/api/dataflows/sim-pricing', { kind: 'http', url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/price` });
+  await h.api('PUT', '/api/dataflows/sim-pricing', {
+    kind: 'http',
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/price`,
+  });
   await h.saveWorkflow({
     name: 'sim-order',
     restrictAccess: true,
     access: { start: ['role:manager'], read: ['role:clerk'] },
     stages: [
-      { id: 'intake', name: 'Intake', steps: [
-        { id: 'price', type: 'executeDataflow', dataflow: 'sim-pricing', input: 'order', resultField: 'quote' },
-        { id: 'tell', type: 'sendNotification', channel: 'inbox', users: ['ann'], message: 'Order {{order.id}} costs {{quote.total}}' },
-        { id: 'save', type: 'updateModel' },
-      ] },
-      { id: 'review', name: 'Review', steps: [
-        { id: 'ask', type: 'getUserConfirmation', confirmationField: 'decision', options: ['approve', 'reject'], routing: ['role:manager'], users: ['ann'] },
-        { id: 'route', type: 'switchCase', sourceField: 'decision', cases: [
-          { value: 'approve', steps: [{ id: 'ok', type: 'finish', outcome: 'approved' }] },
-          { value: 'reject', steps: [{ id: 'no', type: 'finish', outcome: 'rejected' }] },
-        ] },
-      ] },
+      {
+        id: 'intake',
+        name: 'Intake',
+        steps: [
+          { id: 'price', type: 'executeDataflow', dataflow: 'sim-pricing', input: 'order', resultField: 'quote' },
+          { id: 'tell', type: 'sendNotification', channel: 'inbox', users: ['ann'], message: 'Order {{order.id}} costs {{quote.total}}' },
+          { id: 'save', type: 'updateModel' },
+        ],
+      },
+      {
+        id: 'review',
+        name: 'Review',
+        steps: [
+          {
+            id: 'ask',
+            type: 'getUserConfirmation',
+            confirmationField: 'decision',
+            options: ['approve', 'reject'],
+            routing: ['role:manager'],
+            users: ['ann'],
+          },
+          {
+            id: 'route',
+            type: 'switchCase',
+            sourceField: 'decision',
+            cases: [
+              { value: 'approve', steps: [{ id: 'ok', type: 'finish', outcome: 'approved' }] },
+              { value: 'reject', steps: [{ id: 'no', type: 'finish', outcome: 'rejected' }] },
+            ],
+          },
+        ],
+      },
     ],
   });
 });
@@ -47,10 +70,26 @@ afterAll(async () => {
 
 describe('simulation through the API', () => {
   it('returns the path, the model after each step and the effects, and has none of them', async () => {
-    const res = await h.api('POST', '/api/workflows/sim-order/simulate', { model: { order: { id: 7 } }, stubs: { price: { total: 12 }, ask: 'reject' } }, as('ann'));
+    const res = await h.api(
+      'POST',
+      '/api/workflows/sim-order/simulate',
+      { model: { order: { id: 7 } }, stubs: { price: { total: 12 }, ask: 'reject' } },
+      as('ann'),
+    );
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: 'completed', outcome: 'rejected', model: { order: { id: 7 }, quote: { total: 12 }, decision: 'reject' } });
-    expect(res.body.path.map((p: any) => `${p.stageId}/${p.stepId}`)).toEqual(['intake/price', 'intake/tell', 'intake/save', 'review/ask', 'review/route', 'review/no']);
+    expect(res.body).toMatchObject({
+      status: 'completed',
+      outcome: 'rejected',
+      model: { order: { id: 7 }, quote: { total: 12 }, decision: 'reject' },
+    });
+    expect(res.body.path.map((p: any) => `${p.stageId}/${p.stepId}`)).toEqual([
+      'intake/price',
+      'intake/tell',
+      'intake/save',
+      'review/ask',
+      'review/route',
+      'review/no',
+    ]);
     expect(res.body.path[0].modelAfter).toEqual({ order: { id: 7 }, quote: { total: 12 } });
     const kinds = res.body.effects.map((e: any) => `${e.stepId}:${e.kind}`);
     expect(kinds).toEqual(['price:dataflow', 'tell:notification', 'save:entrySave', 'ask:confirmation']);

@@ -25,7 +25,11 @@ describe('workflow definitions', () => {
     const changed = await h.api('PUT', '/api/workflows/versions', { ...def, title: 'Now with a title' });
     expect(changed.status).toBe(201);
     expect(changed.body.version).toBe(2);
-    expect((await h.api('GET', '/api/workflows/versions')).body).toMatchObject({ version: 2, latest: 2, definition: { title: 'Now with a title' } });
+    expect((await h.api('GET', '/api/workflows/versions')).body).toMatchObject({
+      version: 2,
+      latest: 2,
+      definition: { title: 'Now with a title' },
+    });
     expect((await h.api('GET', '/api/workflows/versions?version=1')).body.definition.title).toBeUndefined();
     expect((await h.api('GET', '/api/workflows/versions/versions')).body.items.map((v: any) => v.version)).toEqual([1, 2]);
     const list = (await h.api('GET', '/api/workflows')).body.items;
@@ -43,7 +47,10 @@ describe('workflow definitions', () => {
   });
 
   it('validate checks without saving', async () => {
-    const res = await h.api('POST', '/api/workflows/validate', { name: 'v', stages: [{ id: 'a', name: 'A', steps: [{ id: 'x', type: 'updateModelField', field: 'f' }] }] });
+    const res = await h.api('POST', '/api/workflows/validate', {
+      name: 'v',
+      stages: [{ id: 'a', name: 'A', steps: [{ id: 'x', type: 'updateModelField', field: 'f' }] }],
+    });
     expect(res.status).toBe(200);
     expect(res.body.valid).toBe(false);
     expect(res.body.errors[0].path).toMatch(/^\$\.stages\[0\]\.steps\[0\]/);
@@ -55,15 +62,42 @@ describe('workflow definitions', () => {
       [{ stages: [] }, '$.stages'],
       [{ stages: [{ id: 'a', name: 'A', steps: [{ id: 'x', type: 'teleport' }] }] }, '$.stages[0].steps[0].type'],
       [{ stages: [{ id: 'a b', name: 'A', steps: [] }] }, '$.stages[0].id'],
-      [{ stages: [{ id: 'a', name: 'A', steps: [{ id: 'x', type: 'updateModelField', field: '__proto__.polluted', value: 1 }] }] }, '$.stages[0].steps[0].field'],
-      [{ stages: [{ id: 'a', name: 'A', steps: [{ id: 'x', type: 'ifCondition', field: 'f', operator: 'equal', value: 1, thenGoto: 'nowhere' }] }] }, '$.stages[0].steps[0].thenGoto'],
-      [{ stages: [{ id: 'a', name: 'A', steps: [{ id: 'x', type: 'finish' }, { id: 'x', type: 'finish' }] }] }, '$.stages[0].steps[1].id'],
+      [
+        { stages: [{ id: 'a', name: 'A', steps: [{ id: 'x', type: 'updateModelField', field: '__proto__.polluted', value: 1 }] }] },
+        '$.stages[0].steps[0].field',
+      ],
+      [
+        {
+          stages: [
+            { id: 'a', name: 'A', steps: [{ id: 'x', type: 'ifCondition', field: 'f', operator: 'equal', value: 1, thenGoto: 'nowhere' }] },
+          ],
+        },
+        '$.stages[0].steps[0].thenGoto',
+      ],
+      [
+        {
+          stages: [
+            {
+              id: 'a',
+              name: 'A',
+              steps: [
+                { id: 'x', type: 'finish' },
+                { id: 'x', type: 'finish' },
+              ],
+            },
+          ],
+        },
+        '$.stages[0].steps[1].id',
+      ],
       [{ name: 'other-name', stages: [{ id: 'a', name: 'A', steps: [] }] }, '$.name'],
     ];
     for (const [body, path] of cases) {
       const res = await h.api('PUT', '/api/workflows/bad-one', body);
       isProblem(res, 400);
-      expect(res.body.errors.map((e: any) => e.path), JSON.stringify(body)).toContain(path);
+      expect(
+        res.body.errors.map((e: any) => e.path),
+        JSON.stringify(body),
+      ).toContain(path);
     }
     isProblem(await h.api('GET', '/api/workflows/bad-one'), 404);
   });
@@ -98,7 +132,10 @@ describe('runs API input', () => {
     for (const [query, body, path, headers] of cases) {
       const res = await h.api('POST', `/api/workflows/inputs/runs${query}`, body, headers);
       isProblem(res, 400);
-      expect(res.body.errors.map((e: any) => e.path), `${query} ${JSON.stringify(body)}`).toContain(path);
+      expect(
+        res.body.errors.map((e: any) => e.path),
+        `${query} ${JSON.stringify(body)}`,
+      ).toContain(path);
     }
     const runs = (await h.api('GET', '/api/runs?workflow=inputs')).body.items;
     expect(runs).toEqual([]);

@@ -160,7 +160,16 @@ describe('compile: switchCase', () => {
   it('goto from a case (and from the default) continues at that stage', () => {
     const p = plan([
       stage('s1', [set('a')]),
-      stage('s2', [sw('sw', [{ value: 1, steps: [set('g')], goto: 's1' }, { value: 2, steps: [], goto: 's1' }], { steps: [], goto: 's3' })]),
+      stage('s2', [
+        sw(
+          'sw',
+          [
+            { value: 1, steps: [set('g')], goto: 's1' },
+            { value: 2, steps: [], goto: 's1' },
+          ],
+          { steps: [], goto: 's3' },
+        ),
+      ]),
       stage('s3', [set('c')]),
     ]);
     expectRoutes(p, { sw: ['c', { 'case:0': 'g', 'case:1': 'a', default: 'c' }], g: ['a', {}] });

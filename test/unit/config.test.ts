@@ -178,11 +178,36 @@ describe('loadConfig', () => {
 
 describe('configDocs', () => {
   const names = [
-    'REDIS_URL', 'PORT', 'STAGEFLOW_PREFIX', 'WORKER_CONCURRENCY', 'WORKER_LOCK_DURATION_MS',
-    'WORKER_STALLED_INTERVAL_MS', 'WORKER_MAX_STALLED_COUNT', 'MAX_TRANSITIONS', 'RUN_RETENTION_DAYS',
-    'MODEL_MAX_BYTES', 'IDEMPOTENCY_TTL_HOURS', 'RECONCILE_INTERVAL_MS', 'SHUTDOWN_TIMEOUT_MS', 'NODE_ENV', 'STAGEFLOW_API_KEYS', 'LOG_LEVEL',
-    'STAGEFLOW_DATA_DIR', 'SMTP_URL', 'MAIL_FROM', 'WEBHOOK_SECRET', 'NOTIFY_WEBHOOK_URL', 'PUBLIC_URL',
-    'LINK_SECRET', 'TEMPLATE_MAX_BYTES', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'AUTH_FAILURES_PER_MINUTE', 'METRICS_TOKEN', 'WORKER_HTTP_PORT', 'EGRESS_ALLOWLIST',
+    'REDIS_URL',
+    'PORT',
+    'STAGEFLOW_PREFIX',
+    'WORKER_CONCURRENCY',
+    'WORKER_LOCK_DURATION_MS',
+    'WORKER_STALLED_INTERVAL_MS',
+    'WORKER_MAX_STALLED_COUNT',
+    'MAX_TRANSITIONS',
+    'RUN_RETENTION_DAYS',
+    'MODEL_MAX_BYTES',
+    'IDEMPOTENCY_TTL_HOURS',
+    'RECONCILE_INTERVAL_MS',
+    'SHUTDOWN_TIMEOUT_MS',
+    'NODE_ENV',
+    'STAGEFLOW_API_KEYS',
+    'LOG_LEVEL',
+    'STAGEFLOW_DATA_DIR',
+    'SMTP_URL',
+    'MAIL_FROM',
+    'WEBHOOK_SECRET',
+    'NOTIFY_WEBHOOK_URL',
+    'PUBLIC_URL',
+    'LINK_SECRET',
+    'TEMPLATE_MAX_BYTES',
+    'BODY_LIMIT_BYTES',
+    'RATE_LIMIT_PER_MINUTE',
+    'AUTH_FAILURES_PER_MINUTE',
+    'METRICS_TOKEN',
+    'WORKER_HTTP_PORT',
+    'EGRESS_ALLOWLIST',
   ];
 
   it('documents every variable with a description', () => {
@@ -191,9 +216,7 @@ describe('configDocs', () => {
   });
 
   it('states the defaults loadConfig actually applies', () => {
-    const fromDocs = Object.fromEntries(
-      configDocs.filter((d) => d.default !== undefined).map((d) => [d.name, d.default as string]),
-    );
+    const fromDocs = Object.fromEntries(configDocs.filter((d) => d.default !== undefined).map((d) => [d.name, d.default as string]));
     expect(loadConfig(fromDocs)).toEqual(loadConfig({}));
     expect(configDocs.find((d) => d.name === 'STAGEFLOW_API_KEYS')?.default).toBeUndefined();
   });

@@ -9,7 +9,14 @@ const facts = (over: Partial<DiagnosisFacts> = {}, run: Partial<DiagnosisFacts['
   reconciler: { intervalMs: 30_000, graceMs: 10_000, stalledIntervalMs: 30_000 },
   ...over,
 });
-const job = (over: Partial<NonNullable<DiagnosisFacts['job']>>) => ({ id: 'r1-3', state: 'waiting' as const, attemptsMade: 0, attemptsStarted: 0, maxAttempts: 3, ...over });
+const job = (over: Partial<NonNullable<DiagnosisFacts['job']>>) => ({
+  id: 'r1-3',
+  state: 'waiting' as const,
+  attemptsMade: 0,
+  attemptsStarted: 0,
+  maxAttempts: 3,
+  ...over,
+});
 
 describe('diagnose (pure)', () => {
   it('no job: repairable, with the time the reconciler repairs it', () => {
@@ -20,7 +27,12 @@ describe('diagnose (pure)', () => {
 
   it('a delayed retry: until when, after which error', () => {
     const d = diagnose(facts({ job: job({ state: 'delayed', attemptsMade: 1, delayUntil: now + 5000, lastError: 'ERP answered 503' }) }));
-    expect(d).toMatchObject({ state: 'retry-delayed', until: new Date(now + 5000).toISOString(), repairable: false, job: { delayUntil: new Date(now + 5000).toISOString() } });
+    expect(d).toMatchObject({
+      state: 'retry-delayed',
+      until: new Date(now + 5000).toISOString(),
+      repairable: false,
+      job: { delayUntil: new Date(now + 5000).toISOString() },
+    });
     expect(d.summary).toMatch(/"ERP answered 503".*in 5 s/);
   });
 
@@ -34,21 +46,40 @@ describe('diagnose (pure)', () => {
 
   it('queued behind N; a job failed outside the handler is left to the reconciler', () => {
     expect(diagnose(facts({ job: job({ queueAhead: 4 }) }))).toMatchObject({ state: 'queued', job: { queuePosition: 5 } });
-    expect(diagnose(facts({ job: job({ state: 'failed', lastError: 'stalled too often' }) }))).toMatchObject({ state: 'job-failed', repairable: false });
+    expect(diagnose(facts({ job: job({ state: 'failed', lastError: 'stalled too often' }) }))).toMatchObject({
+      state: 'job-failed',
+      repairable: false,
+    });
   });
 
   it('a confirmation: who has not answered, since, until, reminders; decided but not resumed', () => {
-    const task = { options: ['yes', 'no'], confirmationField: 'ok', routing: ['role:manager'], recipients: ['ann', 'bob'], policy: 'all' as const, timeoutAt: now + 3_600_000 };
-    const f = facts({ confirmation: { answers: { ann: 'yes' }, reminders: 2 } }, { status: 'waiting', wait: { kind: 'confirmation', stepId: 'call', task } });
+    const task = {
+      options: ['yes', 'no'],
+      confirmationField: 'ok',
+      routing: ['role:manager'],
+      recipients: ['ann', 'bob'],
+      policy: 'all' as const,
+      timeoutAt: now + 3_600_000,
+    };
+    const f = facts(
+      { confirmation: { answers: { ann: 'yes' }, reminders: 2 } },
+      { status: 'waiting', wait: { kind: 'confirmation', stepId: 'call', task } },
+    );
     const d = diagnose(f);
-    expect(d).toMatchObject({ state: 'waiting-confirmation', since: new Date(now - 60_000).toISOString(), until: new Date(now + 3_600_000).toISOString() });
+    expect(d).toMatchObject({
+      state: 'waiting-confirmation',
+      since: new Date(now - 60_000).toISOString(),
+      until: new Date(now + 3_600_000).toISOString(),
+    });
     expect(d.summary).toMatch(/from bob/);
     expect(d.details.join(' ')).toMatch(/2 reminder/);
     expect(diagnose({ ...f, run: { ...f.run, resolved: true } }).state).toBe('resuming');
   });
 
   it('finished: a pending callback with its last error', () => {
-    const d = diagnose(facts({ callback: { state: 'delayed', attemptsMade: 2, lastError: 'callback answered 503' } }, { status: 'completed', stepId: null }));
+    const d = diagnose(
+      facts({ callback: { state: 'delayed', attemptsMade: 2, lastError: 'callback answered 503' } }, { status: 'completed', stepId: null }),
+    );
     expect(d).toMatchObject({ state: 'finished', callback: { pending: true, attempts: 2, lastError: 'callback answered 503' } });
     expect(diagnose(facts({ callback: { state: 'completed', attemptsMade: 1 } }, { status: 'completed' })).callback!.pending).toBe(false);
   });

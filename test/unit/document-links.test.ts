@@ -4,7 +4,10 @@ import { DocumentLinks } from '../../src/notify/document-links.ts';
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 describe('document links', () => {
-  const links = new DocumentLinks(async () => 'a-secret-for-tests-0123456789-abcdef', (p) => `http://x.test${p}`);
+  const links = new DocumentLinks(
+    async () => 'a-secret-for-tests-0123456789-abcdef',
+    (p) => `http://x.test${p}`,
+  );
 
   it('accept the token they issued and refuse a changed payload', async () => {
     const token = (await links.url({ doc: 'd1', exp: Date.now() + 60_000 })).split('/documents/')[1]!;

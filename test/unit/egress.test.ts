@@ -33,9 +33,12 @@ describe('urlProblem with the default policy', () => {
     if (!url.startsWith('ftp')) expect(problem).toMatch(/EGRESS_ALLOWLIST/);
   });
 
-  it.each(['https://hooks.example.com/x', 'http://8.8.8.8/', 'http://172.32.0.1/', 'http://100.128.0.1/', 'http://[2001:db8::1]/'])('allows %s', (url) => {
-    expect(urlProblem(url, strict)).toBeUndefined();
-  });
+  it.each(['https://hooks.example.com/x', 'http://8.8.8.8/', 'http://172.32.0.1/', 'http://100.128.0.1/', 'http://[2001:db8::1]/'])(
+    'allows %s',
+    (url) => {
+      expect(urlProblem(url, strict)).toBeUndefined();
+    },
+  );
 });
 
 describe('EGRESS_ALLOWLIST', () => {
@@ -64,13 +67,26 @@ describe('egressLookup (connect time)', () => {
     ((host: string, _opts: unknown, cb: (err: NodeJS.ErrnoException | null, a: LookupAddress[]) => void) => {
       const list = answers[host];
       if (!list) return cb(Object.assign(new Error('ENOTFOUND'), { code: 'ENOTFOUND' }), []);
-      cb(null, list.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
+      cb(
+        null,
+        list.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+      );
     }) as never;
 
-  const lookup = (policy = strict) => (host: string, all = false) =>
-    new Promise<{ err: Error | null; address: unknown }>((resolve) =>
-      egressLookup(policy, fakeDns({ 'rebind.example': ['93.184.216.34', '127.0.0.1'], 'good.example': ['93.184.216.34'], 'meta.example': ['169.254.169.254'], 'hooks.internal': ['10.1.2.3'] }))(
-        host, { all }, (err, address) => resolve({ err, address })));
+  const lookup =
+    (policy = strict) =>
+    (host: string, all = false) =>
+      new Promise<{ err: Error | null; address: unknown }>((resolve) =>
+        egressLookup(
+          policy,
+          fakeDns({
+            'rebind.example': ['93.184.216.34', '127.0.0.1'],
+            'good.example': ['93.184.216.34'],
+            'meta.example': ['169.254.169.254'],
+            'hooks.internal': ['10.1.2.3'],
+          }),
+        )(host, { all }, (err, address) => resolve({ err, address })),
+      );
 
   it('refuses a name with any denied address (DNS rebinding), naming the address', async () => {
     const { err } = await lookup()('rebind.example');

@@ -4,8 +4,15 @@ import { WorkflowDefinition } from '../../src/definition/schema.ts';
 import { blockedReason } from '../../src/engine/migrations.ts';
 import '../../src/steps/registry.ts';
 
-const plan = (version: number, steps: unknown[]) => compile(WorkflowDefinition.parse({ name: 'm', stages: [{ id: 'a', name: 'A', steps }] }), version);
-const ask = (options: string[], field = 'ok') => ({ id: 'ask', type: 'getUserConfirmation', confirmationField: field, options, routing: ['role:manager'] });
+const plan = (version: number, steps: unknown[]) =>
+  compile(WorkflowDefinition.parse({ name: 'm', stages: [{ id: 'a', name: 'A', steps }] }), version);
+const ask = (options: string[], field = 'ok') => ({
+  id: 'ask',
+  type: 'getUserConfirmation',
+  confirmationField: field,
+  options,
+  routing: ['role:manager'],
+});
 const task = { options: ['yes', 'no'], confirmationField: 'ok', routing: ['role:manager'], recipients: [], policy: 'any' as const };
 const waiting = { status: 'waiting' as const, stepId: 'ask', wait: { kind: 'confirmation' as const, stepId: 'ask', seq: 1, task } };
 
@@ -15,7 +22,9 @@ describe('blockedReason (pure)', () => {
     expect(blockedReason(waiting, v1, plan(2, [ask(['yes', 'no', 'maybe'])]))).toBeNull();
     expect(blockedReason(waiting, v1, plan(2, [ask(['yes'])]))).toMatch(/lacks the option\(s\) no/);
     expect(blockedReason(waiting, v1, plan(2, [ask(['yes', 'no'], 'answer')]))).toMatch(/writes the answer to answer/);
-    expect(blockedReason(waiting, v1, plan(2, [{ id: 'ask', type: 'updateModelField', field: 'x', value: 1 }]))).toMatch(/getUserConfirmation in version 1 but a updateModelField/);
+    expect(blockedReason(waiting, v1, plan(2, [{ id: 'ask', type: 'updateModelField', field: 'x', value: 1 }]))).toMatch(
+      /getUserConfirmation in version 1 but a updateModelField/,
+    );
     expect(blockedReason(waiting, v1, plan(2, [{ id: 'other', type: 'updateModel' }]))).toMatch(/does not exist in version 2/);
   });
   it('a failed run needs its failed step; a draft always moves', () => {

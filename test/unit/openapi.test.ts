@@ -69,7 +69,7 @@ function resolve(pointer: string): unknown {
 }
 
 function refsIn(node: unknown, out: string[] = []): string[] {
-  if (Array.isArray(node)) node.forEach((n) => refsIn(n, out));
+  if (Array.isArray(node)) for (const n of node) refsIn(n, out);
   else if (node && typeof node === 'object') {
     for (const [k, v] of Object.entries(node)) {
       if (k === '$ref' && typeof v === 'string') out.push(v);
@@ -98,7 +98,12 @@ describe('openApiDocument', () => {
   it('has every path and method of the README table, and no others', () => {
     for (const [path, methods] of Object.entries(README_TABLE)) {
       expect(doc.paths[path], path).toBeDefined();
-      expect(Object.keys(doc.paths[path]).filter((k) => METHODS.includes(k)).sort(), path).toEqual([...methods].sort());
+      expect(
+        Object.keys(doc.paths[path])
+          .filter((k) => METHODS.includes(k))
+          .sort(),
+        path,
+      ).toEqual([...methods].sort());
     }
     expect(Object.keys(doc.paths).sort()).toEqual(Object.keys(README_TABLE).sort());
   });
@@ -127,7 +132,9 @@ describe('openApiDocument', () => {
     expect(params['path:name']).toMatchObject({ required: true, schema: { type: 'string' } });
     expect(params['query:wait']).toMatchObject({ required: false, schema: { type: 'integer', minimum: 0, maximum: 60000 } });
     expect(params['header:Idempotency-Key']).toMatchObject({ required: false, schema: { type: 'string' } });
-    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '201', '400', '401', '403', '404', '409', '413', '415', '429']));
+    expect(Object.keys(op.responses)).toEqual(
+      expect.arrayContaining(['200', '201', '400', '401', '403', '404', '409', '413', '415', '429']),
+    );
   });
 
   it('takes list query parameters from ListRunsQuery', () => {
@@ -188,7 +195,9 @@ describe('openApiDocument', () => {
 });
 
 describe('documented failure modes', () => {
-  const ops = Object.entries<any>(doc.paths).flatMap(([path, item]) => Object.entries<any>(item).map(([method, op]) => ({ path, method, op })));
+  const ops = Object.entries<any>(doc.paths).flatMap(([path, item]) =>
+    Object.entries<any>(item).map(([method, op]) => ({ path, method, op })),
+  );
 
   it('every operation lists 500, and 503 unless it never needs Redis; both as problem+json', () => {
     expect(ops.length).toBeGreaterThan(30);

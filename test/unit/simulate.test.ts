@@ -9,32 +9,63 @@ const plan = compile(
   WorkflowDefinition.parse({
     name: 'sim',
     stages: [
-      { id: 'intake', name: 'Intake', steps: [
-        { id: 'price', type: 'executeDataflow', dataflow: 'pricing', input: 'order', resultField: 'quote' },
-        { id: 'tell', type: 'sendNotification', channel: 'inbox', users: ['ann'], message: 'Order {{order.id}} quoted' },
-      ] },
-      { id: 'review', name: 'Review', steps: [
-        { id: 'ask', type: 'getUserConfirmation', confirmationField: 'decision', options: ['approve', 'reject'], routing: ['role:manager'] },
-        { id: 'route', type: 'switchCase', sourceField: 'decision', cases: [
-          { value: 'approve', steps: [{ id: 'save', type: 'updateModel' }] },
-          { value: 'reject', steps: [{ id: 'stop', type: 'finish', outcome: 'rejected' }] },
-        ] },
-      ] },
+      {
+        id: 'intake',
+        name: 'Intake',
+        steps: [
+          { id: 'price', type: 'executeDataflow', dataflow: 'pricing', input: 'order', resultField: 'quote' },
+          { id: 'tell', type: 'sendNotification', channel: 'inbox', users: ['ann'], message: 'Order {{order.id}} quoted' },
+        ],
+      },
+      {
+        id: 'review',
+        name: 'Review',
+        steps: [
+          {
+            id: 'ask',
+            type: 'getUserConfirmation',
+            confirmationField: 'decision',
+            options: ['approve', 'reject'],
+            routing: ['role:manager'],
+          },
+          {
+            id: 'route',
+            type: 'switchCase',
+            sourceField: 'decision',
+            cases: [
+              { value: 'approve', steps: [{ id: 'save', type: 'updateModel' }] },
+              { value: 'reject', steps: [{ id: 'stop', type: 'finish', outcome: 'rejected' }] },
+            ],
+          },
+        ],
+      },
     ],
   }),
   1,
 );
 
-const loop = compile(WorkflowDefinition.parse({
-  name: 'loop',
-  stages: [{ id: 'a', name: 'A', steps: [{ id: 'again', type: 'ifCondition', field: 'x', operator: 'exists', then: [], thenGoto: 'a' }] }],
-}), 1);
+const loop = compile(
+  WorkflowDefinition.parse({
+    name: 'loop',
+    stages: [
+      { id: 'a', name: 'A', steps: [{ id: 'again', type: 'ifCondition', field: 'x', operator: 'exists', then: [], thenGoto: 'a' }] },
+    ],
+  }),
+  1,
+);
 
 const base = (over: Partial<SimulationOptions> = {}): SimulationOptions => ({
   model: { order: { id: 7 } },
   maxTransitions: 100,
   directory: { resolve: (refs) => refs.map((id) => ({ id })), matches: () => true, rolesOf: () => [] },
-  templates: { render: async () => { throw new Error('no templates here'); }, prepare: async () => { throw new Error('no templates here'); } },
+  templates: {
+    render: async () => {
+      throw new Error('no templates here');
+    },
+    prepare: async () => {
+      throw new Error('no templates here');
+    },
+  },
   publicUrl: (p) => `http://x${p}`,
   log: createLogger({ level: 'silent' }),
   ...over,
@@ -47,7 +78,12 @@ describe('simulate (pure)', () => {
     expect(r.path.map((p) => p.stepId)).toEqual(['price', 'tell', 'ask', 'route', 'save']);
     expect(r.path[0]).toMatchObject({ stageId: 'intake', type: 'executeDataflow', modelAfter: { order: { id: 7 }, quote: { total: 12 } } });
     expect(r.model).toEqual({ order: { id: 7 }, quote: { total: 12 }, decision: 'approve' });
-    expect(r.effects.map((e) => [e.stepId, e.kind])).toEqual([['price', 'dataflow'], ['tell', 'notification'], ['ask', 'confirmation'], ['save', 'entrySave']]);
+    expect(r.effects.map((e) => [e.stepId, e.kind])).toEqual([
+      ['price', 'dataflow'],
+      ['tell', 'notification'],
+      ['ask', 'confirmation'],
+      ['save', 'entrySave'],
+    ]);
     expect(r.effects[0]!.detail).toMatchObject({ dataflow: 'pricing', input: { id: 7 }, stubbed: true });
     expect(r.effects[1]!.detail).toMatchObject({ channel: 'inbox', recipients: ['ann'], body: 'Order 7 quoted' });
     expect(r.notes).toEqual([]);

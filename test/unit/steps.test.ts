@@ -2,12 +2,12 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { getStepType, stepTypeNames, stepTypes } from '../../src/steps/registry.ts';
 import { finishStep } from '../../src/steps/finish.ts';
-import { ifConditionStep } from '../../src/steps/ifCondition.ts';
-import { resetToDraftStep } from '../../src/steps/resetToDraft.ts';
-import { switchCaseStep } from '../../src/steps/switchCase.ts';
+import { ifConditionStep } from '../../src/steps/if-condition.ts';
+import { resetToDraftStep } from '../../src/steps/reset-to-draft.ts';
+import { switchCaseStep } from '../../src/steps/switch-case.ts';
 import { NonRetryableError, type Model, type StepContext, type StepType } from '../../src/steps/types.ts';
-import { updateModelStep } from '../../src/steps/updateModel.ts';
-import { updateModelFieldStep } from '../../src/steps/updateModelField.ts';
+import { updateModelStep } from '../../src/steps/update-model.ts';
+import { updateModelFieldStep } from '../../src/steps/update-model-field.ts';
 import type { z } from 'zod';
 import type { StepServices } from '../../src/steps/services.ts';
 
@@ -16,8 +16,17 @@ const log = pino({ enabled: false });
 /** Runs a handler with params parsed by its own schema, as the engine does. */
 async function run<S extends z.ZodType>(step: StepType<S>, params: z.input<S>, model: Model = {}) {
   const ctx: StepContext<z.infer<S>> = {
-    runId: 'r1', workflow: 'wf', version: 1, stepId: 's1', seq: 3, attempt: 1, effectKey: 'r1/s1/3',
-    params: step.params.parse(params), model, signal: new AbortController().signal, log,
+    runId: 'r1',
+    workflow: 'wf',
+    version: 1,
+    stepId: 's1',
+    seq: 3,
+    attempt: 1,
+    effectKey: 'r1/s1/3',
+    params: step.params.parse(params),
+    model,
+    signal: new AbortController().signal,
+    log,
     // control steps use no services; a handler that reached for one would throw here
     services: {} as StepServices,
   };
@@ -131,7 +140,13 @@ describe('switchCase', () => {
   });
 
   it('rejects duplicate case values', () => {
-    const parsed = switchCaseStep.params.safeParse({ sourceField: 'x', cases: [{ value: 'a', steps: [] }, { value: 'a', steps: [] }] });
+    const parsed = switchCaseStep.params.safeParse({
+      sourceField: 'x',
+      cases: [
+        { value: 'a', steps: [] },
+        { value: 'a', steps: [] },
+      ],
+    });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.path).toEqual(['cases', 1, 'value']);
   });
@@ -140,8 +155,18 @@ describe('switchCase', () => {
 describe('registry', () => {
   it('holds the ten step types under their own names', () => {
     expect([...stepTypeNames].sort()).toEqual(
-      ['executeDataflow', 'finish', 'getUserConfirmation', 'ifCondition', 'resetToDraft', 'sendNotification',
-        'sendTemplatedNotification', 'switchCase', 'updateModel', 'updateModelField'].sort(),
+      [
+        'executeDataflow',
+        'finish',
+        'getUserConfirmation',
+        'ifCondition',
+        'resetToDraft',
+        'sendNotification',
+        'sendTemplatedNotification',
+        'switchCase',
+        'updateModel',
+        'updateModelField',
+      ].sort(),
     );
     for (const [name, stepType] of Object.entries(stepTypes)) expect(stepType.type).toBe(name);
   });
@@ -151,6 +176,4 @@ describe('registry', () => {
     expect(getStepType('constructor')).toBeUndefined();
     expect(getStepType('toString')).toBeUndefined();
   });
-
-
 });

@@ -31,18 +31,30 @@ describe('errorKind', () => {
 describe('throttledLog', () => {
   it('writes 1 line for 10 000 identical errors within the interval, with suppressed on the next', () => {
     const lines: any[] = [];
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(JSON.parse(String(chunk)));
+        cb();
+      },
+    });
     const log = pino({ level: 'info' }, sink);
     let now = 0;
-    const report = throttledLog(log, 'error', 'worker error', createThrottle(30_000, () => now));
+    const report = throttledLog(
+      log,
+      'error',
+      'worker error',
+      createThrottle(30_000, () => now),
+    );
     for (let i = 0; i < 10_000; i++) report(new Error("READONLY You can't write against a read only replica."), { workerId: 'w' });
     now = 30_000;
     report(new Error("READONLY You can't write against a read only replica."), { workerId: 'w' });
-    return new Promise<void>((resolve) => setImmediate(() => {
-      expect(lines).toHaveLength(2);
-      expect(lines[0]).toMatchObject({ msg: 'worker error', kind: 'READONLY', suppressed: 0, workerId: 'w' });
-      expect(lines[1]).toMatchObject({ kind: 'READONLY', suppressed: 9_999 });
-      resolve();
-    }));
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        expect(lines).toHaveLength(2);
+        expect(lines[0]).toMatchObject({ msg: 'worker error', kind: 'READONLY', suppressed: 0, workerId: 'w' });
+        expect(lines[1]).toMatchObject({ kind: 'READONLY', suppressed: 9_999 });
+        resolve();
+      }),
+    );
   });
 });

@@ -9,10 +9,20 @@ const plan = compile(
   WorkflowDefinition.parse({
     name: 'w',
     stages: [
-      { id: 'a', name: 'A', steps: [
-        { id: 'if1', type: 'ifCondition', field: 'x', operator: 'exists', then: [{ id: 't1', type: 'updateModelField', field: 'y', value: 1 }] },
-        { id: 'last', type: 'updateModelField', field: 'z', value: 1 },
-      ] },
+      {
+        id: 'a',
+        name: 'A',
+        steps: [
+          {
+            id: 'if1',
+            type: 'ifCondition',
+            field: 'x',
+            operator: 'exists',
+            then: [{ id: 't1', type: 'updateModelField', field: 'y', value: 1 }],
+          },
+          { id: 'last', type: 'updateModelField', field: 'z', value: 1 },
+        ],
+      },
     ],
   }),
   1,

@@ -11,14 +11,22 @@ describe('template fields in the lint', () => {
   it('warns once per step, naming each unknown root field', () => {
     const r = validateDefinition(def([send]), options);
     expect(r.valid).toBe(true);
-    expect(r.warnings).toEqual([{ path: '$.stages[0].steps[0].template', message: expect.stringMatching(/^template "order" reads model fields "customer", "items" that no step/) }]);
+    expect(r.warnings).toEqual([
+      {
+        path: '$.stages[0].steps[0].template',
+        message: expect.stringMatching(/^template "order" reads model fields "customer", "items" that no step/),
+      },
+    ]);
   });
 
   it('is quiet when other steps set or read those fields, wherever they are', () => {
-    const r = validateDefinition(def([
-      { id: 'a', type: 'updateModelField', field: 'customer.name', value: 'x' },
-      { id: 'b', type: 'ifCondition', field: 'items', operator: 'exists', then: [send] },
-    ]), options);
+    const r = validateDefinition(
+      def([
+        { id: 'a', type: 'updateModelField', field: 'customer.name', value: 'x' },
+        { id: 'b', type: 'ifCondition', field: 'items', operator: 'exists', then: [send] },
+      ]),
+      options,
+    );
     expect(r.errors).toEqual([]);
     expect(r.warnings).toEqual([]);
   });

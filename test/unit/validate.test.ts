@@ -38,17 +38,32 @@ const designExample = (): Json => ({
     stage('submit', [
       { id: 'mark', type: 'updateModelField', field: 'status', value: 'submitted' },
       {
-        id: 'small', type: 'ifCondition', field: 'amount', operator: 'less', value: 100,
-        then: [{ id: 'auto', type: 'updateModelField', field: 'decision', value: 'approve' }, { id: 'done-small', type: 'finish' }],
+        id: 'small',
+        type: 'ifCondition',
+        field: 'amount',
+        operator: 'less',
+        value: 100,
+        then: [
+          { id: 'auto', type: 'updateModelField', field: 'decision', value: 'approve' },
+          { id: 'done-small', type: 'finish' },
+        ],
       },
     ]),
     stage('approval', [
       {
-        id: 'ask', type: 'getUserConfirmation', confirmationField: 'decision', options: ['approve', 'reject'],
-        userInfoField: 'approvers', routing: ['role:manager'], timeoutMs: 172800000, onTimeout: { option: 'reject' },
+        id: 'ask',
+        type: 'getUserConfirmation',
+        confirmationField: 'decision',
+        options: ['approve', 'reject'],
+        userInfoField: 'approvers',
+        routing: ['role:manager'],
+        timeoutMs: 172800000,
+        onTimeout: { option: 'reject' },
       },
       {
-        id: 'route', type: 'switchCase', sourceField: 'decision',
+        id: 'route',
+        type: 'switchCase',
+        sourceField: 'decision',
         cases: [
           { value: 'approve', steps: [{ id: 'save', type: 'updateModel' }] },
           { value: 'reject', steps: [{ id: 'back', type: 'resetToDraft' }] },
@@ -57,7 +72,14 @@ const designExample = (): Json => ({
     ]),
     stage('fulfil', [
       { id: 'order', type: 'executeDataflow', dataflow: 'create-order', resultField: 'order' },
-      { id: 'tell', type: 'sendTemplatedNotification', template: 'order-placed', renderType: 'html', channel: 'email', userInfoField: 'requester' },
+      {
+        id: 'tell',
+        type: 'sendTemplatedNotification',
+        template: 'order-placed',
+        renderType: 'html',
+        channel: 'email',
+        userInfoField: 'requester',
+      },
       { id: 'end', type: 'finish' },
     ]),
   ],
@@ -199,7 +221,9 @@ describe('validateDefinition: workflow rules', () => {
         stage('s1', [iff('if', { thenGoto: 's2', elseGoto: 'nowhere' })]),
         stage('s2', [
           {
-            id: 'sw', type: 'switchCase', sourceField: 'x',
+            id: 'sw',
+            type: 'switchCase',
+            sourceField: 'x',
             cases: [{ value: 1, steps: [], goto: 'gone' }],
             default: { steps: [], goto: 'missing' },
           },
@@ -216,10 +240,7 @@ describe('validateDefinition: workflow rules', () => {
   it('steps after a switch in the same list are an error, in stages and in branches', () => {
     const sw = { id: 'sw', type: 'switchCase', sourceField: 'x', cases: [{ value: 1, steps: [] }], default: { steps: [] } };
     const errors = errorsOf(
-      wf([
-        stage('s1', [sw, set('after1'), set('after2')]),
-        stage('s2', [iff('if', { then: [{ ...sw, id: 'sw2' }, set('after3')] })]),
-      ]),
+      wf([stage('s1', [sw, set('after1'), set('after2')]), stage('s2', [iff('if', { then: [{ ...sw, id: 'sw2' }, set('after3')] })])]),
     );
     expect(paths(errors)).toEqual(['$.stages[0].steps[1]', '$.stages[1].steps[0].then[1]']);
     expect(errors[0]?.message).toMatch(/steps after the switchCase "sw" can never run/);
@@ -266,10 +287,7 @@ describe('validateDefinition: workflow rules', () => {
 describe('validateDefinition: warnings', () => {
   it('warns once per list about unreachable steps, not about their nested steps', () => {
     const result = validateDefinition(
-      wf([
-        stage('s1', [set('a'), fin('f'), set('dead1'), iff('dead2', { then: [set('dead3')] })]),
-        stage('s2', [set('dead4')]),
-      ]),
+      wf([stage('s1', [set('a'), fin('f'), set('dead1'), iff('dead2', { then: [set('dead3')] })]), stage('s2', [set('dead4')])]),
     );
     expect(result.valid).toBe(true);
     expect(result.warnings).toEqual([
@@ -287,7 +305,12 @@ describe('validateDefinition: warnings', () => {
 
   it('warns about a confirmation without timeout and a switch without default', () => {
     const result = validateDefinition(
-      wf([stage('s1', [ask('ask', { timeoutMs: undefined }), { id: 'sw', type: 'switchCase', sourceField: 'decision', cases: [{ value: 'approve', steps: [] }] }])]),
+      wf([
+        stage('s1', [
+          ask('ask', { timeoutMs: undefined }),
+          { id: 'sw', type: 'switchCase', sourceField: 'decision', cases: [{ value: 'approve', steps: [] }] },
+        ]),
+      ]),
     );
     expect(result.valid).toBe(true);
     expect(result.warnings).toEqual([

@@ -28,22 +28,48 @@ describe('plain messages', () => {
   });
 
   it('names paths by stage and step, not by index', () => {
-    const def = { stages: [{ id: 's1', name: 'Intake', steps: [] }, { id: 's2', name: 'Approval', steps: [
-      { id: 'check', type: 'ifCondition', field: 'a', operator: 'equal', value: 1, then: [{ id: 'inner', type: 'updateModelField', field: 'b', value: 1 }] },
-    ] }] };
-    expect(describePath(def, types, '$.stages[1].steps[0].then[0].field')).toBe('Stage “Approval” › step “check” › then › step “inner” › Field');
+    const def = {
+      stages: [
+        { id: 's1', name: 'Intake', steps: [] },
+        {
+          id: 's2',
+          name: 'Approval',
+          steps: [
+            {
+              id: 'check',
+              type: 'ifCondition',
+              field: 'a',
+              operator: 'equal',
+              value: 1,
+              then: [{ id: 'inner', type: 'updateModelField', field: 'b', value: 1 }],
+            },
+          ],
+        },
+      ],
+    };
+    expect(describePath(def, types, '$.stages[1].steps[0].then[0].field')).toBe(
+      'Stage “Approval” › step “check” › then › step “inner” › Field',
+    );
     expect(describePath(def, types, '$.stages[0].name')).toBe('Stage “Intake” › Name');
     expect(describePath(def, types, '$.name')).toBe('Workflow › Name');
-    expect(issueLine({ rel: '.routing[1]', message: 'Invalid input: expected string, received undefined' })).toBe('Routing › #2: Field is required');
+    expect(issueLine({ rel: '.routing[1]', message: 'Invalid input: expected string, received undefined' })).toBe(
+      'Routing › #2: Field is required',
+    );
   });
 });
 
 describe('step summaries', () => {
   it('reads like a sentence', () => {
-    expect(describeStep({ type: 'ifCondition', field: 'amount', operator: 'greater', value: 100 }, types.get('ifCondition'))).toBe('amount > 100');
+    expect(describeStep({ type: 'ifCondition', field: 'amount', operator: 'greater', value: 100 }, types.get('ifCondition'))).toBe(
+      'amount > 100',
+    );
     expect(describeStep({ type: 'sendNotification', channel: 'email', users: ['mary'] })).toBe('notify mary by e-mail');
-    expect(describeStep({ type: 'getUserConfirmation', options: ['yes', 'no'], routing: ['role:manager'] })).toBe('asks role:manager in the inbox: yes / no');
-    expect(describeStep({ type: 'getUserConfirmation', options: ['yes'], routing: ['role:x'], users: ['ann'], channel: 'email' })).toBe('asks ann by e-mail: yes');
+    expect(describeStep({ type: 'getUserConfirmation', options: ['yes', 'no'], routing: ['role:manager'] })).toBe(
+      'asks role:manager in the inbox: yes / no',
+    );
+    expect(describeStep({ type: 'getUserConfirmation', options: ['yes'], routing: ['role:x'], users: ['ann'], channel: 'email' })).toBe(
+      'asks ann by e-mail: yes',
+    );
   });
 });
 
@@ -62,8 +88,12 @@ describe('run words', () => {
     const now = Date.parse('2026-01-01T12:00:00Z');
     expect(relativeTime('2026-01-01T11:58:00Z', now)).toBe('2 minutes ago');
     expect(relativeTime('2026-01-01T11:59:58Z', now)).toBe('just now');
-    expect(describeEvent({ type: 'confirmation.answered', by: 'bob', detail: { option: 'approve', comment: 'ok' } })).toBe('Answered “approve” by bob: ok');
-    expect(describeEvent({ type: 'step.retrying', stepId: 's', attempt: 2, detail: { error: { message: 'boom' } } })).toBe('Step “s” failed (attempt 2), will retry: boom');
+    expect(describeEvent({ type: 'confirmation.answered', by: 'bob', detail: { option: 'approve', comment: 'ok' } })).toBe(
+      'Answered “approve” by bob: ok',
+    );
+    expect(describeEvent({ type: 'step.retrying', stepId: 's', attempt: 2, detail: { error: { message: 'boom' } } })).toBe(
+      'Step “s” failed (attempt 2), will retry: boom',
+    );
   });
 });
 

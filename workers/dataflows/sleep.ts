@@ -7,7 +7,8 @@ import { NonRetryableError } from '../../src/steps/types.ts';
 
 export default async function sleep(input: unknown, { signal }: ModuleCallContext): Promise<{ slept: number }> {
   const ms = (input as { ms?: unknown } | null)?.ms;
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new NonRetryableError('sleep needs an input {ms: <non-negative number>}');
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)
+    throw new NonRetryableError('sleep needs an input {ms: <non-negative number>}');
   signal.throwIfAborted();
   await new Promise<void>((resolve, reject) => {
     const onAbort = () => {

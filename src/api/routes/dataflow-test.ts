@@ -34,15 +34,28 @@ export function dataflowTestRoutes(registry: DataflowRegistry, engine: Engine, a
     if (!def) return sendProblem(res, 404, `no dataflow named ${name}`);
     if (def.kind === 'workflow') {
       await authz.workflow(principalOf(res), def.workflow, 'start');
-      const model = input !== null && typeof input === 'object' && !Array.isArray(input) ? input as Record<string, unknown> : { input };
+      const model = input !== null && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : { input };
       const { run } = await engine.startRun(def.workflow, { model }, { by: principalOf(res).id });
       const settled = await engine.waitForSettle(run.id, WORKFLOW_WAIT_MS);
-      return res.json({ kind: 'workflow', runId: run.id, status: settled.status, ...(settled.status === 'running' ? {} : { model: settled.model }) });
+      return res.json({
+        kind: 'workflow',
+        runId: run.id,
+        status: settled.status,
+        ...(settled.status === 'running' ? {} : { model: settled.model }),
+      });
     }
-    const ctx = { runId: `test-${randomUUID()}`, stepId: 'test', seq: 0, attempt: 1, effectKey: `dataflow-test:${randomUUID()}`, signal: AbortSignal.timeout(60_000) };
+    const ctx = {
+      runId: `test-${randomUUID()}`,
+      stepId: 'test',
+      seq: 0,
+      attempt: 1,
+      effectKey: `dataflow-test:${randomUUID()}`,
+      signal: AbortSignal.timeout(60_000),
+    };
     const started = Date.now();
     try {
-      const result = def.kind === 'http' ? await callHttpDataflow(def, input ?? null, ctx) : await callModuleDataflow(def, input ?? null, ctx, modules);
+      const result =
+        def.kind === 'http' ? await callHttpDataflow(def, input ?? null, ctx) : await callModuleDataflow(def, input ?? null, ctx, modules);
       res.json({ kind: def.kind, result, durationMs: Date.now() - started });
     } catch (err) {
       // The dataflow's own failure is the answer to the test, not a server error.

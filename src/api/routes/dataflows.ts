@@ -14,7 +14,9 @@ import { Name } from '../schemas.ts';
 export function dataflowRoutes(registry: DataflowRegistry): Router {
   const r = Router();
   // Reading counts as managing here: definitions may hold credentials.
-  r.use((_req, res, next) => (designs(principalOf(res)) ? next() : sendProblem(res, 403, 'managing dataflows needs the designer or admin role')));
+  r.use((_req, res, next) =>
+    designs(principalOf(res)) ? next() : sendProblem(res, 403, 'managing dataflows needs the designer or admin role'),
+  );
 
   r.get('/', async (_req, res) => {
     res.json({ items: await registry.list() });
@@ -28,13 +30,19 @@ export function dataflowRoutes(registry: DataflowRegistry): Router {
     }
     const named = body as Record<string, unknown>;
     if (named.name !== undefined && named.name !== name) {
-      throw new BadRequest('the body names another dataflow than the URL', [{ path: '$.name', message: `must be "${name}" (the name in the URL)` }]);
+      throw new BadRequest('the body names another dataflow than the URL', [
+        { path: '$.name', message: `must be "${name}" (the name in the URL)` },
+      ]);
     }
-    let saved;
+    let saved: Awaited<ReturnType<typeof registry.put>>;
     try {
       saved = await registry.put({ ...named, name });
     } catch (err) {
-      if (err instanceof InvalidDataflowError) throw new BadRequest(err.message, err.issues.map((i) => ({ path: jsonPath('$', i.path), message: i.message })));
+      if (err instanceof InvalidDataflowError)
+        throw new BadRequest(
+          err.message,
+          err.issues.map((i) => ({ path: jsonPath('$', i.path), message: i.message })),
+        );
       throw err;
     }
     const definition = await registry.get(name);

@@ -15,7 +15,12 @@ export function documentRoutes(documents: DocumentStore, links: DocumentLinks): 
   r.get('/:token', async (req, res) => {
     const token = req.params.token;
     const check = TOKEN.test(token) ? await links.check(token) : ({ ok: false, reason: 'malformed' } as const);
-    if (!check.ok) return sendProblem(res, check.reason === 'expired' ? 410 : 403, check.reason === 'expired' ? 'this download link has expired' : 'this download link is not valid');
+    if (!check.ok)
+      return sendProblem(
+        res,
+        check.reason === 'expired' ? 410 : 403,
+        check.reason === 'expired' ? 'this download link has expired' : 'this download link is not valid',
+      );
     const doc = await documents.get(check.claims.doc);
     if (!doc) return sendProblem(res, 410, 'the document has expired with its run');
     res.status(200).attachment(doc.meta.fileName).type(doc.meta.contentType).set('Cache-Control', 'private, no-store').send(doc.bytes);

@@ -18,7 +18,9 @@ const page = (title: string, body: string) =>
 function closureText(closure: Closure | undefined): string {
   switch (closure?.kind) {
     case 'decided':
-      return closure.option ? `it was decided with "${closure.option}" by ${closure.by} at ${closure.at}` : `it was closed by ${closure.by} at ${closure.at}`;
+      return closure.option
+        ? `it was decided with "${closure.option}" by ${closure.by} at ${closure.at}`
+        : `it was closed by ${closure.by} at ${closure.at}`;
     case 'timedOut':
       return `it timed out at ${closure.at}${closure.option ? ` and was decided with "${closure.option}"` : ' and the run failed'}`;
     case 'cancelled':
@@ -35,11 +37,14 @@ export function linkRoutes(engine: Engine): Router {
   r.use(express.urlencoded({ extended: false, limit: '16kb' }));
 
   const refused = (res: express.Response, err: EngineError) =>
-    res.status(err.kind === 'conflict' ? 409 : 403).type('html').send(page('This link cannot be used', `<p>${esc(err.message)}</p>`));
+    res
+      .status(err.kind === 'conflict' ? 409 : 403)
+      .type('html')
+      .send(page('This link cannot be used', `<p>${esc(err.message)}</p>`));
 
   r.get('/:token', async (req, res) => {
     const token = parseOr400(LinkToken, req.params.token, '$.token', 'the link');
-    let status;
+    let status: Awaited<ReturnType<typeof engine.linkStatus>>;
     try {
       status = await engine.linkStatus(token);
     } catch (err) {
@@ -48,11 +53,26 @@ export function linkRoutes(engine: Engine): Router {
     }
     const c = status.claims;
     if (!status.open) {
-      res.status(409).type('html').send(page('This request is closed', `<p>This request is closed: ${esc(closureText(status.closure))}. There is nothing left to answer.</p>`));
+      res
+        .status(409)
+        .type('html')
+        .send(
+          page(
+            'This request is closed',
+            `<p>This request is closed: ${esc(closureText(status.closure))}. There is nothing left to answer.</p>`,
+          ),
+        );
       return;
     }
-    res.type('html').send(page(`Answer "${c.option}"`, `<p>Run <code>${esc(c.runId)}</code>, step <code>${esc(c.stepId)}</code>, as <strong>${esc(c.principalId)}</strong>.</p>` +
-      `<form method="post"><label>Comment (optional)<br><textarea name="comment" rows="3" cols="40"></textarea></label><p><button type="submit">Confirm "${esc(c.option)}"</button></p></form>`));
+    res
+      .type('html')
+      .send(
+        page(
+          `Answer "${c.option}"`,
+          `<p>Run <code>${esc(c.runId)}</code>, step <code>${esc(c.stepId)}</code>, as <strong>${esc(c.principalId)}</strong>.</p>` +
+            `<form method="post"><label>Comment (optional)<br><textarea name="comment" rows="3" cols="40"></textarea></label><p><button type="submit">Confirm "${esc(c.option)}"</button></p></form>`,
+        ),
+      );
   });
 
   r.post('/:token', async (req, res) => {

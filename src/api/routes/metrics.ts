@@ -19,7 +19,9 @@ export function metricsRoutes(engine: Engine, token: string | undefined): Router
       }
     }
     const { contentType, body } = await scrapeMetrics({
-      ping: () => engine.ping(), runCounts: () => engine.runCounts(), queues: [engine.queue, engine.eventQueue],
+      ping: () => engine.ping(),
+      runCounts: () => engine.runCounts(),
+      queues: [engine.queue, engine.eventQueue],
     });
     res.type(contentType).send(body);
   });

@@ -7,7 +7,19 @@ import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import { bodyOf } from '../body.ts';
 import { parseOr400 } from '../problem.ts';
-import { BulkBody, ConfirmBody, EmptyBody, IdempotencyKey, EntryId, HistoryQuery, ListRunsQuery, RetryBody, RunId, SubmitBody, TasksQuery } from '../schemas.ts';
+import {
+  BulkBody,
+  ConfirmBody,
+  EmptyBody,
+  IdempotencyKey,
+  EntryId,
+  HistoryQuery,
+  ListRunsQuery,
+  RetryBody,
+  RunId,
+  SubmitBody,
+  TasksQuery,
+} from '../schemas.ts';
 
 export function runRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
@@ -23,7 +35,8 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
   r.post('/bulk', async (req, res) => {
     const body = parseOr400(BulkBody, bodyOf(req.body));
     const header = req.get('idempotency-key');
-    const idempotencyKey = header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
+    const idempotencyKey =
+      header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
     const caller = principalOf(res);
     await authz.workflow(caller, body.filter.workflow, 'read');
     const filter = { ...body.filter, status: body.filter.status as RunStatus | undefined };
@@ -98,7 +111,9 @@ export function entryRoutes(engine: Engine, authz: Authz): Router {
     const id = parseOr400(EntryId, req.params.id, '$.id', 'the entry id in the URL');
     const entry = await engine.getEntry(id);
     // An entry belongs to the workflow whose run created it; without one only admin reads it.
-    const readable = entry.workflow ? await authz.readable(principalOf(res))({ workflow: entry.workflow }) : principalOf(res).roles.includes('admin');
+    const readable = entry.workflow
+      ? await authz.readable(principalOf(res))({ workflow: entry.workflow })
+      : principalOf(res).roles.includes('admin');
     if (!readable) throw new EngineError('not_found', `no entry ${id}`);
     res.json(entry);
   });

@@ -72,7 +72,13 @@ export function describeStepTypes(): StepTypeInfo[] {
     const params = t.params as z.ZodObject;
     const own = new Set(Object.keys(params.shape));
     const common = Object.fromEntries(Object.entries(commonStepShape).filter(([k]) => !own.has(k)));
-    return { type: t.type, group: t.group, description: t.description, schema: jsonSchemaOf(params), common: jsonSchemaOf(z.object(common)) };
+    return {
+      type: t.type,
+      group: t.group,
+      description: t.description,
+      schema: jsonSchemaOf(params),
+      common: jsonSchemaOf(z.object(common)),
+    };
   });
   return cached;
 }

@@ -7,7 +7,14 @@
 import express, { Router, type Response } from 'express';
 import { z } from 'zod';
 import { isDocumentType } from '../../notify/documents/index.ts';
-import { TemplateInput, TemplateMeta, TemplateName, TemplateSyntaxError, TemplateTooLarge, type TemplateStore } from '../../notify/templates.ts';
+import {
+  TemplateInput,
+  TemplateMeta,
+  TemplateName,
+  TemplateSyntaxError,
+  TemplateTooLarge,
+  type TemplateStore,
+} from '../../notify/templates.ts';
 import { NonRetryableError } from '../../steps/types.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
@@ -26,7 +33,8 @@ function sendFile(res: Response, bytes: Buffer, fileName: string, contentType: s
   res.status(200).attachment(fileName).type(contentType).set('Cache-Control', 'no-store').send(bytes);
 }
 
-const tooLarge = (res: Response, maxBytes: number) => sendProblem(res, 413, `the template file is larger than ${maxBytes} bytes (TEMPLATE_MAX_BYTES)`);
+const tooLarge = (res: Response, maxBytes: number) =>
+  sendProblem(res, 413, `the template file is larger than ${maxBytes} bytes (TEMPLATE_MAX_BYTES)`);
 
 /** Mounted before the API's own JSON parser: template bodies may be far larger than other requests. */
 export function templateBodyParser(maxBytes: number): express.RequestHandler[] {
@@ -73,7 +81,7 @@ export function templateRoutes(templates: TemplateStore, authz: Authz): Router {
     authz.design(principalOf(res), 'templates');
     let input: TemplateInput & { file?: Buffer };
     if (isMultipart(req)) {
-      let upload;
+      let upload: Awaited<ReturnType<typeof readTemplateUpload>>;
       try {
         upload = await readTemplateUpload(req, templates.maxBytes);
       } catch (err) {
@@ -81,12 +89,15 @@ export function templateRoutes(templates: TemplateStore, authz: Authz): Router {
         throw err;
       }
       const meta = parseOr400(TemplateMeta, upload.meta, '$.meta', 'the meta part');
-      if (!upload.file && isDocumentType(meta.renderType)) throw new BadRequest('the template file is missing', [{ path: '$.template', message: `a ${meta.renderType} template needs a "template" file part` }]);
+      if (!upload.file && isDocumentType(meta.renderType))
+        throw new BadRequest('the template file is missing', [
+          { path: '$.template', message: `a ${meta.renderType} template needs a "template" file part` },
+        ]);
       input = { ...meta, ...(upload.file ? { file: upload.file } : {}) };
     } else {
       input = parseOr400(TemplateInput, bodyOf(req.body));
     }
-    let saved;
+    let saved: Awaited<ReturnType<typeof templates.put>>;
     try {
       saved = await templates.put(name, input);
     } catch (err) {
@@ -94,7 +105,10 @@ export function templateRoutes(templates: TemplateStore, authz: Authz): Router {
       if (err instanceof TemplateTooLarge) return tooLarge(res, templates.maxBytes);
       throw err;
     }
-    res.status(saved.created ? 201 : 200).location(`/api/templates/${name}`).json(saved.template);
+    res
+      .status(saved.created ? 201 : 200)
+      .location(`/api/templates/${name}`)
+      .json(saved.template);
   });
 
   r.post('/:name/preview', async (req, res) => {
@@ -111,7 +125,8 @@ export function templateRoutes(templates: TemplateStore, authz: Authz): Router {
       const out = await templates.render(name, template.renderType, model);
       res.json({ ...(out.subject !== undefined ? { subject: out.subject } : {}), body: out.body, format: template.renderType });
     } catch (err) {
-      if (err instanceof NonRetryableError) throw new BadRequest('the template cannot be rendered with this model', [{ path: '$.model', message: err.message }]);
+      if (err instanceof NonRetryableError)
+        throw new BadRequest('the template cannot be rendered with this model', [{ path: '$.model', message: err.message }]);
       throw err;
     }
   });

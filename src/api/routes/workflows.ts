@@ -51,13 +51,17 @@ export function workflowRoutes(engine: Engine, authz: Authz, lint: LintOptions =
     const body = parseOr400(StartBody, bodyOf(req.body));
     const { wait } = parseOr400(StartQuery, req.query, '$', 'the query');
     const header = req.get('idempotency-key');
-    const idempotencyKey = header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
+    const idempotencyKey =
+      header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
     await authz.workflow(principalOf(res), name, 'start');
     const { run, created } = await engine.startRun(name, body, { idempotencyKey, by: principalOf(res).id }).catch(async (err: unknown) => {
       throw err instanceof EntryOwnedError ? await authz.entryRefusal(principalOf(res), err) : err;
     });
     const out = wait ? await engine.waitForSettle(run.id, wait) : run;
-    res.status(created ? 201 : 200).location(`/api/runs/${run.id}`).json(out);
+    res
+      .status(created ? 201 : 200)
+      .location(`/api/runs/${run.id}`)
+      .json(out);
   });
 
   r.post('/:name/migrations', async (req, res) => {

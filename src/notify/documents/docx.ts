@@ -12,7 +12,14 @@ import { Liquid } from 'liquidjs';
 import { getPath, isSafePath } from '../../definition/paths.ts';
 import { DocumentTemplateError, type DocumentKind, type TemplateIssue } from './types.ts';
 
-const liquid = new Liquid({ templates: {}, strictFilters: true, ownPropertyOnly: true, parseLimit: 10_000, renderLimit: 1_000, memoryLimit: 10_000_000 });
+const liquid = new Liquid({
+  templates: {},
+  strictFilters: true,
+  ownPropertyOnly: true,
+  parseLimit: 10_000,
+  renderLimit: 1_000,
+  memoryLimit: 10_000_000,
+});
 
 interface XtError {
   properties?: { id?: string; xtag?: string; offset?: number; file?: string; explanation?: string; errors?: XtError[] };
@@ -37,7 +44,8 @@ function open(template: Buffer, modules: unknown[] = []): Docxtemplater {
   } catch (err) {
     throw new DocumentTemplateError([{ path: '$.content', message: `not a docx file (zip): ${(err as Error).message}` }]);
   }
-  if (!zip.file('word/document.xml')) throw new DocumentTemplateError([{ path: '$.content', message: 'not a docx file: word/document.xml is missing' }]);
+  if (!zip.file('word/document.xml'))
+    throw new DocumentTemplateError([{ path: '$.content', message: 'not a docx file: word/document.xml is missing' }]);
   try {
     return new Docxtemplater(zip, {
       paragraphLoop: true,

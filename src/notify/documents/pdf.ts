@@ -11,16 +11,24 @@ import pdfmake from 'pdfmake';
 import { getPath, isSafePath } from '../../definition/paths.ts';
 import { DocumentTemplateError, type DocumentKind, type TemplateIssue } from './types.ts';
 
-const liquid = new Liquid({ templates: {}, strictFilters: true, ownPropertyOnly: true, parseLimit: 100_000, renderLimit: 2_000, memoryLimit: 20_000_000 });
+const liquid = new Liquid({
+  templates: {},
+  strictFilters: true,
+  ownPropertyOnly: true,
+  parseLimit: 100_000,
+  renderLimit: 2_000,
+  memoryLimit: 20_000_000,
+});
 
 const STANDARD = ['Helvetica', 'Times', 'Courier'] as const;
 const FONT_FILES = new Set<string>();
 const fonts = Object.fromEntries(
   STANDARD.map((f) => {
-    const variants = f === 'Times'
-      ? { normal: 'Times-Roman', bold: 'Times-Bold', italics: 'Times-Italic', bolditalics: 'Times-BoldItalic' }
-      : { normal: f, bold: `${f}-Bold`, italics: `${f}-Oblique`, bolditalics: `${f}-BoldOblique` };
-    Object.values(variants).forEach((v) => FONT_FILES.add(v));
+    const variants =
+      f === 'Times'
+        ? { normal: 'Times-Roman', bold: 'Times-Bold', italics: 'Times-Italic', bolditalics: 'Times-BoldItalic' }
+        : { normal: f, bold: `${f}-Bold`, italics: `${f}-Oblique`, bolditalics: `${f}-BoldOblique` };
+    for (const v of Object.values(variants)) FONT_FILES.add(v);
     return [f, variants];
   }),
 );
@@ -42,7 +50,9 @@ function parseDefinition(template: Buffer): Record<string, Json> {
     throw new DocumentTemplateError([{ path: '$.content', message: `the pdf template is not JSON: ${(err as Error).message}` }]);
   }
   if (!def || typeof def !== 'object' || Array.isArray(def) || !('content' in def)) {
-    throw new DocumentTemplateError([{ path: '$.content', message: 'the pdf template must be a pdfmake document definition: an object with "content"' }]);
+    throw new DocumentTemplateError([
+      { path: '$.content', message: 'the pdf template must be a pdfmake document definition: an object with "content"' },
+    ]);
   }
   return def as Record<string, Json>;
 }
@@ -71,14 +81,19 @@ function inspectNode(node: Json, where: string, w: Walk): void {
     }
     return;
   }
-  if (Array.isArray(node)) return node.forEach((n, i) => inspectNode(n, `${where}[${i}]`, w));
+  if (Array.isArray(node)) {
+    for (const [i, n] of node.entries()) inspectNode(n, `${where}[${i}]`, w);
+    return;
+  }
   if (!node || typeof node !== 'object') return;
   const obj = node as Record<string, Json>;
   if ('$repeat' in obj) {
     const list = obj.$repeat;
     const as = obj.as ?? 'item';
-    if (typeof list !== 'string' || !isSafePath(list)) w.issues.push({ path: '$.content', message: `$repeat at ${where} must name a model field path` });
-    else if (typeof as !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(as)) w.issues.push({ path: '$.content', message: `"as" at ${where} must be a variable name` });
+    if (typeof list !== 'string' || !isSafePath(list))
+      w.issues.push({ path: '$.content', message: `$repeat at ${where} must name a model field path` });
+    else if (typeof as !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(as))
+      w.issues.push({ path: '$.content', message: `"as" at ${where} must be a variable name` });
     else if (!('each' in obj)) w.issues.push({ path: '$.content', message: `$repeat "${list}" at ${where} has no "each"` });
     else {
       w.tags.add(list);
@@ -88,8 +103,13 @@ function inspectNode(node: Json, where: string, w: Walk): void {
     return;
   }
   for (const [k, v] of Object.entries(obj)) {
-    if (FORBIDDEN_KEYS.has(k)) w.issues.push({ path: '$.content', message: `"${k}" at ${where} is not allowed in a pdf template (it loads files or embeds content)` });
-    else if ((k === 'image' || k === 'images') && !onlyDataUrls(v)) w.issues.push({ path: '$.content', message: `images at ${where}.${k} must be data: URLs` });
+    if (FORBIDDEN_KEYS.has(k))
+      w.issues.push({
+        path: '$.content',
+        message: `"${k}" at ${where} is not allowed in a pdf template (it loads files or embeds content)`,
+      });
+    else if ((k === 'image' || k === 'images') && !onlyDataUrls(v))
+      w.issues.push({ path: '$.content', message: `images at ${where}.${k} must be data: URLs` });
     else inspectNode(v, `${where}.${k}`, w);
   }
 }

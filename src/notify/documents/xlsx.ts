@@ -41,7 +41,10 @@ function tagsOf(wb: Workbook): string[] {
     if (typeof text !== 'string' || !text.includes('${')) continue;
     for (const p of wb.extractPlaceholders(text)) {
       if (!ALLOWED_TYPES.has(p.type) || p.subType !== undefined) {
-        issues.push({ path: '$.content', message: `tag "${p.placeholder}" in the cell text "${text}": only \${field} and \${table:list.field} tags are supported` });
+        issues.push({
+          path: '$.content',
+          message: `tag "${p.placeholder}" in the cell text "${text}": only \${field} and \${table:list.field} tags are supported`,
+        });
         continue;
       }
       tags.add(p.key === undefined ? p.name : `${p.name}.${p.key}`);
@@ -49,7 +52,11 @@ function tagsOf(wb: Workbook): string[] {
     // What the library's pattern did not match is an unbalanced or empty tag.
     const rest = text.replace(/\$\{(?:[^{}:]+?:)?[^{}:]+?(?:\.[^{}:]+?)?(?::[^{}:]+?)??\}/g, '');
     const at = rest.indexOf('${');
-    if (at >= 0) issues.push({ path: '$.content', message: `tag "${rest.slice(at, at + 40)}" in the cell text "${text}" is not closed or empty (write \${field})` });
+    if (at >= 0)
+      issues.push({
+        path: '$.content',
+        message: `tag "${rest.slice(at, at + 40)}" in the cell text "${text}" is not closed or empty (write \${field})`,
+      });
   }
   if (issues.length) throw new DocumentTemplateError(issues);
   return [...tags];

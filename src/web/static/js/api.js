@@ -24,7 +24,9 @@ export class ApiError extends Error {
 }
 
 let onUnauthorized = () => {};
-export const whenUnauthorized = (fn) => { onUnauthorized = fn; };
+export const whenUnauthorized = (fn) => {
+  onUnauthorized = fn;
+};
 
 export async function api(method, path, body, { key = getKey(), signal } = {}) {
   // signed out (or the key was refused): no request can succeed, so none is sent
@@ -32,7 +34,13 @@ export async function api(method, path, body, { key = getKey(), signal } = {}) {
   const headers = { accept: 'application/json' };
   headers.authorization = `Bearer ${key}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal, cache: 'no-store' });
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+    cache: 'no-store',
+  });
   const text = await res.text();
   let parsed;
   try {

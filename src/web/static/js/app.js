@@ -33,10 +33,17 @@ function markNav(nav) {
 
 function renderSession(principal) {
   if (!principal) return replace(session);
-  replace(session,
-    h('span', { class: 'who' }, 'Signed in as ', h('strong', {}, principal.name ?? principal.id),
-      principal.roles.length ? h('span', { class: 'muted' }, ` (${principal.roles.join(', ')})`) : null),
-    h('button', { type: 'button', class: 'link-button', onclick: signOut }, 'Sign out'));
+  replace(
+    session,
+    h(
+      'span',
+      { class: 'who' },
+      'Signed in as ',
+      h('strong', {}, principal.name ?? principal.id),
+      principal.roles.length ? h('span', { class: 'muted' }, ` (${principal.roles.join(', ')})`) : null,
+    ),
+    h('button', { type: 'button', class: 'link-button', onclick: signOut }, 'Sign out'),
+  );
 }
 
 function signOut() {
@@ -47,28 +54,41 @@ function signOut() {
 function showSignIn(note) {
   renderSession(null);
   document.title = 'Sign in · stageflow';
-  const input = h('input', { id: 'signin-key', name: 'key', type: 'password', autocomplete: 'current-password', required: true, spellcheck: 'false' });
+  const input = h('input', {
+    id: 'signin-key',
+    name: 'key',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+    spellcheck: 'false',
+  });
   const status = h('div', { aria: { live: 'polite' } }, note ? message('error', note) : null);
-  const form = h('form', { class: 'signin card-panel', onsubmit: async (e) => {
-    e.preventDefault();
-    const key = input.value.trim();
-    if (!key) return;
-    replace(status, message('info', 'Checking the key…'));
-    try {
-      await get('/api/me', { key });
-      setKey(key);
-      location.reload();
-    } catch (err) {
-      replace(status, message('error', err.status === 401 ? 'That key is not valid.' : `Could not sign in: ${err.message}`));
-      input.focus();
-    }
-  } },
-  h('h1', {}, 'Sign in'),
-  h('p', {}, 'Enter your stageflow API key. It is kept in this browser tab only (session storage) and sent as a bearer token.'),
-  h('label', { for: 'signin-key' }, 'API key'),
-  input,
-  h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
-  status);
+  const form = h(
+    'form',
+    {
+      class: 'signin card-panel',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const key = input.value.trim();
+        if (!key) return;
+        replace(status, message('info', 'Checking the key…'));
+        try {
+          await get('/api/me', { key });
+          setKey(key);
+          location.reload();
+        } catch (err) {
+          replace(status, message('error', err.status === 401 ? 'That key is not valid.' : `Could not sign in: ${err.message}`));
+          input.focus();
+        }
+      },
+    },
+    h('h1', {}, 'Sign in'),
+    h('p', {}, 'Enter your stageflow API key. It is kept in this browser tab only (session storage) and sent as a bearer token.'),
+    h('label', { for: 'signin-key' }, 'API key'),
+    input,
+    h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
+    status,
+  );
   replace(main, form);
   input.focus();
 }

@@ -23,11 +23,31 @@ export function renderCanvas(b) {
   b.containers = new Map();
   b.marks = { heads: new Map(), ends: new Map(), branchHeads: new Map(), gotos: new Map() };
   const stages = b.def.stages.map((stage, i) => stageEl(b, stage, i, target));
-  const add = b.readOnly ? null : h('button', { type: 'button', class: 'add-stage', id: 'add-stage', title: 'Add stage', aria: { label: 'Add stage' }, dataset: { fk: 'add-stage' }, onclick: () => b.addStage() }, '+');
+  const add = b.readOnly
+    ? null
+    : h(
+        'button',
+        {
+          type: 'button',
+          class: 'add-stage',
+          id: 'add-stage',
+          title: 'Add stage',
+          aria: { label: 'Add stage' },
+          dataset: { fk: 'add-stage' },
+          onclick: () => b.addStage(),
+        },
+        '+',
+      );
   b.svg = document.createElementNS(SVG, 'svg');
   b.svg.setAttribute('class', 'connectors');
   b.svg.setAttribute('aria-hidden', 'true');
-  replace(b.canvas, b.svg, ...stages, add, !stages.length ? h('p', { class: 'muted empty-canvas' }, b.readOnly ? 'No stages.' : 'No stages yet: “+” adds one.') : null);
+  replace(
+    b.canvas,
+    b.svg,
+    ...stages,
+    add,
+    !stages.length ? h('p', { class: 'muted empty-canvas' }, b.readOnly ? 'No stages.' : 'No stages yet: “+” adds one.') : null,
+  );
   b.applyIssues();
   if (active) b.refocus(active);
   requestAnimationFrame(() => drawConnectors(b));
@@ -40,27 +60,107 @@ function stageEl(b, stage, i, target) {
   const label = stage.name || stage.id;
   const steps = Array.isArray(stage.steps) ? stage.steps : [];
   const key = `${sid}:stage`;
-  b.containers.set(key, { label: `stage “${label}”`, list: () => (Array.isArray(stage.steps) ? stage.steps : (stage.steps = [])), owner: null, stage });
+  b.containers.set(key, {
+    label: `stage “${label}”`,
+    list: () => (Array.isArray(stage.steps) ? stage.steps : (stage.steps = [])),
+    owner: null,
+    stage,
+  });
   const isTarget = target?.key === key;
-  const head = h('header', { class: 'stage-head' },
-    h('div', { class: 'stage-title' },
-      ro ? h('h2', { class: 'stage-name-ro' }, label)
-        : h('input', { type: 'text', class: 'stage-name', value: stage.name ?? '', aria: { label: `Name of stage ${i + 1}` }, dataset: { fk: `${sid}:name` },
-          oninput: (e) => { stage.name = e.target.value; b.changed({ group: true }); b.renderToolboxLabel(); },
-          onchange: () => b.renderCanvas() }),
-      h('span', { class: 'stage-id' }, `stage ${i + 1}`)),
-    ro ? null : h('div', { class: 'stage-tools' },
-      h('button', { type: 'button', class: 'icon', title: 'Move stage left', disabled: i === 0, dataset: { fk: `${sid}:left` }, aria: { label: `Move stage ${label} left` }, onclick: () => b.moveStage(i, -1) }, '◀'),
-      h('button', { type: 'button', class: 'icon', title: 'Move stage right', disabled: i === count - 1, dataset: { fk: `${sid}:right` }, aria: { label: `Move stage ${label} right` }, onclick: () => b.moveStage(i, 1) }, '▶'),
-      h('button', { type: 'button', class: 'icon danger', title: 'Delete stage', dataset: { fk: `${sid}:delete` }, aria: { label: `Delete stage ${label}` }, onclick: () => b.deleteStage(stage) }, '✕')));
-  const end = h('div', { class: 'flow-end stage-end' }, i === count - 1 ? '● end of the run' : `→ ${b.def.stages[i + 1].name || b.def.stages[i + 1].id}`);
-  const el = h('section', { class: ['stage', isTarget && !ro && 'target'], dataset: { stageId: stage.id ?? '' }, aria: { label: `Stage ${label}` } },
+  const head = h(
+    'header',
+    { class: 'stage-head' },
+    h(
+      'div',
+      { class: 'stage-title' },
+      ro
+        ? h('h2', { class: 'stage-name-ro' }, label)
+        : h('input', {
+            type: 'text',
+            class: 'stage-name',
+            value: stage.name ?? '',
+            aria: { label: `Name of stage ${i + 1}` },
+            dataset: { fk: `${sid}:name` },
+            oninput: (e) => {
+              stage.name = e.target.value;
+              b.changed({ group: true });
+              b.renderToolboxLabel();
+            },
+            onchange: () => b.renderCanvas(),
+          }),
+      h('span', { class: 'stage-id' }, `stage ${i + 1}`),
+    ),
+    ro
+      ? null
+      : h(
+          'div',
+          { class: 'stage-tools' },
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'icon',
+              title: 'Move stage left',
+              disabled: i === 0,
+              dataset: { fk: `${sid}:left` },
+              aria: { label: `Move stage ${label} left` },
+              onclick: () => b.moveStage(i, -1),
+            },
+            '◀',
+          ),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'icon',
+              title: 'Move stage right',
+              disabled: i === count - 1,
+              dataset: { fk: `${sid}:right` },
+              aria: { label: `Move stage ${label} right` },
+              onclick: () => b.moveStage(i, 1),
+            },
+            '▶',
+          ),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'icon danger',
+              title: 'Delete stage',
+              dataset: { fk: `${sid}:delete` },
+              aria: { label: `Delete stage ${label}` },
+              onclick: () => b.deleteStage(stage),
+            },
+            '✕',
+          ),
+        ),
+  );
+  const end = h(
+    'div',
+    { class: 'flow-end stage-end' },
+    i === count - 1 ? '● end of the run' : `→ ${b.def.stages[i + 1].name || b.def.stages[i + 1].id}`,
+  );
+  const el = h(
+    'section',
+    { class: ['stage', isTarget && !ro && 'target'], dataset: { stageId: stage.id ?? '' }, aria: { label: `Stage ${label}` } },
     head,
     h('ul', { class: 'issues stage-issues' }),
     stepList(b, steps, key, { stageIndex: i, depth: 0 }, target, `Steps of ${label}`),
-    ro ? null : h('button', { type: 'button', class: ['add-here', isTarget && 'pressed'], dataset: { fk: `${sid}:add` }, aria: { label: `Add step to stage ${label}`, pressed: String(isTarget) },
-      onclick: () => b.setTarget({ kind: 'stage', stage }) }, '+ Add step'),
-    end);
+    ro
+      ? null
+      : h(
+          'button',
+          {
+            type: 'button',
+            class: ['add-here', isTarget && 'pressed'],
+            dataset: { fk: `${sid}:add` },
+            aria: { label: `Add step to stage ${label}`, pressed: String(isTarget) },
+            onclick: () => b.setTarget({ kind: 'stage', stage }),
+          },
+          '+ Add step',
+        ),
+    end,
+  );
   b.marks.heads.set(stage, head);
   b.marks.ends.set(stage, end);
   b.stageEls.set(stage, el);
@@ -68,8 +168,13 @@ function stageEl(b, stage, i, target) {
 }
 
 function stepList(b, steps, key, loc, target, label) {
-  return h('ol', { class: 'steps', dataset: { container: key }, aria: label ? { label } : undefined },
-    steps.length ? steps.map((step, j) => stepEl(b, step, { ...loc, list: steps, index: j }, target)) : h('li', { class: 'empty muted' }, b.readOnly ? 'No steps' : 'No steps: drop one here'));
+  return h(
+    'ol',
+    { class: 'steps', dataset: { container: key }, aria: label ? { label } : undefined },
+    steps.length
+      ? steps.map((step, j) => stepEl(b, step, { ...loc, list: steps, index: j }, target))
+      : h('li', { class: 'empty muted' }, b.readOnly ? 'No steps' : 'No steps: drop one here'),
+  );
 }
 
 function stepEl(b, step, loc, target) {
@@ -78,19 +183,57 @@ function stepEl(b, step, loc, target) {
   const info = b.types.get(step.type);
   const selected = b.selected === step;
   const label = step.id || '(no id)';
-  const card = h('div', { class: ['card', groupClass(info), selected && 'selected'], dataset: { uid: id, stepId: step.id ?? '' }, draggable: ro ? undefined : 'true' },
-    h('div', { class: 'card-row' },
-      h('button', { type: 'button', class: 'card-main', dataset: { fk: `${id}:select` }, aria: { pressed: String(selected), keyshortcuts: ro ? undefined : 'Alt+ArrowUp Alt+ArrowDown Alt+ArrowLeft Alt+ArrowRight Control+D Delete' },
-        title: ro ? undefined : 'Alt+arrows move · Ctrl+D duplicates · Delete removes',
-        onclick: () => b.select(step), onkeydown: ro ? undefined : (e) => b.cardKey(e, step) },
+  const card = h(
+    'div',
+    {
+      class: ['card', groupClass(info), selected && 'selected'],
+      dataset: { uid: id, stepId: step.id ?? '' },
+      draggable: ro ? undefined : 'true',
+    },
+    h(
+      'div',
+      { class: 'card-row' },
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'card-main',
+          dataset: { fk: `${id}:select` },
+          aria: {
+            pressed: String(selected),
+            keyshortcuts: ro ? undefined : 'Alt+ArrowUp Alt+ArrowDown Alt+ArrowLeft Alt+ArrowRight Control+D Delete',
+          },
+          title: ro ? undefined : 'Alt+arrows move · Ctrl+D duplicates · Delete removes',
+          onclick: () => b.select(step),
+          onkeydown: ro ? undefined : (e) => b.cardKey(e, step),
+        },
         h('span', { class: 'card-icon', aria: { hidden: 'true' } }, iconOf(step.type)),
-        h('span', { class: 'card-text' },
+        h(
+          'span',
+          { class: 'card-text' },
           h('span', { class: 'card-title' }, step.name || label),
           h('span', { class: 'card-type' }, info ? humanize(step.type) : `unknown type ${step.type}`),
-          h('span', { class: 'card-summary' }, describeStep(step, info)))),
-      ro ? null : h('button', { type: 'button', class: 'icon card-menu', title: 'Move, duplicate or remove', dataset: { fk: `${id}:menu` }, aria: { label: `Actions for ${label}`, haspopup: 'dialog' }, onclick: () => b.openStepMenu(step) }, '⋯')),
+          h('span', { class: 'card-summary' }, describeStep(step, info)),
+        ),
+      ),
+      ro
+        ? null
+        : h(
+            'button',
+            {
+              type: 'button',
+              class: 'icon card-menu',
+              title: 'Move, duplicate or remove',
+              dataset: { fk: `${id}:menu` },
+              aria: { label: `Actions for ${label}`, haspopup: 'dialog' },
+              onclick: () => b.openStepMenu(step),
+            },
+            '⋯',
+          ),
+    ),
     h('ul', { class: 'issues card-issues' }),
-    step.type === 'finish' ? h('div', { class: 'flow-end finish-end' }, `■ ends the run${step.outcome ? `: ${step.outcome}` : ''}`) : null);
+    step.type === 'finish' ? h('div', { class: 'flow-end finish-end' }, `■ ends the run${step.outcome ? `: ${step.outcome}` : ''}`) : null,
+  );
   b.cardEls.set(step, card);
   const branches = branchSlots(step, info).map((slot) => {
     const list = slot.list();
@@ -100,15 +243,31 @@ function stepEl(b, step, loc, target) {
     const goto = gotoOf(step, slot);
     const gotoStage = goto ? b.def.stages.find((s) => s.id === goto) : null;
     const head = h('div', { class: 'branch-head' }, slot.label);
-    const gotoEl = goto ? h('div', { class: 'flow-end goto-end' }, `↪ goes to ${gotoStage ? gotoStage.name || gotoStage.id : `unknown stage ${goto}`}`) : null;
+    const gotoEl = goto
+      ? h('div', { class: 'flow-end goto-end' }, `↪ goes to ${gotoStage ? gotoStage.name || gotoStage.id : `unknown stage ${goto}`}`)
+      : null;
     b.marks.branchHeads.set(key, head);
     if (gotoEl) b.marks.gotos.set(key, { el: gotoEl, stage: gotoStage });
-    return h('div', { class: ['branch', isTarget && !ro && 'target'], role: 'group', aria: { label: `${slot.label} branch of ${label}` } },
+    return h(
+      'div',
+      { class: ['branch', isTarget && !ro && 'target'], role: 'group', aria: { label: `${slot.label} branch of ${label}` } },
       head,
       stepList(b, list, key, { stageIndex: loc.stageIndex, depth: loc.depth + 1 }, target),
-      ro ? null : h('button', { type: 'button', class: ['add-here', 'small', isTarget && 'pressed'], dataset: { fk: `${id}:add:${slot.key}` }, aria: { label: `Add step to ${slot.label} of ${label}`, pressed: String(isTarget) },
-        onclick: () => b.setTarget({ kind: 'branch', step, key: slot.key }) }, `+ Add step to ${slot.label}`),
-      gotoEl);
+      ro
+        ? null
+        : h(
+            'button',
+            {
+              type: 'button',
+              class: ['add-here', 'small', isTarget && 'pressed'],
+              dataset: { fk: `${id}:add:${slot.key}` },
+              aria: { label: `Add step to ${slot.label} of ${label}`, pressed: String(isTarget) },
+              onclick: () => b.setTarget({ kind: 'branch', step, key: slot.key }),
+            },
+            `+ Add step to ${slot.label}`,
+          ),
+      gotoEl,
+    );
   });
   return h('li', { class: 'step-item', dataset: { uid: id } }, card, branches.length ? h('div', { class: 'branches' }, branches) : null);
 }
@@ -135,7 +294,9 @@ function edges(b) {
         const bExit = gotoMark ? gotoMark.el : after;
         out.push([el, head, 'branch']);
         const inner = slot.list();
-        if (!inner.length) { if (bExit) out.push([head, bExit, 'next']); } else {
+        if (!inner.length) {
+          if (bExit) out.push([head, bExit, 'next']);
+        } else {
           out.push([head, b.cardEls.get(inner[0]), 'next']);
           visit(inner, bExit);
         }
@@ -147,7 +308,10 @@ function edges(b) {
     const steps = Array.isArray(stage.steps) ? stage.steps : [];
     const head = b.marks.heads.get(stage);
     const end = b.marks.ends.get(stage);
-    if (steps.length) { out.push([head, b.cardEls.get(steps[0]), 'next']); visit(steps, end); } else out.push([head, end, 'next']);
+    if (steps.length) {
+      out.push([head, b.cardEls.get(steps[0]), 'next']);
+      visit(steps, end);
+    } else out.push([head, end, 'next']);
     const nextStage = b.def.stages[i + 1];
     // side by side: head to head; stacked (a phone): from this stage's end down to the next
     if (nextStage) out.push([head, b.marks.heads.get(nextStage), 'stage', end]);
@@ -157,7 +321,7 @@ function edges(b) {
 
 export function drawConnectors(b) {
   const svg = b.svg;
-  if (!svg || !svg.isConnected) return;
+  if (!svg?.isConnected) return;
   const zoom = b.zoom || 1;
   const base = b.canvas.getBoundingClientRect();
   const rel = (el) => {
@@ -170,7 +334,15 @@ export function drawConnectors(b) {
   for (const kind of ['next', 'goto']) {
     const marker = document.createElementNS(SVG, 'marker');
     marker.setAttribute('id', `arrow-${kind}`);
-    for (const [k, v] of Object.entries({ viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' })) marker.setAttribute(k, v);
+    for (const [k, v] of Object.entries({
+      viewBox: '0 0 10 10',
+      refX: '9',
+      refY: '5',
+      markerWidth: '7',
+      markerHeight: '7',
+      orient: 'auto-start-reverse',
+    }))
+      marker.setAttribute(k, v);
     const tip = document.createElementNS(SVG, 'path');
     tip.setAttribute('d', 'M 0 0 L 10 5 L 0 10 z');
     tip.setAttribute('class', `arrow-tip tip-${kind}`);
@@ -182,15 +354,19 @@ export function drawConnectors(b) {
     const c = rel(to);
     if (stackedFrom && c.y > a.y + a.h) a = rel(stackedFrom);
     let d;
-    if (c.y >= a.y + a.h - 4 && Math.abs((c.x + c.w / 2) - (a.x + a.w / 2)) < Math.max(a.w, c.w)) {
-      const x1 = a.x + Math.min(a.w / 2, 24); const y1 = a.y + a.h;
-      const x2 = c.x + Math.min(c.w / 2, 24); const y2 = c.y;
+    if (c.y >= a.y + a.h - 4 && Math.abs(c.x + c.w / 2 - (a.x + a.w / 2)) < Math.max(a.w, c.w)) {
+      const x1 = a.x + Math.min(a.w / 2, 24);
+      const y1 = a.y + a.h;
+      const x2 = c.x + Math.min(c.w / 2, 24);
+      const y2 = c.y;
       const m = Math.max(8, (y2 - y1) / 2);
       d = `M ${x1} ${y1} C ${x1} ${y1 + m}, ${x2} ${y2 - m}, ${x2} ${y2}`;
     } else {
       const right = c.x > a.x;
-      const x1 = right ? a.x + a.w : a.x; const y1 = a.y + a.h / 2;
-      const x2 = right ? c.x : c.x + c.w; const y2 = c.y + Math.min(c.h / 2, 18);
+      const x1 = right ? a.x + a.w : a.x;
+      const y1 = a.y + a.h / 2;
+      const x2 = right ? c.x : c.x + c.w;
+      const y2 = c.y + Math.min(c.h / 2, 18);
       const m = Math.max(20, Math.abs(x2 - x1) / 2) * (right ? 1 : -1);
       d = `M ${x1} ${y1} C ${x1 + m} ${y1}, ${x2 - m} ${y2}, ${x2} ${y2}`;
     }

@@ -66,13 +66,15 @@ export const checks = {
     const { errors, warnings } = this.shownIssues();
     const n = errors.length;
     const w = warnings.length;
-    el.textContent = !this.touched ? 'New workflow' : {
-      pending: 'Checking…',
-      valid: `Valid${w ? ` · ${w} warning${w === 1 ? '' : 's'}` : ''}`,
-      invalid: n ? `${n} problem${n === 1 ? '' : 's'}` : 'Incomplete',
-      error: `Could not check: ${this.validityError ?? ''}`,
-      unknown: '',
-    }[this.validity];
+    el.textContent = !this.touched
+      ? 'New workflow'
+      : {
+          pending: 'Checking…',
+          valid: `Valid${w ? ` · ${w} warning${w === 1 ? '' : 's'}` : ''}`,
+          invalid: n ? `${n} problem${n === 1 ? '' : 's'}` : 'Incomplete',
+          error: `Could not check: ${this.validityError ?? ''}`,
+          unknown: '',
+        }[this.validity];
     el.dataset.state = this.touched ? this.validity : 'untouched';
   },
 
@@ -86,14 +88,19 @@ export const checks = {
       const warns = warnings.byStep.get(step) ?? [];
       card.classList.toggle('has-error', errs.length > 0);
       card.classList.toggle('has-warning', warns.length > 0);
-      replace(card.querySelector('.card-issues'),
+      replace(
+        card.querySelector('.card-issues'),
         errs.map((e) => h('li', { class: 'issue-error' }, h('span', { class: 'visually-hidden' }, 'Error: '), issueLine(e))),
-        warns.map((e) => h('li', { class: 'issue-warning' }, h('span', { class: 'visually-hidden' }, 'Warning: '), issueLine(e))));
+        warns.map((e) => h('li', { class: 'issue-warning' }, h('span', { class: 'visually-hidden' }, 'Warning: '), issueLine(e))),
+      );
     }
     for (const [stage, el] of this.stageEls) {
       const errs = errors.byStage.get(stage) ?? [];
       el.classList.toggle('has-error', errs.length > 0);
-      replace(el.querySelector('.stage-issues'), errs.map((e) => h('li', { class: 'issue-error' }, issueLine(e))));
+      replace(
+        el.querySelector('.stage-issues'),
+        errs.map((e) => h('li', { class: 'issue-error' }, issueLine(e))),
+      );
     }
     applyFormIssues(this, errors, warnings);
     this.renderValidity();
@@ -120,9 +127,15 @@ export const checks = {
       const { valid, snapshot } = await this.validateNow();
       if (valid !== true) {
         const n = this.shownIssues().errors.length;
-        replace(this.saveStatus, message('error', valid === false
-          ? `Not saved: the workflow has ${n} problem${n === 1 ? '' : 's'} (see the marked steps and the Problems list).`
-          : 'Not saved: the workflow could not be checked. Try again.'));
+        replace(
+          this.saveStatus,
+          message(
+            'error',
+            valid === false
+              ? `Not saved: the workflow has ${n} problem${n === 1 ? '' : 's'} (see the marked steps and the Problems list).`
+              : 'Not saved: the workflow could not be checked. Try again.',
+          ),
+        );
         this.saveStatus.querySelector('.msg').dataset.kind = 'invalid';
         return;
       }
@@ -137,9 +150,16 @@ export const checks = {
       this.serverWarnings = (warnings ?? []).filter((w) => w && typeof w === 'object' && typeof w.path === 'string');
       history.replaceState(null, '', `/builder/${enc(snapshot.name)}`);
       document.title = 'Builder · stageflow';
-      replace(this.saveStatus, message('ok', res.status === 201 ? `Saved as version ${version}.` : `No changes since version ${version}.`,
-        warnings?.length ? ` ${warnings.length} warning${warnings.length === 1 ? '' : 's'}.` : '', ' ',
-        h('a', { href: `/runs?workflow=${enc(snapshot.name)}` }, 'Runs of this workflow')));
+      replace(
+        this.saveStatus,
+        message(
+          'ok',
+          res.status === 201 ? `Saved as version ${version}.` : `No changes since version ${version}.`,
+          warnings?.length ? ` ${warnings.length} warning${warnings.length === 1 ? '' : 's'}.` : '',
+          ' ',
+          h('a', { href: `/runs?workflow=${enc(snapshot.name)}` }, 'Runs of this workflow'),
+        ),
+      );
       this.saveStatus.querySelector('.msg').dataset.version = String(version);
       this.versions = (await get(`/api/workflows/${enc(snapshot.name)}/versions`)).items;
       if (renamed) {

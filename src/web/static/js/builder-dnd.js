@@ -12,7 +12,9 @@ export function dragTool(el, type) {
     e.dataTransfer.setData('text/plain', type);
     e.dataTransfer.effectAllowed = 'copy';
   });
-  el.addEventListener('dragend', () => { dragged = null; });
+  el.addEventListener('dragend', () => {
+    dragged = null;
+  });
 }
 
 /** Index in `ol` where a drop at clientY lands: before the first item whose middle is below it. */
@@ -49,7 +51,9 @@ export function attachCanvasDnd(b) {
   const targetList = (e) => {
     const el = e.target instanceof Element ? e.target : null;
     // over a stage or branch but not its list: its own list
-    return el?.closest('ol.steps[data-container]') ?? el?.closest('.branch, .stage')?.querySelector(':scope > ol.steps[data-container]') ?? null;
+    return (
+      el?.closest('ol.steps[data-container]') ?? el?.closest('.branch, .stage')?.querySelector(':scope > ol.steps[data-container]') ?? null
+    );
   };
   root.addEventListener('dragover', (e) => {
     if (b.readOnly) return;
@@ -57,7 +61,10 @@ export function attachCanvasDnd(b) {
     if (!ol) return;
     e.preventDefault();
     e.dataTransfer.dropEffect = dragged?.kind === 'move' ? 'move' : 'copy';
-    if (!ol.classList.contains('drop-here')) { clearMarks(root); ol.classList.add('drop-here'); }
+    if (!ol.classList.contains('drop-here')) {
+      clearMarks(root);
+      ol.classList.add('drop-here');
+    }
   });
   root.addEventListener('dragleave', (e) => {
     if (e.relatedTarget instanceof Node && root.contains(e.relatedTarget)) return;
@@ -70,7 +77,11 @@ export function attachCanvasDnd(b) {
     e.preventDefault();
     let payload = dragged;
     if (!payload) {
-      try { payload = JSON.parse(e.dataTransfer.getData(MIME)); } catch { payload = null; }
+      try {
+        payload = JSON.parse(e.dataTransfer.getData(MIME));
+      } catch {
+        payload = null;
+      }
     }
     dragged = null;
     if (!payload) return;

@@ -85,7 +85,8 @@ export const edits = {
     renderSettings(this);
     this.showTab('step');
     this.openSheet();
-    const first = this.settingsEl.querySelector('.params-form :is(input, select, textarea):not([disabled])') ?? this.settingsEl.querySelector('input');
+    const first =
+      this.settingsEl.querySelector('.params-form :is(input, select, textarea):not([disabled])') ?? this.settingsEl.querySelector('input');
     first?.focus();
   },
 
@@ -135,7 +136,7 @@ export const edits = {
 
   moveToStage(step, delta) {
     const loc = this.locate(step);
-    if (!loc || loc.depth !== 0) return;
+    if (loc?.depth !== 0) return;
     const to = this.def.stages[loc.stageIndex + delta];
     if (!to) return;
     loc.list.splice(loc.index, 1);
@@ -159,7 +160,12 @@ export const edits = {
     if (!loc) return;
     const nested = walkSteps({ stages: [{ steps: [step] }] }, this.types).length - 1;
     if (nested > 0) {
-      const ok = await confirmDialog({ title: 'Remove step?', message: `“${step.id}” holds ${nested} step${nested === 1 ? '' : 's'} in its branches; they go too.`, confirmLabel: 'Remove', danger: true });
+      const ok = await confirmDialog({
+        title: 'Remove step?',
+        message: `“${step.id}” holds ${nested} step${nested === 1 ? '' : 's'} in its branches; they go too.`,
+        confirmLabel: 'Remove',
+        danger: true,
+      });
       if (!ok) return;
     }
     loc.list.splice(loc.index, 1);

@@ -35,8 +35,12 @@ export class History {
     this.current = next;
   }
 
-  canUndo() { return this.undos.length > 0 || (this.pending !== null && this.pending !== this.current); }
-  canRedo() { return this.redos.length > 0 && this.pending === null; }
+  canUndo() {
+    return this.undos.length > 0 || (this.pending !== null && this.pending !== this.current);
+  }
+  canRedo() {
+    return this.redos.length > 0 && this.pending === null;
+  }
 
   /** The state to go back to, or null. */
   undo() {

@@ -5,15 +5,38 @@ import { summarize } from './definition.js';
 export const GROUPS = ['Notifications', 'Integrations', 'Common', 'Conditions'];
 
 const ICONS = {
-  sendNotification: '✉', sendTemplatedNotification: '✉', getUserConfirmation: '✓',
-  executeDataflow: '⇄', updateModel: '⇩', updateModelField: '✎', finish: '■', resetToDraft: '↺',
-  ifCondition: '◇', switchCase: '≡',
+  sendNotification: '✉',
+  sendTemplatedNotification: '✉',
+  getUserConfirmation: '✓',
+  executeDataflow: '⇄',
+  updateModel: '⇩',
+  updateModelField: '✎',
+  finish: '■',
+  resetToDraft: '↺',
+  ifCondition: '◇',
+  switchCase: '≡',
 };
 
 export const iconOf = (type) => ICONS[type] ?? '•';
-export const groupClass = (info) => `group-${String(info?.group ?? 'other').toLowerCase().replace(/[^a-z]+/g, '-')}`;
+export const groupClass = (info) =>
+  `group-${String(info?.group ?? 'other')
+    .toLowerCase()
+    .replace(/[^a-z]+/g, '-')}`;
 
-const OPS = { equal: '=', notEqual: '≠', greater: '>', greaterOrEqual: '≥', less: '<', lessOrEqual: '≤', contains: 'contains', notContains: 'does not contain', exists: 'is set', notExists: 'is not set', in: 'is one of', notIn: 'is not one of' };
+const OPS = {
+  equal: '=',
+  notEqual: '≠',
+  greater: '>',
+  greaterOrEqual: '≥',
+  less: '<',
+  lessOrEqual: '≤',
+  contains: 'contains',
+  notContains: 'does not contain',
+  exists: 'is set',
+  notExists: 'is not set',
+  in: 'is one of',
+  notIn: 'is not one of',
+};
 const CHANNEL = { email: 'by e-mail', inbox: 'in the inbox', webhook: 'by webhook' };
 
 const list = (v) => (Array.isArray(v) ? v.join(', ') : v);
@@ -32,7 +55,9 @@ export function describeStep(step, info) {
     case 'ifCondition': {
       if (!step.field) return 'condition not set';
       const op = OPS[step.operator] ?? step.operator ?? '?';
-      return /is set|is not set/.test(op) ? `${step.field} ${op}` : `${step.field} ${op} ${step.value === undefined ? '?' : val(step.value)}`;
+      return /is set|is not set/.test(op)
+        ? `${step.field} ${op}`
+        : `${step.field} ${op} ${step.value === undefined ? '?' : val(step.value)}`;
     }
     case 'switchCase': {
       const cases = Array.isArray(step.cases) ? step.cases.map((c) => val(c?.value)).join(' / ') : '';
@@ -51,7 +76,11 @@ export function describeStep(step, info) {
     case 'sendTemplatedNotification':
       return `send template ${step.template ?? '?'} to ${who(step) || 'nobody'} ${CHANNEL[step.channel] ?? ''}`.trim();
     case 'getUserConfirmation': {
-      const options = Array.isArray(step.options) ? step.options.join(' / ') : step.optionsField ? `options from ${step.optionsField}` : '?';
+      const options = Array.isArray(step.options)
+        ? step.options.join(' / ')
+        : step.optionsField
+          ? `options from ${step.optionsField}`
+          : '?';
       const asked = who(step) || list(step.routing) || 'nobody';
       const where = who(step) ? (CHANNEL[step.channel ?? 'inbox'] ?? '') : CHANNEL[step.channel ?? 'inbox'];
       return `asks ${asked} ${where}: ${options}`;

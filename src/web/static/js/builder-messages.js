@@ -2,14 +2,24 @@
 import { humanize } from './dom.js';
 import { walkSteps } from './definition.js';
 
-const TYPE_WORDS = { string: 'text', number: 'a number', int: 'a whole number', boolean: 'yes or no', array: 'a list', object: 'a group of settings' };
+const TYPE_WORDS = {
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'yes or no',
+  array: 'a list',
+  object: 'a group of settings',
+};
 
 const RULES = [
   [/^Invalid input: expected \w+, received undefined$/i, () => 'Field is required'],
   [/^Required$/i, () => 'Field is required'],
   [/^Too small: expected string to have >=1 characters?$/i, () => 'Field is required'],
   [/^Invalid input: expected (\w+), received (\w+)$/i, (m) => `Must be ${TYPE_WORDS[m[1]] ?? m[1]} (found ${TYPE_WORDS[m[2]] ?? m[2]})`],
-  [/^Too small: expected array to have >=(\d+) items?$/i, (m) => (m[1] === '1' ? 'Add at least one entry' : `Add at least ${m[1]} entries`)],
+  [
+    /^Too small: expected array to have >=(\d+) items?$/i,
+    (m) => (m[1] === '1' ? 'Add at least one entry' : `Add at least ${m[1]} entries`),
+  ],
   [/^Too small: expected number to be >=(\S+)$/i, (m) => `Must be at least ${m[1]}`],
   [/^Too big: expected number to be <=(\S+)$/i, (m) => `Must be at most ${m[1]}`],
   [/^Too big: expected string to have <=(\d+) characters?$/i, (m) => `Use at most ${m[1]} characters`],
@@ -57,13 +67,23 @@ export function describePath(def, types, path) {
       rest = path.slice(1);
     }
   }
-  const words = rest.replace(/^\./, '').split(/[.[\]]+/).filter(Boolean).map((w) => (/^\d+$/.test(w) ? `#${Number(w) + 1}` : humanize(w)));
+  const words = rest
+    .replace(/^\./, '')
+    .split(/[.[\]]+/)
+    .filter(Boolean)
+    .map((w) => (/^\d+$/.test(w) ? `#${Number(w) + 1}` : humanize(w)));
   return [...parts, ...words].join(' › ');
 }
 
 /** The field part of an issue on a card: "Field: Field is required", or the message alone. */
 export function issueLine(issue) {
   const rel = (issue.rel ?? '').replace(/^\./, '');
-  const field = rel ? rel.split(/[.[\]]+/).filter(Boolean).map((w) => (/^\d+$/.test(w) ? `#${Number(w) + 1}` : humanize(w))).join(' › ') : '';
+  const field = rel
+    ? rel
+        .split(/[.[\]]+/)
+        .filter(Boolean)
+        .map((w) => (/^\d+$/.test(w) ? `#${Number(w) + 1}` : humanize(w)))
+        .join(' › ')
+    : '';
   return field ? `${field}: ${plainMessage(issue.message)}` : plainMessage(issue.message);
 }

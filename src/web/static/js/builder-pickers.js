@@ -45,7 +45,11 @@ export function fieldsOf(def, types) {
         all.add(v);
         if (!['updateModelField'].includes(step.type) && k !== 'confirmationField' && k !== 'resultField') read.add(v);
       }
-      if (typeof v === 'string' && /message|subject|body/i.test(k)) for (const m of v.matchAll(PLACEHOLDER)) { all.add(m[1]); read.add(m[1]); }
+      if (typeof v === 'string' && /message|subject|body/i.test(k))
+        for (const m of v.matchAll(PLACEHOLDER)) {
+          all.add(m[1]);
+          read.add(m[1]);
+        }
     }
   }
   return { read: [...read], all: [...all] };
@@ -94,14 +98,29 @@ export function unknownReferences(builder) {
     if (!cat.principals || !Array.isArray(list)) return;
     list.forEach((ref, i) => {
       if (typeof ref !== 'string' || known.has(ref) || /^https?:|@/.test(ref)) return;
-      out.push({ path: `${path}[${i}]`, message: ref.startsWith('role:') ? `nobody has the role “${ref.slice(5)}”` : `no user “${ref}” is known` });
+      out.push({
+        path: `${path}[${i}]`,
+        message: ref.startsWith('role:') ? `nobody has the role “${ref.slice(5)}”` : `no user “${ref}” is known`,
+      });
     });
   };
   for (const { step, path } of walkSteps(builder.def, builder.types)) {
-    if (step.type === 'sendTemplatedNotification' && cat.templates && typeof step.template === 'string' && step.template && !cat.templates.includes(step.template)) {
+    if (
+      step.type === 'sendTemplatedNotification' &&
+      cat.templates &&
+      typeof step.template === 'string' &&
+      step.template &&
+      !cat.templates.includes(step.template)
+    ) {
       out.push({ path: `${path}.template`, message: `there is no template “${step.template}”` });
     }
-    if (step.type === 'executeDataflow' && cat.dataflows && typeof step.dataflow === 'string' && step.dataflow && !cat.dataflows.includes(step.dataflow)) {
+    if (
+      step.type === 'executeDataflow' &&
+      cat.dataflows &&
+      typeof step.dataflow === 'string' &&
+      step.dataflow &&
+      !cat.dataflows.includes(step.dataflow)
+    ) {
       out.push({ path: `${path}.dataflow`, message: `there is no dataflow “${step.dataflow}”` });
     }
     checkRefs(step.users, `${path}.users`);

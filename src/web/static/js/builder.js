@@ -18,7 +18,6 @@ import { edits } from './builder-edits.js';
 import { checks } from './builder-checks.js';
 import { mountSimulate } from './simulate-panel.js';
 
-
 export async function mount(main, { params, principal, query }) {
   const name = params[0] ?? null;
   const asked = Number(query.get('version') ?? query.get('from') ?? 0) || undefined;
@@ -31,8 +30,15 @@ export async function mount(main, { params, principal, query }) {
       versions = (await get(`/api/workflows/${enc(name)}/versions`)).items;
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
-        main.append(h('h1', {}, 'Workflow not found'),
-          h('p', {}, `There is no workflow named “${name}”${asked ? ` with version ${asked}` : ''}, or you may not see it. `, h('a', { href: '/builder' }, 'All workflows')));
+        main.append(
+          h('h1', {}, 'Workflow not found'),
+          h(
+            'p',
+            {},
+            `There is no workflow named “${name}”${asked ? ` with version ${asked}` : ''}, or you may not see it. `,
+            h('a', { href: '/builder' }, 'All workflows'),
+          ),
+        );
         return;
       }
       throw err;
@@ -87,7 +93,9 @@ class Builder {
     return this.uids.get(obj);
   }
 
-  get dirty() { return !this.readOnly && json(this.def) !== this.savedJson; }
+  get dirty() {
+    return !this.readOnly && json(this.def) !== this.savedJson;
+  }
 
   // ---------------------------------------------------------------- layout
 
@@ -95,43 +103,100 @@ class Builder {
     const ro = this.readOnly;
     this.titleEl = h('h1', { id: 'builder-title' });
     this.versionEl = h('span', { class: 'version-info', id: 'version-info' });
-    this.validityEl = h('button', { type: 'button', class: 'validity', id: 'validity', aria: { live: 'polite' }, onclick: () => this.openWorkflowTab() });
+    this.validityEl = h('button', {
+      type: 'button',
+      class: 'validity',
+      id: 'validity',
+      aria: { live: 'polite' },
+      onclick: () => this.openWorkflowTab(),
+    });
     this.dirtyEl = h('span', { class: 'dirty', id: 'dirty' });
-    this.undoBtn = ro ? null : h('button', { type: 'button', id: 'undo', aria: { keyshortcuts: 'Control+Z' }, title: 'Undo (Ctrl+Z)', onclick: () => this.undo() }, '↶ Undo');
-    this.redoBtn = ro ? null : h('button', { type: 'button', id: 'redo', aria: { keyshortcuts: 'Control+Shift+Z' }, title: 'Redo (Ctrl+Shift+Z)', onclick: () => this.redo() }, '↷ Redo');
-    this.runBtn = this.savedName && !this.viewingOld ? h('button', { type: 'button', id: 'run-open', onclick: () => this.openRun() }, '▶ Run') : null;
+    this.undoBtn = ro
+      ? null
+      : h(
+          'button',
+          { type: 'button', id: 'undo', aria: { keyshortcuts: 'Control+Z' }, title: 'Undo (Ctrl+Z)', onclick: () => this.undo() },
+          '↶ Undo',
+        );
+    this.redoBtn = ro
+      ? null
+      : h(
+          'button',
+          {
+            type: 'button',
+            id: 'redo',
+            aria: { keyshortcuts: 'Control+Shift+Z' },
+            title: 'Redo (Ctrl+Shift+Z)',
+            onclick: () => this.redo(),
+          },
+          '↷ Redo',
+        );
+    this.runBtn =
+      this.savedName && !this.viewingOld ? h('button', { type: 'button', id: 'run-open', onclick: () => this.openRun() }, '▶ Run') : null;
     this.saveBtn = ro ? null : h('button', { type: 'button', id: 'save', class: 'primary', onclick: () => this.save() }, 'Save');
     this.saveStatus = h('div', { id: 'save-status', class: 'save-status', aria: { live: 'polite' } });
     this.canvas = h('div', { class: 'canvas', id: 'canvas' });
     this.canvasWrap = h('section', { class: 'canvas-wrap', aria: { label: 'Stages' } }, this.canvas);
     this.toolboxEl = ro ? null : h('aside', { class: 'toolbox', id: 'toolbox', aria: { labelledby: 'toolbox-h' } });
     this.zoomEl = h('span', { class: 'zoom-level', id: 'zoom-level' }, '100%');
-    const zoomTools = h('div', { class: 'zoom-tools', role: 'group', aria: { label: 'Zoom' } },
+    const zoomTools = h(
+      'div',
+      { class: 'zoom-tools', role: 'group', aria: { label: 'Zoom' } },
       h('button', { type: 'button', class: 'icon', aria: { label: 'Zoom out' }, onclick: () => this.setZoom(this.zoom - 0.1) }, '−'),
       this.zoomEl,
       h('button', { type: 'button', class: 'icon', aria: { label: 'Zoom in' }, onclick: () => this.setZoom(this.zoom + 0.1) }, '+'),
-      h('button', { type: 'button', id: 'zoom-fit', onclick: () => zoomToFit(this) }, 'Fit'));
+      h('button', { type: 'button', id: 'zoom-fit', onclick: () => zoomToFit(this) }, 'Fit'),
+    );
 
     const banner = this.viewingOld
-      ? h('div', { class: 'banner', id: 'readonly-banner' },
-        h('p', {}, `You are viewing version ${this.version} of ${this.latest}, read-only. `),
-        h('p', {}, h('a', { href: `/builder/${enc(this.def.name)}` }, 'Open the latest version'),
-          this.designer ? [' · ', h('a', { href: `/builder/${enc(this.def.name)}?from=${this.version}` }, `Edit starting from version ${this.version}`)] : null))
+      ? h(
+          'div',
+          { class: 'banner', id: 'readonly-banner' },
+          h('p', {}, `You are viewing version ${this.version} of ${this.latest}, read-only. `),
+          h(
+            'p',
+            {},
+            h('a', { href: `/builder/${enc(this.def.name)}` }, 'Open the latest version'),
+            this.designer
+              ? [
+                  ' · ',
+                  h('a', { href: `/builder/${enc(this.def.name)}?from=${this.version}` }, `Edit starting from version ${this.version}`),
+                ]
+              : null,
+          ),
+        )
       : !this.designer
         ? h('div', { class: 'banner' }, h('p', {}, 'Read-only: saving workflows needs the designer or admin role.'))
         : this.from
           ? h('div', { class: 'banner' }, h('p', {}, `Editing from version ${this.from}; saving creates version ${this.latest + 1}.`))
           : null;
 
-    replace(this.main, h('div', { class: ['builder', ro && 'read-only'] },
-      h('div', { class: 'page-head builder-head' },
-        h('div', { class: 'page-title' }, this.titleEl, this.versionEl, this.dirtyEl),
-        h('div', { class: 'head-actions' }, this.validityEl, zoomTools, this.undoBtn, this.redoBtn,
-          h('button', { type: 'button', id: 'open-workflow', onclick: () => this.openWorkflowTab() }, 'Workflow settings'),
-          this.runBtn, this.saveBtn)),
-      this.saveStatus,
-      banner,
-      h('div', { class: 'builder-body' }, this.toolboxEl, this.canvasWrap, buildPanel(this))));
+    replace(
+      this.main,
+      h(
+        'div',
+        { class: ['builder', ro && 'read-only'] },
+        h(
+          'div',
+          { class: 'page-head builder-head' },
+          h('div', { class: 'page-title' }, this.titleEl, this.versionEl, this.dirtyEl),
+          h(
+            'div',
+            { class: 'head-actions' },
+            this.validityEl,
+            zoomTools,
+            this.undoBtn,
+            this.redoBtn,
+            h('button', { type: 'button', id: 'open-workflow', onclick: () => this.openWorkflowTab() }, 'Workflow settings'),
+            this.runBtn,
+            this.saveBtn,
+          ),
+        ),
+        this.saveStatus,
+        banner,
+        h('div', { class: 'builder-body' }, this.toolboxEl, this.canvasWrap, buildPanel(this)),
+      ),
+    );
 
     attachCanvasDnd(this);
     document.addEventListener('keydown', (e) => this.globalKey(e));
@@ -147,30 +212,47 @@ class Builder {
     this.renderProblems();
     showTab(this, this.savedName ? 'step' : 'workflow');
     // a workflow wider than the canvas starts zoomed out so every stage shows
-    requestAnimationFrame(() => { if (this.canvas.scrollWidth > this.canvasWrap.clientWidth + 4) zoomToFit(this, 0.7); });
+    requestAnimationFrame(() => {
+      if (this.canvas.scrollWidth > this.canvasWrap.clientWidth + 4) zoomToFit(this, 0.7);
+    });
     this.validateNow();
   }
 
   renderHead() {
     this.titleEl.textContent = this.savedName ? `Workflow ${this.savedName}` : 'New workflow';
     this.versionEl.textContent = this.version
-      ? this.viewingOld ? `version ${this.version} (latest is ${this.latest})` : `version ${this.version}${this.from ? ` (latest is ${this.latest})` : ''}`
+      ? this.viewingOld
+        ? `version ${this.version} (latest is ${this.latest})`
+        : `version ${this.version}${this.from ? ` (latest is ${this.latest})` : ''}`
       : 'not saved yet';
     this.dirtyEl.textContent = this.dirty ? 'Unsaved changes' : '';
     if (this.saveBtn) this.saveBtn.textContent = this.renaming() ? 'Save as new workflow' : 'Save';
-    if (this.undoBtn) { this.undoBtn.disabled = !this.history.canUndo(); this.redoBtn.disabled = !this.history.canRedo(); }
+    if (this.undoBtn) {
+      this.undoBtn.disabled = !this.history.canUndo();
+      this.redoBtn.disabled = !this.history.canRedo();
+    }
     if (this.runBtn) {
       this.runBtn.disabled = this.dirty;
       this.runBtn.title = this.dirty ? 'Save first: a run uses the saved version' : `Start a run of version ${this.version}`;
     }
   }
 
-  renaming() { return Boolean(this.savedName && this.def.name && this.def.name !== this.savedName); }
+  renaming() {
+    return Boolean(this.savedName && this.def.name && this.def.name !== this.savedName);
+  }
 
-  renderCanvas() { renderCanvas(this); }
-  renderSettings() { renderSettings(this); }
-  renderProblems() { renderProblems(this); }
-  showTab(name) { showTab(this, name); }
+  renderCanvas() {
+    renderCanvas(this);
+  }
+  renderSettings() {
+    renderSettings(this);
+  }
+  renderProblems() {
+    renderProblems(this);
+  }
+  showTab(name) {
+    showTab(this, name);
+  }
 
   openWorkflowTab() {
     this.showTab('workflow');
@@ -178,7 +260,9 @@ class Builder {
     this.wfEl.querySelector('input')?.focus();
   }
 
-  openSheet() { this.panelEl.classList.add('open'); }
+  openSheet() {
+    this.panelEl.classList.add('open');
+  }
   closeSheet() {
     this.panelEl.classList.remove('open');
     if (this.selected) this.refocus(`${this.uid(this.selected)}:select`);
@@ -205,7 +289,11 @@ class Builder {
     const t = this.target;
     const stages = this.def.stages;
     if (t?.kind === 'stage' && stages.includes(t.stage)) {
-      return { label: `stage “${t.stage.name}”`, list: () => (Array.isArray(t.stage.steps) ? t.stage.steps : (t.stage.steps = [])), key: `${this.uid(t.stage)}:stage` };
+      return {
+        label: `stage “${t.stage.name}”`,
+        list: () => (Array.isArray(t.stage.steps) ? t.stage.steps : (t.stage.steps = [])),
+        key: `${this.uid(t.stage)}:stage`,
+      };
     }
     if (t?.kind === 'branch' && this.locate(t.step)) {
       const slot = branchSlots(t.step, this.types.get(t.step.type)).find((s) => s.key === t.key);
@@ -220,7 +308,11 @@ class Builder {
     }
     const stage = stages[stages.length - 1];
     if (!stage) return null;
-    return { label: `stage “${stage.name}”`, list: () => (Array.isArray(stage.steps) ? stage.steps : (stage.steps = [])), key: `${this.uid(stage)}:stage` };
+    return {
+      label: `stage “${stage.name}”`,
+      list: () => (Array.isArray(stage.steps) ? stage.steps : (stage.steps = [])),
+      key: `${this.uid(stage)}:stage`,
+    };
   }
 
   setTarget(target) {
@@ -240,15 +332,22 @@ class Builder {
     const el = this.main.querySelector(`[data-fk="${CSS.escape(fk)}"]`);
     if (el && !el.disabled) return el.focus();
     const owner = fk.split(':')[0];
-    const fallback = this.main.querySelector(`[data-fk="${CSS.escape(`${owner}:select`)}"]`) ?? this.main.querySelector('[data-fk="add-stage"]');
+    const fallback =
+      this.main.querySelector(`[data-fk="${CSS.escape(`${owner}:select`)}"]`) ?? this.main.querySelector('[data-fk="add-stage"]');
     fallback?.focus();
   }
 
   // ---------------------------------------------------------------- edits
 
-  allIds() { return new Set(walkSteps(this.def, this.types).map((e) => e.step.id)); }
-  locate(step) { return walkSteps(this.def, this.types).find((e) => e.step === step) ?? null; }
-  stepByUid(u) { return walkSteps(this.def, this.types).find((e) => this.uids.get(e.step) === u)?.step ?? null; }
+  allIds() {
+    return new Set(walkSteps(this.def, this.types).map((e) => e.step.id));
+  }
+  locate(step) {
+    return walkSteps(this.def, this.types).find((e) => e.step === step) ?? null;
+  }
+  stepByUid(u) {
+    return walkSteps(this.def, this.types).find((e) => this.uids.get(e.step) === u)?.step ?? null;
+  }
 
   /** Is `inner` the step `outer` or inside one of its branches? */
   isWithin(inner, outer) {
@@ -257,7 +356,8 @@ class Builder {
   }
 
   stepAt(path) {
-    const hit = walkSteps(this.def, this.types).sort((a, b) => b.path.length - a.path.length)
+    const hit = walkSteps(this.def, this.types)
+      .sort((a, b) => b.path.length - a.path.length)
       .find((e) => path === e.path || path.startsWith(`${e.path}.`) || path.startsWith(`${e.path}[`));
     return hit?.step ?? null;
   }
@@ -268,7 +368,10 @@ class Builder {
     this.history.record(json(this.def), { group });
     this.renderHead();
     this.scheduleValidate();
-    if (group) clearTimeout(this.headTimer), (this.headTimer = setTimeout(() => this.renderHead(), 700));
+    if (group) {
+      clearTimeout(this.headTimer);
+      this.headTimer = setTimeout(() => this.renderHead(), 700);
+    }
   }
 
   /** Steps or stages were added, removed or moved. */
@@ -289,7 +392,7 @@ class Builder {
     const selectedId = this.selected?.id;
     this.def = JSON.parse(text);
     this.target = null;
-    this.selected = selectedId ? walkSteps(this.def, this.types).find((e) => e.step.id === selectedId)?.step ?? null : null;
+    this.selected = selectedId ? (walkSteps(this.def, this.types).find((e) => e.step.id === selectedId)?.step ?? null) : null;
     renderWorkflowPanel(this);
     renderToolbox(this);
     this.renderCanvas();
@@ -298,15 +401,20 @@ class Builder {
     this.scheduleValidate();
   }
 
-  undo() { this.restore(this.history.undo()); }
-  redo() { this.restore(this.history.redo()); }
+  undo() {
+    this.restore(this.history.undo());
+  }
+  redo() {
+    this.restore(this.history.redo());
+  }
 
   globalKey(e) {
     if (this.readOnly || !(e.ctrlKey || e.metaKey) || e.key.toLowerCase() !== 'z') return;
     // inside a text field the browser's own undo is what people expect
     if (e.target instanceof HTMLElement && e.target.matches('input[type="text"], textarea, input:not([type])')) return;
     e.preventDefault();
-    if (e.shiftKey) this.redo(); else this.undo();
+    if (e.shiftKey) this.redo();
+    else this.undo();
   }
 
   /** Shortcuts on a focused card: Alt+arrows move, Ctrl+D duplicates, Delete removes. */
@@ -329,9 +437,12 @@ class Builder {
     }
   }
 
-  openStepMenu(step) { stepMenu(this, step); }
-  openRun() { if (!this.dirty && this.savedName) runDialog(this); }
-
+  openStepMenu(step) {
+    stepMenu(this, step);
+  }
+  openRun() {
+    if (!this.dirty && this.savedName) runDialog(this);
+  }
 }
 
 Object.assign(Builder.prototype, edits, checks);

@@ -25,10 +25,15 @@ export function branchSlots(step, info) {
   for (const [prop, ps] of Object.entries(schema?.properties ?? {})) {
     if (ps?.['x-steps']) {
       out.push({
-        key: prop, label: prop, path: prop, optional: !required.has(prop),
+        key: prop,
+        label: prop,
+        path: prop,
+        optional: !required.has(prop),
         list: () => (Array.isArray(step[prop]) ? step[prop] : []),
         ensure: () => (Array.isArray(step[prop]) ? step[prop] : (step[prop] = [])),
-        prune: () => { if (!required.has(prop) && Array.isArray(step[prop]) && step[prop].length === 0) delete step[prop]; },
+        prune: () => {
+          if (!required.has(prop) && Array.isArray(step[prop]) && step[prop].length === 0) delete step[prop];
+        },
       });
     } else if (ps?.type === 'array' && ps.items?.type === 'object') {
       const inner = stepsPropOf(ps.items);
@@ -36,7 +41,10 @@ export function branchSlots(step, info) {
       step[prop].forEach((item, i) => {
         if (!isObject(item)) return;
         out.push({
-          key: `${prop}[${i}]`, label: caseLabel(prop, item, i), path: `${prop}[${i}].${inner}`, optional: false,
+          key: `${prop}[${i}]`,
+          label: caseLabel(prop, item, i),
+          path: `${prop}[${i}].${inner}`,
+          optional: false,
           list: () => (Array.isArray(item[inner]) ? item[inner] : []),
           ensure: () => (Array.isArray(item[inner]) ? item[inner] : (item[inner] = [])),
           prune: () => {},
@@ -47,7 +55,10 @@ export function branchSlots(step, info) {
       const item = step[prop];
       if (!inner || !isObject(item)) continue;
       out.push({
-        key: prop, label: prop, path: `${prop}.${inner}`, optional: false,
+        key: prop,
+        label: prop,
+        path: `${prop}.${inner}`,
+        optional: false,
         list: () => (Array.isArray(item[inner]) ? item[inner] : []),
         ensure: () => (Array.isArray(item[inner]) ? item[inner] : (item[inner] = [])),
         prune: () => {},
@@ -73,7 +84,9 @@ export function walkSteps(def, types) {
       for (const s of branchSlots(step, types.get(step.type))) visit(s.list(), `${path}.${s.path}`, stageIndex, stage, entry, s, depth + 1);
     });
   };
-  (Array.isArray(def?.stages) ? def.stages : []).forEach((stage, i) => visit(stage?.steps, `$.stages[${i}].steps`, i, stage, null, null, 0));
+  for (const [i, stage] of (Array.isArray(def?.stages) ? def.stages : []).entries()) {
+    visit(stage?.steps, `$.stages[${i}].steps`, i, stage, null, null, 0);
+  }
   return out;
 }
 
@@ -122,7 +135,12 @@ export function summarize(step, info) {
 
 /** URL-safe ids: "Stage 2" → "stage-2". */
 export function slugify(text, fallback = 'stage') {
-  const s = String(text).toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 56);
+  const s = String(text)
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 56);
   return /^[a-z0-9]/.test(s) ? s : fallback;
 }
 

@@ -7,9 +7,16 @@ import { formatTime, h, message, replace } from './dom.js';
 const POLL_MS = 2000;
 
 const STATE_LABEL = {
-  'waiting-confirmation': 'Waiting for an answer', resuming: 'Resuming', 'waiting-child': 'Waiting for a child run',
-  'retry-delayed': 'Retry scheduled', active: 'Running on a worker', stalled: 'Worker lost', queued: 'Queued',
-  'no-job': 'Stuck: no job', 'job-failed': 'Job failed', finished: 'Finished',
+  'waiting-confirmation': 'Waiting for an answer',
+  resuming: 'Resuming',
+  'waiting-child': 'Waiting for a child run',
+  'retry-delayed': 'Retry scheduled',
+  active: 'Running on a worker',
+  stalled: 'Worker lost',
+  queued: 'Queued',
+  'no-job': 'Stuck: no job',
+  'job-failed': 'Job failed',
+  finished: 'Finished',
 };
 
 /**
@@ -31,14 +38,38 @@ export function mountDiagnosis(container, runId, ctx = {}) {
     const key = JSON.stringify(d);
     if (key === lastKey) return;
     lastKey = key;
-    replace(body,
+    replace(
+      body,
       h('p', { class: 'diagnosis-state' }, h('strong', { dataset: { state: d.state } }, STATE_LABEL[d.state] ?? d.state)),
       h('p', { class: 'diagnosis-summary', id: 'diagnosis-summary' }, d.summary),
-      d.details?.length ? h('ul', { class: 'diagnosis-details' }, d.details.map((line) => h('li', {}, line))) : null,
-      d.since || d.until ? h('p', { class: 'muted' }, d.since ? `Since ${formatTime(d.since)}` : '', d.since && d.until ? ' · ' : '', d.until ? `until ${formatTime(d.until)}` : '') : null,
-      d.child ? h('details', { class: 'diagnosis-child' }, h('summary', {}, 'The child run'),
-        h('p', {}, h('a', { href: `/runs/${enc(d.child.runId)}` }, d.child.runId), ': ', d.child.summary ?? 'gone')) : null,
-      d.repairable && canOperate ? h('button', { type: 'button', id: 'repair-run', class: 'primary', onclick: repair }, 'Repair now') : null);
+      d.details?.length
+        ? h(
+            'ul',
+            { class: 'diagnosis-details' },
+            d.details.map((line) => h('li', {}, line)),
+          )
+        : null,
+      d.since || d.until
+        ? h(
+            'p',
+            { class: 'muted' },
+            d.since ? `Since ${formatTime(d.since)}` : '',
+            d.since && d.until ? ' · ' : '',
+            d.until ? `until ${formatTime(d.until)}` : '',
+          )
+        : null,
+      d.child
+        ? h(
+            'details',
+            { class: 'diagnosis-child' },
+            h('summary', {}, 'The child run'),
+            h('p', {}, h('a', { href: `/runs/${enc(d.child.runId)}` }, d.child.runId), ': ', d.child.summary ?? 'gone'),
+          )
+        : null,
+      d.repairable && canOperate
+        ? h('button', { type: 'button', id: 'repair-run', class: 'primary', onclick: repair }, 'Repair now')
+        : null,
+    );
   };
 
   async function load() {

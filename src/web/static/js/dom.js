@@ -11,7 +11,10 @@ export function h(tag, attrs = {}, ...children) {
     if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
     else if (key === 'class') el.className = Array.isArray(value) ? value.filter(Boolean).join(' ') : value;
     else if (key === 'dataset') Object.assign(el.dataset, value);
-    else if (key === 'aria') for (const [k, v] of Object.entries(value)) { if (v !== undefined && v !== null && v !== false) el.setAttribute(`aria-${k}`, String(v)); }
+    else if (key === 'aria')
+      for (const [k, v] of Object.entries(value)) {
+        if (v !== undefined && v !== null && v !== false) el.setAttribute(`aria-${k}`, String(v));
+      }
     else if (key === 'value' && 'value' in el) el.value = value;
     else if (key === 'checked' || key === 'selected' || key === 'indeterminate') el[key] = Boolean(value);
     else if (key === 'text') el.textContent = value;
@@ -41,7 +44,11 @@ export const uid = (prefix = 'id') => `${prefix}-${++idCounter}`;
 
 /** `updateModelField` → "Update model field". */
 export function humanize(key) {
-  const words = String(key).replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ').trim().toLowerCase();
+  const words = String(key)
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/[_-]+/g, ' ')
+    .trim()
+    .toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
@@ -67,11 +74,17 @@ export function confirmDialog({ title, message, confirmLabel = 'OK', danger = fa
     const titleId = uid('dlg-title');
     const ok = h('button', { type: 'submit', value: 'ok', class: danger ? 'danger' : 'primary' }, confirmLabel);
     const cancel = h('button', { type: 'submit', value: 'cancel' }, 'Cancel');
-    const dialog = h('dialog', { class: 'dialog', aria: { labelledby: titleId } },
-      h('form', { method: 'dialog' },
+    const dialog = h(
+      'dialog',
+      { class: 'dialog', aria: { labelledby: titleId } },
+      h(
+        'form',
+        { method: 'dialog' },
         h('h2', { id: titleId }, title),
         h('p', {}, message),
-        h('div', { class: 'dialog-buttons' }, cancel, ok)));
+        h('div', { class: 'dialog-buttons' }, cancel, ok),
+      ),
+    );
     dialog.addEventListener('close', () => {
       dialog.remove();
       resolve(dialog.returnValue === 'ok');

@@ -16,7 +16,12 @@ const pending = () => (!leaving && check ? check() : '');
 export async function leaveTo(href) {
   const what = pending();
   if (what) {
-    const ok = await confirmDialog({ title: 'Leave without saving?', message: `${what} Leaving this page discards them.`, confirmLabel: 'Leave without saving', danger: true });
+    const ok = await confirmDialog({
+      title: 'Leave without saving?',
+      message: `${what} Leaving this page discards them.`,
+      confirmLabel: 'Leave without saving',
+      danger: true,
+    });
     if (!ok) return false;
   }
   leaving = true;

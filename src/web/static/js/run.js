@@ -12,8 +12,15 @@ const POLL_MS = 1000;
 const STATUS_WORD = { completed: 'Completed', failed: 'Failed', cancelled: 'Cancelled', draft: 'Draft, waiting to be submitted again' };
 
 const STATE_LABEL = {
-  done: 'done', current: 'running', waiting: 'waiting', failed: 'failed', skipped: 'skipped branch',
-  cancelled: 'cancelled here', draft: 'draft', pending: 'not run yet', unreached: 'not reached',
+  done: 'done',
+  current: 'running',
+  waiting: 'waiting',
+  failed: 'failed',
+  skipped: 'skipped branch',
+  cancelled: 'cancelled here',
+  draft: 'draft',
+  pending: 'not run yet',
+  unreached: 'not reached',
 };
 
 export async function mount(main, { params, principal }) {
@@ -23,8 +30,10 @@ export async function mount(main, { params, principal }) {
     run = await get(`/api/runs/${enc(id)}`);
   } catch (err) {
     if (err instanceof ApiError && (err.status === 404 || err.status === 400)) {
-      main.append(h('h1', { id: 'run-not-found' }, 'Run not found'),
-        h('p', {}, `There is no run “${id}”, or you may not see it. `, h('a', { href: '/runs' }, 'All runs')));
+      main.append(
+        h('h1', { id: 'run-not-found' }, 'Run not found'),
+        h('p', {}, `There is no run “${id}”, or you may not see it. `, h('a', { href: '/runs' }, 'All runs')),
+      );
       return;
     }
     throw err;
@@ -61,8 +70,14 @@ class RunPage {
     this.extraEl = h('div', { id: 'run-extra', class: 'run-extra' });
     this.main.append(
       h('div', { class: 'page-head' }, h('h1', {}, 'Run ', h('code', { class: 'run-id' }, run.id)), this.liveEl),
-      this.summaryEl, this.extraEl, this.headEl, this.actionsEl, this.actionStatus, this.diagramEl,
-      h('div', { class: 'run-columns' }, this.timelineEl, h('div', { class: 'run-data' }, this.modelEl, this.entryEl)));
+      this.summaryEl,
+      this.extraEl,
+      this.headEl,
+      this.actionsEl,
+      this.actionStatus,
+      this.diagramEl,
+      h('div', { class: 'run-columns' }, this.timelineEl, h('div', { class: 'run-data' }, this.modelEl, this.entryEl)),
+    );
     try {
       const [types, wf] = await Promise.all([get('/api/step-types'), get(`/api/workflows/${enc(run.workflow)}?version=${run.version}`)]);
       this.types = new Map(types.map((t) => [t.type, t]));
@@ -77,7 +92,10 @@ class RunPage {
     clearTimeout(this.timer);
     try {
       // History only grows: ask for the events after the ones already shown.
-      const [run, hist] = await Promise.all([get(`/api/runs/${enc(this.run.id)}`), get(`/api/runs/${enc(this.run.id)}/history?from=${this.history.length}`)]);
+      const [run, hist] = await Promise.all([
+        get(`/api/runs/${enc(this.run.id)}`),
+        get(`/api/runs/${enc(this.run.id)}/history?from=${this.history.length}`),
+      ]);
       this.run = run;
       if (hist.items.length) this.history = this.history.concat(hist.items);
       this.fetchError = null;
@@ -105,7 +123,11 @@ class RunPage {
       }
     }
     const moving = MOVING.has(run.status);
-    this.liveEl.textContent = this.fetchError ? `Update failed (${this.fetchError}); retrying…` : moving ? 'Live: updates every second' : `${STATUS_WORD[run.status] ?? run.status}: no more updates`;
+    this.liveEl.textContent = this.fetchError
+      ? `Update failed (${this.fetchError}); retrying…`
+      : moving
+        ? 'Live: updates every second'
+        : `${STATUS_WORD[run.status] ?? run.status}: no more updates`;
     if (moving || this.fetchError) this.timer = setTimeout(() => this.refresh(), POLL_MS);
   }
 
@@ -118,15 +140,29 @@ class RunPage {
     const r = this.run;
     const where = r.error?.stepId ?? r.step?.id;
     const text = {
-      failed: ['Failed', `${r.error?.message ?? 'the run stopped with an error'}${where ? ` — at step ${this.stepLabel(where)}${r.error?.attempt ? `, attempt ${r.error.attempt}` : ''}` : ''}. Retry it below once the cause is fixed.`],
+      failed: [
+        'Failed',
+        `${r.error?.message ?? 'the run stopped with an error'}${where ? ` — at step ${this.stepLabel(where)}${r.error?.attempt ? `, attempt ${r.error.attempt}` : ''}` : ''}. Retry it below once the cause is fixed.`,
+      ],
       completed: ['Completed', r.outcome ? `Outcome: ${r.outcome}.` : 'Every stage ran.'],
       cancelled: ['Cancelled', where ? `Stopped at step ${this.stepLabel(where)}.` : 'Stopped.'],
-      waiting: ['Waiting', r.step ? `At step ${this.stepLabel(r.step.id)}${r.confirmation ? ': an answer is needed on Tasks' : ''}.` : 'Waiting.'],
+      waiting: [
+        'Waiting',
+        r.step ? `At step ${this.stepLabel(r.step.id)}${r.confirmation ? ': an answer is needed on Tasks' : ''}.` : 'Waiting.',
+      ],
       running: ['Running', r.step ? `At step ${this.stepLabel(r.step.id)}.` : 'Starting.'],
       draft: ['Draft', 'Sent back for changes: edit the model and submit it again below.'],
     }[r.status] ?? [r.status, ''];
-    replace(this.summaryEl, h('div', { class: ['run-summary', `summary-${r.status}`], id: 'run-summary-box', role: r.status === 'failed' ? 'alert' : undefined },
-      h('strong', { class: 'summary-word' }, text[0]), ' ', h('span', {}, text[1])));
+    replace(
+      this.summaryEl,
+      h(
+        'div',
+        { class: ['run-summary', `summary-${r.status}`], id: 'run-summary-box', role: r.status === 'failed' ? 'alert' : undefined },
+        h('strong', { class: 'summary-word' }, text[0]),
+        ' ',
+        h('span', {}, text[1]),
+      ),
+    );
   }
 
   renderHead() {
@@ -138,13 +174,29 @@ class RunPage {
       r.stage ? ['Stage', `${r.stage.name} (${r.stage.index + 1} of ${r.stage.count})`] : null,
       r.step ? ['Step', `${r.step.name} (${humanize(r.step.type)})`] : null,
       r.outcome ? ['Outcome', r.outcome] : null,
-      r.error ? ['Error', h('span', { class: 'error-text', id: 'run-error' }, `${r.error.message}${r.error.stepId ? ` (step ${r.error.stepId}${r.error.attempt ? `, attempt ${r.error.attempt}` : ''})` : ''}`)] : null,
+      r.error
+        ? [
+            'Error',
+            h(
+              'span',
+              { class: 'error-text', id: 'run-error' },
+              `${r.error.message}${r.error.stepId ? ` (step ${r.error.stepId}${r.error.attempt ? `, attempt ${r.error.attempt}` : ''})` : ''}`,
+            ),
+          ]
+        : null,
       ['Entry', `${r.entry.id} · version ${r.entry.version}`],
       r.startedBy ? ['Started by', r.startedBy] : null,
       ['Started', formatTime(r.createdAt)],
       ['Updated', formatTime(r.updatedAt)],
     ].filter(Boolean);
-    replace(this.headEl, h('dl', { class: 'facts' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+    replace(
+      this.headEl,
+      h(
+        'dl',
+        { class: 'facts' },
+        rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+      ),
+    );
   }
 
   // ---------------------------------------------------------------- actions
@@ -154,10 +206,26 @@ class RunPage {
     const parts = [h('h2', { id: 'actions-h' }, 'Actions')];
     const buttons = [];
     if (['running', 'waiting', 'draft', 'failed'].includes(r.status)) {
-      buttons.push(h('button', { type: 'button', id: 'cancel-run', class: 'danger', onclick: async () => {
-        const ok = await confirmDialog({ title: 'Cancel this run?', message: 'Nothing of it runs after this; it cannot be resumed.', confirmLabel: 'Cancel run', danger: true });
-        if (ok) await this.act('cancel', {}, 'Run cancelled.');
-      } }, 'Cancel run'));
+      buttons.push(
+        h(
+          'button',
+          {
+            type: 'button',
+            id: 'cancel-run',
+            class: 'danger',
+            onclick: async () => {
+              const ok = await confirmDialog({
+                title: 'Cancel this run?',
+                message: 'Nothing of it runs after this; it cannot be resumed.',
+                confirmLabel: 'Cancel run',
+                danger: true,
+              });
+              if (ok) await this.act('cancel', {}, 'Run cancelled.');
+            },
+          },
+          'Cancel run',
+        ),
+      );
     }
     if (r.status === 'waiting' && r.step?.type === 'getUserConfirmation') {
       parts.push(h('p', {}, 'Waiting for a confirmation. Those it is routed to answer it on ', h('a', { href: '/tasks' }, 'Tasks'), '.'));
@@ -165,7 +233,8 @@ class RunPage {
     if (buttons.length) parts.push(h('div', { class: 'button-row' }, buttons));
     if (r.status === 'failed') parts.push(this.retryForm());
     if (r.status === 'draft') parts.push(this.submitForm());
-    if (!buttons.length && r.status !== 'failed' && r.status !== 'draft') parts.push(h('p', { class: 'muted' }, `Nothing to do: the run is ${r.status}.`));
+    if (!buttons.length && r.status !== 'failed' && r.status !== 'draft')
+      parts.push(h('p', { class: 'muted' }, `Nothing to do: the run is ${r.status}.`));
     replace(this.actionsEl, ...parts);
   }
 
@@ -180,36 +249,70 @@ class RunPage {
   retryForm() {
     const r = this.run;
     const failedAt = r.error?.stepId ?? r.step?.id;
-    const from = h('select', { id: 'retry-from' }, this.stepOptions().map((o) => h('option', { value: o.id, selected: o.id === failedAt }, o.label)));
-    const patch = h('textarea', { id: 'retry-patch', rows: 3, spellcheck: 'false', placeholder: '{"field": "fixed value"}', aria: { describedby: 'retry-patch-hint' } });
-    return h('form', { class: 'action-form', id: 'retry-form', onsubmit: async (e) => {
-      e.preventDefault();
-      const body = {};
-      if (from.value) body.fromStepId = from.value;
-      const p = this.parsePatch(patch);
-      if (p === false) return;
-      if (p) body.modelPatch = p;
-      await this.act('retry', body, 'Retried.');
-    } },
-    h('h3', {}, 'Retry or redrive'),
-    h('div', { class: 'field' }, h('label', { for: 'retry-from' }, 'From step'), from),
-    h('div', { class: 'field' }, h('label', { for: 'retry-patch' }, 'Model patch (JSON merge patch, optional)'), patch,
-      h('p', { class: 'hint', id: 'retry-patch-hint' }, 'Applied to the model before the step runs again; null removes a field.')),
-    h('button', { type: 'submit', class: 'primary', id: 'retry-run' }, 'Retry'));
+    const from = h(
+      'select',
+      { id: 'retry-from' },
+      this.stepOptions().map((o) => h('option', { value: o.id, selected: o.id === failedAt }, o.label)),
+    );
+    const patch = h('textarea', {
+      id: 'retry-patch',
+      rows: 3,
+      spellcheck: 'false',
+      placeholder: '{"field": "fixed value"}',
+      aria: { describedby: 'retry-patch-hint' },
+    });
+    return h(
+      'form',
+      {
+        class: 'action-form',
+        id: 'retry-form',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const body = {};
+          if (from.value) body.fromStepId = from.value;
+          const p = this.parsePatch(patch);
+          if (p === false) return;
+          if (p) body.modelPatch = p;
+          await this.act('retry', body, 'Retried.');
+        },
+      },
+      h('h3', {}, 'Retry or redrive'),
+      h('div', { class: 'field' }, h('label', { for: 'retry-from' }, 'From step'), from),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'retry-patch' }, 'Model patch (JSON merge patch, optional)'),
+        patch,
+        h('p', { class: 'hint', id: 'retry-patch-hint' }, 'Applied to the model before the step runs again; null removes a field.'),
+      ),
+      h('button', { type: 'submit', class: 'primary', id: 'retry-run' }, 'Retry'),
+    );
   }
 
   submitForm() {
     const patch = h('textarea', { id: 'submit-patch', rows: 3, spellcheck: 'false', aria: { describedby: 'submit-patch-hint' } });
-    return h('form', { class: 'action-form', id: 'submit-form', onsubmit: async (e) => {
-      e.preventDefault();
-      const p = this.parsePatch(patch);
-      if (p === false) return;
-      await this.act('submit', p ? { modelPatch: p } : {}, 'Submitted; the run starts again from the first stage.');
-    } },
-    h('h3', {}, 'Submit the draft'),
-    h('div', { class: 'field' }, h('label', { for: 'submit-patch' }, 'Model patch (JSON merge patch, optional)'), patch,
-      h('p', { class: 'hint', id: 'submit-patch-hint' }, 'Edit the model before it runs again.')),
-    h('button', { type: 'submit', class: 'primary', id: 'submit-run' }, 'Submit draft'));
+    return h(
+      'form',
+      {
+        class: 'action-form',
+        id: 'submit-form',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const p = this.parsePatch(patch);
+          if (p === false) return;
+          await this.act('submit', p ? { modelPatch: p } : {}, 'Submitted; the run starts again from the first stage.');
+        },
+      },
+      h('h3', {}, 'Submit the draft'),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'submit-patch' }, 'Model patch (JSON merge patch, optional)'),
+        patch,
+        h('p', { class: 'hint', id: 'submit-patch-hint' }, 'Edit the model before it runs again.'),
+      ),
+      h('button', { type: 'submit', class: 'primary', id: 'submit-run' }, 'Submit draft'),
+    );
   }
 
   /** undefined: empty; false: invalid (reported); else the object. */
@@ -233,9 +336,14 @@ class RunPage {
       await api('POST', `/api/runs/${enc(this.run.id)}/${what}`, body);
       replace(this.actionStatus, message('ok', done));
     } catch (err) {
-      const why = err instanceof ApiError
-        ? err.status === 403 ? `You may not do that: ${err.message}` : err.status === 409 ? `Not possible now: ${err.message}` : err.describe()
-        : err.message;
+      const why =
+        err instanceof ApiError
+          ? err.status === 403
+            ? `You may not do that: ${err.message}`
+            : err.status === 409
+              ? `Not possible now: ${err.message}`
+              : err.describe()
+          : err.message;
       replace(this.actionStatus, message('error', why));
     }
     this.lastKey = '';
@@ -257,7 +365,7 @@ class RunPage {
       }
       if (ev.type === 'step.completed' && ev.stepId) completed.set(ev.stepId, ev);
       // attempts are the distinct attempt numbers since the last retry/submit (a redelivered job starts the same attempt again)
-      if ((ev.type === 'run.retried' || ev.type === 'run.submitted')) started.clear();
+      if (ev.type === 'run.retried' || ev.type === 'run.submitted') started.clear();
       if (ev.type === 'step.started' && ev.stepId) started.set(ev.stepId, Math.max(started.get(ev.stepId) ?? 0, ev.attempt ?? 1));
     }
     const r = this.run;
@@ -285,12 +393,18 @@ class RunPage {
         const owner = p.parent;
         const ownerDone = state.get(owner) === 'done' || state.get(owner) === 'skipped';
         if (!ownerDone) continue;
-        if (state.get(owner) === 'skipped') { skipped = true; break; }
+        if (state.get(owner) === 'skipped') {
+          skipped = true;
+          break;
+        }
         const matched = completed.get(owner.step.id)?.detail?.matched;
-        const taken = slotActive.get(`${owner.step.id}|${p.slot.key}`)
-          || (typeof matched === 'boolean' && p.slot.key === (matched ? 'then' : 'else'));
+        const taken =
+          slotActive.get(`${owner.step.id}|${p.slot.key}`) || (typeof matched === 'boolean' && p.slot.key === (matched ? 'then' : 'else'));
         const someTaken = [...slotActive.keys()].some((k) => k.startsWith(`${owner.step.id}|`)) || typeof matched === 'boolean';
-        if (!taken && someTaken) { skipped = true; break; }
+        if (!taken && someTaken) {
+          skipped = true;
+          break;
+        }
       }
       state.set(e, skipped ? 'skipped' : terminal ? 'unreached' : 'pending');
     }
@@ -300,7 +414,9 @@ class RunPage {
   renderDiagram() {
     const parts = [h('h2', { id: 'diagram-h' }, 'Workflow')];
     if (!this.def) {
-      parts.push(message('error', `The definition of version ${this.run.version} could not be read${this.defError ? `: ${this.defError}` : ''}.`));
+      parts.push(
+        message('error', `The definition of version ${this.run.version} could not be read${this.defError ? `: ${this.defError}` : ''}.`),
+      );
       return replace(this.diagramEl, ...parts);
     }
     const { state, started, completed } = this.stepStates();
@@ -311,20 +427,55 @@ class RunPage {
       const done = completed.get(step.id);
       const info = this.types.get(step.type);
       const slots = branchSlots(step, info);
-      return h('li', { class: 'step-item' },
-        h('div', { class: ['card', 'run-card', `state-${s}`], dataset: { stepId: step.id, state: s } },
+      return h(
+        'li',
+        { class: 'step-item' },
+        h(
+          'div',
+          { class: ['card', 'run-card', `state-${s}`], dataset: { stepId: step.id, state: s } },
           h('span', { class: 'card-title' }, step.name ?? step.id),
           h('span', { class: 'card-type' }, humanize(step.type)),
           h('span', { class: `state-tag tag-${s}` }, STATE_LABEL[s] ?? s),
           attempts > 1 ? h('span', { class: 'muted small-text' }, ` · ${attempts} attempts`) : null,
-          done?.durationMs !== undefined ? h('span', { class: 'muted small-text' }, ` · ${formatDuration(done.durationMs)}`) : null),
-        slots.length ? h('div', { class: 'branches' }, slots.map((slot) => h('div', { class: 'branch', role: 'group', aria: { label: `${slot.label} branch of ${step.id}` } },
-          h('div', { class: 'branch-head' }, slot.label),
-          h('ol', { class: 'steps' }, slot.list().length ? slot.list().map(card) : h('li', { class: 'empty muted' }, 'No steps'))))) : null);
+          done?.durationMs !== undefined ? h('span', { class: 'muted small-text' }, ` · ${formatDuration(done.durationMs)}`) : null,
+        ),
+        slots.length
+          ? h(
+              'div',
+              { class: 'branches' },
+              slots.map((slot) =>
+                h(
+                  'div',
+                  { class: 'branch', role: 'group', aria: { label: `${slot.label} branch of ${step.id}` } },
+                  h('div', { class: 'branch-head' }, slot.label),
+                  h('ol', { class: 'steps' }, slot.list().length ? slot.list().map(card) : h('li', { class: 'empty muted' }, 'No steps')),
+                ),
+              ),
+            )
+          : null,
+      );
     };
-    const stages = this.def.stages.map((stage, i) => h('section', { class: ['stage', this.run.stage?.id === stage.id && 'current-stage'], aria: { label: `Stage ${stage.name}` }, dataset: { stageId: stage.id } },
-      h('header', { class: 'stage-head' }, h('div', { class: 'stage-title' }, h('h3', { class: 'stage-name-ro' }, stage.name), h('span', { class: 'stage-id' }, `stage ${i + 1}`))),
-      h('ol', { class: 'steps' }, (stage.steps ?? []).length ? stage.steps.map(card) : h('li', { class: 'empty muted' }, 'No steps'))));
+    const stages = this.def.stages.map((stage, i) =>
+      h(
+        'section',
+        {
+          class: ['stage', this.run.stage?.id === stage.id && 'current-stage'],
+          aria: { label: `Stage ${stage.name}` },
+          dataset: { stageId: stage.id },
+        },
+        h(
+          'header',
+          { class: 'stage-head' },
+          h(
+            'div',
+            { class: 'stage-title' },
+            h('h3', { class: 'stage-name-ro' }, stage.name),
+            h('span', { class: 'stage-id' }, `stage ${i + 1}`),
+          ),
+        ),
+        h('ol', { class: 'steps' }, (stage.steps ?? []).length ? stage.steps.map(card) : h('li', { class: 'empty muted' }, 'No steps')),
+      ),
+    );
     parts.push(h('div', { class: 'canvas-wrap' }, h('div', { class: 'canvas' }, stages)));
     replace(this.diagramEl, ...parts);
   }
@@ -337,22 +488,50 @@ class RunPage {
       const e = this.def ? walkSteps(this.def, this.types).find((x) => x.step.id === id) : null;
       return e?.step.name ?? id;
     };
-    replace(this.timelineEl,
+    replace(
+      this.timelineEl,
       h('h2', { id: 'timeline-h' }, 'History'),
-      items.length ? h('ol', { class: 'timeline' }, items.map((ev) => {
-        const detail = ev.detail && typeof ev.detail === 'object' && Object.keys(ev.detail).length ? ev.detail : null;
-        return h('li', { class: ['event', `ev-${ev.type.replace(/\./g, '-')}`], dataset: { type: ev.type } },
-          h('div', { class: 'event-head' },
-            h('time', { datetime: ev.at, title: formatTime(ev.at) }, new Date(ev.at).toLocaleTimeString()),
-            h('span', { class: 'event-text' }, describeEvent(ev, name))),
-          detail || ev.seq !== undefined ? h('details', { class: 'event-detail' }, h('summary', {}, 'Details'),
-            h('p', { class: 'muted small-text' }, `${ev.type}${ev.stepId ? ` · step ${ev.stepId}` : ''}${ev.attempt ? ` · attempt ${ev.attempt}` : ''}${typeof ev.durationMs === 'number' ? ` · ${formatDuration(ev.durationMs)}` : ''} · ${relativeTime(ev.at)}`),
-            detail ? h('pre', { class: 'json' }, pretty(detail)) : null) : null);
-      })) : h('p', { class: 'muted' }, 'No events yet.'));
+      items.length
+        ? h(
+            'ol',
+            { class: 'timeline' },
+            items.map((ev) => {
+              const detail = ev.detail && typeof ev.detail === 'object' && Object.keys(ev.detail).length ? ev.detail : null;
+              return h(
+                'li',
+                { class: ['event', `ev-${ev.type.replace(/\./g, '-')}`], dataset: { type: ev.type } },
+                h(
+                  'div',
+                  { class: 'event-head' },
+                  h('time', { datetime: ev.at, title: formatTime(ev.at) }, new Date(ev.at).toLocaleTimeString()),
+                  h('span', { class: 'event-text' }, describeEvent(ev, name)),
+                ),
+                detail || ev.seq !== undefined
+                  ? h(
+                      'details',
+                      { class: 'event-detail' },
+                      h('summary', {}, 'Details'),
+                      h(
+                        'p',
+                        { class: 'muted small-text' },
+                        `${ev.type}${ev.stepId ? ` · step ${ev.stepId}` : ''}${ev.attempt ? ` · attempt ${ev.attempt}` : ''}${typeof ev.durationMs === 'number' ? ` · ${formatDuration(ev.durationMs)}` : ''} · ${relativeTime(ev.at)}`,
+                      ),
+                      detail ? h('pre', { class: 'json' }, pretty(detail)) : null,
+                    )
+                  : null,
+              );
+            }),
+          )
+        : h('p', { class: 'muted' }, 'No events yet.'),
+    );
   }
 
   renderModel() {
-    replace(this.modelEl, h('h2', { id: 'model-h' }, 'Model'), h('pre', { class: 'json', id: 'run-model-json', tabindex: '0' }, pretty(this.run.model)));
+    replace(
+      this.modelEl,
+      h('h2', { id: 'model-h' }, 'Model'),
+      h('pre', { class: 'json', id: 'run-model-json', tabindex: '0' }, pretty(this.run.model)),
+    );
   }
 
   async renderEntry() {
@@ -364,12 +543,20 @@ class RunPage {
     }
     try {
       const entry = await get(`/api/entries/${enc(r.entry.id)}`);
-      replace(this.entryEl, head, h('p', {}, `Entry ${entry.id}, version ${entry.version}, saved ${formatTime(entry.updatedAt)}`),
-        h('pre', { class: 'json', id: 'run-entry-json', tabindex: '0' }, pretty(entry.model)));
+      replace(
+        this.entryEl,
+        head,
+        h('p', {}, `Entry ${entry.id}, version ${entry.version}, saved ${formatTime(entry.updatedAt)}`),
+        h('pre', { class: 'json', id: 'run-entry-json', tabindex: '0' }, pretty(entry.model)),
+      );
     } catch (err) {
-      replace(this.entryEl, head, err instanceof ApiError && err.status === 404
-        ? h('p', { class: 'muted' }, `Entry ${r.entry.id} is not visible to you.`)
-        : message('error', `Could not read the entry: ${err.message}`));
+      replace(
+        this.entryEl,
+        head,
+        err instanceof ApiError && err.status === 404
+          ? h('p', { class: 'muted' }, `Entry ${r.entry.id} is not visible to you.`)
+          : message('error', `Could not read the entry: ${err.message}`),
+      );
     }
   }
 }

@@ -18,17 +18,40 @@ export async function mount(main, { query }) {
   }
   const names = [...new Set([...workflows.map((w) => w.name), filters.workflow].filter(Boolean))].sort();
 
-  const wfSelect = h('select', { id: 'filter-workflow', name: 'workflow' },
-    h('option', { value: '' }, 'All workflows'), names.map((n) => h('option', { value: n, selected: n === filters.workflow }, n)));
-  const stSelect = h('select', { id: 'filter-status', name: 'status' },
-    h('option', { value: '' }, 'Any status'), STATUSES.map((s) => h('option', { value: s, selected: s === filters.status }, s)));
+  const wfSelect = h(
+    'select',
+    { id: 'filter-workflow', name: 'workflow' },
+    h('option', { value: '' }, 'All workflows'),
+    names.map((n) => h('option', { value: n, selected: n === filters.workflow }, n)),
+  );
+  const stSelect = h(
+    'select',
+    { id: 'filter-status', name: 'status' },
+    h('option', { value: '' }, 'Any status'),
+    STATUSES.map((s) => h('option', { value: s, selected: s === filters.status }, s)),
+  );
   const status = h('div', { id: 'runs-status', aria: { live: 'polite' } });
   const tbody = h('tbody', {});
   const more = h('button', { type: 'button', id: 'load-more', hidden: true }, 'Load more');
-  const table = h('div', { class: 'table-wrap' }, h('table', { class: 'list', id: 'run-list' },
-    h('caption', { class: 'visually-hidden' }, 'Runs, newest first'),
-    h('thead', {}, h('tr', {}, COLUMNS.map((c) => h('th', { scope: 'col' }, c)))),
-    tbody));
+  const table = h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'list', id: 'run-list' },
+      h('caption', { class: 'visually-hidden' }, 'Runs, newest first'),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          COLUMNS.map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      tbody,
+    ),
+  );
 
   let cursor;
   let loading = 0;
@@ -75,18 +98,44 @@ export async function mount(main, { query }) {
     }, REFRESH_MS);
   };
   auto.addEventListener('change', schedule);
-  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible' && auto.checked) { load(true); } schedule(); });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && auto.checked) {
+      load(true);
+    }
+    schedule();
+  });
 
   main.append(
-    h('div', { class: 'page-head' }, h('h1', {}, 'Runs'),
-      h('div', { class: 'head-actions' }, stamp,
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', {}, 'Runs'),
+      h(
+        'div',
+        { class: 'head-actions' },
+        stamp,
         h('label', { class: 'check', for: 'auto-refresh' }, auto, 'Auto refresh'),
-        h('button', { type: 'button', id: 'refresh-runs', onclick: () => load(true) }, 'Refresh'))),
-    h('form', { class: 'filters', role: 'search', onsubmit: (e) => { e.preventDefault(); apply(); } },
+        h('button', { type: 'button', id: 'refresh-runs', onclick: () => load(true) }, 'Refresh'),
+      ),
+    ),
+    h(
+      'form',
+      {
+        class: 'filters',
+        role: 'search',
+        onsubmit: (e) => {
+          e.preventDefault();
+          apply();
+        },
+      },
       h('div', { class: 'field' }, h('label', { for: 'filter-workflow' }, 'Workflow'), wfSelect),
-      h('div', { class: 'field' }, h('label', { for: 'filter-status' }, 'Status'), stSelect)),
+      h('div', { class: 'field' }, h('label', { for: 'filter-status' }, 'Status'), stSelect),
+    ),
     startForm(names, filters.workflow),
-    status, table, more);
+    status,
+    table,
+    more,
+  );
   await load(true);
   schedule();
 }
@@ -94,14 +143,27 @@ export async function mount(main, { query }) {
 const COLUMNS = ['Run', 'Workflow', 'Version', 'Status', 'Stage / step', 'Entry', 'Started by', 'Updated'];
 
 function emptyState(filters, names) {
-  if (filters.workflow || filters.status) return h('p', { class: 'empty-state', id: 'no-runs' }, 'No runs match these filters. ', h('a', { href: '/runs' }, 'Show all runs'));
-  return h('div', { class: 'empty-state', id: 'no-runs' }, h('p', {}, h('strong', {}, 'No runs yet.')),
-    h('p', { class: 'muted' }, names.length ? 'Start one with “Start a run” above, or from the builder’s Run button.' : 'Save a workflow in the builder first, then run it.'));
+  if (filters.workflow || filters.status)
+    return h('p', { class: 'empty-state', id: 'no-runs' }, 'No runs match these filters. ', h('a', { href: '/runs' }, 'Show all runs'));
+  return h(
+    'div',
+    { class: 'empty-state', id: 'no-runs' },
+    h('p', {}, h('strong', {}, 'No runs yet.')),
+    h(
+      'p',
+      { class: 'muted' },
+      names.length
+        ? 'Start one with “Start a run” above, or from the builder’s Run button.'
+        : 'Save a workflow in the builder first, then run it.',
+    ),
+  );
 }
 
 function row(run) {
   const cell = (label, ...content) => h('td', { dataset: { label } }, ...content);
-  return h('tr', { dataset: { runId: run.id, status: run.status } },
+  return h(
+    'tr',
+    { dataset: { runId: run.id, status: run.status } },
     cell('Run', h('a', { href: `/runs/${enc(run.id)}`, class: 'run-link', title: run.id }, h('code', {}, shortId(run.id)))),
     cell('Workflow', h('a', { href: `/builder/${enc(run.workflow)}?version=${run.version}` }, run.workflow)),
     cell('Version', `v${run.version}`),
@@ -109,37 +171,60 @@ function row(run) {
     cell('Stage / step', run.stage ? `${run.stage.name}${run.step ? ` / ${run.step.name}` : ''}` : ''),
     cell('Entry', run.entry?.id ? h('code', { title: run.entry.id }, shortId(run.entry.id)) : ''),
     cell('Started by', run.startedBy ?? ''),
-    cell('Updated', h('time', { datetime: run.updatedAt, title: formatTime(run.updatedAt) }, relativeTime(run.updatedAt))));
+    cell('Updated', h('time', { datetime: run.updatedAt, title: formatTime(run.updatedAt) }, relativeTime(run.updatedAt))),
+  );
 }
 
 function startForm(names, preselect) {
-  const wf = h('select', { id: 'start-workflow', required: true }, names.map((n) => h('option', { value: n, selected: n === preselect }, n)));
+  const wf = h(
+    'select',
+    { id: 'start-workflow', required: true },
+    names.map((n) => h('option', { value: n, selected: n === preselect }, n)),
+  );
   const model = h('textarea', { id: 'start-model', rows: 4, spellcheck: 'false', aria: { describedby: 'start-model-hint' } }, '{}');
   const entry = h('input', { id: 'start-entry', type: 'text', spellcheck: 'false', aria: { describedby: 'start-entry-hint' } });
   const status = h('div', { aria: { live: 'polite' } });
-  const form = h('form', { class: 'start-form', onsubmit: async (e) => {
-    e.preventDefault();
-    let body;
-    try {
-      body = { model: model.value.trim() ? JSON.parse(model.value) : {} };
-    } catch (err) {
-      replace(status, message('error', `The model is not valid JSON: ${err.message}`));
-      model.focus();
-      return;
-    }
-    if (entry.value.trim()) body.entryId = entry.value.trim();
-    replace(status, message('info', 'Starting…'));
-    try {
-      const res = await api('POST', `/api/workflows/${enc(wf.value)}/runs`, body);
-      location.assign(`/runs/${enc(res.body.id)}`);
-    } catch (err) {
-      replace(status, message('error', `Not started: ${err instanceof ApiError ? err.describe() : err.message}`));
-    }
-  } },
-  h('div', { class: 'field' }, h('label', { for: 'start-workflow' }, 'Workflow'), wf),
-  h('div', { class: 'field' }, h('label', { for: 'start-model' }, 'Model (JSON object)'), model, h('p', { class: 'hint', id: 'start-model-hint' }, 'The data the run works on.')),
-  h('div', { class: 'field' }, h('label', { for: 'start-entry' }, 'Entry id (optional)'), entry, h('p', { class: 'hint', id: 'start-entry-hint' }, 'Runs on a saved entry start from its model.')),
-  h('button', { type: 'submit', class: 'primary', disabled: !names.length }, 'Start run'),
-  status);
+  const form = h(
+    'form',
+    {
+      class: 'start-form',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        let body;
+        try {
+          body = { model: model.value.trim() ? JSON.parse(model.value) : {} };
+        } catch (err) {
+          replace(status, message('error', `The model is not valid JSON: ${err.message}`));
+          model.focus();
+          return;
+        }
+        if (entry.value.trim()) body.entryId = entry.value.trim();
+        replace(status, message('info', 'Starting…'));
+        try {
+          const res = await api('POST', `/api/workflows/${enc(wf.value)}/runs`, body);
+          location.assign(`/runs/${enc(res.body.id)}`);
+        } catch (err) {
+          replace(status, message('error', `Not started: ${err instanceof ApiError ? err.describe() : err.message}`));
+        }
+      },
+    },
+    h('div', { class: 'field' }, h('label', { for: 'start-workflow' }, 'Workflow'), wf),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'start-model' }, 'Model (JSON object)'),
+      model,
+      h('p', { class: 'hint', id: 'start-model-hint' }, 'The data the run works on.'),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'start-entry' }, 'Entry id (optional)'),
+      entry,
+      h('p', { class: 'hint', id: 'start-entry-hint' }, 'Runs on a saved entry start from its model.'),
+    ),
+    h('button', { type: 'submit', class: 'primary', disabled: !names.length }, 'Start run'),
+    status,
+  );
   return h('details', { class: 'start-run' }, h('summary', {}, 'Start a run'), form);
 }

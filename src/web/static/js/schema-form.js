@@ -81,11 +81,16 @@ function describeJson(value) {
   return `${typeof value} ${typeof value === 'object' ? '' : JSON.stringify(value)}`.trim();
 }
 
-const splitList = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
+const splitList = (text) =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 function hintFor(key, ps, kind) {
   const bits = [];
-  if (kind === 'strings') bits.push(/routing|read|start|confirm|operate/i.test(key) ? 'user ids or role:<name>, comma-separated' : 'comma-separated');
+  if (kind === 'strings')
+    bits.push(/routing|read|start|confirm|operate/i.test(key) ? 'user ids or role:<name>, comma-separated' : 'comma-separated');
   if (kind === 'json') bits.push('JSON (text that is not JSON is taken as a string)');
   if (/Field$|^field$|^input$/.test(key) && kind === 'string') bits.push('a field path in the model, like a.b.c');
   if (/Goto$|^goto$/.test(key)) bits.push('a stage id');
@@ -107,8 +112,11 @@ export function suggestions(input, id, picks) {
   const fill = () => {
     const head = picks.multi ? input.value.replace(/[^,]*$/, '').replace(/\s*$/, '') : '';
     const taken = new Set(picks.multi ? splitList(input.value) : []);
-    list.replaceChildren(...picks.options.filter((c) => !taken.has(c.value))
-      .map((c) => h('option', { value: head ? `${head} ${c.value}` : c.value, label: c.label ?? undefined })));
+    list.replaceChildren(
+      ...picks.options
+        .filter((c) => !taken.has(c.value))
+        .map((c) => h('option', { value: head ? `${head} ${c.value}` : c.value, label: c.label ?? undefined })),
+    );
   };
   fill();
   input.setAttribute('list', list.id);
@@ -143,7 +151,7 @@ function objectFields(schema, obj, path, o, rerender, only, skip) {
   const out = [];
   for (const [key, ps] of Object.entries(schema?.properties ?? {})) {
     if (only && !only.includes(key)) continue;
-    if (skip && skip.includes(key)) continue;
+    if (skip?.includes(key)) continue;
     const f = field(key, ps, obj, required.has(key), `${path}.${key}`, o, rerender);
     if (f) out.push(f);
   }
@@ -152,7 +160,12 @@ function objectFields(schema, obj, path, o, rerender, only, skip) {
 
 /** The label; the required mark sits outside it (aria-required on the control says it to assistive tech). */
 function labelFor(id, key, required) {
-  return h('div', { class: 'label-row' }, h('label', { for: id }, humanize(key)), required ? h('span', { class: 'req', 'aria-hidden': 'true', title: 'required' }, '*') : null);
+  return h(
+    'div',
+    { class: 'label-row' },
+    h('label', { for: id }, humanize(key)),
+    required ? h('span', { class: 'req', 'aria-hidden': 'true', title: 'required' }, '*') : null,
+  );
 }
 
 function wrap(path, kind, ...children) {
@@ -181,65 +194,119 @@ function field(key, ps, obj, required, path, o, rerender) {
     else obj[key] = v;
     o.onChange(path);
   };
-  const common = { id, disabled: o.readOnly, dataset: { path }, aria: { describedby: describedBy(id, hint), required: required ? 'true' : undefined } };
+  const common = {
+    id,
+    disabled: o.readOnly,
+    dataset: { path },
+    aria: { describedby: describedBy(id, hint), required: required ? 'true' : undefined },
+  };
 
   switch (kind) {
     case 'string': {
       const picks = o.suggest?.(key, kind);
       if (picks?.select) {
         const known = picks.options.some((c) => c.value === obj[key]);
-        const select = h('select', { ...common, onchange: (e) => set(e.target.value === '' ? undefined : e.target.value) },
+        const select = h(
+          'select',
+          { ...common, onchange: (e) => set(e.target.value === '' ? undefined : e.target.value) },
           h('option', { value: '' }, '(not set)'),
           picks.options.map((c) => h('option', { value: c.value, selected: obj[key] === c.value }, c.label ?? c.value)),
-          obj[key] !== undefined && !known ? h('option', { value: String(obj[key]), selected: true }, `${obj[key]} (unknown)`) : null);
+          obj[key] !== undefined && !known ? h('option', { value: String(obj[key]), selected: true }, `${obj[key]} (unknown)`) : null,
+        );
         if (obj[key] === undefined) select.value = '';
         return wrap(path, kind, labelFor(id, key, required), select, hintEl(id, hint), errorSlot(id));
       }
       const long = /message|body|description/i.test(key);
-      const input = h(long ? 'textarea' : 'input', { ...common, type: long ? undefined : 'text', rows: long ? 3 : undefined, value: obj[key] ?? '', spellcheck: long ? 'true' : 'false',
-        oninput: (e) => set(e.target.value === '' ? undefined : e.target.value) });
+      const input = h(long ? 'textarea' : 'input', {
+        ...common,
+        type: long ? undefined : 'text',
+        rows: long ? 3 : undefined,
+        value: obj[key] ?? '',
+        spellcheck: long ? 'true' : 'false',
+        oninput: (e) => set(e.target.value === '' ? undefined : e.target.value),
+      });
       return wrap(path, kind, labelFor(id, key, required), input, suggestions(input, id, picks), hintEl(id, hint), errorSlot(id));
     }
     case 'number': {
-      const input = h('input', { ...common, type: 'number', inputmode: ps.type === 'integer' ? 'numeric' : 'decimal', step: ps.type === 'integer' ? '1' : 'any',
-        min: ps.minimum, max: ps.maximum !== undefined && ps.maximum < 1e15 ? ps.maximum : undefined, value: obj[key] ?? '',
+      const input = h('input', {
+        ...common,
+        type: 'number',
+        inputmode: ps.type === 'integer' ? 'numeric' : 'decimal',
+        step: ps.type === 'integer' ? '1' : 'any',
+        min: ps.minimum,
+        max: ps.maximum !== undefined && ps.maximum < 1e15 ? ps.maximum : undefined,
+        value: obj[key] ?? '',
         oninput: (e) => {
           if (e.target.value === '') return set(undefined);
           const n = Number(e.target.value);
           if (Number.isFinite(n)) set(n);
-        } });
+        },
+      });
       return wrap(path, kind, labelFor(id, key, required), input, hintEl(id, hint), errorSlot(id));
     }
     case 'boolean': {
-      const input = h('input', { ...common, type: 'checkbox', checked: obj[key] === true,
-        onchange: (e) => set(e.target.checked ? true : required ? false : undefined) });
+      const input = h('input', {
+        ...common,
+        type: 'checkbox',
+        checked: obj[key] === true,
+        onchange: (e) => set(e.target.checked ? true : required ? false : undefined),
+      });
       return wrap(path, kind, h('div', { class: 'check' }, input, labelFor(id, key, required)), hintEl(id, hint), errorSlot(id));
     }
     case 'enum': {
-      const select = h('select', { ...common, onchange: (e) => set(e.target.value === '' ? undefined : ps.enum.find((v) => String(v) === e.target.value)) },
+      const select = h(
+        'select',
+        { ...common, onchange: (e) => set(e.target.value === '' ? undefined : ps.enum.find((v) => String(v) === e.target.value)) },
         required ? null : h('option', { value: '' }, '(not set)'),
-        ps.enum.map((v) => h('option', { value: String(v), selected: obj[key] === v }, String(v))));
+        ps.enum.map((v) => h('option', { value: String(v), selected: obj[key] === v }, String(v))),
+      );
       if (obj[key] === undefined && !required) select.value = '';
       return wrap(path, kind, labelFor(id, key, required), select, hintEl(id, hint), errorSlot(id));
     }
     case 'strings': {
-      const input = h('input', { ...common, type: 'text', value: Array.isArray(obj[key]) ? obj[key].join(', ') : '', spellcheck: 'false',
+      const input = h('input', {
+        ...common,
+        type: 'text',
+        value: Array.isArray(obj[key]) ? obj[key].join(', ') : '',
+        spellcheck: 'false',
         oninput: (e) => {
           const list = splitList(e.target.value);
           set(list.length ? list : undefined);
-        } });
-      return wrap(path, kind, labelFor(id, key, required), input, suggestions(input, id, o.suggest?.(key, kind)), hintEl(id, hint), errorSlot(id));
+        },
+      });
+      return wrap(
+        path,
+        kind,
+        labelFor(id, key, required),
+        input,
+        suggestions(input, id, o.suggest?.(key, kind)),
+        hintEl(id, hint),
+        errorSlot(id),
+      );
     }
     case 'json': {
       const shown = h('span', { class: 'json-kind', id: `${id}-kind`, aria: { live: 'polite' } }, describeJson(obj[key]));
-      const input = h('input', { ...common, type: 'text', value: showLenient(obj[key]), spellcheck: 'false',
+      const input = h('input', {
+        ...common,
+        type: 'text',
+        value: showLenient(obj[key]),
+        spellcheck: 'false',
         aria: { describedby: `${id}-kind ${describedBy(id, hint)}`, required: required ? 'true' : undefined },
         oninput: (e) => {
           const { value } = parseLenient(e.target.value);
           shown.textContent = describeJson(value);
           set(value);
-        } });
-      return wrap(path, kind, labelFor(id, key, required), input, h('p', { class: 'hint' }, 'Reads as: ', shown), hintEl(id, hint), errorSlot(id));
+        },
+      });
+      return wrap(
+        path,
+        kind,
+        labelFor(id, key, required),
+        input,
+        h('p', { class: 'hint' }, 'Reads as: ', shown),
+        hintEl(id, hint),
+        errorSlot(id),
+      );
     }
     case 'const':
       return wrap(path, kind, h('p', {}, humanize(key), ': ', h('code', {}, JSON.stringify(ps.const))));
@@ -252,16 +319,27 @@ function field(key, ps, obj, required, path, o, rerender) {
       const parts = [legend];
       if (!required) {
         const toggleId = `${id}-set`;
-        parts.push(h('div', { class: 'check' },
-          h('input', { id: toggleId, type: 'checkbox', checked: present, disabled: o.readOnly, dataset: { path },
-            onchange: (e) => {
-              if (e.target.checked) obj[key] = defaultsFor(ps);
-              else delete obj[key];
-              o.onChange(path);
-              if (structural) o.onStructure(path);
-              rerender();
-            } }),
-          h('label', { for: toggleId }, `Set ${humanize(key).toLowerCase()}`)));
+        parts.push(
+          h(
+            'div',
+            { class: 'check' },
+            h('input', {
+              id: toggleId,
+              type: 'checkbox',
+              checked: present,
+              disabled: o.readOnly,
+              dataset: { path },
+              onchange: (e) => {
+                if (e.target.checked) obj[key] = defaultsFor(ps);
+                else delete obj[key];
+                o.onChange(path);
+                if (structural) o.onStructure(path);
+                rerender();
+              },
+            }),
+            h('label', { for: toggleId }, `Set ${humanize(key).toLowerCase()}`),
+          ),
+        );
       }
       if (present || required) {
         if (!present) obj[key] = defaultsFor(ps);
@@ -279,22 +357,55 @@ function field(key, ps, obj, required, path, o, rerender) {
         if (structural) o.onStructure(path);
         rerender();
       };
-      const list = items.map((item, i) => h('fieldset', { class: 'field-item', dataset: { path: `${path}[${i}]` } },
-        h('legend', {}, `${singular} ${i + 1}`),
-        ...objectFields(ps.items, item, `${path}[${i}]`, o, rerender),
-        o.readOnly ? null : h('button', { type: 'button', class: 'small', id: `${id}-rm-${i}`, onclick: () => {
-          items.splice(i, 1);
-          if (!items.length && !required) delete obj[key];
-          after();
-        } }, `Remove ${singular.toLowerCase()} ${i + 1}`),
-        errorSlot(`${id}-${i}`)));
-      const add = o.readOnly ? null : h('button', { type: 'button', class: 'small', id: `${id}-add`, onclick: () => {
-        if (!Array.isArray(obj[key])) obj[key] = [];
-        obj[key].push(defaultsFor(ps.items));
-        after();
-      } }, `Add ${singular.toLowerCase()}`);
-      return h('fieldset', { class: 'field field-objects', dataset: { path } },
-        h('legend', {}, humanize(key), required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null), ...list, add, errorSlot(id));
+      const list = items.map((item, i) =>
+        h(
+          'fieldset',
+          { class: 'field-item', dataset: { path: `${path}[${i}]` } },
+          h('legend', {}, `${singular} ${i + 1}`),
+          ...objectFields(ps.items, item, `${path}[${i}]`, o, rerender),
+          o.readOnly
+            ? null
+            : h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'small',
+                  id: `${id}-rm-${i}`,
+                  onclick: () => {
+                    items.splice(i, 1);
+                    if (!items.length && !required) delete obj[key];
+                    after();
+                  },
+                },
+                `Remove ${singular.toLowerCase()} ${i + 1}`,
+              ),
+          errorSlot(`${id}-${i}`),
+        ),
+      );
+      const add = o.readOnly
+        ? null
+        : h(
+            'button',
+            {
+              type: 'button',
+              class: 'small',
+              id: `${id}-add`,
+              onclick: () => {
+                if (!Array.isArray(obj[key])) obj[key] = [];
+                obj[key].push(defaultsFor(ps.items));
+                after();
+              },
+            },
+            `Add ${singular.toLowerCase()}`,
+          );
+      return h(
+        'fieldset',
+        { class: 'field field-objects', dataset: { path } },
+        h('legend', {}, humanize(key), required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null),
+        ...list,
+        add,
+        errorSlot(id),
+      );
     }
     default:
       return null;
@@ -307,33 +418,60 @@ function unionField(key, ps, obj, required, path, o, rerender, id, common, hint)
   for (const alt of ps.anyOf ?? ps.oneOf ?? []) {
     if (Array.isArray(alt.enum)) for (const v of alt.enum) choices.push({ label: String(v), kind: 'const', value: v });
     else if ('const' in alt) choices.push({ label: String(alt.const), kind: 'const', value: alt.const });
-    else if (alt.type === 'object') choices.push({ label: `${Object.keys(alt.properties ?? {}).map(humanize).join(', ').toLowerCase() || 'object'}…`, kind: 'object', schema: alt });
+    else if (alt.type === 'object')
+      choices.push({
+        label: `${
+          Object.keys(alt.properties ?? {})
+            .map(humanize)
+            .join(', ')
+            .toLowerCase() || 'object'
+        }…`,
+        kind: 'object',
+        schema: alt,
+      });
     else choices.push({ label: `${alt.type ?? 'value'}…`, kind: 'scalar', schema: alt });
   }
   const current = obj[key];
   let chosen = -1;
   if (current !== undefined) {
     chosen = choices.findIndex((c) => c.kind === 'const' && c.value === current);
-    if (chosen < 0) chosen = choices.findIndex((c) => (c.kind === 'object' ? isObject(current) : c.kind === 'scalar' && typeof current === (c.schema.type === 'integer' ? 'number' : c.schema.type)));
+    if (chosen < 0)
+      chosen = choices.findIndex((c) =>
+        c.kind === 'object'
+          ? isObject(current)
+          : c.kind === 'scalar' && typeof current === (c.schema.type === 'integer' ? 'number' : c.schema.type),
+      );
   }
-  const select = h('select', { ...common, onchange: (e) => {
-    const c = choices[Number(e.target.value)];
-    if (!c) delete obj[key];
-    else if (c.kind === 'const') obj[key] = c.value;
-    else if (c.kind === 'object') obj[key] = defaultsFor(c.schema);
-    else delete obj[key];
-    o.onChange(path);
-    rerender();
-  } },
-  required && current !== undefined ? null : h('option', { value: '' }, required ? '(choose)' : '(not set)'),
-  choices.map((c, i) => h('option', { value: String(i), selected: i === chosen }, c.label)));
+  const select = h(
+    'select',
+    {
+      ...common,
+      onchange: (e) => {
+        const c = choices[Number(e.target.value)];
+        if (!c) delete obj[key];
+        else if (c.kind === 'const') obj[key] = c.value;
+        else if (c.kind === 'object') obj[key] = defaultsFor(c.schema);
+        else delete obj[key];
+        o.onChange(path);
+        rerender();
+      },
+    },
+    required && current !== undefined ? null : h('option', { value: '' }, required ? '(choose)' : '(not set)'),
+    choices.map((c, i) => h('option', { value: String(i), selected: i === chosen }, c.label)),
+  );
   if (chosen < 0) select.value = '';
   const parts = [labelFor(id, key, required), select, hintEl(id, hint)];
   const c = choices[chosen];
   if (c?.kind === 'object') parts.push(h('div', { class: 'union-detail' }, ...objectFields(c.schema, obj[key], path, o, rerender)));
   if (c?.kind === 'scalar') {
     const inner = { type: 'object', properties: { [key]: c.schema }, required: [key] };
-    parts.push(h('div', { class: 'union-detail' }, ...objectFields(inner, obj, path.slice(0, path.length - key.length - 1), { ...o, idPrefix: `${o.idPrefix}v` }, rerender)));
+    parts.push(
+      h(
+        'div',
+        { class: 'union-detail' },
+        ...objectFields(inner, obj, path.slice(0, path.length - key.length - 1), { ...o, idPrefix: `${o.idPrefix}v` }, rerender),
+      ),
+    );
   }
   parts.push(errorSlot(id));
   return wrap(path, 'union', ...parts);
@@ -353,7 +491,11 @@ export function showErrors(root, issues) {
     let best = null;
     for (const f of fields) {
       const p = f.dataset.path;
-      if ((issue.rel === p || issue.rel.startsWith(`${p}.`) || issue.rel.startsWith(`${p}[`)) && (!best || p.length > best.dataset.path.length)) best = f;
+      if (
+        (issue.rel === p || issue.rel.startsWith(`${p}.`) || issue.rel.startsWith(`${p}[`)) &&
+        (!best || p.length > best.dataset.path.length)
+      )
+        best = f;
     }
     const slot = best && [...best.querySelectorAll('.field-error')].pop();
     if (!slot) {

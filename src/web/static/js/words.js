@@ -8,7 +8,14 @@ export function shortId(id) {
   return s.length > 14 ? `${s.slice(0, 6)}…${s.slice(-6)}` : s;
 }
 
-const UNITS = [['year', 31_536_000], ['month', 2_592_000], ['day', 86_400], ['hour', 3600], ['minute', 60], ['second', 1]];
+const UNITS = [
+  ['year', 31_536_000],
+  ['month', 2_592_000],
+  ['day', 86_400],
+  ['hour', 3600],
+  ['minute', 60],
+  ['second', 1],
+];
 const rtf = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
 
 export function relativeTime(iso, now = Date.now()) {
@@ -36,21 +43,37 @@ export function describeEvent(ev, stepName = (id) => id) {
   const attempt = ev.attempt && ev.attempt > 1 ? ` (attempt ${ev.attempt})` : '';
   const took = typeof ev.durationMs === 'number' ? ` in ${formatDuration(ev.durationMs)}` : '';
   switch (ev.type) {
-    case 'run.started': return `Run started${by}`;
-    case 'run.completed': return `Run completed${d.outcome ? `: ${d.outcome}` : ''}`;
-    case 'run.failed': return `Run failed${d.error?.message ? `: ${d.error.message}` : d.message ? `: ${d.message}` : ''}`;
-    case 'run.cancelled': return `Run cancelled${by}`;
-    case 'run.waiting': return d.reason === 'confirmation' ? 'Waiting for a confirmation' : d.reason === 'child' ? 'Waiting for a child run' : 'Waiting';
-    case 'run.retried': return `Retried${by}${d.fromStepId ? ` from step ${q(stepName(d.fromStepId))}` : ''}${d.modelPatched ? ', model patched' : ''}`;
-    case 'run.submitted': return `Draft submitted${by}`;
-    case 'run.reset': return `Sent back to draft${ev.stepId ? ` at step ${q(stepName(ev.stepId))}` : ''}`;
-    case 'step.started': return `${step} started${attempt}`;
-    case 'step.completed': return `${step} done${took}`;
-    case 'step.failed': return `${step} failed${attempt}${d.error?.message ? `: ${d.error.message}` : ''}`;
-    case 'step.retrying': return `${step} failed${attempt}, will retry${d.error?.message ? `: ${d.error.message}` : ''}`;
-    case 'confirmation.answered': return `Answered ${q(d.option ?? '?')}${by}${d.comment ? `: ${d.comment}` : ''}`;
-    case 'confirmation.reminded': return `Reminder sent${Array.isArray(d.recipients) ? ` to ${d.recipients.join(', ')}` : ''}`;
-    case 'child.ended': return `Child run ended${d.status ? `: ${d.status}` : ''}`;
-    default: return `${ev.type}${ev.stepId ? ` (${stepName(ev.stepId)})` : ''}${by}`;
+    case 'run.started':
+      return `Run started${by}`;
+    case 'run.completed':
+      return `Run completed${d.outcome ? `: ${d.outcome}` : ''}`;
+    case 'run.failed':
+      return `Run failed${d.error?.message ? `: ${d.error.message}` : d.message ? `: ${d.message}` : ''}`;
+    case 'run.cancelled':
+      return `Run cancelled${by}`;
+    case 'run.waiting':
+      return d.reason === 'confirmation' ? 'Waiting for a confirmation' : d.reason === 'child' ? 'Waiting for a child run' : 'Waiting';
+    case 'run.retried':
+      return `Retried${by}${d.fromStepId ? ` from step ${q(stepName(d.fromStepId))}` : ''}${d.modelPatched ? ', model patched' : ''}`;
+    case 'run.submitted':
+      return `Draft submitted${by}`;
+    case 'run.reset':
+      return `Sent back to draft${ev.stepId ? ` at step ${q(stepName(ev.stepId))}` : ''}`;
+    case 'step.started':
+      return `${step} started${attempt}`;
+    case 'step.completed':
+      return `${step} done${took}`;
+    case 'step.failed':
+      return `${step} failed${attempt}${d.error?.message ? `: ${d.error.message}` : ''}`;
+    case 'step.retrying':
+      return `${step} failed${attempt}, will retry${d.error?.message ? `: ${d.error.message}` : ''}`;
+    case 'confirmation.answered':
+      return `Answered ${q(d.option ?? '?')}${by}${d.comment ? `: ${d.comment}` : ''}`;
+    case 'confirmation.reminded':
+      return `Reminder sent${Array.isArray(d.recipients) ? ` to ${d.recipients.join(', ')}` : ''}`;
+    case 'child.ended':
+      return `Child run ended${d.status ? `: ${d.status}` : ''}`;
+    default:
+      return `${ev.type}${ev.stepId ? ` (${stepName(ev.stepId)})` : ''}${by}`;
   }
 }

@@ -24,7 +24,11 @@ export const GetUserConfirmationParams = z
     timeoutMs: WaitMs.optional(),
     onTimeout: OnTimeout.optional(),
     /** At least a second (and at most 100 reminders, none after the timeout): reminders are for people. */
-    reminderMs: z.int().min(1000, { message: 'must be at least 1000 (a second)' }).max(365 * 24 * 3600 * 1000).optional(),
+    reminderMs: z
+      .int()
+      .min(1000, { message: 'must be at least 1000 (a second)' })
+      .max(365 * 24 * 3600 * 1000)
+      .optional(),
     channel: Channel.optional(),
   })
   .superRefine(
@@ -55,10 +59,10 @@ export const getUserConfirmationStep: StepType<typeof GetUserConfirmationParams>
   type: 'getUserConfirmation',
   group: 'Notifications',
   ownTimeout: true,
-  description: 'Asks the routed users to pick an option (notified in their inbox unless users and a channel say otherwise) and parks the run until they answer.',
+  description:
+    'Asks the routed users to pick an option (notified in their inbox unless users and a channel say otherwise) and parks the run until they answer.',
   params: GetUserConfirmationParams,
-  fieldPaths: (p) =>
-    [p.confirmationField, p.optionsField, p.userInfoField].filter((path): path is string => path !== undefined),
+  fieldPaths: (p) => [p.confirmationField, p.optionsField, p.userInfoField].filter((path): path is string => path !== undefined),
   references: principalRefs,
   warnings: (p) => [
     ...(p.timeoutMs === undefined ? ['no timeoutMs: the run can wait for an answer forever'] : []),
@@ -72,13 +76,23 @@ export const getUserConfirmationStep: StepType<typeof GetUserConfirmationParams>
     const recipients = ctx.services.directory.resolve(refs.length ? refs : p.routing);
     const timeoutAt = p.timeoutMs ? Date.now() + p.timeoutMs : undefined;
     const task: ConfirmationTask = {
-      options, confirmationField: p.confirmationField, routing: p.routing, recipients: recipients.map((r) => r.id),
-      policy: p.policy, ...(timeoutAt ? { timeoutAt } : {}), ...(p.onTimeout ? { onTimeout: p.onTimeout } : {}),
-      ...(p.reminderMs ? { reminderMs: p.reminderMs } : {}), ...(p.channel ? { channel: p.channel } : {}),
+      options,
+      confirmationField: p.confirmationField,
+      routing: p.routing,
+      recipients: recipients.map((r) => r.id),
+      policy: p.policy,
+      ...(timeoutAt ? { timeoutAt } : {}),
+      ...(p.onTimeout ? { onTimeout: p.onTimeout } : {}),
+      ...(p.reminderMs ? { reminderMs: p.reminderMs } : {}),
+      ...(p.channel ? { channel: p.channel } : {}),
     };
     // The run parks at the seq after this step's commit; links name that seq so they die with the wait.
-    const report = await notifyConfirmation(ctx.services, { runId: ctx.runId, workflow: ctx.workflow, stepId: ctx.stepId, seq: ctx.seq + 1, task, model: ctx.model },
-      recipients.map((r) => r.id), { ...effectOf(ctx), effectKey: ctx.effectKey });
+    const report = await notifyConfirmation(
+      ctx.services,
+      { runId: ctx.runId, workflow: ctx.workflow, stepId: ctx.stepId, seq: ctx.seq + 1, task, model: ctx.model },
+      recipients.map((r) => r.id),
+      { ...effectOf(ctx), effectKey: ctx.effectKey },
+    );
     return { outcome: { kind: 'wait', reason: 'confirmation', detail: { task } }, detail: { notified: report } };
   },
 };
@@ -113,19 +127,29 @@ export async function notifyConfirmation(services: StepServices, n: Confirmation
   let delivered = 0;
   for (const id of recipientIds) {
     const exp = Math.min(n.task.timeoutAt ?? Infinity, Date.now() + LINK_TTL_MS);
-    const links = await services.links.forOptions({ runId: n.runId, stepId: n.stepId, seq: n.seq, principalId: id, options: n.task.options, exp });
+    const links = await services.links.forOptions({
+      runId: n.runId,
+      stepId: n.stepId,
+      seq: n.seq,
+      principalId: id,
+      options: n.task.options,
+      exp,
+    });
     const lines = Object.entries(links).map(([option, url]) => `${option}: ${url}`);
     const [recipient] = services.directory.resolve([id]);
     if (!recipient) continue;
     try {
-      const report = await services.notifier.deliver({
-        channel: (n.task.channel as 'inbox' | 'email' | 'webhook' | undefined) ?? 'inbox',
-        recipients: [recipient],
-        subject: `Your decision is needed: ${n.workflow} / ${n.stepId}`,
-        body: `Please choose one of: ${n.task.options.join(', ')}.\n\n${lines.join('\n')}\n\nOr answer in stageflow: ${services.publicUrl('/tasks')}`,
-        format: 'text',
-        data: { runId: n.runId, stepId: n.stepId, seq: n.seq, options: n.task.options, links, kind: 'confirmation' },
-      }, effect);
+      const report = await services.notifier.deliver(
+        {
+          channel: (n.task.channel as 'inbox' | 'email' | 'webhook' | undefined) ?? 'inbox',
+          recipients: [recipient],
+          subject: `Your decision is needed: ${n.workflow} / ${n.stepId}`,
+          body: `Please choose one of: ${n.task.options.join(', ')}.\n\n${lines.join('\n')}\n\nOr answer in stageflow: ${services.publicUrl('/tasks')}`,
+          format: 'text',
+          data: { runId: n.runId, stepId: n.stepId, seq: n.seq, options: n.task.options, links, kind: 'confirmation' },
+        },
+        effect,
+      );
       delivered += report.delivered + report.alreadySent;
     } catch (err) {
       if (!(err instanceof NonRetryableError)) throw err;

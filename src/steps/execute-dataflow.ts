@@ -27,11 +27,15 @@ function describe(value: unknown): string {
 /** A shallow merge as one write per top-level key; keys that are not a single safe path segment are refused. */
 function mergeWrites(dataflow: string, result: unknown): FieldWrite[] {
   if (!isPlainObject(result)) {
-    throw new NonRetryableError(`dataflow ${dataflow} returned ${describe(result)}, which cannot be merged into the model; set resultField to store it in a field`);
+    throw new NonRetryableError(
+      `dataflow ${dataflow} returned ${describe(result)}, which cannot be merged into the model; set resultField to store it in a field`,
+    );
   }
   return Object.entries(result).map(([key, value]) => {
     if (key === '' || key.includes('.') || FORBIDDEN_SEGMENTS.has(key)) {
-      throw new NonRetryableError(`dataflow ${dataflow} returned the key ${JSON.stringify(key)}, which cannot be merged into the model; set resultField to store the result in a field`);
+      throw new NonRetryableError(
+        `dataflow ${dataflow} returned the key ${JSON.stringify(key)}, which cannot be merged into the model; set resultField to store the result in a field`,
+      );
     }
     return { path: key, value };
   });
@@ -49,7 +53,12 @@ export const executeDataflowStep: StepType<typeof ExecuteDataflowParams> = {
     const p = ctx.params;
     const input = p.input !== undefined ? getPath(ctx.model, p.input) : ctx.model;
     const outcome = await ctx.services.dataflows.run(p.dataflow, input, {
-      effectKey: ctx.effectKey, runId: ctx.runId, stepId: ctx.stepId, seq: ctx.seq, attempt: ctx.attempt, signal: ctx.signal,
+      effectKey: ctx.effectKey,
+      runId: ctx.runId,
+      stepId: ctx.stepId,
+      seq: ctx.seq,
+      attempt: ctx.attempt,
+      signal: ctx.signal,
       ...(p.timeoutMs !== undefined ? { timeoutMs: p.timeoutMs } : {}),
     });
     if (outcome.kind === 'child') {

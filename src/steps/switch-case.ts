@@ -56,7 +56,15 @@ export const switchCaseStep: StepType<typeof SwitchCaseParams> = {
       gotoPath: `cases[${i}].goto`,
     }));
     if (p.default) {
-      specs.push({ key: 'default', label: 'default', steps: p.default.steps, rejoin: false, goto: p.default.goto, path: 'default.steps', gotoPath: 'default.goto' });
+      specs.push({
+        key: 'default',
+        label: 'default',
+        steps: p.default.steps,
+        rejoin: false,
+        goto: p.default.goto,
+        path: 'default.steps',
+        gotoPath: 'default.goto',
+      });
     }
     return specs;
   },

@@ -18,7 +18,8 @@ export const SendTemplatedNotificationParams = z
 export const sendTemplatedNotificationStep: StepType<typeof SendTemplatedNotificationParams> = {
   type: 'sendTemplatedNotification',
   group: 'Notifications',
-  description: 'Renders a stored template against the model and delivers it; a docx, xlsx or pdf template is rendered once per step and attached.',
+  description:
+    'Renders a stored template against the model and delivers it; a docx, xlsx or pdf template is rendered once per step and attached.',
   params: SendTemplatedNotificationParams,
   fieldPaths: (p) => (p.userInfoField === undefined ? [] : [p.userInfoField]),
   references: (p) => [{ kind: 'template', name: p.template, path: 'template' }, ...principalRefs(p)],
@@ -27,7 +28,12 @@ export const sendTemplatedNotificationStep: StepType<typeof SendTemplatedNotific
     const recipients = services.directory.resolve(recipientRefs(model, params));
     if (recipients.length === 0) throw new NonRetryableError('no recipients: every role named has no members');
     // Before any delivery: a template that fails to render sends nothing.
-    const { subject, body, format, attachments, rendered } = await services.templates.prepare(params.template, params.renderType, model, ctx.effectKey);
+    const { subject, body, format, attachments, rendered } = await services.templates.prepare(
+      params.template,
+      params.renderType,
+      model,
+      ctx.effectKey,
+    );
     const report = await services.notifier.deliver(
       {
         channel: params.channel,
@@ -43,8 +49,13 @@ export const sendTemplatedNotificationStep: StepType<typeof SendTemplatedNotific
     return {
       outcome: { kind: 'next' },
       detail: {
-        channel: params.channel, delivered: report.delivered, alreadySent: report.alreadySent, unreachable: report.unreachable,
-        ...(attachments[0] ? { document: { id: attachments[0].documentId, fileName: attachments[0].fileName, size: attachments[0].size, rendered } } : {}),
+        channel: params.channel,
+        delivered: report.delivered,
+        alreadySent: report.alreadySent,
+        unreachable: report.unreachable,
+        ...(attachments[0]
+          ? { document: { id: attachments[0].documentId, fileName: attachments[0].fileName, size: attachments[0].size, rendered } }
+          : {}),
       },
     };
   },
