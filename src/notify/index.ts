@@ -41,7 +41,7 @@ export interface NotifyServicesOptions {
   /** Largest template file (TEMPLATE_MAX_BYTES). Default 5 MiB. */
   templateMaxBytes?: number;
   email?: Partial<Pick<EmailChannelOptions, 'connectionTimeoutMs' | 'socketTimeoutMs' | 'maxConnections'>>;
-  webhook?: Partial<Pick<WebhookChannelOptions, 'timeoutMs' | 'retries' | 'backoffMs' | 'maxBackoffMs' | 'maxRetryAfterMs' | 'fetch'>>;
+  webhook?: Partial<Pick<WebhookChannelOptions, 'timeoutMs' | 'fetch'>>;
 }
 
 export interface NotifyServices {
