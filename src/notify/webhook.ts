@@ -86,6 +86,8 @@ export class WebhookChannel {
           'user-agent': 'stageflow',
           'idempotency-key': id,
           'x-stageflow-effect-key': ctx.effectKey,
+          // What the README promises receivers: a redelivery or retry is told apart from a first try.
+          'x-stageflow-attempt': String(ctx.attempt),
           ...sign(this.opts.secret, id, Math.floor(Date.now() / 1000), body),
         },
         body,

@@ -382,6 +382,7 @@ describe('webhook', () => {
     expect(hooks.requests).toHaveLength(2);
     expect((await notify.notifier.deliver(message('webhook', ['bob']), { ...fx, attempt: 3 })).delivered).toBe(1);
     expect(hooks.requests).toHaveLength(3);
+    expect(hooks.requests.map((r) => r.headers['x-stageflow-attempt'])).toEqual(['1', '2', '3']);
     const ids = new Set(hooks.requests.map((r) => r.headers['webhook-id']));
     expect([...ids]).toEqual([webhookId(fx.effectKey, 'bob')]);
     for (const r of hooks.requests) expect(verify(SECRET, r.headers, r.body)).toBe(true);
