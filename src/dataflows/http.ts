@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { EffectContext } from '../steps/services.ts';
 import { DataflowError, DataflowRejectedError, RetryAfterError } from './errors.ts';
 import { DEFAULT_HTTP_TIMEOUT_MS, type HttpDataflowDefinition } from './registry.ts';
-import { HttpCallError, httpCall, safeUrl } from '../http/client.ts';
+import { HttpCallError, httpCall, RetryableHttpError, safeUrl } from '../http/client.ts';
 
 export { DataflowError, DataflowRejectedError, RetryAfterError } from './errors.ts';
 
@@ -73,8 +73,8 @@ export async function callHttpDataflow(
 function asDataflowError(err: unknown): unknown {
   if (!(err instanceof HttpCallError)) return err; // the step's own abort reason
   if (!err.retryable) return new DataflowRejectedError(err.message, err.status, { cause: err });
-  const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs;
-  if (retryAfterMs !== undefined) return new RetryAfterError(err.message, retryAfterMs, err.status, { cause: err });
+  if (err instanceof RetryableHttpError && err.retryAfterMs !== undefined)
+    return new RetryAfterError(err.message, err.retryAfterMs, err.status, { cause: err });
   return new DataflowError(err.message, err.status, { cause: err });
 }
 
