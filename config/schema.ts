@@ -240,53 +240,13 @@ const envSchema = z.object(
 
 type Env = z.output<typeof envSchema>;
 
-export interface WorkerConfig {
-  concurrency: number;
-  lockDurationMs: number;
-  stalledIntervalMs: number;
-  maxStalledCount: number;
-}
+/** The environment as stageflow's configuration: the schema's output, so the type cannot drift from it. */
+const configSchema = envSchema.transform(toConfig);
 
-export interface Config {
-  redisUrl: string;
-  port: number;
-  prefix: string;
-  worker: WorkerConfig;
-  maxTransitions: number;
-  runRetentionDays: number;
-  modelMaxBytes: number;
-  idempotencyTtlHours: number;
-  reconcileIntervalMs: number;
-  shutdownTimeoutMs: number;
-  nodeEnv: (typeof NODE_ENVS)[number];
-  isProduction: boolean;
-  /** Raw value of STAGEFLOW_API_KEYS; the auth module parses and validates it. */
-  apiKeys: string | undefined;
-  logLevel: (typeof LOG_LEVELS)[number];
-  /** Absolute, resolved against the working directory at load time. */
-  dataDir: string;
-  /** Notification channels (src/notify). */
-  notify: NotifyConfig;
-  /** Without a trailing slash. */
-  publicUrl: string;
-  linkSecret: string | undefined;
-  bodyLimitBytes: number;
-  templateMaxBytes: number;
-  rateLimitPerMinute: number;
-  authFailuresPerMinute: number;
-  metricsToken: string | undefined;
-  /** Undefined: workers serve no HTTP. */
-  workerHttpPort: number | undefined;
-  /** Raw EGRESS_ALLOWLIST (src/http/egress.ts parses it). */
-  egressAllowlist: string | undefined;
-}
-
-export interface NotifyConfig {
-  smtpUrl: string | undefined;
-  mailFrom: string;
-  webhookSecret: string | undefined;
-  webhookUrl: string | undefined;
-}
+export type Config = z.output<typeof configSchema>;
+export type WorkerConfig = Config['worker'];
+/** Notification channels (src/notify). */
+export type NotifyConfig = Config['notify'];
 
 export interface ConfigIssue {
   name: string;
@@ -308,7 +268,7 @@ function describeValue(value: string): string {
   return JSON.stringify(shown);
 }
 
-function toConfig(env: Env): Config {
+function toConfig(env: Env) {
   return {
     redisUrl: env.REDIS_URL,
     port: env.PORT,
@@ -327,15 +287,19 @@ function toConfig(env: Env): Config {
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     nodeEnv: env.NODE_ENV,
     isProduction: env.NODE_ENV === 'production',
+    /** Raw value of STAGEFLOW_API_KEYS; the auth module parses and validates it. */
     apiKeys: env.STAGEFLOW_API_KEYS,
     logLevel: env.LOG_LEVEL,
+    /** Absolute, resolved against the working directory at load time. */
     dataDir: path.resolve(env.STAGEFLOW_DATA_DIR),
+    /** Notification channels (src/notify). */
     notify: {
       smtpUrl: env.SMTP_URL,
       mailFrom: env.MAIL_FROM,
       webhookSecret: env.WEBHOOK_SECRET,
       webhookUrl: env.NOTIFY_WEBHOOK_URL,
     },
+    /** Without a trailing slash. */
     publicUrl: env.PUBLIC_URL,
     linkSecret: env.LINK_SECRET,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
@@ -343,7 +307,9 @@ function toConfig(env: Env): Config {
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
     metricsToken: env.METRICS_TOKEN,
+    /** Undefined: workers serve no HTTP. */
     workerHttpPort: env.WORKER_HTTP_PORT,
+    /** Raw EGRESS_ALLOWLIST (src/http/egress.ts parses it). */
     egressAllowlist: env.EGRESS_ALLOWLIST,
   };
 }
@@ -359,8 +325,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const raw = env[name]?.trim();
     input[name] = raw === '' ? undefined : raw;
   }
-  const parsed = envSchema.safeParse(input);
-  if (parsed.success) return toConfig(parsed.data);
+  const parsed = configSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
 
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();

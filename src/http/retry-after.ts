@@ -1,6 +1,7 @@
 /**
- * `Retry-After`, shared by every outbound HTTP caller (dataflows, webhooks) and by the step
- * worker's backoff, which believes it within the step's policy.
+ * `Retry-After`: read off answers by the outbound client (client.ts), carried up on its
+ * RetryableHttpError as `retryAfterMs`, and believed by the step worker's backoff (within the
+ * step's policy) and the callback job's (callbackRetryDelay).
  */
 
 /** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date; undefined when absent or unreadable. */

@@ -41,7 +41,7 @@ export interface NotifyServicesOptions {
   /** Largest template file (TEMPLATE_MAX_BYTES). Default 5 MiB. */
   templateMaxBytes?: number;
   email?: Partial<Pick<EmailChannelOptions, 'connectionTimeoutMs' | 'socketTimeoutMs' | 'maxConnections'>>;
-  webhook?: Partial<Pick<WebhookChannelOptions, 'timeoutMs' | 'retries' | 'backoffMs' | 'maxBackoffMs' | 'maxRetryAfterMs' | 'fetch'>>;
+  webhook?: Partial<Pick<WebhookChannelOptions, 'timeoutMs' | 'fetch'>>;
 }
 
 export interface NotifyServices {
@@ -53,10 +53,6 @@ export interface NotifyServices {
   /** Documents rendered by notification steps, and their signed download links. */
   documents: DocumentStore;
   documentLinks: DocumentLinks;
-  /** Present when SMTP_URL is set. */
-  email?: EmailChannel;
-  /** Present when WEBHOOK_SECRET is set. */
-  webhook?: WebhookChannel;
   /** PUBLIC_URL joined with a path: publicUrl('/runs/x') → https://flows.example/runs/x */
   publicUrl(path: string): string;
   /**
@@ -120,8 +116,6 @@ export function createNotifyServices(opts: NotifyServicesOptions): NotifyService
     feed,
     documents,
     documentLinks,
-    ...(email ? { email } : {}),
-    ...(webhook ? { webhook } : {}),
     publicUrl,
     async close() {
       if (closed) return;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Identifier, PrincipalRef } from '../definition/ids.ts';
+import { Identifier } from '../definition/ids.ts';
 import { Channel, hasRecipients, principalRefs, Recipients, RECIPIENTS_MESSAGE } from './params.ts';
 import { recipientRefs } from './recipients.ts';
 import { NonRetryableError, type StepType } from './types.ts';
@@ -11,7 +11,6 @@ export const SendTemplatedNotificationParams = z
     renderType: z.enum(['text', 'html', 'docx', 'xlsx', 'pdf']).optional(),
     channel: Channel,
     ...Recipients,
-    routing: z.array(PrincipalRef).optional(),
   })
   .refine((p) => hasRecipients(p ?? {}), { message: RECIPIENTS_MESSAGE, when: () => true });
 

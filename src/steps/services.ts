@@ -3,6 +3,8 @@
  * and hands it to every handler as `ctx.services`. Each service lives in its own module
  * (src/notify, src/dataflows); this file is only the contract between them and the steps.
  */
+import type { z } from 'zod';
+import type { Channel as ChannelParam } from './params.ts';
 import type { Model } from './types.ts';
 
 /** A person or system a message goes to. */
@@ -23,7 +25,8 @@ export interface Directory {
   rolesOf(id: string): string[];
 }
 
-export type Channel = 'inbox' | 'email' | 'webhook';
+/** The channels a message can go out on: those the step parameter `channel` accepts (params.ts). */
+export type Channel = z.infer<typeof ChannelParam>;
 
 /** A rendered document sent with a message (e-mail attachment, inbox download, webhook link). */
 export interface Attachment {

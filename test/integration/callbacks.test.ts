@@ -1,7 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UnrecoverableError } from 'bullmq';
+import { callbackRetryDelay, sendCallback } from '../../src/engine/callbacks.ts';
+import type { RunView } from '../../src/engine/run-view.ts';
+import { setEgressAllowlist } from '../../src/http/egress.ts';
+import { retryAfterMsOf } from '../../src/http/retry-after.ts';
 import { verify } from '../../src/notify/signing.ts';
-import { linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';
+import { linearWorkflow, startHarness, TEST_EGRESS_ALLOWLIST, type Harness } from '../helpers/harness.ts';
 
 const SECRET = `whsec_${Buffer.from('callback-test-secret-0123456789').toString('base64')}`;
 let h: Harness;
@@ -15,10 +20,13 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      const status = failNext > 0 ? 503 : 204;
-      if (failNext > 0) failNext--;
+      // /status/<n>/…: always answer <n>
+      const forced = /^\/status\/(\d+)\//.exec(req.url ?? '');
+      const status = forced ? Number(forced[1]) : failNext > 0 ? 503 : 204;
+      if (!forced && failNext > 0) failNext--;
       received.push({ path: req.url ?? '', headers: req.headers as Record<string, string>, body, status });
       res.statusCode = status;
+      if (status === 503 && forced) res.setHeader('retry-after', '90');
       res.end();
     });
   });
@@ -95,5 +103,48 @@ describe('completion callbacks', () => {
     await h.api('POST', `/api/runs/${run.id}/cancel`, {});
     await until(() => accepted('/cancel').length === 2);
     expect(accepted('/cancel').map((r) => JSON.parse(r.body).type)).toEqual(['run.draft', 'run.cancelled']);
+  });
+
+  it('a 400 is not retried: one POST, and the event job fails at once', async () => {
+    const run = await h.start('cb-linear', { model: { x: 1 }, callbackUrl: `${url}/status/400/bad` }, '?wait=5000');
+    expect(run.status).toBe('completed');
+    await until(() => received.some((r) => r.path === '/status/400/bad'));
+    let job: Awaited<ReturnType<typeof h.engine.eventQueue.getJobs>>[number] | undefined;
+    for (let i = 0; i < 100 && !job; i++) {
+      job = (await h.engine.eventQueue.getJobs(['failed'])).find((j) => j.data.runId === run.id);
+      if (!job) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(job?.failedReason).toMatch(/callback answered 400/);
+    expect(job?.attemptsMade).toBe(1);
+    await new Promise((r) => setTimeout(r, 1500)); // a retry would be due after 1 s
+    expect(received.filter((r) => r.path === '/status/400/bad')).toHaveLength(1);
+  });
+});
+
+describe('sendCallback', () => {
+  const view = { id: 'run-x', seq: 3, status: 'completed' } as unknown as RunView;
+
+  it('POSTs once: a 503 throws for the event job retry with its Retry-After, a 4xx or an egress refusal gives up', async () => {
+    const busy = await sendCallback(`${url}/status/503/busy`, view, SECRET).catch((e: unknown) => e);
+    expect(busy).not.toBeInstanceOf(UnrecoverableError);
+    expect(retryAfterMsOf(busy)).toBe(90_000);
+    expect(received.filter((r) => r.path === '/status/503/busy')).toHaveLength(1);
+    expect(await sendCallback(`${url}/status/404/gone`, view, SECRET).catch((e: unknown) => e)).toBeInstanceOf(UnrecoverableError);
+    setEgressAllowlist('');
+    try {
+      const refused = await sendCallback(`${url}/internal`, view, SECRET).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(UnrecoverableError);
+      expect((refused as Error).message).toMatch(/refused: loopback address/);
+    } finally {
+      setEgressAllowlist(TEST_EGRESS_ALLOWLIST);
+    }
+    expect(received.filter((r) => r.path === '/internal')).toHaveLength(0);
+  });
+
+  it('callbackRetryDelay doubles from 1 s to an hour and believes a longer Retry-After, within the hour', () => {
+    expect([1, 2, 3, 13, 25].map((n) => callbackRetryDelay(n))).toEqual([1000, 2000, 4000, 3_600_000, 3_600_000]);
+    expect(callbackRetryDelay(1, Object.assign(new Error('x'), { retryAfterMs: 90_000 }))).toBe(90_000);
+    expect(callbackRetryDelay(5, Object.assign(new Error('x'), { retryAfterMs: 10 }))).toBe(16_000);
+    expect(callbackRetryDelay(1, Object.assign(new Error('x'), { retryAfterMs: 86_400_000 }))).toBe(3_600_000);
   });
 });

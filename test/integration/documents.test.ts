@@ -98,7 +98,6 @@ beforeEach(async () => {
       notify: { smtpUrl: smtp.url, mailFrom: 'Stageflow <flows@example.test>', webhookSecret: SECRET, webhookUrl: `${hooks.base}/hook` },
       publicUrl: 'http://flows.example.test',
     },
-    webhook: { backoffMs: 5, retries: 0 },
   });
 });
 

@@ -105,7 +105,17 @@ describe('resolved addresses, refused at connect time', () => {
         {
           id: 's',
           name: 'S',
-          steps: [{ id: 'tell', type: 'sendNotification', channel: 'webhook', userInfoField: 'hook', subject: 'x', message: 'y' }],
+          steps: [
+            {
+              id: 'tell',
+              type: 'sendNotification',
+              channel: 'webhook',
+              userInfoField: 'hook',
+              subject: 'x',
+              message: 'y',
+              retry: { attempts: 3, backoff: { type: 'fixed', delayMs: 20 } },
+            },
+          ],
         },
       ],
     });
@@ -113,6 +123,8 @@ describe('resolved addresses, refused at connect time', () => {
     const done = await h.waitFor(run.id, (r) => r.status !== 'running', 10_000);
     expect(done.status).toBe('failed');
     expect(done.error.message).toMatch(/refused: loopback address/);
+    // permanent: the step's three attempts are not spent on it
+    expect(done.error).toMatchObject({ attempt: 1, code: 'NON_RETRYABLE' });
     expect(hits).toEqual([]);
   });
 

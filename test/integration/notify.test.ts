@@ -56,6 +56,8 @@ let smtp: SmtpSink;
 // ---- a webhook receiver ----
 
 interface Hook {
+  /** When it arrived (ms). */
+  at: number;
   path: string;
   headers: Record<string, string | undefined>;
   body: string;
@@ -87,7 +89,7 @@ beforeAll(async () => {
 
   hooks.server = createServer(async (req, res) => {
     const body = await readBody(req);
-    hooks.requests.push({ path: req.url ?? '', headers: req.headers as Record<string, string | undefined>, body });
+    hooks.requests.push({ at: Date.now(), path: req.url ?? '', headers: req.headers as Record<string, string | undefined>, body });
     const reply = hooks.replies.shift() ?? { status: 204 };
     res.writeHead(reply.status, reply.headers ?? {});
     res.end(reply.body ?? '');
@@ -124,7 +126,7 @@ function services(over: Partial<NotifyServicesOptions['config']['notify']> = {})
     },
     registry: principals,
     log,
-    webhook: { backoffMs: 5, maxBackoffMs: 20, timeoutMs: 2000 },
+    webhook: { timeoutMs: 2000 },
   });
   opened.push(s);
   return s;
@@ -367,17 +369,26 @@ describe('webhook', () => {
     expect(hooks.requests.map((r) => r.path)).toEqual(['/own?x=1']);
   });
 
-  it('retries 503 and 429 (honouring Retry-After) with the same webhook-id, then succeeds', async () => {
-    hooks.replies.push({ status: 503 }, { status: 429, headers: { 'retry-after': '0' } }, { status: 200, body: 'ok' });
+  it('POSTs once per call: 503 and 429 throw for the step retry (with Retry-After), the retry sends the same webhook-id', async () => {
+    hooks.replies.push({ status: 503 }, { status: 429, headers: { 'retry-after': '3' } }, { status: 200, body: 'ok' });
     const fx = effect();
-    expect((await notify.notifier.deliver(message('webhook', ['bob']), fx)).delivered).toBe(1);
+    const first = await notify.notifier.deliver(message('webhook', ['bob']), fx).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(Error);
+    expect(first).not.toBeInstanceOf(NonRetryableError);
+    expect(hooks.requests).toHaveLength(1);
+    const second = await notify.notifier.deliver(message('webhook', ['bob']), { ...fx, attempt: 2 }).catch((e: unknown) => e);
+    expect(second).not.toBeInstanceOf(NonRetryableError);
+    expect((second as { retryAfterMs?: number }).retryAfterMs).toBe(3000);
+    expect(hooks.requests).toHaveLength(2);
+    expect((await notify.notifier.deliver(message('webhook', ['bob']), { ...fx, attempt: 3 })).delivered).toBe(1);
     expect(hooks.requests).toHaveLength(3);
+    expect(hooks.requests.map((r) => r.headers['x-stageflow-attempt'])).toEqual(['1', '2', '3']);
     const ids = new Set(hooks.requests.map((r) => r.headers['webhook-id']));
     expect([...ids]).toEqual([webhookId(fx.effectKey, 'bob')]);
     for (const r of hooks.requests) expect(verify(SECRET, r.headers, r.body)).toBe(true);
   });
 
-  it('hands a Retry-After longer than it holds a worker for up to the step retry, on the error it throws', async () => {
+  it('hands a Retry-After up to the step retry, on the error it throws, without waiting in the call', async () => {
     hooks.replies.push({ status: 503, headers: { 'retry-after': '120' } });
     const err = await notify.notifier.deliver(message('webhook', ['ann']), effect()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
@@ -386,18 +397,19 @@ describe('webhook', () => {
     expect(hooks.requests).toHaveLength(1);
   });
 
-  it('throws for a retry when the receiver keeps failing; a 400 fails at once without retry', async () => {
-    hooks.replies.push(...Array.from({ length: 4 }, () => ({ status: 500 })));
+  it('throws for a retry when the receiver fails, after one POST; a 400 fails at once without retry', async () => {
+    hooks.replies.push({ status: 500 }, { status: 204 });
     const err = await notify.notifier.deliver(message('webhook', ['ann']), effect()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect(err).not.toBeInstanceOf(NonRetryableError);
-    expect(hooks.requests).toHaveLength(4);
+    expect(hooks.requests).toHaveLength(1);
 
     hooks.requests.length = 0;
+    hooks.replies.length = 0;
     hooks.replies.push({ status: 400, body: 'bad payload' });
     const bad = await notify.notifier.deliver(message('webhook', ['ann']), effect()).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(NonRetryableError);
-    expect((bad as Error).message).toMatch(/answered 400: bad payload/);
+    expect((bad as Error).message).toMatch(/answered 400 Bad Request \(http:\/\/127\.0\.0\.1:\d+\/default\): bad payload/);
     expect(hooks.requests).toHaveLength(1);
   });
 
@@ -663,6 +675,46 @@ describe('API and runs', () => {
     expect((await api('POST', `/api/me/notifications/${id}/read`, 'ann')).body).toEqual({ id, read: true });
     expect((await api('GET', '/api/me/notifications?unread=true', 'ann')).body.items).toEqual([]);
     expect((await api('GET', '/api/me/notifications?limit=0', 'ann')).status).toBe(400);
+  });
+
+  /** Runs a one-step workflow that sends a webhook to ann (NOTIFY_WEBHOOK_URL) with `attempts` step attempts. */
+  async function webhookRun(name: string, attempts: number) {
+    const step = { id: 'hook', type: 'sendNotification', channel: 'webhook', users: ['ann'], subject: 'S', message: 'M' };
+    const wf = { stages: [{ id: 's', name: 'S', steps: [{ ...step, retry: { attempts, backoff: { type: 'fixed', delayMs: 20 } } }] }] };
+    expect((await api('PUT', `/api/workflows/${name}`, 'admin', wf)).status).toBe(201);
+    const started = await api('POST', `/api/workflows/${name}/runs`, 'admin', { model: {} });
+    expect(started.status).toBe(201);
+    const run = await waitFor(
+      () => api('GET', `/api/runs/${started.body.id}`, 'admin'),
+      (r) => r.body.status !== 'running',
+      15_000,
+    );
+    const history = (await api('GET', `/api/runs/${started.body.id}/history`, 'admin')).body.items as any[];
+    return { run: run.body, history };
+  }
+
+  it('a webhook answering 503 with Retry-After gets one POST per step attempt (attempts in all, not a retry loop per attempt), each after the asked wait', async () => {
+    hooks.replies.push(...Array.from({ length: 12 }, () => ({ status: 503, headers: { 'retry-after': '1' } })));
+    const { run, history } = await webhookRun('hook-busy', 3);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatchObject({ stepId: 'hook', attempt: 3 });
+    expect(run.error.message).toMatch(/answered 503 .*retry after 1000 ms/);
+    expect(hooks.requests).toHaveLength(3);
+    // the step's backoff (20 ms) gave way to the receiver's Retry-After (1 s)
+    const gaps = hooks.requests.slice(1).map((r, i) => r.at - hooks.requests[i]!.at);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(900);
+    expect(new Set(hooks.requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    expect(history.filter((e) => e.type === 'step.retrying').map((e) => e.attempt)).toEqual([1, 2]);
+  });
+
+  it('a webhook answering 400 fails the step after one POST, without retry', async () => {
+    hooks.replies.push(...Array.from({ length: 3 }, () => ({ status: 400, body: 'bad payload' })));
+    const { run, history } = await webhookRun('hook-bad', 3);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatchObject({ stepId: 'hook', attempt: 1, code: 'NON_RETRYABLE' });
+    expect(run.error.message).toMatch(/answered 400 Bad Request .*bad payload/);
+    expect(hooks.requests).toHaveLength(1);
+    expect(history.filter((e) => e.type === 'step.retrying')).toEqual([]);
   });
 
   /** Reads an SSE response until `pred` holds for what arrived so far. */

@@ -8,6 +8,8 @@ import { switchCaseStep } from '../../src/steps/switch-case.ts';
 import { NonRetryableError, type Model, type StepContext, type StepType } from '../../src/steps/types.ts';
 import { updateModelStep } from '../../src/steps/update-model.ts';
 import { updateModelFieldStep } from '../../src/steps/update-model-field.ts';
+import { sendTemplatedNotificationStep } from '../../src/steps/send-templated-notification.ts';
+import { buildStepSchema } from '../../src/steps/step-schema.ts';
 import type { z } from 'zod';
 import type { StepServices } from '../../src/steps/services.ts';
 
@@ -175,5 +177,20 @@ describe('registry', () => {
     expect(getStepType('finish')).toBe(finishStep);
     expect(getStepType('constructor')).toBeUndefined();
     expect(getStepType('toString')).toBeUndefined();
+  });
+});
+
+describe('sendTemplatedNotification', () => {
+  it('has no routing parameter (it never did anything): a saved step naming one is refused as an unknown field', () => {
+    const schema = buildStepSchema([sendTemplatedNotificationStep]);
+    const step = { id: 't', type: 'sendTemplatedNotification', template: 'x', channel: 'inbox', users: ['ann'] };
+    expect(schema.safeParse(step).success).toBe(true);
+    expect(sendTemplatedNotificationStep.references?.({ ...step, channel: 'inbox' } as never)).toEqual([
+      { kind: 'template', name: 'x', path: 'template' },
+      { kind: 'principal', name: 'ann', path: 'users[0]' },
+    ]);
+    const parsed = schema.safeParse({ ...step, routing: ['role:manager'] });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toContain('routing');
   });
 });
