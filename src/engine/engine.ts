@@ -17,11 +17,12 @@ import type { StepServices } from '../steps/services.ts';
 import type { Model } from '../steps/types.ts';
 import { unconfiguredServices } from './unconfigured-services.ts';
 import { EngineError, EntryOwnedError } from './errors.ts';
-import { createKeys, type Keys } from './keys.ts';
+import { createKeyspace, type Keyspace } from './keyspace.ts';
 import { Reconciler } from './reconciler.ts';
 import { createProducerConnection, createWorkerConnection } from './redis.ts';
 import { RunEvents } from './run-events.ts';
 import { RunStore, type ListQuery } from './run-store.ts';
+import { effectKey, modelOverBudget, refusal, RunTransitions } from './run-transitions.ts';
 import { view, type RunView } from './run-view.ts';
 import { STEP_JOB_RETENTION, Scheduler, stepJobId, type StepJobData } from './scheduler.ts';
 import { loadScripts } from './scripts.ts';
@@ -75,8 +76,9 @@ export interface StartContext {
 }
 
 export class Engine {
-  readonly keys: Keys;
+  readonly keys: Keyspace;
   readonly runs: RunStore;
+  readonly transitions: RunTransitions;
   readonly workflows: WorkflowStore;
   readonly queue: Queue<StepJobData>;
   readonly scheduler: Scheduler;
@@ -98,14 +100,18 @@ export class Engine {
     readonly opts: EngineOptions,
     readonly log: Logger,
   ) {
-    this.keys = createKeys(opts.prefix);
+    this.keys = createKeyspace(opts.prefix);
     const scripts = loadScripts(redis);
     this.queue = new Queue<StepJobData>(STEP_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
-    this.runs = new RunStore(redis, scripts, this.keys, { retentionSec: opts.retentionSec, stepQueuePrefix: this.queue.keys['']! });
+    this.runs = new RunStore(redis, scripts, this.keys, { retentionSec: opts.retentionSec });
     this.workflows = new WorkflowStore(redis, scripts, this.keys);
     const stepQueueError = throttledLog(log, 'error', 'step queue error');
     this.queue.on('error', (err) => stepQueueError(err));
     this.scheduler = new Scheduler(this.queue, STEP_JOB_RETENTION);
+    this.transitions = new RunTransitions(redis, scripts, this.keys, this.scheduler, {
+      retentionSec: opts.retentionSec,
+      stepQueue: STEP_QUEUE,
+    });
     this.eventQueue = new Queue(EVENTS_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
     const eventQueueError = throttledLog(log, 'error', 'event queue error');
     this.eventQueue.on('error', (err) => eventQueueError(err));
@@ -129,13 +135,11 @@ export class Engine {
       redis,
       this.keys,
       this.runs,
+      this.transitions,
       this.workflows,
-      this.scheduler,
-      scripts,
       this.eventQueue,
       () => this.services,
       log,
-      opts.retentionSec,
       opts.modelMaxBytes,
       (childRunId) =>
         this.cancel(childRunId, 'system').then(
@@ -145,6 +149,7 @@ export class Engine {
     );
     this.processor = new StepProcessor(
       this.runs,
+      this.transitions,
       this.workflows,
       this.scheduler,
       log,
@@ -161,6 +166,7 @@ export class Engine {
       redis,
       keys: this.keys,
       runs: this.runs,
+      transitions: this.transitions,
       workflows: this.workflows,
       queue: this.queue,
       events: this.eventQueue,
@@ -186,7 +192,7 @@ export class Engine {
       act: (action, runId, by) =>
         action === 'cancel' ? this.cancel(runId, by) : action === 'retry' ? this.retry(runId, {}, by) : this.submit(runId, {}, by),
     });
-    this.migrations = new Migrations(this.runs, this.workflows, log);
+    this.migrations = new Migrations(this.runs, this.transitions, this.workflows, log);
   }
 
   /**
@@ -261,7 +267,7 @@ export class Engine {
           ttlMs: this.opts.idempotencyTtlMs,
         }
       : undefined;
-    const res = await this.runs.create(
+    const res = await this.transitions.create(
       {
         runId,
         workflow,
@@ -412,15 +418,8 @@ export class Engine {
   async cancel(runId: string, by?: string): Promise<RunView> {
     const run = await this.runs.get(runId);
     if (!run) throw new EngineError('not_found', `no run ${runId}`);
-    const res = await this.runs.transition(runId, {
-      workflow: run.workflow,
-      expect: ['running', 'waiting', 'draft', 'failed'],
-      status: 'cancelled',
-      advance: true,
-      set: { stepId: run.stepId ?? '' },
-      events: [{ type: 'run.cancelled', by, stepId: run.stepId ?? undefined }],
-    });
-    if (!res.ok) throw conflict(res, `run ${runId} cannot be cancelled`);
+    const res = await this.transitions.cancel(run, by);
+    if (!res.ok) throw refusal(res, `run ${runId} cannot be cancelled`);
     // The pending job would be a stale no-op anyway; removing it keeps the queue honest.
     await this.queue.remove(stepJobId(runId, res.seq - 1)).catch(() => undefined);
     // Read again: the run may have parked on a child between the first read and the cancel.
@@ -446,18 +445,8 @@ export class Engine {
     }
     const model = body.modelPatch ? mergePatch(run.model, body.modelPatch) : run.model;
     const modelJson = this.modelJson(model, '$.modelPatch');
-    const res = await this.runs.transition(runId, {
-      workflow: run.workflow,
-      expect: ['failed'],
-      seq: run.seq,
-      status: 'running',
-      advance: true,
-      restartCount: true,
-      set: { stepId: step.id, error: '', ...(body.modelPatch ? { model: modelJson } : {}) },
-      events: [{ type: 'run.retried', by, stepId: step.id, detail: { fromStepId: step.id, modelPatched: Boolean(body.modelPatch) } }],
-      job: this.scheduler.job(runId, run.seq + 1, step),
-    });
-    if (!res.ok) throw conflict(res, `run ${runId} cannot be retried`);
+    const res = await this.transitions.retry(run, { step, modelJson: body.modelPatch ? modelJson : undefined, by });
+    if (!res.ok) throw refusal(res, `run ${runId} cannot be retried`);
     this.log.info({ runId, stepId: step.id, seq: res.seq, by }, 'run retried');
     return this.getRun(runId);
   }
@@ -470,20 +459,8 @@ export class Engine {
     if (!plan) throw new EngineError('not_found', `workflow ${run.workflow} v${run.version} is gone`);
     const model = body.modelPatch ? mergePatch(run.model, body.modelPatch) : run.model;
     const modelJson = this.modelJson(model, '$.modelPatch');
-    const events = [{ type: 'run.submitted', by }];
-    if (!plan.start) events.push({ type: 'run.completed', by: undefined });
-    const res = await this.runs.transition(runId, {
-      workflow: run.workflow,
-      expect: ['draft'],
-      seq: run.seq,
-      status: plan.start ? 'running' : 'completed',
-      advance: true,
-      restartCount: true,
-      set: { stepId: plan.start ?? '', ...(body.modelPatch ? { model: modelJson } : {}) },
-      events,
-      job: plan.start ? this.scheduler.job(runId, run.seq + 1, plan.steps[plan.start]!) : undefined,
-    });
-    if (!res.ok) throw conflict(res, `run ${runId} cannot be submitted`);
+    const res = await this.transitions.submit(run, { plan, modelJson: body.modelPatch ? modelJson : undefined, by });
+    if (!res.ok) throw refusal(res, `run ${runId} cannot be submitted`);
     this.log.info({ runId, stepId: plan.start, seq: res.seq, by }, 'run submitted');
     return this.getRun(runId);
   }
@@ -631,13 +608,13 @@ export class Engine {
 
   private async remind(run: RunState, pending: string[], n: number): Promise<void> {
     if (run.wait?.kind !== 'confirmation') return;
-    const effectKey = `${run.id}/${run.wait.stepId}/${run.seq}/reminder-${n}`;
+    const reminderKey = `${effectKey(run.id, run.wait.stepId, run.seq)}/reminder-${n}`;
     await notifyConfirmation(
       this.services,
       { runId: run.id, workflow: run.workflow, stepId: run.wait.stepId, seq: run.seq, task: run.wait.task, model: run.model },
       pending,
       {
-        effectKey,
+        effectKey: reminderKey,
         runId: run.id,
         stepId: run.wait.stepId,
         seq: run.seq,
@@ -648,10 +625,20 @@ export class Engine {
   }
 
   startReconciler(): Reconciler {
-    this.reconciler = new Reconciler(this.redis, this.queue, this.runs, this.processor, this.waits, this.eventQueue, this.log, {
-      ...this.opts.reconcile,
-      lockKey: `${this.keys.prefix}:reconciler-lock`,
-    });
+    this.reconciler = new Reconciler(
+      this.redis,
+      this.queue,
+      this.runs,
+      this.transitions,
+      this.processor,
+      this.waits,
+      this.eventQueue,
+      this.log,
+      {
+        ...this.opts.reconcile,
+        lockKey: this.keys.reconcilerLock,
+      },
+    );
     this.reconciler.start();
     return this.reconciler;
   }
@@ -691,8 +678,8 @@ export class Engine {
   /** The model as stored (JSON), once it is known to fit the model budget. */
   private modelJson(model: Model, path: string): string {
     const json = JSON.stringify(model);
-    const bytes = Buffer.byteLength(json);
-    if (bytes > this.opts.modelMaxBytes) {
+    const bytes = modelOverBudget(json, this.opts.modelMaxBytes);
+    if (bytes) {
       throw new EngineError('invalid', `the model is ${bytes} bytes; the limit is ${this.opts.modelMaxBytes}`, [
         { path, message: `model larger than ${this.opts.modelMaxBytes} bytes` },
       ]);
@@ -705,10 +692,6 @@ export type { RunView, ListQuery, ValidationResult, WorkflowDefinition, Diagnosi
 
 /** A run search: the list filters plus where runs are (their current step, or stage). */
 export type RunSearch = Omit<ListQuery, 'stepIds' | 'where'> & { stepId?: string; stageId?: string };
-
-function conflict(res: { ok: false } & ({ status: RunStatus } | { missing: true }), message: string): EngineError {
-  return 'missing' in res ? new EngineError('not_found', message) : new EngineError('conflict', `${message}: it is ${res.status}`);
-}
 
 // Idempotency compares what a request means, not how its JSON was spelled: keys in a stable
 // order, so a client that rebuilds the same body with another key order is not refused.

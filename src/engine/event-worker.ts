@@ -6,7 +6,7 @@
 import { Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Keys } from './keys.ts';
+import type { Keyspace } from './keyspace.ts';
 import type { RunStore } from './run-store.ts';
 import type { RunView } from './run-view.ts';
 import { EVENT_JOB, type Waits } from './waits.ts';
@@ -19,7 +19,7 @@ import { drain } from './drain.ts';
 
 export interface EventWorkerDeps {
   redis: Redis;
-  keys: Keys;
+  keys: Keyspace;
   queue: Queue;
   runs: RunStore;
   waits: Waits;

@@ -11,11 +11,9 @@ import { setPath } from '../definition/paths.ts';
 import type { StepServices } from '../steps/services.ts';
 import type { FieldWrite, Model, StepOutcome } from '../steps/types.ts';
 import { EngineError } from './errors.ts';
-import type { Keys } from './keys.ts';
-import type { Scripts } from './scripts.ts';
+import type { Keyspace } from './keyspace.ts';
 import type { RunStore } from './run-store.ts';
-import type { Scheduler } from './scheduler.ts';
-import { decide } from './transition.ts';
+import { modelOverBudget, type RunTransitions } from './run-transitions.ts';
 import type { ConfirmationTask, NewHistoryEvent, RunError, RunState, Wait } from './types.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
@@ -43,15 +41,13 @@ export const EVENTS_QUEUE = 'events';
 export class Waits {
   constructor(
     private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly keys: Keyspace,
     private readonly runs: RunStore,
+    private readonly transitions: RunTransitions,
     private readonly workflows: WorkflowStore,
-    private readonly scheduler: Scheduler,
-    private readonly scripts: Scripts,
     private readonly events: Queue,
     private readonly services: () => StepServices,
     private readonly log: Logger,
-    private readonly retentionSec: number,
     private readonly modelMaxBytes: number,
     /** Cancels a child run its parent gave up on. */
     private readonly cancelChild: (childRunId: string) => Promise<void> = async () => undefined,
@@ -117,45 +113,13 @@ export class Waits {
       by: who.id,
       detail: { option, ...(comment ? { comment } : {}) },
     };
-    const res = await this.resolve(run, wait.seq, who.id, option, 'answer', event, comment);
+    const res = await this.transitions.recordWaitAnswer(runId, wait.seq, { by: who.id, option, comment, event });
     if (res === 'not_waiting' || res === 'resolved_before')
       throw new EngineError('conflict', `the confirmation of run ${runId} was already decided`);
     if (res === 'already_answered') throw new EngineError('conflict', `${who.id} has already answered this confirmation`);
     if (res === 'recorded') return 'recorded';
     await this.finish(runId);
     return 'resolved';
-  }
-
-  private async resolve(
-    run: RunState,
-    seq: number,
-    by: string,
-    option: string,
-    mode: 'answer' | 'force',
-    event?: NewHistoryEvent,
-    comment = '',
-    error?: RunError,
-  ) {
-    const at = new Date().toISOString();
-    const res = (await this.scripts.run(
-      'resolveWait',
-      [this.keys.run(run.id), this.keys.history(run.id), this.keys.answers(run.id, seq)],
-      [
-        seq,
-        by,
-        option,
-        comment,
-        at,
-        mode,
-        event ? JSON.stringify({ at, ...event }) : '',
-        error ? JSON.stringify(error) : '',
-        this.retentionSec,
-      ],
-    )) as [number, string?];
-    if (res[0] === -1) return 'not_waiting';
-    if (res[0] === 1) return 'resolved';
-    if (res[0] === 2) return 'recorded';
-    return res[1] === 'resolved' ? 'resolved_before' : (res[1] as 'not_waiting' | 'already_answered');
   }
 
   /** Timer: the wait's deadline passed without a decision (a confirmation's or a child run's timeoutMs). */
@@ -187,7 +151,12 @@ export class Waits {
       onTimeout === 'fail'
         ? { code: 'CONFIRMATION_TIMEOUT', stepId: wait.stepId, message: `no decision within the step's timeoutMs` }
         : undefined;
-    const res = await this.resolve(run, seq, 'system:timeout', onTimeout === 'fail' ? '' : onTimeout.option, 'force', event, '', error);
+    const res = await this.transitions.forceWaitOutcome(runId, seq, {
+      by: 'system:timeout',
+      option: onTimeout === 'fail' ? undefined : onTimeout.option,
+      event,
+      error,
+    });
     if (res === 'resolved') await this.finish(runId);
   }
 
@@ -205,16 +174,7 @@ export class Waits {
     const answered = new Set(await this.redis.hkeys(this.keys.answers(runId, seq)));
     const pending = wait.task.recipients.filter((r) => !answered.has(r));
     if (pending.length) await notify(run, pending, n);
-    await this.redis.rpush(
-      this.keys.history(runId),
-      JSON.stringify({
-        seq,
-        at: new Date().toISOString(),
-        type: 'confirmation.reminded',
-        stepId: wait.stepId,
-        detail: { n, recipients: pending },
-      }),
-    );
+    await this.transitions.recordReminder(run, seq, { stepId: wait.stepId, n, recipients: pending });
     const nextAt = Date.now() + wait.task.reminderMs;
     if (n < MAX_REMINDERS && (!wait.task.timeoutAt || nextAt < wait.task.timeoutAt))
       await this.scheduleReminder(runId, seq, n + 1, wait.task.reminderMs);
@@ -283,53 +243,14 @@ export class Waits {
     for (const w of r.writes ?? []) model = setPath(model, w.path, w.value);
     // Only a changed model is written back, and only within the budget.
     let modelJson = model === run.model ? undefined : JSON.stringify(model);
-    if (!r.error && modelJson && Buffer.byteLength(modelJson) > this.modelMaxBytes) {
-      r = {
-        ...r,
-        error: { code: 'MODEL_TOO_LARGE', stepId: step.id, message: `the result would grow the model past ${this.modelMaxBytes} bytes` },
-      };
-      model = run.model;
+    let error = r.error;
+    if (!error && modelJson && modelOverBudget(modelJson, this.modelMaxBytes)) {
+      error = { code: 'MODEL_TOO_LARGE', stepId: step.id, message: `the result would grow the model past ${this.modelMaxBytes} bytes` };
       modelJson = undefined;
     }
-    const events = [...r.events];
-    let set: Record<string, string> = { wait: '', resolution: '', ...(modelJson ? { model: modelJson } : {}) };
-    let status: RunState['status'];
-    let next: string | undefined;
-    if (r.error) {
-      status = 'failed';
-      set = { ...set, error: JSON.stringify(r.error) };
-      events.push(
-        { type: 'step.failed', stepId: step.id, detail: { error: r.error } },
-        { type: 'run.failed', stepId: step.id, detail: { error: r.error } },
-      );
-    } else {
-      events.push({ type: 'step.completed', stepId: step.id, ...(r.detail ? { detail: r.detail } : {}) });
-      const d = decide(plan, step, { kind: 'next' });
-      if (d.status === 'running') {
-        status = 'running';
-        next = d.next;
-        set.stepId = d.next;
-      } else {
-        status = d.status === 'completed' ? 'completed' : 'failed';
-        set.stepId = '';
-        events.push(d.status === 'completed' ? { type: 'run.completed', stepId: step.id } : { type: 'run.failed', stepId: step.id });
-      }
-    }
-    const job = next ? this.scheduler.job(run.id, wait.seq + 1, plan.steps[next]!) : undefined;
-    const res = await this.runs.transition(run.id, {
-      workflow: run.workflow,
-      expect: ['waiting'],
-      seq: wait.seq,
-      status,
-      advance: true,
-      set,
-      events,
-      job,
-    });
+    const res = await this.transitions.resumeWait(run, wait.seq, { plan, step, modelJson, error, events: r.events, detail: r.detail });
     if (!res.ok) return false;
-    // Answers are kept for the whole wait (which may outlast retention), then like the run.
-    await this.redis.expire(this.keys.answers(run.id, wait.seq), this.retentionSec);
-    this.log.info({ runId: run.id, stepId: step.id, seq: res.seq, status }, 'waiting run resumed');
+    this.log.info({ runId: run.id, stepId: step.id, seq: res.seq, status: error ? 'failed' : 'resumed' }, 'waiting run resumed');
     return true;
   }
 
