@@ -22,18 +22,17 @@ import { Reconciler } from './reconciler.ts';
 import { createProducerConnection, createWorkerConnection } from './redis.ts';
 import { RunEvents } from './run-events.ts';
 import { RunStore, type ListQuery } from './run-store.ts';
-import { effectKey, modelOverBudget, refusal, RunTransitions } from './run-transitions.ts';
+import { modelOverBudget, refusal, RunTransitions } from './run-transitions.ts';
 import { view, type RunView } from './run-view.ts';
 import { STEP_JOB_RETENTION, Scheduler, stepJobId, type StepJobData } from './scheduler.ts';
 import { loadScripts } from './scripts.ts';
 import { StepProcessor } from './step-processor.ts';
 import { StepWorker, type StepWorkerOptions } from './step-worker.ts';
-import type { HistoryEvent, ParentLink, RunState, RunStatus } from './types.ts';
+import type { HistoryEvent, ParentLink, RunStatus } from './types.ts';
 import { EventWorker } from './event-worker.ts';
 import { Links, type LinkClaims } from './links.ts';
 import { closureOf, linkOpen, type LinkStatus } from './link-status.ts';
 import { EVENTS_QUEUE, Waits } from './waits.ts';
-import { notifyConfirmation } from '../steps/get-user-confirmation.ts';
 import { WorkflowStore } from './workflow-store.ts';
 import { Diagnoser } from './diagnosis.ts';
 import type { Diagnosis } from './diagnose.ts';
@@ -596,7 +595,6 @@ export class Engine {
       concurrency: Math.max(5, Math.ceil(this.opts.worker.concurrency / 2)),
       view: (run) => this.view(run),
       callbackSecret: async () => this.opts.webhookSecret ?? (await this.links.secretText()),
-      remind: (run, pending, n) => this.remind(run, pending, n),
     });
     const operations = new OperationWorker(this.redis, this.operationQueue, this.operations, this.log);
     // All drain at once, so a SIGTERM costs one SHUTDOWN_TIMEOUT_MS, not several.
@@ -604,24 +602,6 @@ export class Engine {
       Promise.all([worker.close(), events.close(this.opts.worker.shutdownTimeoutMs), operations.close(this.opts.worker.shutdownTimeoutMs)]),
     );
     return worker;
-  }
-
-  private async remind(run: RunState, pending: string[], n: number): Promise<void> {
-    if (run.wait?.kind !== 'confirmation') return;
-    const reminderKey = `${effectKey(run.id, run.wait.stepId, run.seq)}/reminder-${n}`;
-    await notifyConfirmation(
-      this.services,
-      { runId: run.id, workflow: run.workflow, stepId: run.wait.stepId, seq: run.seq, task: run.wait.task, model: run.model },
-      pending,
-      {
-        effectKey: reminderKey,
-        runId: run.id,
-        stepId: run.wait.stepId,
-        seq: run.seq,
-        attempt: 1,
-        signal: AbortSignal.timeout(30_000),
-      },
-    );
   }
 
   startReconciler(): Reconciler {

@@ -25,7 +25,6 @@ export interface EventWorkerDeps {
   waits: Waits;
   view: (run: RunState) => Promise<RunView>;
   callbackSecret: () => Promise<string>;
-  remind: (run: RunState, pending: string[], n: number) => Promise<void>;
   log: Logger;
   concurrency: number;
 }
@@ -122,7 +121,7 @@ export class EventWorker {
         await this.d.waits.expire(runId, seq);
         return;
       case 'wait-reminder':
-        await this.d.waits.remind(runId, seq, (job.data as { n: number }).n, this.d.remind);
+        await this.d.waits.remind(runId, seq, (job.data as { n: number }).n);
         return;
       default:
         this.d.log.warn({ job: job.name }, 'unknown event job');
