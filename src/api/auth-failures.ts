@@ -6,6 +6,7 @@
  */
 import type { Request } from 'express';
 import type { Redis } from 'ioredis';
+import { createKeyspace } from '../engine/keyspace.ts';
 
 const WINDOW_MS = 60_000;
 
@@ -21,7 +22,8 @@ export const noAuthFailureLimit: AuthFailureLimiter = { blockedFor: async () => 
 
 export function authFailureLimiter(redis: Redis, prefix: string, perMinute: number): AuthFailureLimiter {
   if (perMinute <= 0) return noAuthFailureLimit;
-  const key = (req: Request) => `${prefix}:authfail:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+  const keys = createKeyspace(prefix);
+  const key = (req: Request) => keys.authFailures(req.ip ?? req.socket.remoteAddress ?? 'unknown');
   const seconds = (ttlMs: number) => Math.max(1, Math.ceil((ttlMs > 0 ? ttlMs : WINDOW_MS) / 1000));
   return {
     async blockedFor(req) {

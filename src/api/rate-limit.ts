@@ -7,6 +7,7 @@ import { rateLimit } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { principalOf } from './auth.ts';
+import { createKeyspace } from '../engine/keyspace.ts';
 import { sendProblem } from './problem.ts';
 
 export function principalRateLimit(redis: Redis, prefix: string, perMinute: number): RequestHandler {
@@ -18,7 +19,7 @@ export function principalRateLimit(redis: Redis, prefix: string, perMinute: numb
     legacyHeaders: false,
     keyGenerator: (_req, res) => principalOf(res).id,
     store: new RedisStore({
-      prefix: `${prefix}:ratelimit:`,
+      prefix: createKeyspace(prefix).rateLimitPrefix,
       sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
     }),
     handler: (_req, res, _next, options) => {

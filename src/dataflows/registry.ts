@@ -1,12 +1,13 @@
 /**
  * Registered dataflows: zod-validated definitions (discriminated by `kind`) stored in Redis, one
- * hash per name (`<prefix>:dataflow:<name>`) plus a name index (`<prefix>:dataflow-index`).
+ * hash per name plus a name index (keys from src/engine/keyspace.ts).
  * A dataflow has no versions: saving a changed definition replaces it, and the next step that
  * runs it uses the new one.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
+import { createKeyspace } from '../engine/keyspace.ts';
 import type { Logger } from 'pino';
 import { configure } from 'safe-stable-stringify';
 import { z } from 'zod';
@@ -146,11 +147,11 @@ export class DataflowRegistry {
   ) {}
 
   key(name: string): string {
-    return `${this.prefix}:dataflow:${name}`;
+    return createKeyspace(this.prefix).dataflow(name);
   }
 
   get indexKey(): string {
-    return `${this.prefix}:dataflow-index`;
+    return createKeyspace(this.prefix).dataflowIndex;
   }
 
   /** Validates and saves a definition; an identical one is left alone (`changed: false`). */

@@ -9,16 +9,18 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { diagnose, type Diagnosis, type DiagnosisFacts, type JobFacts, type JobState } from './diagnose.ts';
 import { EngineError } from './errors.ts';
-import type { Keys } from './keys.ts';
+import type { Keyspace } from './keyspace.ts';
 import type { RunStore } from './run-store.ts';
+import type { RunTransitions } from './run-transitions.ts';
 import { stepJobId, type Scheduler, type StepJobData } from './scheduler.ts';
 import type { RunState } from './types.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
 export interface DiagnosisDeps {
   redis: Redis;
-  keys: Keys;
+  keys: Keyspace;
   runs: RunStore;
+  transitions: RunTransitions;
   workflows: WorkflowStore;
   queue: Queue<StepJobData>;
   events: Queue;
@@ -143,14 +145,7 @@ export class Diagnoser {
     // The repair moves the run to the next seq with a fresh job, fenced on the seq it saw: of two
     // racing repairs one applies, and the lost job, should it ever come back, is a stale no-op.
     const jobId = stepJobId(run.id, run.seq + 1);
-    const res = await this.d.runs.transition(run.id, {
-      workflow: run.workflow,
-      expect: ['running'],
-      seq: run.seq,
-      advance: true,
-      events: [{ type: 'run.repaired', by, stepId: step.id, detail: { jobId, lostJobId: stepJobId(run.id, run.seq) } }],
-      job: this.d.scheduler.job(run.id, run.seq + 1, step),
-    });
+    const res = await this.d.transitions.repair(run, { step, by, jobId, lostJobId: stepJobId(run.id, run.seq) });
     if (!res.ok) throw new EngineError('conflict', `run ${runId} moved on while being repaired`);
     this.d.log.warn({ runId, stepId: step.id, seq: run.seq, by }, 'run repaired: its step job was re-added');
     return this.diagnose(runId);

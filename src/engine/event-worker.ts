@@ -6,7 +6,7 @@
 import { Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Keys } from './keys.ts';
+import type { Keyspace } from './keyspace.ts';
 import type { RunStore } from './run-store.ts';
 import type { RunView } from './run-view.ts';
 import { EVENT_JOB, type Waits } from './waits.ts';
@@ -19,13 +19,12 @@ import { drain } from './drain.ts';
 
 export interface EventWorkerDeps {
   redis: Redis;
-  keys: Keys;
+  keys: Keyspace;
   queue: Queue;
   runs: RunStore;
   waits: Waits;
   view: (run: RunState) => Promise<RunView>;
   callbackSecret: () => Promise<string>;
-  remind: (run: RunState, pending: string[], n: number) => Promise<void>;
   log: Logger;
   concurrency: number;
 }
@@ -122,7 +121,7 @@ export class EventWorker {
         await this.d.waits.expire(runId, seq);
         return;
       case 'wait-reminder':
-        await this.d.waits.remind(runId, seq, (job.data as { n: number }).n, this.d.remind);
+        await this.d.waits.remind(runId, seq, (job.data as { n: number }).n);
         return;
       default:
         this.d.log.warn({ job: job.name }, 'unknown event job');

@@ -5,7 +5,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Keys } from './keys.ts';
+import type { Keyspace } from './keyspace.ts';
 
 export interface LinkClaims {
   runId: string;
@@ -32,7 +32,7 @@ export class Links {
 
   constructor(
     private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly keys: Keyspace,
     private readonly configured: string | undefined,
     private readonly publicUrl: (path: string) => string,
   ) {}

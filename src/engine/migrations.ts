@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Plan } from '../definition/plan.ts';
 import { EngineError } from './errors.ts';
 import type { RunStore } from './run-store.ts';
+import type { RunTransitions } from './run-transitions.ts';
 import type { RunState, RunStatus } from './types.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
@@ -57,6 +58,7 @@ export function blockedReason(run: Pick<RunState, 'status' | 'stepId' | 'wait' |
 export class Migrations {
   constructor(
     private readonly runs: RunStore,
+    private readonly transitions: RunTransitions,
     private readonly workflows: WorkflowStore,
     private readonly log: Logger,
   ) {}
@@ -112,21 +114,7 @@ export class Migrations {
       report.movable++;
       return;
     }
-    const res = await this.runs.transition(run.id, {
-      workflow: run.workflow,
-      expect: [run.status],
-      seq: run.seq,
-      advance: false,
-      set: { version: String(to.version) },
-      events: [
-        {
-          type: 'run.migrated',
-          by,
-          stepId: run.wait?.stepId ?? run.stepId ?? undefined,
-          detail: { fromVersion: from.version, toVersion: to.version },
-        },
-      ],
-    });
+    const res = await this.transitions.migrate(run, { stepId: run.wait?.stepId ?? run.stepId ?? undefined, toVersion: to.version, by });
     if (!res.ok) {
       report.blocked.push({ runId: run.id, reason: 'the run moved on while being migrated' });
       return;

@@ -14,7 +14,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { can, type Caller } from '../definition/access.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
 import { EngineError } from './errors.ts';
-import type { Keys } from './keys.ts';
+import type { Keyspace } from './keyspace.ts';
 import type { ListQuery, RunStore } from './run-store.ts';
 import type { RunState, RunStatus } from './types.ts';
 import { drain } from './drain.ts';
@@ -62,7 +62,7 @@ const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
 export interface OperationDeps {
   redis: Redis;
-  keys: Keys;
+  keys: Keyspace;
   runs: RunStore;
   queue: Queue;
   log: Logger;

@@ -7,6 +7,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RunStore } from './run-store.ts';
+import type { RunTransitions } from './run-transitions.ts';
 import { stepJobId, type StepJobData } from './scheduler.ts';
 import type { StepProcessor } from './step-processor.ts';
 import type { RunState } from './types.ts';
@@ -36,6 +37,7 @@ export class Reconciler {
     private readonly redis: Redis,
     private readonly queue: Queue<StepJobData>,
     private readonly runs: RunStore,
+    private readonly transitions: RunTransitions,
     private readonly processor: StepProcessor,
     private readonly waits: Pick<Waits, 'finish' | 'expire' | 'childEnded'>,
     private readonly events: Queue,
@@ -129,15 +131,7 @@ export class Reconciler {
       const job = await this.queue.getJob(jobId);
       const message = job?.failedReason || 'step job failed outside the step handler';
       log.warn({ reason: message }, 'step job failed without the run knowing; run marked failed');
-      const res = await this.runs.transition(run.id, {
-        workflow: run.workflow,
-        expect: ['running'],
-        seq: run.seq,
-        advance: true,
-        status: 'failed',
-        set: { error: JSON.stringify({ code: 'JOB_FAILED', stepId: run.stepId, message }) },
-        events: [{ type: 'run.failed', stepId: run.stepId ?? undefined, detail: { error: { code: 'JOB_FAILED', message } } }],
-      });
+      const res = await this.transitions.failRun(run, { code: 'JOB_FAILED', stepId: run.stepId ?? undefined, message });
       if (res.ok) report.failed++;
     } else if (state === 'completed') {
       // A completed job at the current seq cannot have committed; clear it so the id can be used again.

@@ -1,60 +1,12 @@
 /**
- * Typed access to run state, history, entries and run indexes. Every write goes through one of
- * the Lua transitions (./lua); reads are plain hash/list/zset reads.
+ * Reads of run state, history, entries and run indexes (plain hash/list/zset reads), and the
+ * entry save. A run's hash and history are written only by RunTransitions (run-transitions.ts).
  */
 import type { Redis } from 'ioredis';
-import { NO_JOB, type JobArgs } from './bullmq-add.ts';
-import type { Keys } from './keys.ts';
+import type { Keyspace } from './keyspace.ts';
 import type { Scripts } from './scripts.ts';
-import type { Entry, HistoryEvent, NewHistoryEvent, ParentLink, Resolution, RunError, RunState, RunStatus, Wait } from './types.ts';
+import type { Entry, HistoryEvent, ParentLink, Resolution, RunError, RunState, RunStatus, Wait } from './types.ts';
 import type { Model } from '../steps/types.ts';
-import { runDuration, runsFinished } from '../observability/metrics.ts';
-
-export interface CreateRunInput {
-  runId: string;
-  workflow: string;
-  version: number;
-  status: RunStatus;
-  stepId: string | null;
-  model: Model;
-  /** `model` as JSON, when the caller has it already. */
-  modelJson?: string;
-  entryId: string;
-  /** Hash of the start request; '' when no idempotency key was given. */
-  idempotency?: { key: string; bodyHash: string; ttlMs: number };
-  callbackUrl?: string;
-  startedBy?: string;
-  parent?: ParentLink;
-  events: NewHistoryEvent[];
-  /** The first step's job, added by the same script call (Scheduler.job). */
-  job?: JobArgs;
-}
-
-export type CreateRunResult =
-  | { created: true; run: RunState }
-  | { created: false; runId: string; bodyHash: string }
-  | { created: false; entryOwner: string };
-
-export interface TransitionInput {
-  /** The run's workflow: names the position index the script keeps (KEYS, for Cluster). */
-  workflow: string;
-  expect: RunStatus[];
-  seq?: number;
-  status?: RunStatus;
-  /** Advance seq (fences every job and answer issued for the old one). */
-  advance: boolean;
-  /** With advance: count transitions from 0 again (retry and submit restart the MAX_TRANSITIONS budget). */
-  restartCount?: boolean;
-  set?: Partial<Record<'stepId' | 'model' | 'error' | 'entryVersion' | 'outcome' | 'wait' | 'resolution' | 'version', string>>;
-  events: NewHistoryEvent[];
-  /** The next step's job, added by the same script call when the transition applies (Scheduler.job, for seq + 1). */
-  job?: JobArgs;
-}
-
-export type TransitionResult =
-  | { ok: true; seq: number; from: RunStatus }
-  | { ok: false; seq: number; status: RunStatus }
-  | { ok: false; missing: true };
 
 export interface ListQuery {
   workflow?: string;
@@ -70,114 +22,15 @@ export interface ListQuery {
 
 export interface RunStoreOptions {
   retentionSec: number;
-  /** Key prefix of the step queue (BullMQ's `queue.keys['']`), where transitions add step jobs. */
-  stepQueuePrefix: string;
 }
-
-const toEvent = (e: NewHistoryEvent, now: string): string => JSON.stringify({ at: now, ...e });
 
 export class RunStore {
   constructor(
     private readonly redis: Redis,
     private readonly scripts: Scripts,
-    private readonly keys: Keys,
+    private readonly keys: Keyspace,
     private readonly opts: RunStoreOptions,
   ) {}
-
-  async create(input: CreateRunInput, entryModel: Model): Promise<CreateRunResult> {
-    const now = Date.now();
-    const at = new Date(now).toISOString();
-    const idem = input.idempotency;
-    const modelJson = input.modelJson ?? JSON.stringify(input.model);
-    const res = (await this.scripts.run(
-      'createRun',
-      [
-        this.keys.run(input.runId),
-        this.keys.history(input.runId),
-        this.keys.idempotency(input.workflow, idem ? `${input.startedBy ?? ''}/${idem.key}` : '-'),
-        this.keys.entry(input.entryId),
-        this.keys.positionIndex(input.workflow),
-        this.keys.entryRuns(input.entryId),
-      ],
-      [
-        input.runId,
-        input.workflow,
-        input.version,
-        input.status,
-        input.stepId ?? '',
-        modelJson,
-        input.entryId,
-        now,
-        idem?.bodyHash ?? '',
-        idem?.ttlMs ?? 0,
-        this.keys.runIndexPrefix,
-        this.keys.events,
-        this.opts.retentionSec,
-        input.callbackUrl ?? '',
-        input.startedBy ?? '',
-        entryModel === input.model ? modelJson : JSON.stringify(entryModel),
-        input.parent ? JSON.stringify(input.parent) : '',
-        this.opts.stepQueuePrefix,
-        ...(input.job ?? NO_JOB),
-        ...input.events.map((e) => toEvent(e, at)),
-      ],
-    )) as [number, string, string?];
-    if (res[0] === 1) {
-      const run: RunState = {
-        id: input.runId,
-        workflow: input.workflow,
-        version: input.version,
-        status: input.status,
-        seq: 0,
-        stepId: input.stepId,
-        model: input.model,
-        entryId: input.entryId,
-        entryVersion: Number(res[2]),
-        transitions: 0,
-        createdAt: now,
-        updatedAt: now,
-        callbackUrl: input.callbackUrl,
-        startedBy: input.startedBy,
-        parent: input.parent,
-      };
-      return { created: true, run };
-    }
-    if (res[0] === 2) return { created: false, entryOwner: res[1] };
-    const [runId = '', bodyHash = ''] = res[1].split(' ');
-    return { created: false, runId, bodyHash };
-  }
-
-  async transition(runId: string, t: TransitionInput): Promise<TransitionResult> {
-    const now = Date.now();
-    const at = new Date(now).toISOString();
-    const pairs = Object.entries(t.set ?? {}).flatMap(([k, v]) => [k, v ?? '']);
-    if (t.job && !(t.advance && t.seq !== undefined)) throw new Error('a transition that adds a job must be fenced and advance seq');
-    const res = (await this.scripts.run(
-      'transition',
-      [this.keys.run(runId), this.keys.history(runId), this.keys.positionIndex(t.workflow)],
-      [
-        t.expect.join(','),
-        t.seq ?? '',
-        t.status ?? '',
-        t.advance ? (t.restartCount ? 'restart' : '1') : '0',
-        now,
-        this.keys.runIndexPrefix,
-        this.keys.events,
-        this.opts.retentionSec,
-        this.opts.stepQueuePrefix,
-        ...(t.job ?? NO_JOB),
-        pairs.length / 2,
-        ...pairs,
-        ...t.events.map((e) => toEvent(e, at)),
-      ],
-    )) as [number, number?, string?];
-    if (res[0] === -1) return { ok: false, missing: true };
-    if (res[0] === 1) {
-      if (t.status && ENDING.has(t.status) && res[2] !== t.status) countRunEnd(runId, t.status, now);
-      return { ok: true, seq: Number(res[1]), from: res[2] as RunStatus };
-    }
-    return { ok: false, seq: Number(res[1]), status: res[2] as RunStatus };
-  }
 
   async get(runId: string): Promise<RunState | null> {
     const h = await this.redis.hgetall(this.keys.run(runId));
@@ -346,20 +199,4 @@ function parseRun(h: Record<string, string>): RunState {
   if (h.wait) run.wait = JSON.parse(h.wait) as Wait;
   if (h.resolution) run.resolution = JSON.parse(h.resolution) as Resolution;
   return run;
-}
-
-/** The statuses that end a run (a run reset to draft ends too: its callback fires). */
-const ENDING = new Set<RunStatus>(['completed', 'failed', 'cancelled', 'draft']);
-
-/** Counted here, at the one transition that ended the run, so each end is counted once. */
-function countRunEnd(runId: string, status: RunStatus, now: number): void {
-  runsFinished.inc({ status });
-  const created = uuidv7Time(runId);
-  if (created !== undefined && now >= created) runDuration.observe({ status }, (now - created) / 1000);
-}
-
-/** Run ids are UUIDv7: their first 48 bits are the creation time in ms. */
-export function uuidv7Time(id: string): number | undefined {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/i.test(id)) return undefined;
-  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 }

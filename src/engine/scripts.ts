@@ -10,12 +10,24 @@ import { addStandardJobLua } from './bullmq-add.ts';
 const dir = new URL('./lua/', import.meta.url);
 const read = (file: string) => readFileSync(new URL(file, dir), 'utf8');
 
+/** Keys of every fenced run verb: run, history, position, outbox, 9 queue keys, then status index pairs (includes.lua). */
+const FENCED = { keys: -1, withIncludes: true } as const;
+
 const scripts = {
-  createRun: { keys: 6, withIncludes: true, file: 'create-run.lua' },
-  transition: { keys: 3, withIncludes: true, file: 'transition.lua' },
+  createRun: { keys: 20, withIncludes: true, file: 'create-run.lua' },
+  commitStep: { ...FENCED, file: 'commit-step.lua' },
+  recordFailedAttempt: { ...FENCED, file: 'record-failed-attempt.lua' },
+  failRun: { ...FENCED, file: 'fail-run.lua' },
+  resumeWait: { ...FENCED, file: 'resume-wait.lua' },
+  recordReminder: { ...FENCED, file: 'record-reminder.lua' },
+  cancelRun: { ...FENCED, file: 'cancel-run.lua' },
+  retryRun: { ...FENCED, file: 'retry-run.lua' },
+  submitRun: { ...FENCED, file: 'submit-run.lua' },
+  repairRun: { ...FENCED, file: 'repair-run.lua' },
+  migrateRun: { ...FENCED, file: 'migrate-run.lua' },
+  recordWaitAnswer: { keys: 3, withIncludes: false, file: 'record-wait-answer.lua' },
   saveEntry: { keys: 2, withIncludes: false, file: 'save-entry.lua' },
   saveWorkflow: { keys: 2, withIncludes: false, file: 'save-workflow.lua' },
-  resolveWait: { keys: 3, withIncludes: false, file: 'resolve-wait.lua' },
 } as const;
 
 export type ScriptName = keyof typeof scripts;
@@ -41,11 +53,16 @@ function loadSources(): Record<ScriptName, string> {
 export function loadScripts(redis: Redis): Scripts {
   const src = loadSources();
   for (const name of Object.keys(scripts) as ScriptName[]) {
-    redis.defineCommand(`sf_${name}`, { numberOfKeys: scripts[name].keys, lua: src[name] });
+    // A fenced verb takes a variable number of status index keys, so its key count travels with each call.
+    const keys = scripts[name].keys;
+    redis.defineCommand(`sf_${name}`, keys < 0 ? { lua: src[name] } : { numberOfKeys: keys, lua: src[name] });
   }
   // defineCommand adds methods at run time; this is the one place that reaches for them.
   const commands = redis as unknown as Record<string, (...a: Arg[]) => Promise<unknown>>;
   return {
-    run: (name, keys, args) => commands[`sf_${name}`]!.call(redis, ...keys, ...args),
+    run: (name, keys, args) =>
+      scripts[name].keys < 0
+        ? commands[`sf_${name}`]!.call(redis, keys.length, ...keys, ...args)
+        : commands[`sf_${name}`]!.call(redis, ...keys, ...args),
   };
 }

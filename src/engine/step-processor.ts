@@ -13,12 +13,13 @@ import type { StepServices } from '../steps/services.ts';
 import { NonRetryableError, type Model, type StepResult, type StepType } from '../steps/types.ts';
 import { StepTimeoutError } from './errors.ts';
 import type { RunStore } from './run-store.ts';
+import { effectKey, modelOverBudget, type RunTransitions, type StepEnd } from './run-transitions.ts';
 import type { Scheduler, StepJobData } from './scheduler.ts';
 import { lazyChild } from '../observability/lazy-child.ts';
 import { queueWait, stepDuration, stepsProcessed } from '../observability/metrics.ts';
 import { decide, transitionLimitError } from './transition.ts';
 import type { Waits } from './waits.ts';
-import type { NewHistoryEvent, RunError, RunState } from './types.ts';
+import type { RunError, RunState } from './types.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
 export interface ProcessorOptions {
@@ -31,6 +32,7 @@ export type JobOutcome = 'committed' | 'stale' | 'missing';
 export class StepProcessor {
   constructor(
     private readonly runs: RunStore,
+    private readonly transitions: RunTransitions,
     private readonly workflows: WorkflowStore,
     private readonly scheduler: Scheduler,
     private readonly log: Logger,
@@ -66,14 +68,14 @@ export class StepProcessor {
     const plan = await this.workflows.plan(run.workflow, run.version);
     const step = plan && run.stepId ? plan.steps[run.stepId] : undefined;
     if (!plan || !step) {
-      await this.failRun(run, { code: 'BAD_PLAN', message: `workflow ${run.workflow} v${run.version} has no step ${run.stepId}` }, [], log);
+      await this.failRun(run, { code: 'BAD_PLAN', message: `workflow ${run.workflow} v${run.version} has no step ${run.stepId}` }, log);
       return 'committed';
     }
 
     const overLimit = transitionLimitError(step.id, run.transitions, this.opts.maxTransitions);
     if (overLimit) {
       log.warn({ transitions: run.transitions }, 'transition limit reached; run failed');
-      await this.failRun(run, overLimit, [], log);
+      await this.failRun(run, overLimit, log);
       return 'committed';
     }
 
@@ -107,7 +109,7 @@ export class StepProcessor {
       stepId: step.id,
       seq: run.seq,
       attempt,
-      effectKey: `${run.id}/${step.id}/${run.seq}`,
+      effectKey: effectKey(run.id, step.id, run.seq),
       params,
       model: run.model,
       signal: controller?.signal ?? NEVER,
@@ -134,24 +136,22 @@ export class StepProcessor {
     let model: Model = run.model;
     for (const w of result.writes ?? []) model = setPath(model, w.path, w.value);
     const modelJson = result.writes?.length ? JSON.stringify(model) : undefined;
-    const stepEvents: NewHistoryEvent[] = [{ type: 'step.started', stepId: step.id, attempt, at: new Date(started).toISOString() }];
-    if (modelJson && Buffer.byteLength(modelJson) > this.opts.modelMaxBytes) {
+    const failed = { stepId: step.id, attempt, started };
+    if (modelJson && modelOverBudget(modelJson, this.opts.modelMaxBytes)) {
       const error = {
         code: 'MODEL_TOO_LARGE',
         stepId: step.id,
         attempt,
         message: `step ${step.id} would grow the model past ${this.opts.modelMaxBytes} bytes`,
       };
-      stepEvents.push({ type: 'step.failed', stepId: step.id, attempt, durationMs: Date.now() - started, detail: { error } });
-      await this.failRun(run, error, stepEvents, log);
+      await this.failRun(run, error, log, failed);
       return;
     }
 
-    const set: Record<string, string> = {};
-    if (modelJson) set.model = modelJson;
     const detail: Record<string, unknown> = { ...result.detail };
+    let entryVersion: number | undefined;
     if (result.saveEntry) {
-      const entryVersion = await this.runs.saveEntry(run.entryId, model, `${run.id}/${step.id}/${run.seq}`, run.id, run.workflow);
+      entryVersion = await this.runs.saveEntry(run.entryId, model, effectKey(run.id, step.id, run.seq), run.id, run.workflow);
       if (entryVersion < 0) {
         const error = {
           code: 'ENTRY_OWNED_ELSEWHERE',
@@ -159,76 +159,24 @@ export class StepProcessor {
           attempt,
           message: `entry ${run.entryId} belongs to another workflow`,
         };
-        stepEvents.push({ type: 'step.failed', stepId: step.id, attempt, durationMs: Date.now() - started, detail: { error } });
-        await this.failRun(run, error, stepEvents, log);
+        await this.failRun(run, error, log, failed);
         return;
       }
-      set.entryVersion = String(entryVersion);
       detail.entryVersion = entryVersion;
     }
-    stepEvents.push({
-      type: 'step.completed',
-      stepId: step.id,
-      attempt,
-      durationMs: Date.now() - started,
-      ...(Object.keys(detail).length ? { detail } : {}),
-    });
 
     const decision = decide(plan, step, result.outcome);
-    const events = stepEvents;
-    switch (decision.status) {
-      case 'running':
-        set.stepId = decision.next;
-        break;
-      case 'completed':
-        set.stepId = '';
-        if (decision.outcome) set.outcome = decision.outcome;
-        events.push({ type: 'run.completed', stepId: step.id, ...(decision.outcome ? { detail: { outcome: decision.outcome } } : {}) });
-        break;
-      case 'draft': {
-        const entry = await this.runs.getEntry(run.entryId);
-        set.stepId = '';
-        set.model = JSON.stringify(entry?.model ?? model);
-        if (entry) set.entryVersion = String(entry.version);
-        events.push({ type: 'run.reset', stepId: step.id, detail: { entryVersion: entry?.version } });
-        break;
-      }
-      case 'waiting': {
-        const outcome = result.outcome as Extract<StepResult['outcome'], { kind: 'wait' }>;
-        const wait = await this.waits.park(run, step, run.seq + 1, outcome);
-        set.wait = JSON.stringify(wait);
-        set.resolution = '';
-        // The step completes when the wait is resolved, so its step.completed is written then.
-        events.pop();
-        events.push({ type: 'run.waiting', stepId: step.id, attempt, detail: { reason: outcome.reason, ...detail } });
-        break;
-      }
-      case 'failed':
-        set.error = JSON.stringify(decision.error);
-        events.push({ type: 'run.failed', stepId: step.id, detail: { error: decision.error } });
-        break;
+    let end: StepEnd;
+    if (decision.status === 'waiting') {
+      const outcome = result.outcome as Extract<StepResult['outcome'], { kind: 'wait' }>;
+      end = { status: 'waiting', wait: await this.waits.park(run, step, run.seq + 1, outcome), reason: outcome.reason };
+    } else if (decision.status === 'draft') {
+      end = { status: 'draft', entry: await this.runs.getEntry(run.entryId) };
+    } else {
+      end = decision;
     }
     // The next step's job is added by the same script call that commits this one.
-    const job =
-      decision.status === 'running'
-        ? this.scheduler.job(
-            run.id,
-            run.seq + 1,
-            plan.steps[decision.next]!,
-            { workflow: run.workflow, version: run.version, entryId: run.entryId, transitions: run.transitions + 1, model },
-            modelJson,
-          )
-        : undefined;
-    const res = await this.runs.transition(run.id, {
-      workflow: run.workflow,
-      expect: ['running'],
-      seq: run.seq,
-      advance: true,
-      set,
-      events,
-      job,
-      ...(decision.status === 'running' ? {} : { status: decision.status }),
-    });
+    const res = await this.transitions.commitStep(run, { plan, step, attempt, started, model, modelJson, entryVersion, detail, end });
     if (!res.ok) {
       log.info('step finished but the run moved on meanwhile (cancelled or redelivered); not committed');
       const now = await this.runs.get(run.id);
@@ -262,30 +210,18 @@ export class StepProcessor {
       attempt,
       code: err instanceof StepTimeoutError ? 'STEP_TIMEOUT' : nonRetryable ? 'NON_RETRYABLE' : 'STEP_ERROR',
     };
-    const durationMs = Date.now() - started;
-    const events: NewHistoryEvent[] = [{ type: 'step.started', stepId: step.id, attempt, at: new Date(started).toISOString() }];
     if (final) {
       log.warn({ err: error }, 'step failed for good; run failed');
-      events.push({ type: 'step.failed', stepId: step.id, attempt, durationMs, detail: { error } });
-      await this.failRun(run, error, events, log);
+      await this.failRun(run, error, log, { stepId: step.id, attempt, started });
     } else {
       log.info({ err: error }, 'step attempt failed; will retry');
-      events.push({ type: 'step.retrying', stepId: step.id, attempt, durationMs, detail: { error } });
-      await this.runs.transition(run.id, { workflow: run.workflow, expect: ['running'], seq: run.seq, advance: false, events });
+      await this.transitions.recordFailedAttempt(run, { stepId: step.id, attempt, started, error });
     }
     return final;
   }
 
-  private async failRun(run: RunState, error: RunError, events: NewHistoryEvent[], log: Logger) {
-    const res = await this.runs.transition(run.id, {
-      workflow: run.workflow,
-      expect: ['running'],
-      seq: run.seq,
-      advance: true,
-      status: 'failed',
-      set: { error: JSON.stringify(error) },
-      events: [...events, { type: 'run.failed', stepId: error.stepId, detail: { error } }],
-    });
+  private async failRun(run: RunState, error: RunError, log: Logger, attempt?: { stepId: string; attempt: number; started: number }) {
+    const res = await this.transitions.failRun(run, error, attempt);
     if (!res.ok) log.info('run moved on before its failure was recorded');
   }
 

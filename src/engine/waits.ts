@@ -1,7 +1,10 @@
 /**
- * Parked runs (DESIGN §5.5): what a waiting run waits for, and every event that resumes it —
- * an answer, a timeout, a child run's end. Each goes through a fenced transition at the seq the
- * run parked at, so racing answers or a redelivered timer resume a run exactly once.
+ * Parked runs (DESIGN §5.5). The engine knows waits only through the WaitKind contract
+ * (src/steps/types.ts) of the step type that parks: this module dispatches park, expire, remind
+ * and resume to it and is its WaitHost (timers, the task index, answers, the fenced resume). Each
+ * resume goes through a fenced transition at the seq the run parked at, so racing answers or a
+ * redelivered timer resume a run exactly once. Confirmation answers and the task inbox (the
+ * API's /confirm and /tasks) stay here.
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -9,13 +12,12 @@ import type { Logger } from 'pino';
 import type { PlanStep } from '../definition/plan.ts';
 import { setPath } from '../definition/paths.ts';
 import type { StepServices } from '../steps/services.ts';
-import type { FieldWrite, Model, StepOutcome } from '../steps/types.ts';
+import { getStepType } from '../steps/registry.ts';
+import type { FieldWrite, Model, StepOutcome, StepType, WaitContext, WaitHost, WaitKind } from '../steps/types.ts';
 import { EngineError } from './errors.ts';
-import type { Keys } from './keys.ts';
-import type { Scripts } from './scripts.ts';
+import type { Keyspace } from './keyspace.ts';
 import type { RunStore } from './run-store.ts';
-import type { Scheduler } from './scheduler.ts';
-import { decide } from './transition.ts';
+import { effectKey, modelOverBudget, type RunTransitions } from './run-transitions.ts';
 import type { ConfirmationTask, NewHistoryEvent, RunError, RunState, Wait } from './types.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
@@ -43,57 +45,72 @@ export const EVENTS_QUEUE = 'events';
 export class Waits {
   constructor(
     private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly keys: Keyspace,
     private readonly runs: RunStore,
+    private readonly transitions: RunTransitions,
     private readonly workflows: WorkflowStore,
-    private readonly scheduler: Scheduler,
-    private readonly scripts: Scripts,
     private readonly events: Queue,
     private readonly services: () => StepServices,
     private readonly log: Logger,
-    private readonly retentionSec: number,
     private readonly modelMaxBytes: number,
     /** Cancels a child run its parent gave up on. */
     private readonly cancelChild: (childRunId: string) => Promise<void> = async () => undefined,
   ) {}
 
+  /** The engine's side of the wait contract (WaitKind in src/steps/types.ts): what hooks may do. */
+  private readonly hooks: Omit<WaitHost, 'services'> = {
+    effectKey,
+    scheduleTimeout: async (runId, seq, at) => {
+      await this.events.add(
+        'wait-timeout',
+        { runId, seq },
+        { jobId: timeoutJobId(runId, seq), delay: Math.max(0, at - Date.now()), ...EVENT_JOB },
+      );
+    },
+    scheduleReminder: async (runId, seq, n, delay) => {
+      await this.events.add('wait-reminder', { runId, seq, n }, { jobId: `${runId}-remind-${seq}-${n}`, delay, ...EVENT_JOB });
+    },
+    listTask: async (refs, runId, seq) => {
+      const member = `${runId} ${seq}`;
+      const pipe = this.redis.pipeline();
+      for (const ref of refs) pipe.zadd(this.keys.tasks(ref), Date.now(), member);
+      await pipe.exec();
+    },
+    answers: async (runId, seq) => {
+      const raw = await this.redis.hgetall(this.keys.answers(runId, seq));
+      return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v)]));
+    },
+    forceOutcome: async (runId, seq, f) => (await this.transitions.forceWaitOutcome(runId, seq, f)) === 'resolved',
+    recordReminder: async (run, seq, r) => {
+      await this.transitions.recordReminder(run, seq, r);
+    },
+    resume: (run, r) => this.resume(run, r),
+    finish: (runId) => this.finish(runId),
+    cancelRun: (runId) => this.cancelChild(runId),
+  };
+
   /**
-   * Called before the step's parking commit: everything here is idempotent (task index entries,
-   * timers with deterministic ids), so a commit that never happens leaves only no-ops behind.
+   * Called before the step's parking commit: the step type's wait kind parks (idempotently, so a
+   * commit that never happens leaves only no-ops behind) and says what the run waits for.
    */
   async park(run: RunState, step: PlanStep, waitSeq: number, outcome: Extract<StepOutcome, { kind: 'wait' }>): Promise<Wait> {
-    const detail = (outcome.detail ?? {}) as { task?: ConfirmationTask; childRunId?: string; timeoutAt?: number };
-    if (outcome.reason === 'child' && detail.childRunId) {
-      if (detail.timeoutAt) await this.scheduleTimeout(run.id, waitSeq, detail.timeoutAt);
-      return {
-        kind: 'child',
-        stepId: step.id,
-        seq: waitSeq,
-        childRunId: detail.childRunId,
-        ...(detail.timeoutAt ? { timeoutAt: detail.timeoutAt } : {}),
-      };
-    }
-    if (outcome.reason !== 'confirmation' || !detail.task) throw new Error(`step ${step.id} waits for an unknown reason ${outcome.reason}`);
-    const task = detail.task;
-    const member = `${run.id} ${waitSeq}`;
-    const pipe = this.redis.pipeline();
-    for (const ref of new Set([...task.routing, ...task.recipients])) pipe.zadd(this.keys.tasks(ref), Date.now(), member);
-    await pipe.exec();
-    if (task.timeoutAt) await this.scheduleTimeout(run.id, waitSeq, task.timeoutAt);
-    if (task.reminderMs) await this.scheduleReminder(run.id, waitSeq, 1, task.reminderMs);
-    return { kind: 'confirmation', stepId: step.id, seq: waitSeq, task };
+    const kind = getStepType(step.type)?.wait;
+    if (!kind || kind.kind !== outcome.reason) throw new Error(`step ${step.id} waits for an unknown reason ${outcome.reason}`);
+    return kind.park(this.withServices(), { runId: run.id, stepId: step.id, seq: waitSeq, detail: outcome.detail });
   }
 
-  private scheduleTimeout(runId: string, seq: number, at: number) {
-    return this.events.add(
-      'wait-timeout',
-      { runId, seq },
-      { jobId: timeoutJobId(runId, seq), delay: Math.max(0, at - Date.now()), ...EVENT_JOB },
-    );
+  private withServices(): WaitHost {
+    return { ...this.hooks, services: this.services() };
   }
 
-  private scheduleReminder(runId: string, seq: number, n: number, delay: number) {
-    return this.events.add('wait-reminder', { runId, seq, n }, { jobId: `${runId}-remind-${seq}-${n}`, delay, ...EVENT_JOB });
+  /** The waiting step's wait kind and context, or undefined when its plan or type lost it. */
+  private async waitOf(run: RunState): Promise<{ kind: WaitKind; ctx: WaitContext } | undefined> {
+    const wait = run.wait;
+    if (!wait) return undefined;
+    const step = (await this.workflows.plan(run.workflow, run.version))?.steps[wait.stepId];
+    const type = step ? getStepType(step.type) : undefined;
+    if (!step || !type?.wait || type.wait.kind !== wait.kind) return undefined;
+    return { kind: type.wait, ctx: { run, wait, step, params: paramsOf(step, type) } };
   }
 
   /** An answer from a principal (API key or signed link). */
@@ -117,7 +134,7 @@ export class Waits {
       by: who.id,
       detail: { option, ...(comment ? { comment } : {}) },
     };
-    const res = await this.resolve(run, wait.seq, who.id, option, 'answer', event, comment);
+    const res = await this.transitions.recordWaitAnswer(runId, wait.seq, { by: who.id, option, comment, event });
     if (res === 'not_waiting' || res === 'resolved_before')
       throw new EngineError('conflict', `the confirmation of run ${runId} was already decided`);
     if (res === 'already_answered') throw new EngineError('conflict', `${who.id} has already answered this confirmation`);
@@ -126,101 +143,25 @@ export class Waits {
     return 'resolved';
   }
 
-  private async resolve(
-    run: RunState,
-    seq: number,
-    by: string,
-    option: string,
-    mode: 'answer' | 'force',
-    event?: NewHistoryEvent,
-    comment = '',
-    error?: RunError,
-  ) {
-    const at = new Date().toISOString();
-    const res = (await this.scripts.run(
-      'resolveWait',
-      [this.keys.run(run.id), this.keys.history(run.id), this.keys.answers(run.id, seq)],
-      [
-        seq,
-        by,
-        option,
-        comment,
-        at,
-        mode,
-        event ? JSON.stringify({ at, ...event }) : '',
-        error ? JSON.stringify(error) : '',
-        this.retentionSec,
-      ],
-    )) as [number, string?];
-    if (res[0] === -1) return 'not_waiting';
-    if (res[0] === 1) return 'resolved';
-    if (res[0] === 2) return 'recorded';
-    return res[1] === 'resolved' ? 'resolved_before' : (res[1] as 'not_waiting' | 'already_answered');
-  }
-
   /** Timer: the wait's deadline passed without a decision (a confirmation's or a child run's timeoutMs). */
   async expire(runId: string, seq: number): Promise<void> {
     const run = await this.runs.get(runId);
     notParkedYet(run, seq);
-    const wait = run?.wait;
     if (run?.status !== 'waiting' || run.seq !== seq) return;
-    if (wait?.kind === 'child') {
-      const error: RunError = {
-        code: 'CHILD_RUN_TIMEOUT',
-        stepId: wait.stepId,
-        message: `child run ${wait.childRunId} did not end within the step's timeoutMs`,
-      };
-      if (
-        await this.resume(run, {
-          error,
-          events: [{ type: 'child.timedOut', stepId: wait.stepId, detail: { childRunId: wait.childRunId } }],
-        })
-      ) {
-        await this.cancelChild(wait.childRunId);
-      }
-      return;
-    }
-    if (wait?.kind !== 'confirmation') return;
-    const onTimeout = wait.task.onTimeout ?? 'fail';
-    const event: NewHistoryEvent = { type: 'confirmation.timedOut', stepId: wait.stepId, by: 'system', detail: { onTimeout } };
-    const error: RunError | undefined =
-      onTimeout === 'fail'
-        ? { code: 'CONFIRMATION_TIMEOUT', stepId: wait.stepId, message: `no decision within the step's timeoutMs` }
-        : undefined;
-    const res = await this.resolve(run, seq, 'system:timeout', onTimeout === 'fail' ? '' : onTimeout.option, 'force', event, '', error);
-    if (res === 'resolved') await this.finish(runId);
+    const w = await this.waitOf(run);
+    await w?.kind.expire?.(this.withServices(), w.ctx);
   }
 
-  /** Timer: re-notify the recipients who have not answered yet, then schedule the next reminder. */
-  async remind(
-    runId: string,
-    seq: number,
-    n: number,
-    notify: (run: RunState, pending: string[], n: number) => Promise<void>,
-  ): Promise<void> {
+  /** Timer: the wait's `n`th reminder. */
+  async remind(runId: string, seq: number, n: number): Promise<void> {
     const run = await this.runs.get(runId);
     notParkedYet(run, seq);
-    const wait = run?.wait;
-    if (run?.status !== 'waiting' || run.seq !== seq || wait?.kind !== 'confirmation' || !wait.task.reminderMs) return;
-    const answered = new Set(await this.redis.hkeys(this.keys.answers(runId, seq)));
-    const pending = wait.task.recipients.filter((r) => !answered.has(r));
-    if (pending.length) await notify(run, pending, n);
-    await this.redis.rpush(
-      this.keys.history(runId),
-      JSON.stringify({
-        seq,
-        at: new Date().toISOString(),
-        type: 'confirmation.reminded',
-        stepId: wait.stepId,
-        detail: { n, recipients: pending },
-      }),
-    );
-    const nextAt = Date.now() + wait.task.reminderMs;
-    if (n < MAX_REMINDERS && (!wait.task.timeoutAt || nextAt < wait.task.timeoutAt))
-      await this.scheduleReminder(runId, seq, n + 1, wait.task.reminderMs);
+    if (run?.status !== 'waiting' || run.seq !== seq) return;
+    const w = await this.waitOf(run);
+    await w?.kind.remind?.(this.withServices(), w.ctx, n);
   }
 
-  /** A child run ended: resume its parent with the child's final model, or fail the parent step. */
+  /** A child run ended: its parent's wait kind resumes the parent. */
   async childEnded(child: RunState): Promise<void> {
     const link = child.parent;
     if (!link) return;
@@ -230,44 +171,18 @@ export class Waits {
       // The parent has not committed its wait yet (a very fast child): let the job retry.
       throw new Error(`parent ${parent.id} has not parked yet`);
     }
-    if (parent.status !== 'waiting' || parent.seq !== link.seq || parent.wait?.kind !== 'child') return;
-    const events: NewHistoryEvent[] = [
-      { type: 'child.ended', stepId: link.stepId, detail: { childRunId: child.id, status: child.status } },
-    ];
-    if (child.status !== 'completed') {
-      const error: RunError = {
-        code: `CHILD_RUN_${child.status.toUpperCase()}`,
-        stepId: link.stepId,
-        message: `child run ${child.id} ended ${child.status}${child.error ? `: ${child.error.message}` : ''}`,
-      };
-      await this.resume(parent, { error, events });
-      return;
-    }
-    const plan = await this.workflows.plan(parent.workflow, parent.version);
-    const step = plan?.steps[link.stepId];
-    const resultField = (step?.def as { resultField?: string } | undefined)?.resultField;
-    const writes: FieldWrite[] = resultField
-      ? [{ path: resultField, value: child.model }]
-      : Object.entries(child.model).map(([path, value]) => ({ path, value }));
-    await this.resume(parent, { writes, events });
+    if (parent.status !== 'waiting' || parent.seq !== link.seq) return;
+    const w = await this.waitOf(parent);
+    await w?.kind.resume?.(this.withServices(), w.ctx, { kind: 'childEnded', child });
   }
 
   /** Resumes a run whose wait has a recorded resolution (the second half of an answer or timeout). */
   async finish(runId: string): Promise<void> {
     const run = await this.runs.get(runId);
     const r = run?.resolution;
-    if (!run || !r || run.status !== 'waiting' || run.seq !== r.seq || run.wait?.kind !== 'confirmation') return;
-    const task = run.wait.task;
-    if (r.error) {
-      await this.resume(run, { error: r.error, events: [] });
-      return;
-    }
-    const answers = await this.redis.hgetall(this.keys.answers(runId, r.seq));
-    await this.resume(run, {
-      writes: [{ path: task.confirmationField, value: r.option ?? null }],
-      events: [],
-      detail: { option: r.option, by: r.by, answers: Object.fromEntries(Object.entries(answers).map(([k, v]) => [k, JSON.parse(v)])) },
-    });
+    if (!run || !r || run.status !== 'waiting' || run.seq !== r.seq) return;
+    const w = await this.waitOf(run);
+    await w?.kind.resume?.(this.withServices(), w.ctx, { kind: 'resolved', resolution: r });
   }
 
   /** The fenced resume: waiting at seq → the step's successor (or failed), plus the next job. */
@@ -283,53 +198,14 @@ export class Waits {
     for (const w of r.writes ?? []) model = setPath(model, w.path, w.value);
     // Only a changed model is written back, and only within the budget.
     let modelJson = model === run.model ? undefined : JSON.stringify(model);
-    if (!r.error && modelJson && Buffer.byteLength(modelJson) > this.modelMaxBytes) {
-      r = {
-        ...r,
-        error: { code: 'MODEL_TOO_LARGE', stepId: step.id, message: `the result would grow the model past ${this.modelMaxBytes} bytes` },
-      };
-      model = run.model;
+    let error = r.error;
+    if (!error && modelJson && modelOverBudget(modelJson, this.modelMaxBytes)) {
+      error = { code: 'MODEL_TOO_LARGE', stepId: step.id, message: `the result would grow the model past ${this.modelMaxBytes} bytes` };
       modelJson = undefined;
     }
-    const events = [...r.events];
-    let set: Record<string, string> = { wait: '', resolution: '', ...(modelJson ? { model: modelJson } : {}) };
-    let status: RunState['status'];
-    let next: string | undefined;
-    if (r.error) {
-      status = 'failed';
-      set = { ...set, error: JSON.stringify(r.error) };
-      events.push(
-        { type: 'step.failed', stepId: step.id, detail: { error: r.error } },
-        { type: 'run.failed', stepId: step.id, detail: { error: r.error } },
-      );
-    } else {
-      events.push({ type: 'step.completed', stepId: step.id, ...(r.detail ? { detail: r.detail } : {}) });
-      const d = decide(plan, step, { kind: 'next' });
-      if (d.status === 'running') {
-        status = 'running';
-        next = d.next;
-        set.stepId = d.next;
-      } else {
-        status = d.status === 'completed' ? 'completed' : 'failed';
-        set.stepId = '';
-        events.push(d.status === 'completed' ? { type: 'run.completed', stepId: step.id } : { type: 'run.failed', stepId: step.id });
-      }
-    }
-    const job = next ? this.scheduler.job(run.id, wait.seq + 1, plan.steps[next]!) : undefined;
-    const res = await this.runs.transition(run.id, {
-      workflow: run.workflow,
-      expect: ['waiting'],
-      seq: wait.seq,
-      status,
-      advance: true,
-      set,
-      events,
-      job,
-    });
+    const res = await this.transitions.resumeWait(run, wait.seq, { plan, step, modelJson, error, events: r.events, detail: r.detail });
     if (!res.ok) return false;
-    // Answers are kept for the whole wait (which may outlast retention), then like the run.
-    await this.redis.expire(this.keys.answers(run.id, wait.seq), this.retentionSec);
-    this.log.info({ runId: run.id, stepId: step.id, seq: res.seq, status }, 'waiting run resumed');
+    this.log.info({ runId: run.id, stepId: step.id, seq: res.seq, status: error ? 'failed' : 'resumed' }, 'waiting run resumed');
     return true;
   }
 
@@ -372,8 +248,6 @@ export class Waits {
   }
 }
 
-const MAX_REMINDERS = 100;
-
 /** A timer that fires before its wait was committed (a short delay, a redelivered step) retries. */
 function notParkedYet(run: RunState | null, seq: number): void {
   if (run?.status === 'running' && run.seq < seq) throw new Error(`run ${run.id} has not parked at seq ${seq} yet`);
@@ -389,3 +263,10 @@ export const EVENT_JOB = {
   removeOnComplete: { age: 3600, count: 1000 },
   removeOnFail: { age: 7 * 24 * 3600 },
 };
+
+/** Parsed parameters per plan step: plans are immutable, so each waiting step's are parsed once. */
+const parsedParams = new WeakMap<PlanStep, unknown>();
+function paramsOf(step: PlanStep, type: StepType): unknown {
+  if (!parsedParams.has(step)) parsedParams.set(step, type.params.parse(step.def));
+  return parsedParams.get(step);
+}

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { configure } from 'safe-stable-stringify';
-import type { Keys } from './keys.ts';
+import type { Keyspace } from './keyspace.ts';
 import type { Scripts } from './scripts.ts';
 import type { Plan } from '../definition/plan.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
@@ -36,7 +36,7 @@ export class WorkflowStore {
   constructor(
     private readonly redis: Redis,
     private readonly scripts: Scripts,
-    private readonly keys: Keys,
+    private readonly keys: Keyspace,
   ) {}
 
   /** Saves a validated definition; unchanged content keeps its version. */

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import type { Keys } from '../engine/keys.ts';
+import type { Keyspace } from '../engine/keyspace.ts';
 
 export interface DocumentMeta {
   id: string;
@@ -38,7 +38,7 @@ const ID = /^[A-Za-z0-9_-]{32}$/;
 export class DocumentStore {
   constructor(
     private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly keys: Keyspace,
     /** How long a rendered document is kept: the run retention (RUN_RETENTION_DAYS). */
     readonly ttlSec = 30 * 86_400,
   ) {

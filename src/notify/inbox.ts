@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import type { Keys } from '../engine/keys.ts';
+import type { Keyspace } from '../engine/keyspace.ts';
 
 export interface InboxItem {
   id: string;
@@ -60,7 +60,7 @@ export class Inbox {
 
   constructor(
     private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly keys: Keyspace,
     opts: InboxOptions = {},
   ) {
     this.maxItems = opts.maxItems ?? 1000;

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.ts';
 import type { PrincipalRegistry } from '../api/principals.ts';
-import { createKeys, type Keys } from '../engine/keys.ts';
+import { createKeyspace, type Keyspace } from '../engine/keyspace.ts';
 import type { Directory, Notifier } from '../steps/services.ts';
 import { createDirectory } from './directory.ts';
 import { EmailChannel, type EmailChannelOptions } from './email.ts';
@@ -27,7 +27,7 @@ export interface NotifyServicesOptions {
   /** A command connection (the engine's); the live feed opens its own subscriber from it. */
   redis: Redis;
   /** The engine's keys, or the key prefix to build them from. */
-  keys: Keys | string;
+  keys: Keyspace | string;
   config: Pick<Config, 'notify' | 'publicUrl'>;
   registry: PrincipalRegistry;
   log: Logger;
@@ -68,7 +68,7 @@ export function joinUrl(base: string, path: string): string {
 
 export function createNotifyServices(opts: NotifyServicesOptions): NotifyServices {
   const { redis, config, registry, log } = opts;
-  const keys = typeof opts.keys === 'string' ? createKeys(opts.keys) : opts.keys;
+  const keys = typeof opts.keys === 'string' ? createKeyspace(opts.keys) : opts.keys;
   const ledgerTtlSec = opts.ledgerTtlSec ?? 30 * 86_400;
   const inbox = new Inbox(redis, keys, { ledgerTtlSec, ...opts.inbox });
   const ledger = new SentLedger(redis, keys, ledgerTtlSec);

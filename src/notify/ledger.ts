@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Keys } from '../engine/keys.ts';
+import type { Keyspace } from '../engine/keyspace.ts';
 
 /** Stable per (channel, effect key, recipient); also the basis of Message-IDs and webhook ids. */
 export function deliveryDigest(channel: string, effectKey: string, recipientId: string): string {
@@ -21,7 +21,7 @@ export function deliveryDigest(channel: string, effectKey: string, recipientId: 
 export class SentLedger {
   constructor(
     private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly keys: Keyspace,
     /** How long a delivery is remembered; outlive any redelivery of the step. Default 30 days. */
     private readonly ttlSec = 30 * 86_400,
   ) {}

@@ -12,7 +12,7 @@ import { Liquid } from 'liquidjs';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { IDENTIFIER_PATTERN } from '../definition/ids.ts';
-import type { Keys } from '../engine/keys.ts';
+import type { Keyspace } from '../engine/keyspace.ts';
 import type { Attachment, PreparedMessage, Templates } from '../steps/services.ts';
 import { NonRetryableError, type Model } from '../steps/types.ts';
 import {
@@ -196,7 +196,7 @@ export class TemplateStore implements Templates {
 
   constructor(
     private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly keys: Keyspace,
     private readonly opts: TemplateStoreOptions = {},
   ) {
     this.maxBytes = opts.maxBytes ?? 5 * 1024 * 1024;

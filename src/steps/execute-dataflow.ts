@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { Identifier } from '../definition/ids.ts';
 import { FORBIDDEN_SEGMENTS, getPath } from '../definition/paths.ts';
 import { FieldPath, WaitMs } from './params.ts';
-import { NonRetryableError, type FieldWrite, type StepType } from './types.ts';
+import type { RunError } from '../engine/types.ts';
+import { NonRetryableError, type FieldWrite, type StepType, type WaitKind } from './types.ts';
 
 export const ExecuteDataflowParams = z.object({
   dataflow: Identifier,
@@ -24,8 +25,11 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-/** A shallow merge as one write per top-level key; keys that are not a single safe path segment are refused. */
-function mergeWrites(dataflow: string, result: unknown): FieldWrite[] {
+/**
+ * A shallow merge as one write per top-level key; keys that are not a single safe path segment are
+ * refused. The one guard for every result merged into the model: a dataflow's value, a child run's model.
+ */
+export function mergeWrites(dataflow: string, result: unknown): FieldWrite[] {
   if (!isPlainObject(result)) {
     throw new NonRetryableError(
       `dataflow ${dataflow} returned ${describe(result)}, which cannot be merged into the model; set resultField to store it in a field`,
@@ -40,6 +44,55 @@ function mergeWrites(dataflow: string, result: unknown): FieldWrite[] {
     return { path: key, value };
   });
 }
+
+/**
+ * The child-run wait of a `workflow` dataflow: the parent resumes when its child ends, with the
+ * child's final model stored in resultField or merged (under the same guard as a dataflow's
+ * value), or fails when the child fails or outlives the step's timeoutMs (the child is cancelled then).
+ */
+export const childRunWait: WaitKind<z.infer<typeof ExecuteDataflowParams>> = {
+  kind: 'child',
+  async park(host, { runId, stepId, seq, detail }) {
+    const d = (detail ?? {}) as { childRunId?: string; timeoutAt?: number };
+    if (!d.childRunId) throw new Error(`step ${stepId} waits for a child run without its id`);
+    if (d.timeoutAt) await host.scheduleTimeout(runId, seq, d.timeoutAt);
+    return { kind: 'child', stepId, seq, childRunId: d.childRunId, ...(d.timeoutAt ? { timeoutAt: d.timeoutAt } : {}) };
+  },
+  async expire(host, { run, wait }) {
+    if (wait.kind !== 'child') return;
+    const error: RunError = {
+      code: 'CHILD_RUN_TIMEOUT',
+      stepId: wait.stepId,
+      message: `child run ${wait.childRunId} did not end within the step's timeoutMs`,
+    };
+    const events = [{ type: 'child.timedOut', stepId: wait.stepId, detail: { childRunId: wait.childRunId } }];
+    if (await host.resume(run, { error, events })) await host.cancelRun(wait.childRunId);
+  },
+  async resume(host, { run, wait, params }, cause) {
+    if (cause.kind !== 'childEnded' || wait.kind !== 'child') return;
+    const child = cause.child;
+    const events = [{ type: 'child.ended', stepId: wait.stepId, detail: { childRunId: child.id, status: child.status } }];
+    if (child.status !== 'completed') {
+      const error: RunError = {
+        code: `CHILD_RUN_${child.status.toUpperCase()}`,
+        stepId: wait.stepId,
+        message: `child run ${child.id} ended ${child.status}${child.error ? `: ${child.error.message}` : ''}`,
+      };
+      await host.resume(run, { error, events });
+      return;
+    }
+    let writes: FieldWrite[];
+    try {
+      writes =
+        params.resultField !== undefined ? [{ path: params.resultField, value: child.model }] : mergeWrites(params.dataflow, child.model);
+    } catch (err) {
+      if (!(err instanceof NonRetryableError)) throw err;
+      await host.resume(run, { error: { code: 'NON_RETRYABLE', stepId: wait.stepId, message: err.message }, events });
+      return;
+    }
+    await host.resume(run, { writes, events });
+  },
+};
 
 export const executeDataflowStep: StepType<typeof ExecuteDataflowParams> = {
   type: 'executeDataflow',
@@ -72,4 +125,5 @@ export const executeDataflowStep: StepType<typeof ExecuteDataflowParams> = {
     const writes = p.resultField !== undefined ? [{ path: p.resultField, value: outcome.value }] : mergeWrites(p.dataflow, outcome.value);
     return { writes, outcome: { kind: 'next' }, detail: { dataflow: p.dataflow } };
   },
+  wait: childRunWait,
 };

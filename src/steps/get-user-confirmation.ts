@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { PrincipalRef } from '../definition/ids.ts';
 import { Channel, FieldPath, principalRefs, Recipients, WaitMs } from './params.ts';
 import { getPath } from '../definition/paths.ts';
-import type { ConfirmationTask } from '../engine/types.ts';
+import type { ConfirmationTask, NewHistoryEvent, RunError } from '../engine/types.ts';
 import { recipientRefs } from './recipients.ts';
 import type { EffectContext, StepServices } from './services.ts';
-import { NonRetryableError, type Model, type StepContext, type StepType } from './types.ts';
+import { NonRetryableError, type Model, type StepContext, type StepType, type WaitKind } from './types.ts';
 
 const Policy = z.union([z.enum(['any', 'all']), z.strictObject({ quorum: z.int().min(1) })]);
 const OnTimeout = z.union([z.literal('fail'), z.strictObject({ option: z.string().min(1) })]);
@@ -55,6 +55,75 @@ export const GetUserConfirmationParams = z
     { when: () => true },
   );
 
+/** Reminders stop after this many, whatever reminderMs says. */
+const MAX_REMINDERS = 100;
+
+/**
+ * The confirmation wait: the run is listed in the task inboxes it is routed to, answers are
+ * recorded (and judged by the task's policy) by the engine, a timeout forces `onTimeout`, and
+ * reminders re-notify the recipients who have not answered.
+ */
+export const confirmationWait: WaitKind<z.infer<typeof GetUserConfirmationParams>> = {
+  kind: 'confirmation',
+  async park(host, { runId, stepId, seq, detail }) {
+    const task = (detail as { task?: ConfirmationTask } | undefined)?.task;
+    if (!task) throw new Error(`step ${stepId} waits for a confirmation without a task`);
+    await host.listTask([...new Set([...task.routing, ...task.recipients])], runId, seq);
+    if (task.timeoutAt) await host.scheduleTimeout(runId, seq, task.timeoutAt);
+    if (task.reminderMs) await host.scheduleReminder(runId, seq, 1, task.reminderMs);
+    return { kind: 'confirmation', stepId, seq, task };
+  },
+  async expire(host, { run, wait }) {
+    if (wait.kind !== 'confirmation') return;
+    const onTimeout = wait.task.onTimeout ?? 'fail';
+    const event: NewHistoryEvent = { type: 'confirmation.timedOut', stepId: wait.stepId, by: 'system', detail: { onTimeout } };
+    const error: RunError | undefined =
+      onTimeout === 'fail'
+        ? { code: 'CONFIRMATION_TIMEOUT', stepId: wait.stepId, message: `no decision within the step's timeoutMs` }
+        : undefined;
+    const option = onTimeout === 'fail' ? undefined : onTimeout.option;
+    if (await host.forceOutcome(run.id, wait.seq, { by: 'system:timeout', option, event, error })) await host.finish(run.id);
+  },
+  async remind(host, { run, wait }, n) {
+    if (wait.kind !== 'confirmation' || !wait.task.reminderMs) return;
+    const answered = new Set(Object.keys(await host.answers(run.id, wait.seq)));
+    const pending = wait.task.recipients.filter((r) => !answered.has(r));
+    if (pending.length) {
+      await notifyConfirmation(
+        host.services,
+        { runId: run.id, workflow: run.workflow, stepId: wait.stepId, seq: wait.seq, task: wait.task, model: run.model },
+        pending,
+        {
+          effectKey: `${host.effectKey(run.id, wait.stepId, wait.seq)}/reminder-${n}`,
+          runId: run.id,
+          stepId: wait.stepId,
+          seq: wait.seq,
+          attempt: 1,
+          signal: AbortSignal.timeout(30_000),
+        },
+      );
+    }
+    await host.recordReminder(run, wait.seq, { stepId: wait.stepId, n, recipients: pending });
+    const nextAt = Date.now() + wait.task.reminderMs;
+    if (n < MAX_REMINDERS && (!wait.task.timeoutAt || nextAt < wait.task.timeoutAt))
+      await host.scheduleReminder(run.id, wait.seq, n + 1, wait.task.reminderMs);
+  },
+  async resume(host, { run, wait }, cause) {
+    if (cause.kind !== 'resolved' || wait.kind !== 'confirmation') return;
+    const r = cause.resolution;
+    if (r.error) {
+      await host.resume(run, { error: r.error, events: [] });
+      return;
+    }
+    const answers = await host.answers(run.id, r.seq);
+    await host.resume(run, {
+      writes: [{ path: wait.task.confirmationField, value: r.option ?? null }],
+      events: [],
+      detail: { option: r.option, by: r.by, answers },
+    });
+  },
+};
+
 export const getUserConfirmationStep: StepType<typeof GetUserConfirmationParams> = {
   type: 'getUserConfirmation',
   group: 'Notifications',
@@ -95,6 +164,7 @@ export const getUserConfirmationStep: StepType<typeof GetUserConfirmationParams>
     );
     return { outcome: { kind: 'wait', reason: 'confirmation', detail: { task } }, detail: { notified: report } };
   },
+  wait: confirmationWait,
 };
 
 function optionsFrom(model: Readonly<Model>, path: string): string[] {

@@ -6,6 +6,8 @@
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { StepServices } from './services.ts';
+import type { PlanStep } from '../definition/plan.ts';
+import type { NewHistoryEvent, Resolution, RunError, RunState, Wait } from '../engine/types.ts';
 
 export type Model = Record<string, unknown>;
 
@@ -111,6 +113,68 @@ export interface StepType<S extends z.ZodType = z.ZodType> {
   /** Save-time warnings specific to this step type. */
   warnings?: (params: z.infer<S>) => string[];
   execute: (ctx: StepContext<z.infer<S>>) => Promise<StepResult> | StepResult;
+  /** A step that parks its run (`{ kind: 'wait', reason }`) owns that wait's hooks here. */
+  wait?: WaitKind<z.infer<S>>;
+}
+
+/**
+ * A kind of wait, owned by the step type that parks on it (getUserConfirmation, executeDataflow).
+ * The engine knows waits only through this contract (src/engine/waits.ts): it calls `park`
+ * before the parking commit, then `expire`, `remind` and `resume` from timers, answers and child
+ * ends, each fenced at the seq the run parked at. Hooks act through the `WaitHost`, never on Redis.
+ */
+export interface WaitKind<P = unknown> {
+  /** The `reason` of the step's wait outcome and the `kind` of the Wait stored on the run. */
+  kind: Wait['kind'];
+  /**
+   * Before the parking commit, so everything here must be idempotent (index entries, timers with
+   * deterministic ids): a commit that never happens leaves only no-ops behind. Returns the wait.
+   */
+  park(host: WaitHost, p: { runId: string; stepId: string; seq: number; detail: unknown }): Promise<Wait>;
+  /** The wait's deadline passed (a timer, or the reconciler finding the timer lost). */
+  expire?(host: WaitHost, w: WaitContext<P>): Promise<void>;
+  /** The `n`th reminder timer fired. */
+  remind?(host: WaitHost, w: WaitContext<P>, n: number): Promise<void>;
+  /** Something decided the wait: a recorded resolution (answers, forced timeout) or a child run's end. */
+  resume?(host: WaitHost, w: WaitContext<P>, cause: WaitCause): Promise<void>;
+}
+
+export type WaitCause = { kind: 'resolved'; resolution: Resolution } | { kind: 'childEnded'; child: RunState };
+
+export interface WaitContext<P = unknown> {
+  run: RunState;
+  wait: Wait;
+  step: PlanStep;
+  /** The waiting step's parameters, parsed by its type. */
+  params: P;
+}
+
+/** What a wait's hooks may ask of the engine (implemented by src/engine/waits.ts). */
+export interface WaitHost {
+  services: StepServices;
+  /** The effect key of a step at a seq (`runId/stepId/seq`), for effects a hook causes. */
+  effectKey(runId: string, stepId: string, seq: number): string;
+  /** A timer that calls `expire` at `at` (one per wait: a deterministic job id). */
+  scheduleTimeout(runId: string, seq: number, at: number): Promise<void>;
+  /** A timer that calls `remind` with `n` after `delayMs`. */
+  scheduleReminder(runId: string, seq: number, n: number, delayMs: number): Promise<void>;
+  /** Lists the wait in the task inboxes of these user ids and `role:<name>` refs. */
+  listTask(refs: string[], runId: string, seq: number): Promise<void>;
+  /** Answers given so far to the wait at `seq`, by who answered. */
+  answers(runId: string, seq: number): Promise<Record<string, { option?: string; comment?: string; at?: string }>>;
+  /** Forces the wait's outcome (an option, or its error); true when this call decided it. */
+  forceOutcome(runId: string, seq: number, f: { by: string; option?: string; event: NewHistoryEvent; error?: RunError }): Promise<boolean>;
+  /** Records a reminder in the run's history. */
+  recordReminder(run: RunState, seq: number, r: { stepId: string; n: number; recipients: string[] }): Promise<void>;
+  /** Resumes the run: the step completes with `writes`, or fails with `error`. True when it applied. */
+  resume(
+    run: RunState,
+    r: { writes?: FieldWrite[]; error?: RunError; events: NewHistoryEvent[]; detail?: Record<string, unknown> },
+  ): Promise<boolean>;
+  /** Resumes a run whose wait has a recorded resolution (calls the kind's `resume`). */
+  finish(runId: string): Promise<void>;
+  /** Cancels a run this wait gave up on (a child past its deadline). */
+  cancelRun(runId: string): Promise<void>;
 }
 
 /** Thrown by a handler for a failure that retrying cannot fix (bad template, failed switch, 4xx). */

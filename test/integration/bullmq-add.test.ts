@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { stepJobId, type StepJobData } from '../../src/engine/scheduler.ts';
+import { loadScripts } from '../../src/engine/scripts.ts';
 import { linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';
 
 let h: Harness;
@@ -68,56 +69,48 @@ describe('step jobs added inside our scripts', () => {
 
   it('a transition that does not apply adds no job, and one that applies adds exactly one', async () => {
     const run = await h.start('compat', { model: {} });
-    const step = (await h.engine.workflows.plan('compat', 1))!.steps.s2!;
-    const job = (seq: number) => h.engine.scheduler.job(run.id, seq, step);
-    const stale = await h.engine.runs.transition(run.id, {
-      workflow: 'compat',
-      expect: ['running'],
-      seq: 7,
-      advance: true,
-      set: { stepId: 's2' },
-      events: [],
-      job: job(8),
-    });
-    expect(stale).toMatchObject({ ok: false, seq: 0 });
+    const plan = (await h.engine.workflows.plan('compat', 1))!;
+    const state = (await h.engine.runs.get(run.id))!;
+    // s1 ran and routes to s2: the commit adds s2's job at seq + 1.
+    const commit = (seq: number) =>
+      h.engine.transitions.commitStep(
+        { ...state, seq },
+        { plan, step: plan.steps.s1!, attempt: 1, started: Date.now(), model: {}, detail: {}, end: { status: 'running', next: 's2' } },
+      );
+    const stale = await commit(7);
+    expect(stale).toMatchObject({ ok: false, reason: 'seq', seq: 0 });
     expect(await h.engine.queue.getJobState(stepJobId(run.id, 8))).toBe('unknown');
 
-    const applied = await h.engine.runs.transition(run.id, {
-      workflow: 'compat',
-      expect: ['running'],
-      seq: 0,
-      advance: true,
-      set: { stepId: 's2' },
-      events: [],
-      job: job(1),
-    });
+    const applied = await commit(0);
     expect(applied).toMatchObject({ ok: true, seq: 1 });
     expect(await h.engine.queue.getJobState(stepJobId(run.id, 1))).toBe('waiting');
     // The same commit again is refused by the fence and leaves the job as it was.
-    const again = await h.engine.runs.transition(run.id, {
-      workflow: 'compat',
-      expect: ['running'],
-      seq: 0,
-      advance: true,
-      set: { stepId: 's2' },
-      events: [],
-      job: job(1),
-    });
+    const again = await commit(0);
     expect(again).toMatchObject({ ok: false, seq: 1 });
     expect(await eventsOf(stepJobId(run.id, 1))).toEqual(['added', 'waiting']);
   });
 
-  it('refuses to add a job from a transition that is not fenced on seq', async () => {
+  it('refuses to add a job from a transition that does not advance seq', async () => {
     const run = await h.start('compat', { model: {} });
     const step = (await h.engine.workflows.plan('compat', 1))!.steps.s2!;
+    const k = h.engine.keys;
+    const q = k.queue('steps');
+    // Every verb that adds a job fences and advances seq by construction; this is the script's own
+    // guard, reached by calling a non-advancing verb's script with a job.
     await expect(
-      h.engine.runs.transition(run.id, {
-        workflow: 'compat',
-        expect: ['running'],
-        advance: true,
-        events: [],
-        job: h.engine.scheduler.job(run.id, 1, step),
-      }),
-    ).rejects.toThrow(/fenced/);
+      loadScripts(redis).run(
+        'recordFailedAttempt',
+        [k.run(run.id), k.history(run.id), k.positionIndex('compat'), k.outbox, ...q.add],
+        ['', '', Date.now(), k.events, 60, q.prefix, ...h.engine.scheduler.job(run.id, 1, step), '', 0],
+      ),
+    ).rejects.toThrow(/must advance seq/);
+    expect(await h.engine.queue.getJobState(stepJobId(run.id, 1))).toBe('unknown');
+  });
+
+  it("builds the queue's keys as BullMQ does", () => {
+    const q = h.engine.keys.queue('steps');
+    expect(q.prefix).toBe(h.engine.queue.keys['']);
+    const names = ['wait', 'paused', 'meta', 'id', 'completed', 'delayed', 'active', 'events', 'marker'] as const;
+    expect(q.add).toEqual(names.map((n) => h.engine.queue.keys[n]));
   });
 });

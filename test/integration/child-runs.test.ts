@@ -27,6 +27,7 @@ beforeAll(async () => {
   for (const [name, workflow] of [
     ['child-ok', 'child'],
     ['child-bad', 'failing-child'],
+    ['child-plain', 'plain-child'],
   ] as const) {
     const res = await h.api('PUT', `/api/dataflows/${name}`, { kind: 'workflow', workflow });
     expect(res.status).toBe(201);
@@ -55,6 +56,23 @@ beforeAll(async () => {
     name: 'failing-child',
     stages: [
       { id: 'c', name: 'C', steps: [{ id: 'boom', type: 'switchCase', sourceField: 'nothing', cases: [{ value: 'x', steps: [] }] }] },
+    ],
+  });
+  await h.saveWorkflow({
+    name: 'plain-child',
+    stages: [{ id: 'c', name: 'C', steps: [{ id: 'stamp', type: 'updateModelField', field: 'plainDone', value: true }] }],
+  });
+  await h.saveWorkflow({
+    name: 'parent-merge',
+    stages: [
+      {
+        id: 'p',
+        name: 'P',
+        steps: [
+          { id: 'call', type: 'executeDataflow', dataflow: 'child-plain', input: 'order' },
+          { id: 'after', type: 'updateModelField', field: 'parentDone', value: true },
+        ],
+      },
     ],
   });
   await h.saveWorkflow({
@@ -141,5 +159,19 @@ describe('workflow dataflows (child runs)', () => {
     const failed = await h.waitFor(parent.id, (r) => r.status === 'failed');
     expect(failed.error).toMatchObject({ code: 'CHILD_RUN_TIMEOUT', stepId: 'call' });
     await h.waitFor(child.id, (r) => r.status === 'cancelled');
+  });
+
+  it('merges a child model without resultField under the guard of a dataflow result: top-level keys, no dotted ones', async () => {
+    const ok = await h.start('parent-merge', { model: { order: { id: 10 } } }, '?wait=5000');
+    const done = await h.waitFor(ok.id, (r) => r.status === 'completed');
+    expect(done.model).toEqual({ order: { id: 10 }, id: 10, plainDone: true, parentDone: true });
+
+    // The case that differed: the resume wrote the key "a.b" as a path (a nested a.b in the parent),
+    // where a dataflow returning the same value fails the step. Both now refuse it.
+    const bad = await h.start('parent-merge', { model: { order: { 'a.b': 1 } } }, '?wait=5000');
+    const failed = await h.waitFor(bad.id, (r) => r.status === 'failed');
+    expect(failed.error).toMatchObject({ code: 'NON_RETRYABLE', stepId: 'call' });
+    expect(failed.error.message).toContain('"a.b"');
+    expect(failed.model).toEqual({ order: { 'a.b': 1 } });
   });
 });

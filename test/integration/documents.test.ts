@@ -18,7 +18,7 @@ import { createApp } from '../../src/api/app.ts';
 import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { validateDefinition } from '../../src/definition/validate.ts';
 import { Engine } from '../../src/engine/engine.ts';
-import { createKeys } from '../../src/engine/keys.ts';
+import { createKeyspace } from '../../src/engine/keyspace.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts';
 import { DOCUMENT_INFO, documentKind, type DocumentKind } from '../../src/notify/documents/index.ts';
@@ -285,7 +285,7 @@ describe('the step: once per effect key, per channel', () => {
     expect(await storedDocuments()).toBe(1);
     const doc = await notify.documents.get(documentId('run-r/send/2'));
     expect((await docxText(doc!.bytes))[0]).toBe('Order for Ada Lovelace & Co');
-    expect(await redis.ttl(createKeys(prefix).document(documentId('run-r/send/2')))).toBeGreaterThan(3500);
+    expect(await redis.ttl(createKeyspace(prefix).document(documentId('run-r/send/2')))).toBeGreaterThan(3500);
   });
 
   it('a render error fails the step at once with a clear message and sends nothing', async () => {
@@ -306,7 +306,7 @@ describe('the step: once per effect key, per channel', () => {
   });
 
   it('two attempts storing at once: the first wins and both attach its bytes (both orders)', async () => {
-    const store = new DocumentStore(redis, createKeys(prefix), 60);
+    const store = new DocumentStore(redis, createKeyspace(prefix), 60);
     for (const [a, b] of [
       ['A', 'B'],
       ['B', 'A'],
@@ -534,7 +534,7 @@ describe('through the API', () => {
     );
     expect((await fetch(expired)).status).toBe(410);
     // the document gone with its run's retention: the link answers 410
-    await redis.del(createKeys(prefix).document(documentId('run-hook/send/2')));
+    await redis.del(createKeyspace(prefix).document(documentId('run-hook/send/2')));
     expect((await fetch(local)).status).toBe(410);
   });
 });

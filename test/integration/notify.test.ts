@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import { createApp } from '../../src/api/app.ts';
 import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { Engine } from '../../src/engine/engine.ts';
-import { createKeys } from '../../src/engine/keys.ts';
+import { createKeyspace } from '../../src/engine/keyspace.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts';
 import { emailMessageId } from '../../src/notify/email.ts';
@@ -465,7 +465,7 @@ describe('templates', () => {
 
     // a template stored before a filter went away (bypassing the save-time check)
     await redis.set(
-      createKeys(prefix).template('old'),
+      createKeyspace(prefix).template('old'),
       JSON.stringify({ name: 'old', body: '{{ x | gone }}', renderType: 'text', createdAt: '', updatedAt: '' }),
     );
     await expect(notify.templates.render('old', 'text', { x: 1 })).rejects.toThrow(NonRetryableError);

@@ -78,7 +78,7 @@ describe('reconciler and waiting runs', () => {
       await h.saveWorkflow(ask('recon-ask', { timeoutMs: 600_000 }));
       const run = await h.start('recon-ask', { model: {} }, '?wait=5000');
       expect(run.status).toBe('waiting');
-      // what resolve-wait.lua leaves behind when the process dies before the resume
+      // what record-wait-answer.lua leaves behind when the process dies before the resume
       await h.engine.redis.hset(
         h.engine.keys.run(run.id),
         'resolution',

@@ -1,12 +1,12 @@
 --[[
-  Records an answer to a waiting run's confirmation, or forces its outcome (timeout), and decides
+  record-wait-answer: records an answer to a waiting run's confirmation, or forces its outcome (timeout), and decides
   whether the wait is resolved under the task's policy. Exactly one caller ever gets "resolved":
   the resolution is stored on the run, and the resume that follows is fenced by seq.
 
   KEYS[1] run  KEYS[2] history  KEYS[3] answers of this wait
   ARGV[1] seq the run waits at  ARGV[2] who  ARGV[3] option ('' = none)  ARGV[4] comment
   ARGV[5] now (ISO)  ARGV[6] 'answer' | 'force'  ARGV[7] history event (JSON, no seq) or ''
-  ARGV[8] resolution error (JSON) or ''  ARGV[9] unused (answers expire when the run resumes)
+  ARGV[8] resolution error (JSON) or ''
   Returns {1, option} resolved | {2, 'recorded'} | {0, reason} refused | {-1} no run.
 ]]
 local cur = redis.call('HMGET', KEYS[1], 'seq', 'status', 'wait', 'resolution')
