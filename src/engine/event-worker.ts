@@ -10,7 +10,7 @@ import type { Keyspace } from './keyspace.ts';
 import type { RunStore } from './run-store.ts';
 import type { RunView } from './run-view.ts';
 import { EVENT_JOB, type Waits } from './waits.ts';
-import { sendCallback } from './callbacks.ts';
+import { callbackRetryDelay, sendCallback } from './callbacks.ts';
 import type { RunState } from './types.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { callbacks, stalledJobs } from '../observability/metrics.ts';
@@ -30,11 +30,10 @@ export interface EventWorkerDeps {
 }
 
 const RELAY_MS = 200;
-const CALLBACK_MAX_DELAY_MS = 3_600_000;
 
 /**
- * A receiver may be down for a while: 1 s doubling to an hour between tries, 25 tries, about
- * 14 hours in all. After that the job stays failed (visible in Bull Board, retryable there).
+ * A receiver may be down for a while: 1 s doubling to an hour between tries (or the longer
+ * Retry-After it asked for, within the hour), 25 tries, about 14 hours in all. After that the job stays failed (visible in Bull Board, retryable there).
  */
 const CALLBACK_JOB = { ...EVENT_JOB, attempts: 25, backoff: { type: 'callback' } };
 
@@ -63,7 +62,7 @@ export class EventWorker {
         connection: this.connection,
         prefix: d.queue.opts.prefix,
         concurrency: d.concurrency,
-        settings: { backoffStrategy: (attemptsMade: number) => Math.min(1000 * 2 ** (attemptsMade - 1), CALLBACK_MAX_DELAY_MS) },
+        settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => callbackRetryDelay(attemptsMade, err) },
       },
     );
     const workerError = throttledLog(d.log, 'error', 'event worker error');

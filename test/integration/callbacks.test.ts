@@ -12,7 +12,7 @@ const SECRET = `whsec_${Buffer.from('callback-test-secret-0123456789').toString(
 let h: Harness;
 let server: Server;
 let url = '';
-const received: Array<{ path: string; headers: Record<string, string>; body: string; status: number }> = [];
+const received: Array<{ path: string; headers: Record<string, string>; body: string; status: number; at: number }> = [];
 let failNext = 0;
 
 beforeAll(async () => {
@@ -22,11 +22,14 @@ beforeAll(async () => {
     req.on('end', () => {
       // /status/<n>/…: always answer <n>
       const forced = /^\/status\/(\d+)\//.exec(req.url ?? '');
-      const status = forced ? Number(forced[1]) : failNext > 0 ? 503 : 204;
+      // /retry-after/…: a 503 asking for 3 s the first time, then accepted
+      const askOnce = (req.url ?? '').startsWith('/retry-after/') && !received.some((r) => r.path === req.url);
+      const status = forced ? Number(forced[1]) : askOnce || failNext > 0 ? 503 : 204;
       if (!forced && failNext > 0) failNext--;
-      received.push({ path: req.url ?? '', headers: req.headers as Record<string, string>, body, status });
+      received.push({ path: req.url ?? '', headers: req.headers as Record<string, string>, body, status, at: Date.now() });
       res.statusCode = status;
       if (status === 503 && forced) res.setHeader('retry-after', '90');
+      if (askOnce) res.setHeader('retry-after', '3');
       res.end();
     });
   });
@@ -103,6 +106,15 @@ describe('completion callbacks', () => {
     await h.api('POST', `/api/runs/${run.id}/cancel`, {});
     await until(() => accepted('/cancel').length === 2);
     expect(accepted('/cancel').map((r) => JSON.parse(r.body).type)).toEqual(['run.draft', 'run.cancelled']);
+  });
+
+  it("the event job waits the receiver's Retry-After before the next try, not its own 1 s", async () => {
+    const run = await h.start('cb-linear', { model: { x: 1 }, callbackUrl: `${url}/retry-after/one` }, '?wait=5000');
+    expect(run.status).toBe('completed');
+    await until(() => accepted('/retry-after/one').length === 1, 15_000);
+    const tries = received.filter((r) => r.path === '/retry-after/one');
+    expect(tries.map((r) => r.status)).toEqual([503, 204]);
+    expect(tries[1]!.at - tries[0]!.at).toBeGreaterThanOrEqual(2900);
   });
 
   it('a 400 is not retried: one POST, and the event job fails at once', async () => {
