@@ -187,6 +187,22 @@ async function waitAgreed(cluster: TestCluster, promoted: NodeInfo, old: NodeInf
   });
 }
 
+/** The pid of a local node's redis-server (to SIGKILL, or SIGSTOP to stall it). */
+export async function processPid(node: ClusterNode): Promise<number> {
+  const info = await withNode(node, (c) => c.info('server'));
+  const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no process_id in INFO of ${node.port}`);
+  return pid;
+}
+
+/** The primary serving `key`'s slot, with its replicas. */
+export async function primaryOf(cluster: TestCluster, key: string): Promise<NodeInfo & { replicas: NodeInfo[] }> {
+  const slot = Number(await withNode(cluster.seeds[0] as ClusterNode, (c) => c.call('CLUSTER', 'KEYSLOT', key)));
+  const owner = (await primaries(cluster)).find((p) => p.slots.some(([a, b]) => slot >= a && slot <= b));
+  if (!owner) throw new Error(`no primary serves slot ${slot}`);
+  return owner;
+}
+
 export interface Failover {
   /** The primary that lost its role. */
   old: NodeInfo;
@@ -210,10 +226,7 @@ export async function failoverPrimary(cluster: TestCluster, primary: NodeInfo, t
 export async function killPrimary(cluster: TestCluster, primary: NodeInfo, timeoutMs = 30_000): Promise<Failover> {
   const replicas = (await topology(cluster)).filter((n) => n.masterId === primary.id && !n.failing);
   if (replicas.length === 0) throw new Error(`primary ${primary.port} has no replica that could take over`);
-  const info = await withNode(primary, (c) => c.info('server'));
-  const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no process_id in INFO of ${primary.port}`);
-  process.kill(pid, 'SIGKILL');
+  process.kill(await processPid(primary), 'SIGKILL');
   const started = Date.now();
   let promoted: NodeInfo | undefined;
   await until(`a replica of ${primary.port} to take over`, timeoutMs, async () => {
