@@ -3,7 +3,7 @@
  * once and reused by every file and later runs (the script is idempotent and locks itself), plus
  * helpers that fail a primary over the way operators and crashes do.
  *
- * REDIS_CLUSTER_NODES set: that cluster is used and never started here. Otherwise the script
+ * TEST_REDIS_CLUSTER_NODES set: that cluster is used and never started here. Otherwise the script
  * starts one on REDIS_CLUSTER_PORT (default 7000) when redis-server is installed. Test files skip
  * themselves with `describe.runIf(testCluster())`.
  */
@@ -18,7 +18,7 @@ export interface ClusterNode {
 
 export interface TestCluster {
   seeds: ClusterNode[];
-  /** The seeds as REDIS_CLUSTER_NODES spells them. */
+  /** The seeds as TEST_REDIS_CLUSTER_NODES spells them. */
   nodesEnv: string;
 }
 
@@ -43,7 +43,7 @@ let cached: TestCluster | null | undefined;
  */
 export function testCluster(): TestCluster | undefined {
   if (cached !== undefined) return cached ?? undefined;
-  const given = process.env.REDIS_CLUSTER_NODES?.trim();
+  const given = process.env.TEST_REDIS_CLUSTER_NODES?.trim();
   if (given) {
     cached = { seeds: parseSeeds(given), nodesEnv: given };
     return cached;
@@ -63,7 +63,7 @@ export function testCluster(): TestCluster | undefined {
 
 /** Restarts any node a test killed (it rejoins as a replica) and waits until the cluster is whole. */
 export function healTestCluster(): void {
-  if (process.env.REDIS_CLUSTER_NODES?.trim()) return;
+  if (process.env.TEST_REDIS_CLUSTER_NODES?.trim()) return;
   const r = spawnSync(SCRIPT, ['start'], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`scripts/redis-cluster.sh start failed (${r.status}):\n${r.stderr}`);
 }
