@@ -18,11 +18,22 @@ export interface ClusterNode {
 
 export interface TestCluster {
   seeds: ClusterNode[];
-  /** The seeds as TEST_REDIS_CLUSTER_NODES spells them. */
+  /** The seeds as REDIS_CLUSTER_NODES spells them. */
   nodesEnv: string;
+  /** First port of a cluster this helper started (undefined: TEST_REDIS_CLUSTER_NODES). */
+  basePort: number | undefined;
 }
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/redis-cluster.sh', import.meta.url));
+
+/** The shared test cluster's first port (scripts/redis-cluster.sh's default). */
+const SHARED_PORT = Number(process.env.REDIS_CLUSTER_PORT ?? 7000);
+
+/**
+ * First port of a second cluster for tests that SIGKILL or fail over primaries: test files run in
+ * parallel, and a primary going away under another file's commands would fail that file.
+ */
+export const DISRUPTIVE_CLUSTER_PORT = SHARED_PORT + 100;
 
 function parseSeeds(list: string): ClusterNode[] {
   return list
@@ -35,37 +46,55 @@ function parseSeeds(list: string): ClusterNode[] {
     });
 }
 
-let cached: TestCluster | null | undefined;
+function script(command: 'start' | 'stop' | 'nodes', basePort: number): string {
+  const r = spawnSync(SCRIPT, [command], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, REDIS_CLUSTER_PORT: String(basePort) },
+  });
+  if (r.status !== 0) throw new Error(`scripts/redis-cluster.sh ${command} failed (${r.status}):\n${r.stderr}`);
+  return r.stdout;
+}
+
+const cached = new Map<number, TestCluster | null>();
 
 /**
  * The test cluster, started if need be; undefined when none can be had (no redis-server), so a
- * file can skip. Synchronous so it can decide `describe.runIf` at collection time.
+ * file can skip. Synchronous so it can decide `describe.runIf` at collection time. `own: true`
+ * gives a file that disrupts primaries a cluster of its own (DISRUPTIVE_CLUSTER_PORT), which it
+ * stops with stopTestCluster when done; TEST_REDIS_CLUSTER_NODES is never disrupted (undefined).
  */
-export function testCluster(): TestCluster | undefined {
-  if (cached !== undefined) return cached ?? undefined;
+export function testCluster(opts: { own?: boolean } = {}): TestCluster | undefined {
+  const basePort = opts.own ? DISRUPTIVE_CLUSTER_PORT : SHARED_PORT;
+  if (cached.has(basePort)) return cached.get(basePort) ?? undefined;
   const given = process.env.TEST_REDIS_CLUSTER_NODES?.trim();
   if (given) {
-    cached = { seeds: parseSeeds(given), nodesEnv: given };
-    return cached;
+    const c = opts.own ? null : { seeds: parseSeeds(given), nodesEnv: given, basePort: undefined };
+    cached.set(basePort, c);
+    return c ?? undefined;
   }
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
-    cached = null;
+    cached.set(basePort, null);
     return undefined;
   }
-  const started = spawnSync(SCRIPT, ['start'], { encoding: 'utf8', timeout: 120_000 });
-  if (started.status !== 0) {
-    throw new Error(`scripts/redis-cluster.sh start failed (${started.status}):\n${started.stderr}`);
-  }
-  const nodesEnv = spawnSync(SCRIPT, ['nodes'], { encoding: 'utf8' }).stdout.trim();
-  cached = { seeds: parseSeeds(nodesEnv), nodesEnv };
-  return cached;
+  script('start', basePort);
+  const nodesEnv = script('nodes', basePort).trim();
+  const c = { seeds: parseSeeds(nodesEnv), nodesEnv, basePort };
+  cached.set(basePort, c);
+  return c;
 }
 
 /** Restarts any node a test killed (it rejoins as a replica) and waits until the cluster is whole. */
-export function healTestCluster(): void {
-  if (process.env.TEST_REDIS_CLUSTER_NODES?.trim()) return;
-  const r = spawnSync(SCRIPT, ['start'], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`scripts/redis-cluster.sh start failed (${r.status}):\n${r.stderr}`);
+export function healTestCluster(cluster: TestCluster): void {
+  if (cluster.basePort !== undefined) script('start', cluster.basePort);
+}
+
+/** Stops a cluster this helper started (for `own` clusters; the shared one is reused). */
+export function stopTestCluster(cluster: TestCluster): void {
+  if (cluster.basePort !== undefined) {
+    script('stop', cluster.basePort);
+    cached.delete(cluster.basePort);
+  }
 }
 
 export interface NodeInfo {

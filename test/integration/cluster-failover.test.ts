@@ -5,28 +5,28 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  cleanupClusterPrefix,
   failoverPrimary,
   healTestCluster,
   killPrimary,
   primaries,
   rawClusterClient,
+  stopTestCluster,
   testCluster,
   topology,
 } from '../helpers/cluster.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
 
-const cluster = testCluster();
+// A cluster of its own: killing primaries under other files' commands would fail them.
+const cluster = testCluster({ own: true });
 
 describe.runIf(cluster)('local Redis Cluster helpers', () => {
   const c = cluster as NonNullable<typeof cluster>;
   const prefix = uniquePrefix('cluster-failover');
   const client = rawClusterClient(c);
 
-  afterAll(async () => {
-    healTestCluster();
-    await cleanupClusterPrefix(client, prefix);
+  afterAll(() => {
     client.disconnect();
+    stopTestCluster(c);
   });
 
   it('has 3 primaries covering every slot, each with a replica', async () => {
@@ -61,7 +61,7 @@ describe.runIf(cluster)('local Redis Cluster helpers', () => {
     const key = `${prefix}:{killed}:k`;
     await client.set(key, 'x');
     expect(await client.get(key)).toBe('x');
-    healTestCluster();
+    healTestCluster(c);
     const healed = await topology(c);
     const back = healed.find((n) => n.id === v.id);
     expect(back?.role).toBe('replica');
