@@ -45,10 +45,15 @@ healthy() {
     grep -qx 'cluster_slots_ok:16384' <<<"$info" || return 1
     grep -qx "cluster_known_nodes:$COUNT" <<<"$info" || return 1
   done
-  # Two primaries per replica pair: every primary has its replica connected.
   local masters
   masters="$(cli "$BASE_PORT" cluster nodes | awk '$3 ~ /master/ && $3 !~ /fail/ && $8 == "connected" {n++} END {print n+0}')"
-  [ "$masters" = "3" ]
+  [ "$masters" = "3" ] || return 1
+  # Every replica has finished its initial sync: until then it confirms no WAIT and refuses a
+  # manual failover, which is what the tests do first.
+  for port in $(ports); do
+    info="$(cli "$port" info replication | tr -d '\r')" || return 1
+    if grep -qx 'role:slave' <<<"$info"; then grep -qx 'master_link_status:up' <<<"$info" || return 1; fi
+  done
 }
 
 start_node() {
@@ -57,7 +62,7 @@ start_node() {
   redis-server --port "$port" --bind "$HOST" --daemonize yes \
     --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
     --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "$NODE_TIMEOUT" \
-    --save "" --appendonly no --maxmemory-policy noeviction 9>&-
+    --save "" --appendonly no --maxmemory-policy noeviction --repl-diskless-sync-delay 0 9>&-
 }
 
 wait_for() {
