@@ -66,6 +66,61 @@ const isRedisUrl = (value: string) => urlWithProtocol(value, ['redis:', 'rediss:
 const isSmtpUrl = (value: string) => urlWithProtocol(value, ['smtp:', 'smtps:']);
 const isHttpUrl = (value: string) => urlWithProtocol(value, ['http:', 'https:']);
 
+/** Where a Redis Cluster is: seed nodes, plus the credentials and TLS every node shares. */
+export interface RedisClusterConfig {
+  nodes: Array<{ host: string; port: number }>;
+  username: string | undefined;
+  password: string | undefined;
+  tls: boolean;
+}
+
+/**
+ * REDIS_CLUSTER_NODES: `host:port,host:port,…`, where any entry may instead be a REDIS_URL-style
+ * `redis://[user:password@]host:port` or `rediss://…` (TLS) carrying the credentials for all
+ * nodes. Every URL entry must agree (one cluster, one ACL user, TLS on or off throughout).
+ */
+export function parseClusterNodes(value: string): RedisClusterConfig {
+  const nodes: RedisClusterConfig['nodes'] = [];
+  let auth: { scheme: string; username: string | undefined; password: string | undefined } | undefined;
+  for (const raw of value.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') throw new Error('has an empty entry (two commas or a trailing comma)');
+    let host: string;
+    let port: string;
+    if (/^[a-z]+:\/\//i.test(entry)) {
+      let url: URL;
+      try {
+        url = new URL(entry);
+      } catch {
+        throw new Error(`entry ${nodes.length + 1} is not a valid URL`);
+      }
+      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`entry ${nodes.length + 1} must be redis:// or rediss://`);
+      if (url.pathname !== '' && url.pathname !== '/') throw new Error(`entry ${nodes.length + 1} names a database; a cluster has only database 0`);
+      const mine = {
+        scheme: url.protocol,
+        username: url.username ? decodeURIComponent(url.username) : undefined,
+        password: url.password ? decodeURIComponent(url.password) : undefined,
+      };
+      if (auth && (auth.scheme !== mine.scheme || auth.username !== mine.username || auth.password !== mine.password)) {
+        throw new Error('entries disagree on redis:// vs rediss:// or on the credentials; the nodes of one cluster share them');
+      }
+      auth = mine;
+      host = url.hostname.replace(/^\[|\]$/g, '');
+      port = url.port || '6379';
+    } else {
+      const m = /^(\[[^\]]+\]|[^:\s/@]+):(\d{1,5})$/.exec(entry);
+      if (!m) throw new Error(`entry ${nodes.length + 1} must be host:port or a redis:// URL`);
+      host = (m[1] as string).replace(/^\[|\]$/g, '');
+      port = m[2] as string;
+    }
+    const n = Number(port);
+    if (!Number.isInteger(n) || n < 1 || n > 65_535) throw new Error(`entry ${nodes.length + 1} has port ${port}, not 1-65535`);
+    if (host === '') throw new Error(`entry ${nodes.length + 1} has no host`);
+    nodes.push({ host, port: n });
+  }
+  return { nodes, username: auth?.username, password: auth?.password, tls: auth?.scheme === 'rediss:' };
+}
+
 const MAIL_FROM_PATTERN = /^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/;
 
 const vars = {
@@ -73,6 +128,41 @@ const vars = {
     'redis://127.0.0.1:6379',
     'Redis to use (`redis://` or `rediss://`). If nothing answers on a loopback URL at its start and `redis-server` is installed, `npm start` (outside production) starts one; `npm run api`, `npm run worker` and production wait for it instead.',
     z.string().refine(isRedisUrl, { error: 'must be a redis:// or rediss:// URL with a host' }),
+  ),
+  REDIS_CLUSTER_NODES: {
+    default: undefined,
+    // entries may carry the cluster's password
+    secret: true,
+    description:
+      'Seed nodes of a Redis Cluster, `host:port,host:port,…` (any entry may be `redis://[user:password@]host:port`, or `rediss://…` for TLS, to give every node the credentials); when set, `REDIS_URL` is ignored.',
+    schema: z
+      .string()
+      .transform((value, ctx) => {
+        try {
+          return parseClusterNodes(value);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+  },
+  REDIS_WAIT_REPLICAS: {
+    default: 'auto',
+    description:
+      'Replicas that must hold a start, an answer or an operator action (Redis `WAIT`) before the API acknowledges it; `auto` is 1 when the Redis (or each cluster primary) has a replica, else 0.',
+    schema: z
+      .string()
+      .regex(/^(?:auto|\d+)$/, { error: 'must be auto or an integer from 0 to 16' })
+      .transform((v) => (v === 'auto' ? ('auto' as const) : Number(v)))
+      .pipe(z.union([z.literal('auto'), z.number().int().min(0).max(16, { error: 'must be auto or an integer from 0 to 16' })]))
+      .default('auto'),
+  },
+  REDIS_WAIT_TIMEOUT_MS: intVar(
+    1_000,
+    1,
+    4_000,
+    'How long the API waits for `REDIS_WAIT_REPLICAS` replicas to confirm a write before it answers 503 (the write may still be applied; a retry with the same Idempotency-Key returns it). At most 4000: below the 5 s bound on every API Redis command.',
   ),
   PORT: intVar(3000, 0, 65_535, 'HTTP port of the API (0 picks a free port).'),
   STAGEFLOW_PREFIX: strVar(
@@ -271,6 +361,9 @@ function describeValue(value: string): string {
 function toConfig(env: Env) {
   return {
     redisUrl: env.REDIS_URL,
+    redisCluster: env.REDIS_CLUSTER_NODES,
+    redisWaitReplicas: env.REDIS_WAIT_REPLICAS,
+    redisWaitTimeoutMs: env.REDIS_WAIT_TIMEOUT_MS,
     port: env.PORT,
     prefix: env.STAGEFLOW_PREFIX,
     worker: {

@@ -1,6 +1,13 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import type { RedisClusterConfig } from '../../config/schema.ts';
 import { logger as defaultLogger, type Logger } from '../observability/logger.ts';
 import { createThrottle, throttledLog } from '../observability/throttle.ts';
+
+/**
+ * A connection to either a single Redis or a Redis Cluster. Code that only sends commands whose
+ * keys share one hash tag (every stageflow script, BullMQ with a tagged prefix) works with both.
+ */
+export type RedisClient = Redis | Cluster;
 
 export interface ConnectionOptions {
   log?: Logger;
@@ -25,13 +32,17 @@ export interface ProducerConnectionOptions extends ConnectionOptions {
  * down): log each kind of error at a bounded rate (src/observability/throttle.ts), and say
  * when the connection is back so an operator can see the outage window.
  */
-function attachLogging(client: Redis, log: Logger, role: string): void {
+function attachLogging(client: RedisClient, log: Logger, role: string): void {
   const throttle = createThrottle();
   const logError = throttledLog(log, 'error', 'redis connection error', throttle);
   let failing = false;
   client.on('error', (err: Error & { code?: string }) => {
     logError(err, { role, code: err.code });
     failing = true;
+  });
+  // A Cluster also reports each node's connection trouble (a primary down mid-failover).
+  client.on('node error', (err: Error & { code?: string }, address: string) => {
+    logError(err, { role, code: err.code, node: address });
   });
   client.on('ready', () => {
     if (failing) log.info({ role }, 'redis connection restored');
@@ -74,8 +85,94 @@ export function createProducerConnection(url: string, opts: ProducerConnectionOp
   return client;
 }
 
+/** ioredis options shared by every node of the cluster: credentials and TLS from REDIS_CLUSTER_NODES. */
+function clusterNodeOptions(cluster: RedisClusterConfig, name: string | undefined): RedisOptions {
+  return {
+    ...(cluster.username !== undefined ? { username: cluster.username } : {}),
+    ...(cluster.password !== undefined ? { password: cluster.password } : {}),
+    ...(cluster.tls ? { tls: {} } : {}),
+    ...(name !== undefined ? { connectionName: name } : {}),
+  };
+}
+
+export interface ClusterConnectionOptions extends ConnectionOptions {
+  /** Extra ioredis Cluster options; the ones each helper sets for correctness win over these. */
+  cluster?: ClusterOptions;
+}
+
+/**
+ * A Cluster for BullMQ Workers (and anything that blocks): like createWorkerConnection, commands
+ * wait through reconnects and failovers instead of failing (`maxRetriesPerRequest: null` on each
+ * node, as BullMQ requires, and the cluster-level offline queue on).
+ */
+export function createClusterWorkerConnection(cluster: RedisClusterConfig, opts: ClusterConnectionOptions = {}): Cluster {
+  const log = opts.log ?? defaultLogger;
+  const client = new Cluster(cluster.nodes, {
+    ...opts.cluster,
+    enableOfflineQueue: true,
+    redisOptions: {
+      ...opts.redis,
+      ...clusterNodeOptions(cluster, opts.name),
+      maxRetriesPerRequest: null,
+    },
+  });
+  attachLogging(client, log, opts.name ?? 'worker');
+  return client;
+}
+
+/**
+ * A Cluster for the API and other producers: like createProducerConnection, a command fails
+ * rather than waits when the cluster is unreachable (no cluster-level offline queue, one retry
+ * per node, a bound on every reply) so callers can answer 503.
+ *
+ * The nodes keep ioredis's own offline queue: the Cluster connects to each node lazily, on its
+ * first command, and without that queue the first command to every node would fail. The
+ * command timeout bounds how long such a queued command can wait.
+ */
+export function createClusterProducerConnection(
+  cluster: RedisClusterConfig,
+  opts: ProducerConnectionOptions & ClusterConnectionOptions = {},
+): Cluster {
+  const log = opts.log ?? defaultLogger;
+  const client = new Cluster(cluster.nodes, {
+    ...opts.cluster,
+    enableOfflineQueue: false,
+    redisOptions: {
+      ...opts.redis,
+      ...clusterNodeOptions(cluster, opts.name),
+      maxRetriesPerRequest: 1,
+      connectTimeout: opts.connectTimeoutMs ?? 2_000,
+      commandTimeout: opts.commandTimeoutMs ?? 5_000,
+    },
+  });
+  attachLogging(client, log, opts.name ?? 'producer');
+  return client;
+}
+
+/** Where stageflow's Redis is: REDIS_CLUSTER_NODES when set, else REDIS_URL. */
+export type RedisTarget = { cluster: RedisClusterConfig } | { url: string };
+
+/** The target a config names (REDIS_URL is ignored when REDIS_CLUSTER_NODES is set). */
+export function redisTarget(config: { redisUrl: string; redisCluster: RedisClusterConfig | undefined }): RedisTarget {
+  return config.redisCluster ? { cluster: config.redisCluster } : { url: config.redisUrl };
+}
+
+/** A worker (blocking-safe) connection to either kind of target. */
+export function createWorkerClient(target: RedisTarget, opts: ClusterConnectionOptions = {}): RedisClient {
+  return 'cluster' in target ? createClusterWorkerConnection(target.cluster, opts) : createWorkerConnection(target.url, opts);
+}
+
+/** A producer (fail-fast) connection to either kind of target. */
+export function createProducerClient(target: RedisTarget, opts: ProducerConnectionOptions & ClusterConnectionOptions = {}): RedisClient {
+  return 'cluster' in target ? createClusterProducerConnection(target.cluster, opts) : createProducerConnection(target.url, opts);
+}
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
 /** Resolves once the client is ready; rejects after timeoutMs without closing the client. */
-export function waitUntilReady(client: Redis, timeoutMs: number): Promise<void> {
+export function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

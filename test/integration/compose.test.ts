@@ -20,9 +20,9 @@ const PASSED = {
   STAGEFLOW_API_KEYS: '[{"id":"sentinel","key":"sentinel-api-key-0123456789","roles":["admin"]}]',
 };
 
-function config(env: Record<string, string>): string {
+function config(env: Record<string, string>, args: string[] = []): string {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !(k in PASSED) && k !== 'WORKER_HTTP_PORT'));
-  const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { encoding: 'utf8', env: { ...clean, ...env } });
+  const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', ...args, 'config'], { encoding: 'utf8', env: { ...clean, ...env } });
   expect(r.status, r.stderr).toBe(0);
   return r.stdout;
 }
@@ -64,5 +64,37 @@ describe.runIf(bin)('docker-compose.yml', () => {
     for (const v of Object.values(PASSED)) expect(unset).not.toContain(v);
     for (const k of ['WEBHOOK_SECRET', 'LINK_SECRET', 'METRICS_TOKEN', 'SMTP_URL', 'EGRESS_ALLOWLIST'])
       expect(service(unset, 'worker')).toMatch(new RegExp(`${k}: ''`));
+  });
+
+  it('has a cluster profile: six cluster nodes and a one-shot init making 3 primaries with a replica each', () => {
+    const text = config({}, ['--profile', 'cluster']);
+    // Service names carry digits, which service() does not expect as a block end.
+    const block = (name: string) => {
+      const start = text.indexOf(`\n  ${name}:\n`);
+      expect(start, name).toBeGreaterThan(-1);
+      const rest = text.slice(start + 1);
+      const next = rest.slice(1).search(/\n {2}[a-z0-9-]+:\n|\n[a-z]+:\n/);
+      return next === -1 ? rest : rest.slice(0, next + 1);
+    };
+    const hosts = new Set<string>();
+    for (let i = 1; i <= 6; i++) {
+      const node = block(`redis-node-${i}`);
+      expect(node).toMatch(/- cluster\n/);
+      expect(node).toMatch(/--cluster-enabled yes/);
+      expect(node).toMatch(/--maxmemory-policy\s+noeviction/);
+      expect(node).toMatch(/--appendonly yes/);
+      expect(node).toMatch(new RegExp(`- redis-node-${i}:/data`));
+      hosts.add(/hostname: (\S+)/.exec(node)?.[1] ?? '');
+    }
+    expect(hosts.size).toBe(6);
+    const init = block('redis-cluster-init');
+    expect(init).toMatch(/- cluster\n/);
+    expect(init).toMatch(/restart: 'no'|restart: "no"|restart: no/);
+    const create = init.replace(/\s+/g, ' ');
+    expect(create).toMatch(/redis-cli --cluster create( redis-node-\d:6379){6} --cluster-replicas 1 --cluster-yes/);
+    for (let i = 1; i <= 6; i++) expect(init).toMatch(new RegExp(`redis-node-${i}:\\s+condition: service_healthy`));
+    // the default stack is unchanged: the api still talks to REDIS_URL, not the cluster
+    expect(service(text, 'api')).toMatch(/REDIS_URL: /);
+    expect(service(text, 'api')).not.toMatch(/REDIS_CLUSTER_NODES/);
   });
 });

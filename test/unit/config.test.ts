@@ -17,6 +17,9 @@ describe('loadConfig', () => {
   it('applies every default to an empty environment', () => {
     expect(loadConfig({})).toEqual({
       redisUrl: 'redis://127.0.0.1:6379',
+      redisCluster: undefined,
+      redisWaitReplicas: 'auto',
+      redisWaitTimeoutMs: 1_000,
       port: 3000,
       prefix: 'sf',
       worker: { concurrency: 20, lockDurationMs: 30_000, stalledIntervalMs: 30_000, maxStalledCount: 3 },
@@ -47,6 +50,9 @@ describe('loadConfig', () => {
   it('maps every variable to its camelCase field', () => {
     const config = loadConfig({
       REDIS_URL: 'rediss://user:pw@redis.example:6380/2',
+      REDIS_CLUSTER_NODES: 'redis-a:7000,10.0.0.2:7001',
+      REDIS_WAIT_REPLICAS: '2',
+      REDIS_WAIT_TIMEOUT_MS: '250',
       PORT: '8080',
       STAGEFLOW_PREFIX: 'tenant_a-1',
       WORKER_CONCURRENCY: '50',
@@ -77,6 +83,17 @@ describe('loadConfig', () => {
     });
     expect(config).toEqual({
       redisUrl: 'rediss://user:pw@redis.example:6380/2',
+      redisCluster: {
+        nodes: [
+          { host: 'redis-a', port: 7000 },
+          { host: '10.0.0.2', port: 7001 },
+        ],
+        username: undefined,
+        password: undefined,
+        tls: false,
+      },
+      redisWaitReplicas: 2,
+      redisWaitTimeoutMs: 250,
       port: 8080,
       prefix: 'tenant_a-1',
       worker: { concurrency: 50, lockDurationMs: 1000, stalledIntervalMs: 500, maxStalledCount: 0 },
@@ -121,6 +138,9 @@ describe('loadConfig', () => {
   it.each([
     ['REDIS_URL', 'http://localhost:6379', /redis:\/\/ or rediss:\/\//],
     ['REDIS_URL', 'not a url', /URL/],
+    ['REDIS_WAIT_REPLICAS', 'some', /auto or an integer from 0 to 16/],
+    ['REDIS_WAIT_REPLICAS', '17', /auto or an integer from 0 to 16/],
+    ['REDIS_WAIT_TIMEOUT_MS', '0', /integer from 1 to 4000/],
     ['PORT', 'abc', /integer from 0 to 65535/],
     ['PORT', '65536', /integer from 0 to 65535/],
     ['PORT', '30.5', /integer/],
@@ -176,9 +196,52 @@ describe('loadConfig', () => {
   });
 });
 
+describe('REDIS_CLUSTER_NODES', () => {
+  // Secret (entries may hold the password), so the value is never echoed; the reason is.
+  it.each([
+    ['redis-a', /host:port or a redis:\/\/ URL/],
+    ['a:7000,,b:7001', /empty entry/],
+    ['a:70000', /not 1-65535/],
+    ['http://a:7000', /redis:\/\/ or rediss:\/\//],
+    ['redis://a:7000/2', /database/],
+    ['rediss://a:7000,redis://b:7001', /disagree/],
+  ])('refuses %j and says why', (value, reason) => {
+    const error = issuesOf({ REDIS_CLUSTER_NODES: value });
+    expect(error.issues).toHaveLength(1);
+    expect(error.issues[0]?.name).toBe('REDIS_CLUSTER_NODES');
+    expect(error.issues[0]?.reason).toMatch(reason);
+    expect(error.message).not.toContain(value);
+  });
+
+  it('takes the credentials and TLS of REDIS_URL-style entries for every node', () => {
+    const { redisCluster } = loadConfig({
+      REDIS_CLUSTER_NODES: ' rediss://app:p%40ss@cache-1.example:6380 , cache-2.example:6380,[::1]:7002',
+    });
+    expect(redisCluster).toEqual({
+      nodes: [
+        { host: 'cache-1.example', port: 6380 },
+        { host: 'cache-2.example', port: 6380 },
+        { host: '::1', port: 7002 },
+      ],
+      username: 'app',
+      password: 'p@ss',
+      tls: true,
+    });
+  });
+
+  it('accepts a password without a user, like REDIS_URL', () => {
+    const { redisCluster } = loadConfig({ REDIS_CLUSTER_NODES: 'redis://:pw@a:7000,redis://:pw@b:7001' });
+    expect(redisCluster).toMatchObject({ username: undefined, password: 'pw', tls: false });
+    expect(redisCluster?.nodes).toHaveLength(2);
+  });
+});
+
 describe('configDocs', () => {
   const names = [
     'REDIS_URL',
+    'REDIS_CLUSTER_NODES',
+    'REDIS_WAIT_REPLICAS',
+    'REDIS_WAIT_TIMEOUT_MS',
     'PORT',
     'STAGEFLOW_PREFIX',
     'WORKER_CONCURRENCY',
@@ -239,6 +302,9 @@ describe('configDocs', () => {
     const smtp = issuesOf({ SMTP_URL: 'http://user:hunter2@mail.example' });
     expect(smtp.issues[0]?.name).toBe('SMTP_URL');
     expect(smtp.message).not.toContain('hunter2');
+    const cluster = issuesOf({ REDIS_CLUSTER_NODES: 'rediss://:hunter3@a:7000,redis://b:7001' });
+    expect(cluster.issues[0]?.name).toBe('REDIS_CLUSTER_NODES');
+    expect(cluster.message).not.toContain('hunter3');
     const secret = issuesOf({ WEBHOOK_SECRET: 'short-secret' });
     expect(secret.message).not.toContain('short-secret');
   });

@@ -1,0 +1,299 @@
+/**
+ * The local Redis Cluster (scripts/redis-cluster.sh: 3 primaries + 3 replicas) for tests: started
+ * once and reused by every file and later runs (the script is idempotent and locks itself), plus
+ * helpers that fail a primary over the way operators and crashes do.
+ *
+ * TEST_REDIS_CLUSTER_NODES set: that cluster is used and never started here. Otherwise the script
+ * starts one on REDIS_CLUSTER_PORT (default 7000) when redis-server is installed. Test files skip
+ * themselves with `describe.runIf(testCluster())`.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Cluster, Redis } from 'ioredis';
+
+export interface ClusterNode {
+  host: string;
+  port: number;
+}
+
+export interface TestCluster {
+  seeds: ClusterNode[];
+  /** The seeds as REDIS_CLUSTER_NODES spells them. */
+  nodesEnv: string;
+  /** First port of a cluster this helper started (undefined: TEST_REDIS_CLUSTER_NODES). */
+  basePort: number | undefined;
+}
+
+const SCRIPT = fileURLToPath(new URL('../../scripts/redis-cluster.sh', import.meta.url));
+
+/** The shared test cluster's first port (scripts/redis-cluster.sh's default). */
+const SHARED_PORT = Number(process.env.REDIS_CLUSTER_PORT ?? 7000);
+
+/**
+ * First port of a second cluster for tests that SIGKILL or fail over primaries: test files run in
+ * parallel, and a primary going away under another file's commands would fail that file.
+ */
+export const DISRUPTIVE_CLUSTER_PORT = SHARED_PORT + 100;
+
+function parseSeeds(list: string): ClusterNode[] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const i = s.lastIndexOf(':');
+      return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+    });
+}
+
+function script(command: 'start' | 'stop' | 'nodes', basePort: number): string {
+  const r = spawnSync(SCRIPT, [command], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, REDIS_CLUSTER_PORT: String(basePort) },
+  });
+  if (r.status !== 0) throw new Error(`scripts/redis-cluster.sh ${command} failed (${r.status}):\n${r.stderr}`);
+  return r.stdout;
+}
+
+const cached = new Map<number, TestCluster | null>();
+
+/**
+ * The test cluster, started if need be; undefined when none can be had (no redis-server), so a
+ * file can skip. Synchronous so it can decide `describe.runIf` at collection time. `own: true`
+ * gives a file that disrupts primaries a cluster of its own (DISRUPTIVE_CLUSTER_PORT), which it
+ * stops with stopTestCluster when done; TEST_REDIS_CLUSTER_NODES is never disrupted (undefined).
+ */
+export function testCluster(opts: { own?: boolean } = {}): TestCluster | undefined {
+  const basePort = opts.own ? DISRUPTIVE_CLUSTER_PORT : SHARED_PORT;
+  if (cached.has(basePort)) return cached.get(basePort) ?? undefined;
+  const given = process.env.TEST_REDIS_CLUSTER_NODES?.trim();
+  if (given) {
+    const c = opts.own ? null : { seeds: parseSeeds(given), nodesEnv: given, basePort: undefined };
+    cached.set(basePort, c);
+    return c ?? undefined;
+  }
+  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    cached.set(basePort, null);
+    return undefined;
+  }
+  script('start', basePort);
+  const nodesEnv = script('nodes', basePort).trim();
+  const c = { seeds: parseSeeds(nodesEnv), nodesEnv, basePort };
+  cached.set(basePort, c);
+  return c;
+}
+
+/** Restarts any node a test killed (it rejoins as a replica) and waits until the cluster is whole. */
+export function healTestCluster(cluster: TestCluster): void {
+  if (cluster.basePort !== undefined) script('start', cluster.basePort);
+}
+
+/** Stops a cluster this helper started (for `own` clusters; the shared one is reused). */
+export function stopTestCluster(cluster: TestCluster): void {
+  if (cluster.basePort !== undefined) {
+    script('stop', cluster.basePort);
+    cached.delete(cluster.basePort);
+  }
+}
+
+export interface NodeInfo {
+  id: string;
+  host: string;
+  port: number;
+  role: 'master' | 'replica';
+  /** For a replica: its primary's id. */
+  masterId: string | undefined;
+  failing: boolean;
+  connected: boolean;
+  /** Slot ranges a primary serves, inclusive. */
+  slots: Array<[number, number]>;
+}
+
+/** Parses CLUSTER NODES output (one line per node). */
+export function parseClusterNodes(text: string): NodeInfo[] {
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [id, addr, flags, master, , , , link, ...slotSpecs] = line.trim().split(' ');
+      const hostPort = (addr ?? '').split('@')[0] ?? '';
+      const i = hostPort.lastIndexOf(':');
+      const flagList = (flags ?? '').split(',');
+      const slots: Array<[number, number]> = [];
+      for (const spec of slotSpecs) {
+        if (spec.startsWith('[')) continue; // a slot being migrated
+        const [a, b] = spec.split('-').map(Number);
+        if (a !== undefined) slots.push([a, b ?? a]);
+      }
+      return {
+        id: id ?? '',
+        host: hostPort.slice(0, i),
+        port: Number(hostPort.slice(i + 1)),
+        role: flagList.includes('master') ? ('master' as const) : ('replica' as const),
+        masterId: master && master !== '-' ? master : undefined,
+        failing: flagList.includes('fail') || flagList.includes('fail?'),
+        connected: link === 'connected',
+        slots,
+      };
+    });
+}
+
+async function withNode<T>(node: ClusterNode, fn: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({ host: node.host, port: node.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await fn(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The cluster as the first answering seed sees it. */
+export async function topology(cluster: TestCluster): Promise<NodeInfo[]> {
+  let last: unknown;
+  for (const seed of cluster.seeds) {
+    try {
+      return parseClusterNodes(await withNode(seed, (c) => c.call('CLUSTER', 'NODES') as Promise<string>));
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw new Error(`no cluster seed answers: ${String(last)}`);
+}
+
+/** The primaries serving slots, each with its replicas. */
+export async function primaries(cluster: TestCluster): Promise<Array<NodeInfo & { replicas: NodeInfo[] }>> {
+  const nodes = await topology(cluster);
+  return nodes
+    .filter((n) => n.role === 'master' && !n.failing && n.slots.length > 0)
+    .map((m) => ({ ...m, replicas: nodes.filter((r) => r.masterId === m.id && !r.failing) }))
+    .sort((a, b) => (a.slots[0]?.[0] ?? 0) - (b.slots[0]?.[0] ?? 0));
+}
+
+async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // a node mid-failover may refuse or drop the connection; look again
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function clusterOkFrom(node: ClusterNode): Promise<boolean> {
+  const info = await withNode(node, (c) => c.call('CLUSTER', 'INFO') as Promise<string>);
+  return /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info);
+}
+
+/**
+ * Waits until every live node sees `promoted` as a primary serving slots and `old` no longer as
+ * one (gossip takes a moment to reach them all), and the cluster is ok from each side.
+ */
+async function waitAgreed(cluster: TestCluster, promoted: NodeInfo, old: NodeInfo, timeoutMs: number): Promise<void> {
+  await until(`every node to see ${promoted.port} as the primary instead of ${old.port}`, timeoutMs, async () => {
+    for (const seed of cluster.seeds) {
+      if (seed.port === old.port && seed.host === old.host) continue; // may be dead
+      let view: NodeInfo[];
+      try {
+        view = parseClusterNodes(await withNode(seed, (c) => c.call('CLUSTER', 'NODES') as Promise<string>));
+      } catch {
+        continue; // a node killed earlier and not healed yet
+      }
+      const p = view.find((n) => n.id === promoted.id);
+      const o = view.find((n) => n.id === old.id);
+      // The old primary must have stepped down (replica) or be seen dead (a master without slots
+      // is only a moment in between).
+      if (p?.role !== 'master' || p.slots.length === 0 || !(o?.role === 'replica' || o?.failing)) return false;
+      if (!(await clusterOkFrom(seed))) return false;
+    }
+    return true;
+  });
+}
+
+/** The pid of a local node's redis-server (to SIGKILL, or SIGSTOP to stall it). */
+export async function processPid(node: ClusterNode): Promise<number> {
+  const info = await withNode(node, (c) => c.info('server'));
+  const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no process_id in INFO of ${node.port}`);
+  return pid;
+}
+
+/** The primary serving `key`'s slot, with its replicas. */
+export async function primaryOf(cluster: TestCluster, key: string): Promise<NodeInfo & { replicas: NodeInfo[] }> {
+  const slot = Number(await withNode(cluster.seeds[0] as ClusterNode, (c) => c.call('CLUSTER', 'KEYSLOT', key)));
+  const owner = (await primaries(cluster)).find((p) => p.slots.some(([a, b]) => slot >= a && slot <= b));
+  if (!owner) throw new Error(`no primary serves slot ${slot}`);
+  return owner;
+}
+
+export interface Failover {
+  /** The primary that lost its role. */
+  old: NodeInfo;
+  /** Its replica, now serving the old primary's slots. */
+  promoted: NodeInfo;
+}
+
+/** A manual failover: `CLUSTER FAILOVER` on a replica of `primary` (no write is lost). */
+export async function failoverPrimary(cluster: TestCluster, primary: NodeInfo, timeoutMs = 20_000): Promise<Failover> {
+  const replica = (await topology(cluster)).find((n) => n.masterId === primary.id && !n.failing && n.connected);
+  if (!replica) throw new Error(`primary ${primary.port} has no healthy replica to fail over to`);
+  await withNode(replica, (c) => c.call('CLUSTER', 'FAILOVER'));
+  await waitAgreed(cluster, replica, primary, timeoutMs);
+  return { old: primary, promoted: replica };
+}
+
+/**
+ * A crash: SIGKILLs `primary` and waits until one of its replicas is promoted (about twice
+ * REDIS_CLUSTER_NODE_TIMEOUT_MS). The killed node stays down until healTestCluster().
+ */
+export async function killPrimary(cluster: TestCluster, primary: NodeInfo, timeoutMs = 30_000): Promise<Failover> {
+  const replicas = (await topology(cluster)).filter((n) => n.masterId === primary.id && !n.failing);
+  if (replicas.length === 0) throw new Error(`primary ${primary.port} has no replica that could take over`);
+  process.kill(await processPid(primary), 'SIGKILL');
+  const started = Date.now();
+  let promoted: NodeInfo | undefined;
+  await until(`a replica of ${primary.port} to take over`, timeoutMs, async () => {
+    for (const r of replicas) {
+      const view = parseClusterNodes(await withNode(r, (c) => c.call('CLUSTER', 'NODES') as Promise<string>));
+      const me = view.find((n) => n.id === r.id);
+      if (me?.role === 'master' && me.slots.length > 0) {
+        promoted = r;
+        return true;
+      }
+    }
+    return false;
+  });
+  const p = promoted as NodeInfo;
+  await waitAgreed(cluster, p, primary, Math.max(1_000, timeoutMs - (Date.now() - started)));
+  return { old: primary, promoted: p };
+}
+
+/** An ioredis Cluster on the test cluster for direct checks (not stageflow's connection factory). */
+export function rawClusterClient(cluster: TestCluster): Cluster {
+  const client = new Cluster(cluster.seeds, { redisOptions: { maxRetriesPerRequest: 1 } });
+  client.on('error', () => {});
+  return client;
+}
+
+/** Deletes every key under `${prefix}:` on every primary (SCAN is per node on a cluster). */
+export async function cleanupClusterPrefix(client: Cluster, prefix: string): Promise<number> {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) throw new Error(`refusing unsafe prefix ${JSON.stringify(prefix)}`);
+  let removed = 0;
+  for (const node of client.nodes('master')) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      // Keys of one page sit in different slots, and after a failover this node list may be stale:
+      // UNLINK each through the cluster client, which follows MOVED.
+      for (const key of keys) removed += await client.unlink(key);
+    } while (cursor !== '0');
+  }
+  return removed;
+}
