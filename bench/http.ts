@@ -10,6 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { createKeys } from '../src/engine/keys.ts';
 import { linearWorkflow } from '../test/helpers/harness.ts';
@@ -551,6 +552,37 @@ function breakdown(calls: Map<string, number>, usec: Map<string, number>, units:
   ];
 }
 
+/**
+ * Every command Redis runs while `during` runs, from MONITOR: those a client sent (one round trip
+ * each; a script by its sha) and those run inside scripts. Background work (an idle worker's
+ * blocking fetch, stalled checks) lands here too.
+ */
+async function traceCommands(redisUrl: string, during: () => Promise<void>): Promise<string> {
+  const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const mon = await conn.monitor();
+  const client = new Map<string, number>();
+  const lua = new Map<string, number>();
+  mon.on('monitor', (_time: string, args: string[], source: string) => {
+    const name = String(args[0]).toLowerCase();
+    const label = name === 'evalsha' ? `evalsha:${String(args[1]).slice(0, 7)}` : name;
+    const m = source === 'lua' ? lua : client;
+    m.set(label, (m.get(label) ?? 0) + 1);
+  });
+  try {
+    await sleep(50);
+    await during();
+    await sleep(200);
+  } finally {
+    mon.disconnect();
+    conn.disconnect();
+  }
+  const list = (m: Map<string, number>) =>
+    top(m, 30)
+      .map(([c, n]) => `${c}×${n}`)
+      .join(' ');
+  return `${sum(client)} sent by clients (${list(client)}); ${sum(lua)} inside scripts (${list(lua)})`;
+}
+
 export async function profileMode(o: HttpOptions): Promise<Figure[]> {
   const runs = intEnv('BENCH_PROFILE_RUNS', o.quick ? 200 : 1000);
   out(
@@ -584,7 +616,9 @@ export async function profileMode(o: HttpOptions): Promise<Figure[]> {
     );
     for (const l of breakdown(c.calls, c.usec, runs)) out(`    ${l}`);
 
-    const total = runs + 50;
+    const oneStart = await traceCommands(redis.url, async () => assertGood('traced start', await closedLoop(t, 1, 1, false)));
+    out(`    one start, command by command (MONITOR): ${oneStart}`);
+    const total = runs + 51;
     // The API stops first, so its profile holds only the starts; the bench then watches the run
     // indexes itself (ZCARDs on its monitor connection, subtracted below).
     await closePools();
@@ -620,6 +654,12 @@ export async function profileMode(o: HttpOptions): Promise<Figure[]> {
       `  per step (${total} runs drained by one worker, concurrency 20, ${fmt(steps / (elapsed / 1000))} steps/s): node ${fmt((stepCpu * 1000) / steps)} µs cpu (worker process, from its ready line), redis cpu ${fmt(((after.cpuSec - wSnap.cpuSec) * 1e6) / steps)} µs`,
     );
     for (const l of breakdown(calls, usec, steps)) out(`    ${l}`);
+    // One whole run, traced: an API (unprofiled) starts it with ?wait while the worker is idle otherwise.
+    const api2 = await startStageflow('api', redis.url, prefix, keys);
+    servers.push(api2);
+    const t2 = sfTarget(api2, keys);
+    const oneRun = await traceCommands(redis.url, async () => assertGood('traced run', await closedLoop(t2, 1, 1, true)));
+    out(`    one ${STEPS}-step run (start with ?wait, its steps, the answer), command by command (MONITOR): ${oneRun}`);
     const slow = (await monitor.redis.call('SLOWLOG', 'GET', '10')) as Array<[number, number, number, string[]]>;
     out(
       `  SLOWLOG (≥ 1 ms${redis.private ? '' : ', shared server'}): ${slow.length === 0 ? 'empty' : slow.map((e) => `${e[3].slice(0, 2).join(' ')} ${e[2]} µs`).join('; ')}`,
