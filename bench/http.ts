@@ -312,6 +312,13 @@ function checkWrk(side: string, r: WrkResult): void {
   if (r.non2xx > r.requests * 0.01) throw new Error(`${side}: ${r.non2xx} of ${r.requests} answers were not 2xx`);
 }
 
+/** Items of a batch answer whose own status is not 2xx, wherever the answer keeps its per-item list. */
+function batchItemFailures(body: unknown): number {
+  const lists = Array.isArray(body) ? [body] : Object.values((body ?? {}) as Record<string, unknown>).filter(Array.isArray);
+  const items = (lists[0] ?? []) as Array<{ status?: unknown }>;
+  return items.filter((i) => typeof i?.status === 'number' && (i.status < 200 || i.status >= 300)).length;
+}
+
 export async function startMode(o: HttpOptions): Promise<Figure[]> {
   const seconds = intEnv('BENCH_WRK_SECONDS', o.quick ? 3 : 10);
   const rounds = intEnv('BENCH_START_ROUNDS', o.quick ? 1 : 3);
@@ -359,8 +366,12 @@ export async function startMode(o: HttpOptions): Promise<Figure[]> {
               batchMissing = true;
               line.push('batch: endpoint missing');
             } else if (probe.status >= 300) {
-              throw new Error(`batch: probe answered ${probe.status}`);
+              throw new Error(`batch: probe answered ${probe.status}: ${probe.text.slice(0, 300)}`);
             } else {
+              // A 2xx can still carry failed items (a result per item); the bench must not count those as starts.
+              const failed = batchItemFailures(probe.json());
+              if (failed > 0)
+                throw new Error(`batch: ${failed} of ${batchSize} items of the probe did not start: ${probe.text.slice(0, 300)}`);
               const b = await wrk(batchUrl, batchBody, headers, seconds);
               checkWrk('stageflow batch', b);
               batchRates.push(b.rps * batchSize);
