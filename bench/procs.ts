@@ -4,12 +4,12 @@
  * `npm run api` / `npm run worker` start it, and the reference server. Each server's own CPU time
  * is read from /proc, so Node CPU per step is the server's, not the bench client's.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
-import { spawnProc, type Proc } from '../test/helpers/proc.ts';
 import { spawnRedisServer, type TestRedisServer } from '../test/helpers/redis-server.ts';
 import { freePort } from '../test/helpers/redis.ts';
 import { sleep } from './lib.ts';
@@ -22,6 +22,48 @@ export interface Server {
   /** user+system CPU ms this process has used so far. */
   cpuMs(): number;
   stop(): Promise<void>;
+}
+
+/**
+ * A server process whose output goes to a file, not through the bench: reading and parsing a
+ * log line per request would take CPU from the HTTP client on a 2-core host.
+ */
+export interface Proc {
+  child: ChildProcess;
+  logFile: string;
+  exited: Promise<number | null>;
+  text(): string;
+  kill(): void;
+}
+
+function spawnLogged(args: string[], env: Record<string, string>, logFile: string): Proc {
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    child,
+    logFile,
+    exited,
+    text: () => {
+      try {
+        return readFileSync(logFile, 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+async function waitForLog(proc: Proc, needle: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!proc.text().includes(needle)) {
+    if (proc.child.exitCode !== null || Date.now() > end) throw new Error(`no "${needle}" in the log:\n${proc.text().slice(-3000)}`);
+    await sleep(100);
+  }
 }
 
 let agent: Agent | undefined;
@@ -78,10 +120,16 @@ async function spawnServer(
   nodeFlags: string[],
   port?: number,
 ): Promise<Server> {
-  const proc = spawnProc(process.execPath, [...nodeFlags, '--import', 'tsx', entry, ...args], env);
+  const logDir = mkdtempSync(path.join(tmpdir(), 'stageflow-bench-log-'));
+  const proc = spawnLogged([...nodeFlags, '--import', 'tsx', entry, ...args], env, path.join(logDir, 'out.log'));
   const pid = proc.child.pid!;
   const url = port === undefined ? '' : `http://127.0.0.1:${port}`;
-  if (port !== undefined) await waitHealthy(url, proc);
+  if (port !== undefined) {
+    await waitHealthy(url, proc).catch((err) => {
+      proc.kill();
+      throw err;
+    });
+  }
   return {
     name,
     url,
@@ -89,13 +137,17 @@ async function spawnServer(
     proc,
     cpuMs: () => procCpuMs(pid),
     async stop() {
-      if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-      proc.child.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 20_000)));
-      const done = await Promise.race([proc.exited.then(() => true), late]);
-      clearTimeout(timer);
-      if (!done) proc.kill();
+      if (proc.child.exitCode === null && proc.child.signalCode === null) {
+        // SIGTERM, so the process drains and writes its --cpu-prof file
+        proc.child.kill('SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 20_000)));
+        const done = await Promise.race([proc.exited.then(() => true), late]);
+        clearTimeout(timer);
+        if (!done) proc.kill();
+      }
+      if (process.env.BENCH_KEEP_LOGS) process.stderr.write(`bench: ${name} log kept: ${proc.logFile}\n`);
+      else rmSync(logDir, { recursive: true, force: true });
     },
   };
 }
@@ -140,7 +192,12 @@ export async function startStageflow(
   const entry = role === 'worker' ? 'workers/worker.ts' : 'src/main.ts';
   const args = role === 'api' ? ['--role=api'] : [];
   const server = await spawnServer(`stageflow(${role})`, entry, args, env, opts.nodeFlags ?? [], port);
-  if (role === 'worker') await server.proc.waitForLine((l) => l.msg === 'step worker started', 60_000);
+  if (role === 'worker') {
+    await waitForLog(server.proc, '"msg":"step worker started"', 60_000).catch(async (err) => {
+      await server.stop();
+      throw err;
+    });
+  }
   const stop = server.stop;
   server.stop = async () => {
     await stop();
