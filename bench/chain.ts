@@ -221,7 +221,12 @@ export async function inProcessMode(quick = false): Promise<Figure[]> {
   );
   clearTimeout(watchdog);
   if (s.length !== 2) return [];
-  const cpu = rounds[mid]!.map((x) => (x.nodeCpuMs + x.redisCpuMs) / x.steps);
+  // The CPU-normalised figure is the median of its own per-round values, not the median-ratio round's.
+  const cpuRatios = rounds
+    .map((r) => r.map((x) => (x.nodeCpuMs + x.redisCpuMs) / x.steps))
+    .map((c) => c[0]! / c[1]!)
+    .sort((a, b) => a - b);
+  const cpuRatio = cpuRatios[Math.floor(cpuRatios.length / 2)]!;
   const sf = rounds[mid]![1]!;
   const runState = [...sf.census.byKind.entries()].filter(([k]) => !k.startsWith('bull ')).reduce((a, [, v]) => a + v.bytes, 0) / sf.runs;
   return [
@@ -231,7 +236,12 @@ export async function inProcessMode(quick = false): Promise<Figure[]> {
       goal: '≥ 0.9×',
       met: keyOf(mid) >= 0.9,
     },
-    { name: 'in-process CPU-normalised', value: `${(cpu[0]! / cpu[1]!).toFixed(2)}×`, goal: '≥ 0.9×', met: cpu[0]! / cpu[1]! >= 0.9 },
+    {
+      name: 'in-process CPU-normalised',
+      value: `${cpuRatio.toFixed(2)}× (median of ${rounds.length})`,
+      goal: '≥ 0.9×',
+      met: cpuRatio >= 0.9,
+    },
     { name: 'in-process run state per run (no job hashes)', value: `${(runState / 1024).toFixed(2)} KB`, goal: '(context)' },
   ];
 }
