@@ -2,8 +2,8 @@
  * Chain benchmark: a naive BullMQ job chain vs stageflow running the same 10-step chain, one after
  * the other in this process, with the same concurrency and the same number of chains.
  *
- *   npm run bench                          # 3 rounds of 300 chains × 10 steps per side, concurrency 50
- *   BENCH_RUNS=600 BENCH_CONCURRENCY=100 npm run bench
+ *   npm run bench:inprocess                # 3 rounds of 300 chains × 10 steps per side, concurrency 50 (or tsx bench/chain.ts)
+ *   BENCH_RUNS=600 BENCH_CONCURRENCY=100 npm run bench:inprocess
  *
  * Each round runs the baseline, then stageflow; the report is the round with the median ratio,
  * after a line per round, so a noisy stretch of a shared 2-core host cannot decide the result.
@@ -12,7 +12,9 @@
  * REDIS_URL='redis://127.0.0.1:6379?enableAutoPipelining=true' (measured: no gain, see docs/design-notes.md).
  * The last line is machine-readable: `bench: engine_steps_per_s=… baseline_steps_per_s=… ratio=… p50_step_ms=… p99_step_ms=…`.
  */
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import type { Job } from 'bullmq';
 import { cleanupPrefix, uniquePrefix } from '../test/helpers/redis.ts';
 import {
@@ -32,6 +34,7 @@ import {
   type BenchConfig,
   type SideResult,
 } from './lib.ts';
+import { type Figure, load } from './http.ts';
 import { baseline, stageflow, type SideFactory } from './sides.ts';
 
 const WATCHDOG_GRACE_MS = 30_000;
@@ -150,8 +153,18 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
 const cpuPerStep = (r: SideResult) =>
   `node ${Math.round((r.nodeCpuMs / r.steps) * 1000)} + redis ${Math.round((r.redisCpuMs / r.steps) * 1000)} µs cpu/step`;
 
-async function main(): Promise<void> {
+/**
+ * The in-process rounds; returns the median round's figures for bench/main.ts. `quick` makes the
+ * defaults small (100 chains, 20 warm-up, 1 round) for a smoke run; BENCH_* env still wins.
+ */
+export async function inProcessMode(quick = false): Promise<Figure[]> {
+  if (quick) {
+    process.env.BENCH_RUNS ??= '100';
+    process.env.BENCH_WARMUP_RUNS ??= '20';
+    process.env.BENCH_ROUNDS ??= '1';
+  }
   const cfg = loadConfig();
+  out(`\n== in-process: ${cfg.runs} chains × ${cfg.stepsPerRun} steps, concurrency ${cfg.concurrency}, ${cfg.rounds} round(s); ${load()}`);
   // runSide's own waits give up at the deadline and clean their prefix; this only ends a hang.
   const deadline = Date.now() + cfg.timeoutMs;
   const watchdog = setTimeout(() => {
@@ -207,18 +220,50 @@ async function main(): Promise<void> {
       : `bench: only=${rounds[mid]![0]!.name} steps_per_s=${Math.round(engine.stepsPerSec)} p50_step_ms=${Math.round(engine.p50)} p99_step_ms=${Math.round(engine.p99)}`,
   );
   clearTimeout(watchdog);
+  if (s.length !== 2) return [];
+  // The CPU-normalised figure is the median of its own per-round values, not the median-ratio round's.
+  const cpuRatios = rounds
+    .map((r) => r.map((x) => (x.nodeCpuMs + x.redisCpuMs) / x.steps))
+    .map((c) => c[0]! / c[1]!)
+    .sort((a, b) => a - b);
+  const cpuRatio = cpuRatios[Math.floor(cpuRatios.length / 2)]!;
+  const sf = rounds[mid]![1]!;
+  const runState = [...sf.census.byKind.entries()].filter(([k]) => !k.startsWith('bull ')).reduce((a, [, v]) => a + v.bytes, 0) / sf.runs;
+  return [
+    {
+      name: 'in-process steps/s vs bare chain',
+      value: `${keyOf(mid).toFixed(2)}× (median of ${rounds.length})`,
+      goal: '≥ 0.9×',
+      met: keyOf(mid) >= 0.9,
+    },
+    {
+      name: 'in-process CPU-normalised',
+      value: `${cpuRatio.toFixed(2)}× (median of ${rounds.length})`,
+      goal: '≥ 0.9×',
+      met: cpuRatio >= 0.9,
+    },
+    { name: 'in-process run state per run (no job hashes)', value: `${(runState / 1024).toFixed(2)} KB`, goal: '(context)' },
+  ];
 }
 
 /** Everything is closed by now; if some handle still keeps the process alive, say what and leave. */
-function exitGuard(): void {
+export function exitGuard(): void {
   setTimeout(() => {
-    const handles = (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles().map((h) => h.constructor.name);
+    const handles = (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles().map((h) => {
+      const s = h as { constructor: { name: string }; remotePort?: number; localPort?: number; _handle?: { fd?: number } };
+      return `${s.constructor.name}${s.remotePort ? ` →${s.remotePort}` : s._handle?.fd !== undefined ? ` fd ${s._handle.fd}` : ''}`;
+    });
     process.stderr.write(`bench: warning: still alive 5 s after closing everything (open handles: ${handles.join(', ')}); exiting\n`);
     process.exit(0);
   }, 5000).unref();
 }
 
-main().then(exitGuard, (err) => {
+export function fail(err: unknown): never {
   process.stderr.write(`bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
-});
+}
+
+// `tsx bench/chain.ts` still runs the in-process rounds alone, as before bench/main.ts existed.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  inProcessMode().then(exitGuard, fail);
+}
