@@ -12,7 +12,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
-import { createKeys } from '../src/engine/keys.ts';
+import { createKeyspace } from '../src/engine/keyspace.ts';
 import { linearWorkflow } from '../test/helpers/harness.ts';
 import { cleanupPrefix, uniquePrefix } from '../test/helpers/redis.ts';
 import { type Census, diffCalls, diffCensus, Monitor, out, percentile, type RedisSnapshot, sleep, sum, top } from './lib.ts';
@@ -457,7 +457,7 @@ export async function memoryMode(o: HttpOptions): Promise<Figure[]> {
           const completed = items.filter((i) => i.type === 'step.completed').length;
           historyNote = `history of the first run: ${items.length} events, ${completed} step.completed`;
           if (completed !== STEPS) throw new Error(`memory: the first run's history lost events (${historyNote})`);
-          const ttl = await monitor.redis.ttl(createKeys(prefix).run(id));
+          const ttl = await monitor.redis.ttl(createKeyspace(prefix).run(id));
           if (ttl > 0) historyNote += `, run hash TTL ${fmt(ttl / 86_400, 1)} days`;
         }
         out(`  ${side}: ${kb(c.total / runs)}/run over ${c.keys} keys (used_memory diff ${kb(used)}/run) — ${censusLines(c, runs)}`);
@@ -624,7 +624,7 @@ export async function profileMode(o: HttpOptions): Promise<Figure[]> {
   const servers: Server[] = [];
   const figures: Figure[] = [];
   try {
-    const idx = createKeys(prefix);
+    const idx = createKeyspace(prefix);
     const running = idx.runIndex({ workflow: WORKFLOW, status: 'running' });
     const completed = idx.runIndex({ workflow: WORKFLOW, status: 'completed' });
     const api = await startStageflow('api', redis.url, prefix, keys, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${apiDir}`] });
