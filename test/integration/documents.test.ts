@@ -446,7 +446,7 @@ describe('through the API', () => {
     expect((await json('PUT', '/api/templates/bad', 'admin', { renderType: 'docx' })).body.errors).toEqual([
       { path: '$.content', message: expect.stringMatching(/needs its file/) },
     ]);
-    expect((await upload('bad', Buffer.from('x'), { renderType: 'docx', content: 'x' })).body.errors[0].path).toBe('$.meta');
+    expect((await upload('bad', Buffer.from('x'), { renderType: 'docx', content: 'x' })).body.errors[0].path).toBe('$.meta.content');
     // nothing half-written
     expect((await json('GET', '/api/templates/bad', 'admin')).status).toBe(404);
   });

@@ -5,6 +5,7 @@
  * workflow (as the caller, who must be allowed to start it) and waits briefly for it to settle.
  */
 import { randomUUID } from 'node:crypto';
+import { EngineError } from '../../engine/errors.ts';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
@@ -15,7 +16,7 @@ import type { DataflowRegistry } from '../../dataflows/registry.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import { bodyOf } from '../body.ts';
-import { parseOr400, sendProblem } from '../problem.ts';
+import { parseInput } from '../problem.ts';
 import { Name } from '../schemas.ts';
 
 export const DataflowTestBody = z.strictObject({ input: z.unknown().optional() });
@@ -27,11 +28,11 @@ export function dataflowTestRoutes(registry: DataflowRegistry, engine: Engine, a
   const modules = new ModuleLoader(moduleDir);
 
   r.post('/:name/test', async (req, res) => {
-    if (!designs(principalOf(res))) return sendProblem(res, 403, 'managing dataflows needs the designer or admin role');
-    const name = parseOr400(Name, req.params.name, '$.name', 'the dataflow name in the URL');
-    const { input } = parseOr400(DataflowTestBody, bodyOf(req.body ?? {}));
+    if (!designs(principalOf(res))) throw new EngineError('forbidden', 'managing dataflows needs the designer or admin role');
+    const name = parseInput(Name, req.params.name, 'path.name');
+    const { input } = parseInput(DataflowTestBody, bodyOf(req.body ?? {}));
     const def = await registry.get(name);
-    if (!def) return sendProblem(res, 404, `no dataflow named ${name}`);
+    if (!def) throw new EngineError('not_found', `no dataflow named ${name}`);
     if (def.kind === 'workflow') {
       await authz.workflow(principalOf(res), def.workflow, 'start');
       const model = input !== null && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : { input };
@@ -59,7 +60,7 @@ export function dataflowTestRoutes(registry: DataflowRegistry, engine: Engine, a
       res.json({ kind: def.kind, result, durationMs: Date.now() - started });
     } catch (err) {
       // The dataflow's own failure is the answer to the test, not a server error.
-      sendProblem(res, 502, `dataflow ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw new EngineError('upstream', `dataflow ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   });
   return r;

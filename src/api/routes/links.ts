@@ -6,7 +6,7 @@ import express, { Router } from 'express';
 import type { Engine } from '../../engine/engine.ts';
 import { EngineError } from '../../engine/errors.ts';
 import type { Closure } from '../../engine/link-status.ts';
-import { parseOr400 } from '../problem.ts';
+import { parseInput } from '../problem.ts';
 import { LinkToken } from '../schemas.ts';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -43,7 +43,7 @@ export function linkRoutes(engine: Engine): Router {
       .send(page('This link cannot be used', `<p>${esc(err.message)}</p>`));
 
   r.get('/:token', async (req, res) => {
-    const token = parseOr400(LinkToken, req.params.token, '$.token', 'the link');
+    const token = parseInput(LinkToken, req.params.token, 'path.token');
     let status: Awaited<ReturnType<typeof engine.linkStatus>>;
     try {
       status = await engine.linkStatus(token);
@@ -76,7 +76,7 @@ export function linkRoutes(engine: Engine): Router {
   });
 
   r.post('/:token', async (req, res) => {
-    const token = parseOr400(LinkToken, req.params.token, '$.token', 'the link');
+    const token = parseInput(LinkToken, req.params.token, 'path.token');
     const comment = typeof req.body?.comment === 'string' && req.body.comment.trim() ? String(req.body.comment).slice(0, 4000) : undefined;
     try {
       const { run, resolved } = await engine.confirmByLink(token, comment);

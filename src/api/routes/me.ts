@@ -4,6 +4,7 @@
  * JSON data and its id as the event id; a client reconnecting with `Last-Event-ID` first gets
  * the items it missed. A comment line every `heartbeatMs` keeps proxies from closing the stream.
  */
+import { EngineError } from '../../engine/errors.ts';
 import { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -12,7 +13,7 @@ import type { DocumentStore } from '../../notify/documents.ts';
 import type { Inbox, InboxItem } from '../../notify/inbox.ts';
 import { principalOf } from '../auth.ts';
 import { bodyOf } from '../body.ts';
-import { parseOr400, sendProblem } from '../problem.ts';
+import { parseInput } from '../problem.ts';
 import { EmptyBody } from '../schemas.ts';
 
 export interface MeRoutesOptions {
@@ -42,15 +43,15 @@ export function meRoutes({ inbox, feed, log, documents, heartbeatMs = 15_000 }: 
   const r = Router();
 
   r.get('/notifications', async (req, res) => {
-    const q = parseOr400(NotificationsQuery, req.query, '$', 'the query');
+    const q = parseInput(NotificationsQuery, req.query, 'query');
     res.json(await inbox.list(principalOf(res).id, { unread: q.unread === 'true', limit: q.limit }));
   });
 
   r.post('/notifications/:id/read', async (req, res) => {
     const id = req.params.id;
-    parseOr400(EmptyBody, bodyOf(req.body));
+    parseInput(EmptyBody, bodyOf(req.body));
     if (!ItemId.test(id) || !(await inbox.markRead(principalOf(res).id, id))) {
-      return sendProblem(res, 404, 'no such notification');
+      throw new EngineError('not_found', 'no such notification');
     }
     res.json({ id, read: true });
   });
@@ -60,9 +61,9 @@ export function meRoutes({ inbox, feed, log, documents, heartbeatMs = 15_000 }: 
     const { id, n } = req.params;
     const item = ItemId.test(id) && /^[1-9][0-9]{0,2}$/.test(n) ? await inbox.get(principalOf(res).id, id) : undefined;
     const attachment = item?.attachments?.find((a) => a.n === Number(n));
-    if (!attachment) return sendProblem(res, 404, 'no such attachment');
+    if (!attachment) throw new EngineError('not_found', 'no such attachment');
     const doc = documents ? await documents.get(attachment.document) : undefined;
-    if (!doc) return sendProblem(res, 410, 'the document has expired with its run');
+    if (!doc) throw new EngineError('gone', 'the document has expired with its run');
     res.status(200).attachment(attachment.fileName).type(attachment.contentType).set('Cache-Control', 'private, no-store').send(doc.bytes);
   });
 
@@ -93,7 +94,7 @@ export function meRoutes({ inbox, feed, log, documents, heartbeatMs = 15_000 }: 
     } catch (err) {
       log.warn({ err, user }, 'notification stream unavailable');
       res.setHeader('Retry-After', '5');
-      return sendProblem(res, 503, 'the notification stream is unavailable; try again shortly');
+      throw new EngineError('unavailable', 'the notification stream is unavailable; try again shortly');
     }
     if (closed) return unsubscribe();
 

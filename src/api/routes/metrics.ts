@@ -1,11 +1,11 @@
 /** GET /metrics for Prometheus; behind METRICS_TOKEN when one is configured. */
 import { timingSafeEqual } from 'node:crypto';
+import { EngineError } from '../../engine/errors.ts';
 import { Router } from 'express';
 import type { Engine } from '../../engine/engine.ts';
 import { scrapeMetrics } from '../../observability/scrape.ts';
 import { bearerToken } from '../auth.ts';
 import { sha256 } from '../principals.ts';
-import { sendProblem } from '../problem.ts';
 
 export function metricsRoutes(engine: Engine, token: string | undefined): Router {
   const r = Router();
@@ -15,7 +15,7 @@ export function metricsRoutes(engine: Engine, token: string | undefined): Router
       const presented = bearerToken(req);
       if (!presented || !timingSafeEqual(sha256(presented), expected)) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
-        return sendProblem(res, 401, 'send Authorization: Bearer <METRICS_TOKEN>');
+        throw new EngineError('unauthorized', 'send Authorization: Bearer <METRICS_TOKEN>');
       }
     }
     const { contentType, body } = await scrapeMetrics({

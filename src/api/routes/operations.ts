@@ -3,13 +3,13 @@ import { Router } from 'express';
 import type { Engine } from '../../engine/engine.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { principalOf } from '../auth.ts';
-import { parseOr400 } from '../problem.ts';
+import { parseInput } from '../problem.ts';
 import { OperationId } from '../schemas.ts';
 
 export function operationRoutes(engine: Engine): Router {
   const r = Router();
   r.get('/:id', async (req, res) => {
-    const id = parseOr400(OperationId, req.params.id, '$.id', 'the operation id in the URL');
+    const id = parseInput(OperationId, req.params.id, 'path.id');
     const caller = principalOf(res);
     const op = await engine.getOperation(id);
     // An operation is its caller's (and admins'): others are told it does not exist.

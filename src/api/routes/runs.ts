@@ -6,7 +6,7 @@ import { EngineError } from '../../engine/errors.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import { bodyOf } from '../body.ts';
-import { parseOr400 } from '../problem.ts';
+import { parseInput } from '../problem.ts';
 import {
   BulkBody,
   ConfirmBody,
@@ -23,20 +23,19 @@ import {
 
 export function runRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
-  const runId = (raw: unknown) => parseOr400(RunId, raw, '$.id', 'the run id in the URL');
+  const runId = (raw: unknown) => parseInput(RunId, raw, 'path.id');
 
   r.get('/', async (req, res) => {
-    const q = parseOr400(ListRunsQuery, req.query, '$', 'the query');
+    const q = parseInput(ListRunsQuery, req.query, 'query');
     res.json(await engine.listRuns({ ...q, status: q.status as RunStatus | undefined }, authz.readable(principalOf(res))));
   });
 
   // Bulk: the filter's workflow must be readable (else 404, as for a single run); each run's
   // own operate check happens when the operation reaches it, so unoperable runs are skipped.
   r.post('/bulk', async (req, res) => {
-    const body = parseOr400(BulkBody, bodyOf(req.body));
+    const body = parseInput(BulkBody, bodyOf(req.body));
     const header = req.get('idempotency-key');
-    const idempotencyKey =
-      header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
+    const idempotencyKey = header === undefined ? undefined : parseInput(IdempotencyKey, header, 'header.Idempotency-Key');
     const caller = principalOf(res);
     await authz.workflow(caller, body.filter.workflow, 'read');
     const filter = { ...body.filter, status: body.filter.status as RunStatus | undefined };
@@ -54,7 +53,7 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
 
   r.get('/:id/history', async (req, res) => {
     const id = runId(req.params.id);
-    const { from } = parseOr400(HistoryQuery, req.query, '$', 'the query');
+    const { from } = parseInput(HistoryQuery, req.query, 'query');
     const run = await authz.run(principalOf(res), id, 'read');
     res.json({ items: await engine.history(run.id, from) });
   });
@@ -66,28 +65,28 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
 
   r.post('/:id/repair', async (req, res) => {
     const id = runId(req.params.id);
-    parseOr400(EmptyBody, bodyOf(req.body));
+    parseInput(EmptyBody, bodyOf(req.body));
     const run = await authz.run(principalOf(res), id, 'operate');
     res.json(await engine.repair(run.id, principalOf(res).id));
   });
 
   r.post('/:id/cancel', async (req, res) => {
     const id = runId(req.params.id);
-    parseOr400(EmptyBody, bodyOf(req.body));
+    parseInput(EmptyBody, bodyOf(req.body));
     const run = await authz.run(principalOf(res), id, 'operate');
     res.json(await engine.cancel(run.id, principalOf(res).id));
   });
 
   r.post('/:id/retry', async (req, res) => {
     const id = runId(req.params.id);
-    const body = parseOr400(RetryBody, bodyOf(req.body));
+    const body = parseInput(RetryBody, bodyOf(req.body));
     await authz.run(principalOf(res), id, 'operate');
     res.json(await engine.retry(id, body, principalOf(res).id));
   });
 
   r.post('/:id/confirm', async (req, res) => {
     const id = runId(req.params.id);
-    const body = parseOr400(ConfirmBody, bodyOf(req.body));
+    const body = parseInput(ConfirmBody, bodyOf(req.body));
     await authz.run(principalOf(res), id, 'confirm');
     const { run, resolved } = await engine.confirm(id, principalOf(res), body.option, body.comment);
     res.json({ resolved, run });
@@ -95,7 +94,7 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
 
   r.post('/:id/submit', async (req, res) => {
     const id = runId(req.params.id);
-    const body = parseOr400(SubmitBody, bodyOf(req.body));
+    const body = parseInput(SubmitBody, bodyOf(req.body));
     const caller = principalOf(res);
     // Whoever started a run may resubmit its draft; others need to operate it.
     await authz.run(caller, id, 'operate', (run) => run.startedBy === caller.id);
@@ -108,7 +107,7 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
 export function entryRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
   r.get('/:id', async (req, res) => {
-    const id = parseOr400(EntryId, req.params.id, '$.id', 'the entry id in the URL');
+    const id = parseInput(EntryId, req.params.id, 'path.id');
     const entry = await engine.getEntry(id);
     // An entry belongs to the workflow whose run created it; without one only admin reads it.
     const readable = entry.workflow
@@ -123,7 +122,7 @@ export function entryRoutes(engine: Engine, authz: Authz): Router {
 export function taskRoutes(engine: Engine, authz: Authz): Router {
   const r = Router();
   r.get('/', async (req, res) => {
-    const { limit } = parseOr400(TasksQuery, req.query, '$', 'the query');
+    const { limit } = parseInput(TasksQuery, req.query, 'query');
     const caller = principalOf(res);
     const tasks = await engine.tasks(caller, limit);
     const confirmable = authz.allowed(caller, 'confirm');

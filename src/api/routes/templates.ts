@@ -7,20 +7,14 @@
 import express, { Router, type Response } from 'express';
 import { z } from 'zod';
 import { isDocumentType } from '../../notify/documents/index.ts';
-import {
-  TemplateInput,
-  TemplateMeta,
-  TemplateName,
-  TemplateSyntaxError,
-  TemplateTooLarge,
-  type TemplateStore,
-} from '../../notify/templates.ts';
+import { TemplateInput, TemplateMeta, TemplateName, type TemplateStore } from '../../notify/templates.ts';
+import { EngineError } from '../../engine/errors.ts';
 import { NonRetryableError } from '../../steps/types.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import { bodyOf } from '../body.ts';
-import { isMultipart, readTemplateUpload, UploadTooLarge } from '../multipart.ts';
-import { BadRequest, parseOr400, sendProblem } from '../problem.ts';
+import { isMultipart, readTemplateUpload } from '../multipart.ts';
+import { parseInput } from '../problem.ts';
 
 export const PreviewInput = z.object({ model: z.record(z.string(), z.unknown()).default({}) }).strict();
 
@@ -33,8 +27,8 @@ function sendFile(res: Response, bytes: Buffer, fileName: string, contentType: s
   res.status(200).attachment(fileName).type(contentType).set('Cache-Control', 'no-store').send(bytes);
 }
 
-const tooLarge = (res: Response, maxBytes: number) =>
-  sendProblem(res, 413, `the template file is larger than ${maxBytes} bytes (TEMPLATE_MAX_BYTES)`);
+const tooLarge = (maxBytes: number) =>
+  new EngineError('too_large', `the template file is larger than ${maxBytes} bytes (TEMPLATE_MAX_BYTES)`);
 
 /** Mounted before the API's own JSON parser: template bodies may be far larger than other requests. */
 export function templateBodyParser(maxBytes: number): express.RequestHandler[] {
@@ -45,8 +39,8 @@ export function templateBodyParser(maxBytes: number): express.RequestHandler[] {
       next();
     },
     express.json({ limit: templateJsonLimit(maxBytes), strict: false, type: ['application/json', 'application/*+json'] }),
-    ((err, _req, res, next) => {
-      if ((err as { type?: string }).type === 'entity.too.large') return tooLarge(res, maxBytes);
+    ((err, _req, _res, next) => {
+      if ((err as { type?: string }).type === 'entity.too.large') return next(tooLarge(maxBytes));
       next(err);
     }) as express.ErrorRequestHandler as unknown as express.RequestHandler,
   ];
@@ -60,51 +54,40 @@ export function templateRoutes(templates: TemplateStore, authz: Authz): Router {
   });
 
   r.get('/:name', async (req, res) => {
-    const name = parseOr400(TemplateName, req.params.name, '$.name', 'the template name in the URL');
+    const name = parseInput(TemplateName, req.params.name, 'path.name');
     const template = await templates.get(name);
-    if (!template) return sendProblem(res, 404, `template ${name} does not exist`);
+    if (!template) throw new EngineError('not_found', `template ${name} does not exist`);
     res.json(template);
   });
 
   r.get('/:name/file', async (req, res) => {
-    const name = parseOr400(TemplateName, req.params.name, '$.name', 'the template name in the URL');
+    const name = parseInput(TemplateName, req.params.name, 'path.name');
     const template = await templates.get(name);
-    if (!template) return sendProblem(res, 404, `template ${name} does not exist`);
+    if (!template) throw new EngineError('not_found', `template ${name} does not exist`);
     const file = template.file ? await templates.file(name) : undefined;
-    if (!template.file || !file) return sendProblem(res, 404, `template ${name} is a ${template.renderType} template and has no file`);
+    if (!template.file || !file)
+      throw new EngineError('not_found', `template ${name} is a ${template.renderType} template and has no file`);
     const ext = template.renderType === 'pdf' ? 'json' : template.renderType;
     sendFile(res, file, `${name}.${ext}`, template.renderType === 'pdf' ? 'application/json' : template.file.contentType);
   });
 
   r.put('/:name', async (req, res) => {
-    const name = parseOr400(TemplateName, req.params.name, '$.name', 'the template name in the URL');
+    const name = parseInput(TemplateName, req.params.name, 'path.name');
     authz.design(principalOf(res), 'templates');
     let input: TemplateInput & { file?: Buffer };
     if (isMultipart(req)) {
-      let upload: Awaited<ReturnType<typeof readTemplateUpload>>;
-      try {
-        upload = await readTemplateUpload(req, templates.maxBytes);
-      } catch (err) {
-        if (err instanceof UploadTooLarge) return tooLarge(res, templates.maxBytes);
-        throw err;
-      }
-      const meta = parseOr400(TemplateMeta, upload.meta, '$.meta', 'the meta part');
+      const upload = await readTemplateUpload(req, templates.maxBytes);
+      const meta = parseInput(TemplateMeta, upload.meta, '$.meta', 'the meta part');
       if (!upload.file && isDocumentType(meta.renderType))
-        throw new BadRequest('the template file is missing', [
+        throw new EngineError('invalid', 'the template file is missing', [
           { path: '$.template', message: `a ${meta.renderType} template needs a "template" file part` },
         ]);
       input = { ...meta, ...(upload.file ? { file: upload.file } : {}) };
     } else {
-      input = parseOr400(TemplateInput, bodyOf(req.body));
+      input = parseInput(TemplateInput, bodyOf(req.body));
     }
-    let saved: Awaited<ReturnType<typeof templates.put>>;
-    try {
-      saved = await templates.put(name, input);
-    } catch (err) {
-      if (err instanceof TemplateSyntaxError) throw new BadRequest('the template does not parse', err.errors);
-      if (err instanceof TemplateTooLarge) return tooLarge(res, templates.maxBytes);
-      throw err;
-    }
+    // TemplateSyntaxError and TemplateTooLarge carry their kinds (invalid, too_large).
+    const saved = await templates.put(name, input);
     res
       .status(saved.created ? 201 : 200)
       .location(`/api/templates/${name}`)
@@ -112,11 +95,11 @@ export function templateRoutes(templates: TemplateStore, authz: Authz): Router {
   });
 
   r.post('/:name/preview', async (req, res) => {
-    const name = parseOr400(TemplateName, req.params.name, '$.name', 'the template name in the URL');
+    const name = parseInput(TemplateName, req.params.name, 'path.name');
     authz.design(principalOf(res), 'templates');
-    const { model } = parseOr400(PreviewInput, bodyOf(req.body) ?? {});
+    const { model } = parseInput(PreviewInput, bodyOf(req.body) ?? {});
     const template = await templates.get(name);
-    if (!template) return sendProblem(res, 404, `template ${name} does not exist`);
+    if (!template) throw new EngineError('not_found', `template ${name} does not exist`);
     try {
       if (isDocumentType(template.renderType)) {
         const doc = await templates.renderDocument(name, model);
@@ -125,8 +108,9 @@ export function templateRoutes(templates: TemplateStore, authz: Authz): Router {
       const out = await templates.render(name, template.renderType, model);
       res.json({ ...(out.subject !== undefined ? { subject: out.subject } : {}), body: out.body, format: template.renderType });
     } catch (err) {
+      // A render failure fails a step in a run; here it is the sample model's fault.
       if (err instanceof NonRetryableError)
-        throw new BadRequest('the template cannot be rendered with this model', [{ path: '$.model', message: err.message }]);
+        throw new EngineError('invalid', 'the template cannot be rendered with this model', [{ path: '$.model', message: err.message }]);
       throw err;
     }
   });

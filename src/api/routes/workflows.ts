@@ -7,7 +7,7 @@ import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import type { LintOptions } from '../lint-options.ts';
 import { bodyOf } from '../body.ts';
-import { parseOr400 } from '../problem.ts';
+import { parseInput } from '../problem.ts';
 import { IdempotencyKey, MigrationBody, Name, SimulateBody, StartBody, StartQuery, VersionQuery } from '../schemas.ts';
 
 export function workflowRoutes(engine: Engine, authz: Authz, lint: LintOptions = async () => ({})): Router {
@@ -26,7 +26,7 @@ export function workflowRoutes(engine: Engine, authz: Authz, lint: LintOptions =
   });
 
   r.put('/:name', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
+    const name = parseInput(Name, req.params.name, 'path.name');
     authz.design(principalOf(res), 'workflows');
     const saved = await engine.saveWorkflow(name, req.body, await lint());
     res.status(saved.created ? 201 : 200).location(`/api/workflows/${name}?version=${saved.version}`);
@@ -34,25 +34,24 @@ export function workflowRoutes(engine: Engine, authz: Authz, lint: LintOptions =
   });
 
   r.get('/:name', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    const { version } = parseOr400(VersionQuery, req.query, '$', 'the query');
+    const name = parseInput(Name, req.params.name, 'path.name');
+    const { version } = parseInput(VersionQuery, req.query, 'query');
     await authz.workflow(principalOf(res), name, 'read');
     res.json(await engine.getWorkflow(name, version));
   });
 
   r.get('/:name/versions', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
+    const name = parseInput(Name, req.params.name, 'path.name');
     await authz.workflow(principalOf(res), name, 'read');
     res.json({ items: await engine.workflows.versions(name) });
   });
 
   r.post('/:name/runs', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    const body = parseOr400(StartBody, bodyOf(req.body));
-    const { wait } = parseOr400(StartQuery, req.query, '$', 'the query');
+    const name = parseInput(Name, req.params.name, 'path.name');
+    const body = parseInput(StartBody, bodyOf(req.body));
+    const { wait } = parseInput(StartQuery, req.query, 'query');
     const header = req.get('idempotency-key');
-    const idempotencyKey =
-      header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
+    const idempotencyKey = header === undefined ? undefined : parseInput(IdempotencyKey, header, 'header.Idempotency-Key');
     await authz.workflow(principalOf(res), name, 'start');
     const { run, created } = await engine.startRun(name, body, { idempotencyKey, by: principalOf(res).id }).catch(async (err: unknown) => {
       throw err instanceof EntryOwnedError ? await authz.entryRefusal(principalOf(res), err) : err;
@@ -65,15 +64,15 @@ export function workflowRoutes(engine: Engine, authz: Authz, lint: LintOptions =
   });
 
   r.post('/:name/migrations', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    const body = parseOr400(MigrationBody, bodyOf(req.body));
+    const name = parseInput(Name, req.params.name, 'path.name');
+    const body = parseInput(MigrationBody, bodyOf(req.body));
     await authz.workflow(principalOf(res), name, 'operate');
     res.json(await engine.migrate(name, body, principalOf(res).id));
   });
 
   r.post('/:name/simulate', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    const body = parseOr400(SimulateBody, bodyOf(req.body));
+    const name = parseInput(Name, req.params.name, 'path.name');
+    const body = parseInput(SimulateBody, bodyOf(req.body));
     await authz.workflow(principalOf(res), name, 'start');
     res.json(await engine.simulate(name, body));
   });
