@@ -699,6 +699,13 @@ export class Engine {
     }
     return json;
   }
+
+  // ---- delegates for the API's ports (src/api/ports.ts) ----
+
+  /** A workflow's saved versions, oldest first (the API does not reach into the workflow store). */
+  workflowVersions(name: string): Promise<Array<{ version: number; savedAt: string }>> {
+    return this.workflows.versions(name);
+  }
 }
 
 export type { RunView, ListQuery, ValidationResult, WorkflowDefinition, Diagnosis };

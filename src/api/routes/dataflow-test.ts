@@ -8,11 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { EngineError } from '../../engine/errors.ts';
 import { Router } from 'express';
 import { z } from 'zod';
-import type { Engine } from '../../engine/engine.ts';
+import type { DataflowRegistryPort, RunService } from '../ports.ts';
 import { designs } from '../../definition/access.ts';
 import { callHttpDataflow } from '../../dataflows/http.ts';
 import { callModuleDataflow, ModuleLoader } from '../../dataflows/module.ts';
-import type { DataflowRegistry } from '../../dataflows/registry.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import { bodyOf } from '../body.ts';
@@ -23,7 +22,7 @@ export const DataflowTestBody = z.strictObject({ input: z.unknown().optional() }
 /** How long a `workflow` test waits for the child run to settle before answering with its id only. */
 const WORKFLOW_WAIT_MS = 3000;
 
-export function dataflowTestRoutes(registry: DataflowRegistry, engine: Engine, authz: Authz, moduleDir?: URL): Router {
+export function dataflowTestRoutes(registry: DataflowRegistryPort, engine: RunService, authz: Authz, moduleDir?: URL): Router {
   const r = Router();
   const modules = new ModuleLoader(moduleDir);
 

@@ -6,16 +6,16 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { EngineError } from '../../engine/errors.ts';
-import type { DataflowRegistry } from '../../dataflows/registry.ts';
 import { designs } from '../../definition/access.ts';
 import { principalOf } from '../auth.ts';
+import type { DataflowRegistryPort } from '../ports.ts';
 import { parseInput } from '../problem.ts';
 import { Name } from '../schemas.ts';
 
 /** A definition is an object; its fields are the registry's to check. `name` may be left to the URL. */
 const DataflowBody = z.looseObject({ name: z.unknown().optional() });
 
-export function dataflowRoutes(registry: DataflowRegistry): Router {
+export function dataflowRoutes(registry: DataflowRegistryPort): Router {
   const r = Router();
   // Reading counts as managing here: definitions may hold credentials.
   r.use((_req, res, next) => {

@@ -1,10 +1,10 @@
 /** Liveness and readiness. Ready means Redis answers and at least one worker is alive. */
 import { Router } from 'express';
-import type { Engine } from '../../engine/engine.ts';
+import type { HealthService } from '../ports.ts';
 
 const WORKER_FRESH_MS = 20_000;
 
-export function healthRoutes(engine: Engine): Router {
+export function healthRoutes(engine: HealthService): Router {
   const r = Router();
   r.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -3,7 +3,7 @@
  * prefetch links, so GET never answers), POST answers once as the principal the link names.
  */
 import express, { Router } from 'express';
-import type { Engine } from '../../engine/engine.ts';
+import type { LinkService } from '../ports.ts';
 import { EngineError } from '../../engine/errors.ts';
 import type { Closure } from '../../engine/link-status.ts';
 import { parseInput } from '../problem.ts';
@@ -32,7 +32,7 @@ function closureText(closure: Closure | undefined): string {
   }
 }
 
-export function linkRoutes(engine: Engine): Router {
+export function linkRoutes(engine: LinkService): Router {
   const r = Router();
   r.use(express.urlencoded({ extended: false, limit: '16kb' }));
 

@@ -2,12 +2,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import { EngineError } from '../../engine/errors.ts';
 import { Router } from 'express';
-import type { Engine } from '../../engine/engine.ts';
-import { scrapeMetrics } from '../../observability/scrape.ts';
 import { bearerToken } from '../auth.ts';
+import type { MetricsSource } from '../ports.ts';
 import { sha256 } from '../principals.ts';
 
-export function metricsRoutes(engine: Engine, token: string | undefined): Router {
+export function metricsRoutes(metrics: MetricsSource, token: string | undefined): Router {
   const r = Router();
   const expected = token ? sha256(token) : undefined;
   r.get('/metrics', async (req, res) => {
@@ -18,11 +17,7 @@ export function metricsRoutes(engine: Engine, token: string | undefined): Router
         throw new EngineError('unauthorized', 'send Authorization: Bearer <METRICS_TOKEN>');
       }
     }
-    const { contentType, body } = await scrapeMetrics({
-      ping: () => engine.ping(),
-      runCounts: () => engine.runCounts(),
-      queues: [engine.queue, engine.eventQueue],
-    });
+    const { contentType, body } = await metrics.scrape();
     res.type(contentType).send(body);
   });
   return r;

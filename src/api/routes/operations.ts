@@ -1,12 +1,12 @@
 /** /api/operations: the progress of a bulk operation (POST /api/runs/bulk). */
 import { Router } from 'express';
-import type { Engine } from '../../engine/engine.ts';
+import type { RunService } from '../ports.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { principalOf } from '../auth.ts';
 import { parseInput } from '../problem.ts';
 import { OperationId } from '../schemas.ts';
 
-export function operationRoutes(engine: Engine): Router {
+export function operationRoutes(engine: RunService): Router {
   const r = Router();
   r.get('/:id', async (req, res) => {
     const id = parseInput(OperationId, req.params.id, 'path.id');

@@ -1,6 +1,6 @@
 /** /api/runs and /api/entries: read, list and operate on runs. */
 import { Router } from 'express';
-import type { Engine } from '../../engine/engine.ts';
+import type { RunService } from '../ports.ts';
 import type { RunStatus } from '../../engine/types.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { principalOf } from '../auth.ts';
@@ -21,7 +21,7 @@ import {
   TasksQuery,
 } from '../schemas.ts';
 
-export function runRoutes(engine: Engine, authz: Authz): Router {
+export function runRoutes(engine: RunService, authz: Authz): Router {
   const r = Router();
   const runId = (raw: unknown) => parseInput(RunId, raw, 'path.id');
 
@@ -104,7 +104,7 @@ export function runRoutes(engine: Engine, authz: Authz): Router {
   return r;
 }
 
-export function entryRoutes(engine: Engine, authz: Authz): Router {
+export function entryRoutes(engine: RunService, authz: Authz): Router {
   const r = Router();
   r.get('/:id', async (req, res) => {
     const id = parseInput(EntryId, req.params.id, 'path.id');
@@ -119,7 +119,7 @@ export function entryRoutes(engine: Engine, authz: Authz): Router {
   return r;
 }
 
-export function taskRoutes(engine: Engine, authz: Authz): Router {
+export function taskRoutes(engine: RunService, authz: Authz): Router {
   const r = Router();
   r.get('/', async (req, res) => {
     const { limit } = parseInput(TasksQuery, req.query, 'query');

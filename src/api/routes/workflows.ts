@@ -1,6 +1,6 @@
 /** /api/workflows: save, read, list and validate definitions; start runs. */
 import { Router } from 'express';
-import type { Engine } from '../../engine/engine.ts';
+import type { ApiEngine } from '../ports.ts';
 import { designs } from '../../definition/access.ts';
 import { EntryOwnedError } from '../../engine/errors.ts';
 import { principalOf } from '../auth.ts';
@@ -10,7 +10,7 @@ import { bodyOf } from '../body.ts';
 import { parseInput } from '../problem.ts';
 import { IdempotencyKey, MigrationBody, Name, SimulateBody, StartBody, StartQuery, VersionQuery } from '../schemas.ts';
 
-export function workflowRoutes(engine: Engine, authz: Authz, lint: LintOptions = async () => ({})): Router {
+export function workflowRoutes(engine: ApiEngine, authz: Authz, lint: LintOptions = async () => ({})): Router {
   const r = Router();
 
   r.get('/', async (_req, res) => {
@@ -43,7 +43,7 @@ export function workflowRoutes(engine: Engine, authz: Authz, lint: LintOptions =
   r.get('/:name/versions', async (req, res) => {
     const name = parseInput(Name, req.params.name, 'path.name');
     await authz.workflow(principalOf(res), name, 'read');
-    res.json({ items: await engine.workflows.versions(name) });
+    res.json({ items: await engine.workflowVersions(name) });
   });
 
   r.post('/:name/runs', async (req, res) => {
