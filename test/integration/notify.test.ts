@@ -771,7 +771,7 @@ describe('API and runs', () => {
       res.locals.principal = { id: 'ann', roles: [] };
       next();
     });
-    app.use('/me', meRoutes({ inbox: notify.inbox, feed: notify.feed, log, heartbeatMs: 50 }));
+    app.use('/me', meRoutes.router({ inbox: notify.inbox, feed: notify.feed, log, heartbeatMs: 50 }));
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
