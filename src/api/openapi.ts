@@ -26,6 +26,8 @@ import {
   TaskView,
 } from '../engine/run-view.ts';
 import { TemplateInput, TemplateMeta } from '../notify/templates.ts';
+import { webPageRoutes } from '../web/routes.ts';
+import { adminRoutes } from './admin-session.ts';
 import * as R from './responses.ts';
 import { Routes, type ResponseSpec, type RouteSpec } from './route.ts';
 import { DataflowDefinitionBody, dataflowRoutes } from './routes/dataflows.ts';
@@ -110,6 +112,8 @@ export const ROUTE_GROUPS: Routes<never>[] = [
   principalRoutes,
   templateRoutes,
   meRoutes,
+  adminRoutes,
+  webPageRoutes,
 ] as unknown as Routes<never>[];
 
 /** GET /openapi.json itself. */
@@ -130,41 +134,8 @@ function OpenApiDoc() {
   return z.record(z.string(), z.unknown()).meta({ description: 'OpenAPI 3.1' });
 }
 
-/**
- * Served outside the JSON API by Bull Board, the admin sign-in and the web pages' static shells:
- * their handlers live in admin-session.ts and web/routes.ts, which register plain express routes.
- */
-const PAGES: RouteSpec[] = [
-  {
-    method: 'get',
-    path: '/admin/login',
-    summary: 'Admin sign-in page',
-    tags: ['admin'],
-    access: 'open',
-    responses: { 200: R.text('the sign-in form') },
-  },
-  {
-    method: 'post',
-    path: '/admin/login',
-    summary: 'Sign in with an admin key (sets a session cookie)',
-    tags: ['admin'],
-    access: 'open',
-    bodyDoc: { required: true, content: { 'application/x-www-form-urlencoded': z.object({ key: z.string() }) } },
-    responses: {
-      303: R.empty('signed in: on to /admin/queues'),
-      401: R.text('the key is not valid'),
-      403: R.text('the key is not an admin key'),
-      429: R.text('too many failed sign-ins from this address; see Retry-After'),
-    },
-  },
-  {
-    method: 'post',
-    path: '/admin/logout',
-    summary: 'Sign out (clears the session cookie)',
-    tags: ['admin'],
-    access: 'open',
-    responses: { 303: R.empty('signed out: on to /admin/login') },
-  },
+/** Bull Board is a mounted app with its own routes (src/api/bull-board.ts): documented as its entry page. */
+const BOARD: RouteSpec[] = [
   {
     method: 'get',
     path: '/admin/queues',
@@ -174,22 +145,11 @@ const PAGES: RouteSpec[] = [
     responses: { 200: R.text('the board'), 303: R.empty('a browser without a session: on to /admin/login') },
     problems: [401, 403, 429],
   },
-  ...['/builder', '/runs', '/tasks', '/templates'].map(
-    (p): RouteSpec => ({
-      method: 'get',
-      path: p,
-      summary: `The ${p.slice(1)} web page`,
-      description: 'Static shell; its data comes from /api with the signed-in key.',
-      tags: ['web'],
-      access: 'open',
-      responses: { 200: R.text('the page') },
-    }),
-  ),
 ];
 
 /** Every declared route, documented or not. */
 export function declaredRoutes(): RouteSpec[] {
-  return [...ROUTE_GROUPS.flatMap((g) => g.specs), ...openApiRoutes.specs, ...PAGES];
+  return [...ROUTE_GROUPS.flatMap((g) => g.specs), ...openApiRoutes.specs, ...BOARD];
 }
 
 /**
