@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../config/schema.ts';
 import { createApp } from './api/app.ts';
 import { loadPrincipals, type PrincipalRegistry } from './api/principals.ts';
-import { createServices } from './services.ts';
+import { apiWiring, createServices } from './services.ts';
 import { Engine, type EngineOptions } from './engine/engine.ts';
 import { ensureRedis } from './engine/redis-bootstrap.ts';
 import { waitForRedis } from './engine/redis-wait.ts';
@@ -138,6 +138,7 @@ export async function start(
     await loadExampleWorkflows(engine, log);
     const app = createApp({
       engine,
+      ...apiWiring(engine, log),
       principals,
       log,
       notify,

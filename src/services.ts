@@ -4,12 +4,16 @@
  * in its constructor); `close()` ends SSE streams, the SMTP pool and subscriber connections.
  */
 import type { Logger } from 'pino';
+import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Config } from '../config/schema.ts';
+import { bullBoard } from './api/bull-board.ts';
+import type { ApiInfrastructure, CounterStore } from './api/ports.ts';
 import type { PrincipalRegistry } from './api/principals.ts';
 import { createDataflowServices } from './dataflows/index.ts';
-import type { DataflowRegistry } from './dataflows/registry.ts';
+import { DataflowRegistry } from './dataflows/registry.ts';
 import type { Engine } from './engine/engine.ts';
 import { createNotifyServices, type NotifyServices } from './notify/index.ts';
+import { scrapeMetrics } from './observability/scrape.ts';
 import type { StepServices } from './steps/services.ts';
 
 export interface ServiceSet {
@@ -68,4 +72,43 @@ export function createServices(
       for (const set of sets.splice(0)) await set.notify.close();
     },
   };
+}
+
+/**
+ * What the API app needs besides the engine's services, built on the engine's Redis: the shared
+ * rate-limit and failed-authentication counters, Bull Board over the engine's queues, the
+ * secret admin cookies are signed with, and the metrics scrape. The API never sees the client.
+ */
+export function apiInfrastructure(engine: Engine): ApiInfrastructure {
+  const { redis } = engine;
+  const authKey = (address: string) => engine.keys.authFailures(address);
+  const authFailures: CounterStore = {
+    async read(address) {
+      const res = await redis.multi().get(authKey(address)).pttl(authKey(address)).exec();
+      return { count: Number(res?.[0]?.[1] ?? 0), ttlMs: Number(res?.[1]?.[1] ?? -1) };
+    },
+    async hit(address, windowMs) {
+      // A fixed window from the first failure; NX keeps later failures from extending it.
+      const k = authKey(address);
+      const res = await redis.multi().incr(k).pexpire(k, windowMs, 'NX').pttl(k).exec();
+      return { count: Number(res?.[0]?.[1] ?? 0), ttlMs: Number(res?.[2]?.[1] ?? -1) };
+    },
+  };
+  const queues = [engine.queue, engine.eventQueue];
+  return {
+    rateLimitStore: () =>
+      new RedisStore({
+        prefix: engine.keys.rateLimitPrefix,
+        sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
+      }),
+    authFailures,
+    board: bullBoard(queues),
+    linkSecret: () => engine.links.secretText(),
+    metrics: { scrape: () => scrapeMetrics({ ping: () => engine.ping(), runCounts: () => engine.runCounts(), queues }) },
+  };
+}
+
+/** The app's wiring on one engine: its infrastructure, and a dataflow registry on its Redis (pass your own to share one). */
+export function apiWiring(engine: Engine, log?: Logger): { infra: ApiInfrastructure; dataflows: DataflowRegistry } {
+  return { infra: apiInfrastructure(engine), dataflows: new DataflowRegistry(engine.redis, engine.keys.prefix, log) };
 }

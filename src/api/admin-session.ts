@@ -4,12 +4,15 @@
  * SameSite=Strict; state-changing requests carried by the cookie must also come from our origin.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import express, { Router, type RequestHandler } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
+import { z } from 'zod';
 import { hasRole } from '../definition/access.ts';
 import { bearerToken, sendTooManyFailures } from './auth.ts';
 import { noAuthFailureLimit, type AuthFailureLimiter } from './auth-failures.ts';
 import type { Principal, PrincipalRegistry } from './principals.ts';
 import { sendProblem } from './problem.ts';
+import { empty, text } from './responses.ts';
+import { Routes } from './route.ts';
 
 const COOKIE = 'sf_admin';
 const TTL_MS = 8 * 3600 * 1000;
@@ -81,49 +84,94 @@ export function adminSession(opts: AdminSessionOptions): { guard: RequestHandler
     next();
   };
 
-  const routes = Router();
-  routes.use(express.urlencoded({ extended: false, limit: '4kb' }));
-  routes.use('/login', (_req, res, next) => {
-    res.setHeader('Content-Security-Policy', LOGIN_CSP);
-    next();
-  });
-  routes.get('/login', (_req, res) => {
-    res.type('html').send(loginPage(''));
-  });
-  routes.post('/login', async (req, res) => {
-    const key = typeof req.body?.key === 'string' ? req.body.key : '';
-    const tooMany = (wait: number) => {
-      res.setHeader('Retry-After', String(wait));
-      res.status(429).type('html').send(loginPage('Too many failed sign-ins from this address; try again in a minute.'));
-    };
-    const blocked = key ? await failures.blockedFor(req) : 0;
-    if (blocked > 0) return tooMany(blocked);
-    const principal = key ? opts.registry.authenticate(key) : undefined;
-    if (!principal && key) {
-      const wait = await failures.failed(req);
-      if (wait > 0) return tooMany(wait);
-    }
-    if (!isAdmin(principal)) {
-      res
-        .status(principal ? 403 : 401)
-        .type('html')
-        .send(loginPage(principal ? 'That key is not an admin key.' : 'That key is not valid.'));
-      return;
-    }
-    const payload = b64(JSON.stringify({ id: principal!.id, exp: Date.now() + TTL_MS }));
-    const value = `${payload}.${await mac(opts.secret, payload)}`;
-    res.setHeader(
-      'Set-Cookie',
-      `${COOKIE}=${value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=${TTL_MS / 1000}${opts.secureCookie ? '; Secure' : ''}`,
-    );
-    res.redirect(303, '/admin/queues');
-  });
-  routes.post('/logout', (_req, res) => {
-    res.setHeader('Set-Cookie', `${COOKIE}=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0`);
-    res.redirect(303, '/admin/login');
-  });
+  const routes = adminRoutes.router({ ...opts, failures });
   return { guard, routes };
 }
+
+interface AdminDeps extends AdminSessionOptions {
+  failures: AuthFailureLimiter;
+}
+
+const tags = ['admin'];
+
+/** /admin/login and /admin/logout (the board itself is mounted at /admin/queues behind the guard). */
+export const adminRoutes = new Routes<AdminDeps>('/admin')
+  .use(() => express.urlencoded({ extended: false, limit: '4kb' }))
+  .add(
+    {
+      method: 'get',
+      path: '/admin/login',
+      summary: 'Admin sign-in page',
+      tags,
+      access: 'open',
+      responses: { 200: text('the sign-in form') },
+    },
+    () => (_input, _req, res) => {
+      res.setHeader('Content-Security-Policy', LOGIN_CSP);
+      res.type('html').send(loginPage(''));
+    },
+  )
+  .add(
+    {
+      method: 'post',
+      path: '/admin/login',
+      summary: 'Sign in with an admin key (sets a session cookie)',
+      tags,
+      access: 'open',
+      // A form post read by the handler: a missing or wrong key is a page, not a problem document.
+      bodyDoc: { required: true, content: { 'application/x-www-form-urlencoded': z.object({ key: z.string() }) } },
+      responses: {
+        303: empty('signed in: on to /admin/queues'),
+        401: text('the key is not valid'),
+        403: text('the key is not an admin key'),
+        429: text('too many failed sign-ins from this address; see Retry-After'),
+      },
+    },
+    (opts) => async (_input, req, res) => {
+      res.setHeader('Content-Security-Policy', LOGIN_CSP);
+      const { failures } = opts;
+      const key = typeof req.body?.key === 'string' ? req.body.key : '';
+      const tooMany = (wait: number) => {
+        res.setHeader('Retry-After', String(wait));
+        res.status(429).type('html').send(loginPage('Too many failed sign-ins from this address; try again in a minute.'));
+      };
+      const blocked = key ? await failures.blockedFor(req) : 0;
+      if (blocked > 0) return tooMany(blocked);
+      const principal = key ? opts.registry.authenticate(key) : undefined;
+      if (!principal && key) {
+        const wait = await failures.failed(req);
+        if (wait > 0) return tooMany(wait);
+      }
+      if (!isAdmin(principal)) {
+        res
+          .status(principal ? 403 : 401)
+          .type('html')
+          .send(loginPage(principal ? 'That key is not an admin key.' : 'That key is not valid.'));
+        return;
+      }
+      const payload = b64(JSON.stringify({ id: principal!.id, exp: Date.now() + TTL_MS }));
+      const value = `${payload}.${await mac(opts.secret, payload)}`;
+      res.setHeader(
+        'Set-Cookie',
+        `${COOKIE}=${value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=${TTL_MS / 1000}${opts.secureCookie ? '; Secure' : ''}`,
+      );
+      res.redirect(303, '/admin/queues');
+    },
+  )
+  .add(
+    {
+      method: 'post',
+      path: '/admin/logout',
+      summary: 'Sign out (clears the session cookie)',
+      tags,
+      access: 'open',
+      responses: { 303: empty('signed out: on to /admin/login') },
+    },
+    () => (_input, _req, res) => {
+      res.setHeader('Set-Cookie', `${COOKIE}=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0`);
+      res.redirect(303, '/admin/login');
+    },
+  );
 
 function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
   if (!origin || !host) return false;

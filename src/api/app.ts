@@ -2,7 +2,6 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
-import type { Engine } from '../engine/engine.ts';
 import type { NotifyServices } from '../notify/index.ts';
 import { adminSession } from './admin-session.ts';
 import { requireKey } from './auth.ts';
@@ -10,32 +9,31 @@ import { authFailureLimiter } from './auth-failures.ts';
 import { safeJsonBody } from './body.ts';
 import { principalRateLimit } from './rate-limit.ts';
 import { Authz } from './authz.ts';
-import { BOARD_PATH, bullBoard } from './bull-board.ts';
+import { BOARD_PATH } from './bull-board.ts';
+import type { ApiEngine, ApiInfrastructure, DataflowRegistryPort } from './ports.ts';
 import type { PrincipalRegistry } from './principals.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
-import { openApiDocument } from './openapi.ts';
-import { DataflowRegistry } from '../dataflows/registry.ts';
+import { openApiRoutes } from './openapi.ts';
 import { dataflowRoutes } from './routes/dataflows.ts';
-import { dataflowTestRoutes } from './routes/dataflow-test.ts';
-import { principalRoutes } from './routes/principals.ts';
+import { principalRoutes, whoamiRoutes } from './routes/principals.ts';
 import { documentRoutes } from './routes/documents.ts';
 import { lintOptions } from './lint-options.ts';
 import { linkRoutes } from './routes/links.ts';
 import { meRoutes } from './routes/me.ts';
-import { entryRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
+import { entryRoutes, operationRoutes, runRoutes, taskRoutes } from './routes/runs.ts';
 import { templateBodyParser, templateRoutes } from './routes/templates.ts';
-import { operationRoutes } from './routes/operations.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { stepTypeRoutes } from './routes/step-types.ts';
-import { whoami } from './routes/whoami.ts';
 import { webRoutes } from '../web/routes.ts';
 
 export interface AppOptions {
-  engine: Engine;
-  /** Defaults to a registry on the engine's Redis and prefix. */
-  dataflows?: DataflowRegistry;
+  /** The run, workflow, link and health services (an Engine). */
+  engine: ApiEngine;
+  /** Stores, Bull Board and secrets the wiring builds (src/services.ts apiInfrastructure). */
+  infra: ApiInfrastructure;
+  dataflows: DataflowRegistryPort;
   principals: PrincipalRegistry;
   log: Logger;
   bodyLimit?: string | number;
@@ -53,6 +51,7 @@ export interface AppOptions {
 
 export function createApp({
   engine,
+  infra,
   principals,
   log,
   bodyLimit = '1mb',
@@ -70,44 +69,46 @@ export function createApp({
   // The web pages set their own strict CSP (src/web/routes.ts).
   app.use(helmet({ contentSecurityPolicy: false }));
   app.use(webRoutes());
-  app.use(healthRoutes(engine));
-  app.use(metricsRoutes(engine, metricsToken));
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument());
-  });
+  // Every route comes from its declaration (src/api/route.ts), which also feeds /openapi.json.
+  app.use(healthRoutes.router(engine));
+  app.use(metricsRoutes.router({ metrics: infra.metrics, ...(metricsToken ? { token: metricsToken } : { token: undefined }) }));
+  app.use(openApiRoutes.router());
 
-  app.use('/confirm', linkRoutes(engine));
-  if (notify?.documents && notify.documentLinks) app.use('/documents', documentRoutes(notify.documents, notify.documentLinks));
+  app.use('/confirm', linkRoutes.router(engine));
+  if (notify?.documents && notify.documentLinks) {
+    app.use('/documents', documentRoutes.router({ documents: notify.documents, links: notify.documentLinks }));
+  }
 
-  const failures = authFailureLimiter(engine.redis, engine.keys.prefix, authFailuresPerMinute);
+  const failures = authFailureLimiter(infra.authFailures, authFailuresPerMinute);
   const auth = requireKey(principals, failures);
-  const admin = adminSession({ registry: principals, secret: () => engine.links.secretText(), secureCookie: secureCookies, failures });
+  const admin = adminSession({ registry: principals, secret: infra.linkSecret, secureCookie: secureCookies, failures });
   app.use('/admin', admin.routes);
-  app.use(BOARD_PATH, admin.guard, bullBoard([engine.queue, engine.eventQueue]));
+  app.use(BOARD_PATH, admin.guard, infra.board);
 
   const api = express.Router();
   api.use(auth);
-  api.use(principalRateLimit(engine.redis, engine.keys.prefix, rateLimitPerMinute));
+  api.use(principalRateLimit(infra.rateLimitStore, rateLimitPerMinute));
   // Template uploads carry files as base64: their router reads its own, larger JSON bodies first.
   if (notify) api.use('/templates', ...templateBodyParser(notify.templates.maxBytes));
   api.use(express.json({ limit: bodyLimit, strict: false, type: ['application/json', 'application/*+json'] }));
   api.use(safeJsonBody);
   const authz = new Authz(engine);
-  api.get('/me', whoami);
-  api.use('/step-types', stepTypeRoutes());
-  const flows = dataflows ?? new DataflowRegistry(engine.redis, engine.keys.prefix, log);
-  const lint = lintOptions({ dataflows: flows, principals, ...(notify ? { templates: notify.templates } : {}) });
-  api.use('/workflows', workflowRoutes(engine, authz, lint));
-  api.use('/runs', runRoutes(engine, authz));
-  api.use('/operations', operationRoutes(engine));
-  api.use('/entries', entryRoutes(engine, authz));
-  api.use('/tasks', taskRoutes(engine, authz));
-  api.use('/dataflows', dataflowTestRoutes(flows, engine, authz));
-  api.use('/dataflows', dataflowRoutes(flows));
-  api.use('/principals', principalRoutes(principals));
+  api.use('/me', whoamiRoutes.router());
+  api.use('/step-types', stepTypeRoutes.router());
+  const lint = lintOptions({ dataflows, principals, ...(notify ? { templates: notify.templates } : {}) });
+  api.use('/workflows', workflowRoutes.router({ engine, authz, lint }));
+  api.use('/runs', runRoutes.router({ engine, authz }));
+  api.use('/operations', operationRoutes.router({ engine, authz }));
+  api.use('/entries', entryRoutes.router({ engine, authz }));
+  api.use('/tasks', taskRoutes.router({ engine, authz }));
+  api.use('/dataflows', dataflowRoutes.router({ registry: dataflows, engine, authz }));
+  api.use('/principals', principalRoutes.router(principals));
   if (notify) {
-    api.use('/templates', templateRoutes(notify.templates, authz));
-    api.use('/me', meRoutes({ inbox: notify.inbox, feed: notify.feed, log, ...(notify.documents ? { documents: notify.documents } : {}) }));
+    api.use('/templates', templateRoutes.router({ templates: notify.templates, authz }));
+    api.use(
+      '/me',
+      meRoutes.router({ inbox: notify.inbox, feed: notify.feed, log, ...(notify.documents ? { documents: notify.documents } : {}) }),
+    );
   }
   app.use('/api', api);
 

@@ -4,11 +4,12 @@
  * not do the thing asked gets 403.
  */
 import { can, designs, type Action, type Caller } from '../definition/access.ts';
-import type { Engine, RunView } from '../engine/engine.ts';
+import type { RunView } from '../engine/run-view.ts';
+import type { RunService, WorkflowService } from './ports.ts';
 import { EngineError, type EntryOwnedError } from '../engine/errors.ts';
 
 export class Authz {
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: Pick<RunService, 'getRun'> & Pick<WorkflowService, 'policyOf'>) {}
 
   /** Per-request memo: one policy lookup per workflow however many runs or tasks a list shows. */
   allowed(caller: Caller, action: Action): (item: { workflow: string }) => Promise<boolean> {

@@ -6,7 +6,8 @@
  * so a hostile body cannot overflow the stack of a recursive parser behind it.
  */
 import type { RequestHandler } from 'express';
-import { jsonPath, sendProblem } from './problem.ts';
+import { jsonPath } from '../definition/issues.ts';
+import { sendProblem } from './problem.ts';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
 export const MAX_DEPTH = 64;
@@ -46,7 +47,7 @@ export const safeJsonBody: RequestHandler = (req, res, next) => {
     return sendProblem(res, 415, 'send the body as application/json');
   }
   const bad = unsafeJson(req.body);
-  if (bad) return sendProblem(res, 400, 'the body is not acceptable', [{ path: jsonPath('$', bad.path), message: bad.message }]);
+  if (bad) return sendProblem(res, 400, 'the body is not acceptable', [{ path: jsonPath(bad.path), message: bad.message }]);
   next();
 };
 

@@ -5,11 +5,13 @@
  */
 import busboy from 'busboy';
 import type { Request } from 'express';
-import { BadRequest } from './problem.ts';
+import { EngineError } from '../engine/errors.ts';
 
-export class UploadTooLarge extends Error {
+const invalid = (message: string, errors: Array<{ path: string; message: string }>) => new EngineError('invalid', message, errors);
+
+export class UploadTooLarge extends EngineError {
   constructor(readonly limit: number) {
-    super(`the template file is larger than ${limit} bytes (TEMPLATE_MAX_BYTES)`);
+    super('too_large', `the template file is larger than ${limit} bytes (TEMPLATE_MAX_BYTES)`);
   }
 }
 
@@ -23,7 +25,7 @@ export function readTemplateUpload(req: Request, maxBytes: number): Promise<{ me
     try {
       bb = busboy({ headers: req.headers, limits: { files: 1, fields: 4, fileSize: maxBytes, fieldSize: 1024 * 1024, parts: 5 } });
     } catch (err) {
-      return reject(new BadRequest('the multipart body is malformed', [{ path: '$', message: (err as Error).message }]));
+      return reject(invalid('the multipart body is malformed', [{ path: '$', message: (err as Error).message }]));
     }
     let meta: unknown = {};
     let file: Buffer | undefined;
@@ -38,7 +40,7 @@ export function readTemplateUpload(req: Request, maxBytes: number): Promise<{ me
     bb.on('field', (name, value) => {
       if (name !== 'meta')
         return fail(
-          new BadRequest('unknown multipart part', [
+          invalid('unknown multipart part', [
             { path: `$.${name}`, message: 'only the parts "meta" (JSON) and "template" (the file) are read' },
           ]),
         );
@@ -46,7 +48,7 @@ export function readTemplateUpload(req: Request, maxBytes: number): Promise<{ me
         meta = JSON.parse(value);
       } catch {
         fail(
-          new BadRequest('the meta part is not JSON', [
+          invalid('the meta part is not JSON', [
             { path: '$.meta', message: 'must be a JSON object with renderType, fileName?, subject?, body?' },
           ]),
         );
@@ -55,7 +57,7 @@ export function readTemplateUpload(req: Request, maxBytes: number): Promise<{ me
     bb.on('file', (name, stream) => {
       if (name !== 'template') {
         stream.resume();
-        return fail(new BadRequest('unknown multipart part', [{ path: `$.${name}`, message: 'the file part must be named "template"' }]));
+        return fail(invalid('unknown multipart part', [{ path: `$.${name}`, message: 'the file part must be named "template"' }]));
       }
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
@@ -64,8 +66,8 @@ export function readTemplateUpload(req: Request, maxBytes: number): Promise<{ me
         file = Buffer.concat(chunks);
       });
     });
-    bb.on('filesLimit', () => fail(new BadRequest('too many files', [{ path: '$.template', message: 'send one "template" file' }])));
-    bb.on('error', (err: Error) => fail(new BadRequest('the multipart body is malformed', [{ path: '$', message: err.message }])));
+    bb.on('filesLimit', () => fail(invalid('too many files', [{ path: '$.template', message: 'send one "template" file' }])));
+    bb.on('error', (err: Error) => fail(invalid('the multipart body is malformed', [{ path: '$', message: err.message }])));
     bb.on('close', () => {
       if (!failed) resolve({ meta, ...(file ? { file } : {}) });
     });

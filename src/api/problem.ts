@@ -1,8 +1,14 @@
-/** RFC 9457 problem+json responses, and the mapping from every error we know to one. */
+/**
+ * RFC 9457 problem+json responses, and the one mapping from an error to one: a domain error
+ * (src/engine/errors.ts) answers the status of its kind with its field errors; body-parser's
+ * own failures and a Redis outage are recognised here too; anything else is a logged 500.
+ * Requests are validated with `parseInput`, which names bad fields the same way everywhere.
+ */
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { EngineError, type FieldProblem } from '../engine/errors.ts';
+import { fromZodError } from '../definition/issues.ts';
+import { EngineError, type ErrorKind, type FieldProblem } from '../engine/errors.ts';
 
 export interface Problem {
   type?: string;
@@ -18,13 +24,30 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
+  410: 'Gone',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
 
+export const KIND_STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  gone: 410,
+  too_large: 413,
+  unsupported: 415,
+  rate_limited: 429,
+  upstream: 502,
+  unavailable: 503,
+};
+
+/** Writes a problem; middlewares that answer before any route (auth, limits, body checks) use it directly. */
 export function sendProblem(res: Response, status: number, detail?: string, errors?: FieldProblem[]): void {
   const body: Problem = {
     type: 'about:blank',
@@ -36,51 +59,53 @@ export function sendProblem(res: Response, status: number, detail?: string, erro
   res.status(status).type('application/problem+json').send(JSON.stringify(body));
 }
 
-/** A zod issue path as a JSON path: ['stages', 0, 'id'] → $.stages[0].id */
-export function jsonPath(base: string, path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : `${acc}.${String(seg)}`), base);
-}
-
-export class BadRequest extends Error {
-  constructor(
-    message: string,
-    readonly errors: FieldProblem[],
-  ) {
-    super(message);
-  }
-}
-
-/** Parses `value` with `schema` or throws a 400 naming every bad field under `base` ($ for a body, query, header). */
-export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, base = '$', what = 'the request body'): z.infer<S> {
+/**
+ * Parses `value` with `schema` or throws an `invalid` error naming every bad field under `root`:
+ * `$` for a JSON body (`$.meta` for a multipart part), `path.<name>` for a URL path parameter,
+ * `query` for the query string (so `query.<name>` per parameter), `header.<Name>` for a header.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, root = '$', what = whatOf(root)): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  throw new BadRequest(
-    `${what} is invalid`,
-    r.error.issues.map((i) => ({ path: jsonPath(base, i.path), message: i.message })),
-  );
+  throw new EngineError('invalid', `${what} is invalid`, fromZodError(r.error, root));
 }
 
-const KIND_STATUS = { not_found: 404, conflict: 409, invalid: 400, forbidden: 403, unavailable: 503 } as const;
+function whatOf(root: string): string {
+  if (root === 'query') return 'the query';
+  if (root.startsWith('path.')) return `the ${root.slice(5)} in the URL`;
+  if (root.startsWith('header.')) return `the ${root.slice(7)} header`;
+  return 'the request body';
+}
+
+/** The problem an error answers as; `undefined` for one that is a bug (500). */
+export function problemOf(err: unknown): { status: number; detail?: string; errors?: FieldProblem[]; retryAfter?: number } | undefined {
+  if (err instanceof EngineError) return { status: KIND_STATUS[err.kind], detail: err.message, errors: err.errors };
+  // body-parser marks its own failures with a type and an http status.
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e.type === 'entity.parse.failed')
+    return { status: 400, detail: 'the body is not valid JSON', errors: [{ path: '$', message: 'malformed JSON' }] };
+  if (e.type === 'entity.too.large') return { status: 413, detail: 'the body is larger than the limit' };
+  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported')
+    return { status: 415, ...(e.message ? { detail: e.message } : {}) };
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+    return { status: e.status, ...(e.message ? { detail: e.message } : {}) };
+  if (isRedisDown(err)) return { status: 503, detail: 'the store is unavailable; try again shortly', retryAfter: 5 };
+  return undefined;
+}
 
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    if (err instanceof BadRequest) return sendProblem(res, 400, err.message, err.errors);
-    if (err instanceof EngineError) return sendProblem(res, KIND_STATUS[err.kind], err.message, err.errors);
-    // body-parser marks its own failures with a type and an http status.
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.parse.failed')
-      return sendProblem(res, 400, 'the body is not valid JSON', [{ path: '$', message: 'malformed JSON' }]);
-    if (e.type === 'entity.too.large') return sendProblem(res, 413, 'the body is larger than the limit');
-    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return sendProblem(res, 415, e.message);
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendProblem(res, e.status, e.message);
-    if (isRedisDown(err)) {
-      log.warn({ err, path: req.path }, 'redis unavailable');
-      res.setHeader('Retry-After', '5');
-      return sendProblem(res, 503, 'the store is unavailable; try again shortly');
+    const p = problemOf(err);
+    if (!p) {
+      log.error({ err, path: req.path, method: req.method }, 'unhandled error');
+      return sendProblem(res, 500, 'an internal error occurred');
     }
-    log.error({ err, path: req.path, method: req.method }, 'unhandled error');
-    return sendProblem(res, 500, 'an internal error occurred');
+    if (p.retryAfter) {
+      if (p.status === 503) log.warn({ err, path: req.path }, 'redis unavailable');
+      res.setHeader('Retry-After', String(p.retryAfter));
+    }
+    sendProblem(res, p.status, p.detail, p.errors);
   };
 }
 

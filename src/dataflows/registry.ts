@@ -13,6 +13,8 @@ import { configure } from 'safe-stable-stringify';
 import { z } from 'zod';
 import { IDENTIFIER_PATTERN } from '../definition/ids.ts';
 import { egressProblem } from '../http/egress.ts';
+import { fromZodError } from '../definition/issues.ts';
+import { EngineError, type FieldProblem } from '../engine/errors.ts';
 
 const canonical = configure({ deterministic: true }) as (v: unknown) => string;
 
@@ -109,14 +111,11 @@ export interface LoadDirResult {
   failed: Array<{ file: string; error: string }>;
 }
 
-/** Thrown by `put` for a definition the schema rejects; `issues` carry zod's paths. */
-export class InvalidDataflowError extends Error {
+/** Thrown by `put` for a definition the schema rejects; `errors` name the fields as JSON paths. */
+export class InvalidDataflowError extends EngineError {
   override name = 'InvalidDataflowError';
-  constructor(
-    message: string,
-    readonly issues: Array<{ path: PropertyKey[]; message: string }>,
-  ) {
-    super(message);
+  constructor(message: string, errors: FieldProblem[]) {
+    super('invalid', message, errors);
   }
 }
 
@@ -164,7 +163,7 @@ export class DataflowRegistry {
     // Checked on save, not in the schema: a stored dataflow stays readable if the allowlist
     // shrinks later (its calls are refused at connect time then).
     const denied = def.kind === 'http' ? egressProblem(def.url) : undefined;
-    if (denied) throw new InvalidDataflowError('the dataflow definition is invalid', [{ path: ['url'], message: denied }]);
+    if (denied) throw new InvalidDataflowError('the dataflow definition is invalid', [{ path: '$.url', message: denied }]);
     const code = Number(await this.redis.eval(PUT_SCRIPT, 2, this.key(def.name), this.indexKey, def.name, canonical(def), Date.now()));
     return { created: code === 2, changed: code !== 0 };
   }
@@ -220,7 +219,7 @@ export class DataflowRegistry {
       } catch (err) {
         const error =
           err instanceof InvalidDataflowError
-            ? `${err.message}: ${err.issues.map((i) => `${['$', ...i.path].join('.')}: ${i.message}`).join('; ')}`
+            ? `${err.message}: ${err.errors.map((i) => `${i.path}: ${i.message}`).join('; ')}`
             : err instanceof Error
               ? err.message
               : String(err);
@@ -243,15 +242,9 @@ export class DataflowRegistry {
   }
 }
 
-/** zod issues with their paths; an unknown key becomes an issue at that key's own path. */
-function issuesOf(error: z.ZodError): Array<{ path: PropertyKey[]; message: string }> {
-  return error.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((key) => ({ path: [...i.path, key], message: 'unknown field (check the spelling; allowed fields depend on kind)' }))
-      : i.code === 'invalid_key'
-        ? [{ path: i.path, message: i.issues[0]?.message ?? i.message }]
-        : [{ path: i.path, message: i.message }],
-  );
+/** zod issues as field errors; an unknown key is reported at that key's own path. */
+function issuesOf(error: z.ZodError): FieldProblem[] {
+  return fromZodError(error, '$', () => 'unknown field (check the spelling; allowed fields depend on kind)');
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

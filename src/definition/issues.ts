@@ -21,17 +21,22 @@ export function joinPath(base: string, relative: string): string {
   return relative.startsWith('[') ? `${base}${relative}` : `${base}.${relative}`;
 }
 
-/** One issue per problem: an unrecognized-keys issue becomes one issue per key, at that key. */
-export function fromZodError(error: z.ZodError): Issue[] {
+/**
+ * The one zod-issue → `{path, message}` mapper (definitions, API requests, dataflows): paths are
+ * JSON paths under `root` (`$` for a body). One issue per problem: an unrecognized-keys issue
+ * becomes one issue per key, at that key; a bad record key is reported with its own message.
+ */
+export function fromZodError(error: z.ZodError, root = '$', unknownKey = (key: string) => `unknown key "${key}"`): Issue[] {
   return error.issues.flatMap((issue): Issue[] => {
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ path: jsonPath([...issue.path, key]), message: `unknown key "${key}"` }));
+      return issue.keys.map((key) => ({ path: jsonPath([...issue.path, key], root), message: unknownKey(key) }));
     }
+    if (issue.code === 'invalid_key') return [{ path: jsonPath(issue.path, root), message: issue.issues[0]?.message ?? issue.message }];
     if (issue.code === 'invalid_union' && issue.errors.length > 0) {
       // Zod's own message is just "Invalid input"; say what each alternative wanted instead.
       const wanted = issue.errors.map((alternative) => alternative[0]?.message).filter((m) => m !== undefined);
-      return [{ path: jsonPath(issue.path), message: `matches none of the allowed forms: ${[...new Set(wanted)].join('; or ')}` }];
+      return [{ path: jsonPath(issue.path, root), message: `matches none of the allowed forms: ${[...new Set(wanted)].join('; or ')}` }];
     }
-    return [{ path: jsonPath(issue.path), message: issue.message }];
+    return [{ path: jsonPath(issue.path, root), message: issue.message }];
   });
 }

@@ -1,6 +1,28 @@
-/** Errors the engine reports to its callers; the API maps `kind` to an HTTP status. */
-export type EngineErrorKind = 'not_found' | 'conflict' | 'invalid' | 'forbidden' | 'unavailable';
+/**
+ * Errors the engine, its stores and the API report to their callers. A domain error carries a
+ * `kind` (what went wrong, in the caller's terms) and field errors `{path, message}`; the API maps
+ * the kind to an HTTP status in one place (src/api/problem.ts), so no route translates errors.
+ */
+export type ErrorKind =
+  | 'invalid'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'gone'
+  | 'too_large'
+  | 'unsupported'
+  | 'rate_limited'
+  | 'upstream'
+  | 'unavailable';
+/** The name callers used before kinds went beyond the engine's own. */
+export type EngineErrorKind = ErrorKind;
 
+/**
+ * One bad field. `path` names where: `$` is a JSON body's root and `$.stages[0].id` a field in it
+ * (keys that are not identifiers are quoted: `$.headers["Idempotency-Key"]`); `path.<name>`,
+ * `query.<name>` and `header.<Name>` name URL path parameters, query parameters and headers.
+ */
 export interface FieldProblem {
   path: string;
   message: string;
@@ -9,7 +31,7 @@ export interface FieldProblem {
 export class EngineError extends Error {
   override name = 'EngineError';
   constructor(
-    readonly kind: EngineErrorKind,
+    readonly kind: ErrorKind,
     message: string,
     readonly errors: FieldProblem[] = [],
   ) {

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { IDENTIFIER_PATTERN } from '../definition/ids.ts';
 import type { Keyspace } from '../engine/keyspace.ts';
 import type { Attachment, PreparedMessage, Templates } from '../steps/services.ts';
+import { EngineError } from '../engine/errors.ts';
 import { NonRetryableError, type Model } from '../steps/types.ts';
 import {
   DOCUMENT_TYPES,
@@ -398,19 +399,19 @@ export class TemplateStore implements Templates {
   }
 }
 
-export class TemplateTooLarge extends Error {
+export class TemplateTooLarge extends EngineError {
   override name = 'TemplateTooLarge';
   constructor(
     readonly size: number,
     readonly limit: number,
   ) {
-    super(`the template file is ${size} bytes; the limit is ${limit} (TEMPLATE_MAX_BYTES)`);
+    super('too_large', `the template file is ${size} bytes; the limit is ${limit} (TEMPLATE_MAX_BYTES)`);
   }
 }
 
-export class TemplateSyntaxError extends Error {
+export class TemplateSyntaxError extends EngineError {
   override name = 'TemplateSyntaxError';
-  constructor(readonly errors: TemplateIssue[]) {
-    super(`the template does not parse: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  constructor(override readonly errors: TemplateIssue[]) {
+    super('invalid', `the template does not parse: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
   }
 }

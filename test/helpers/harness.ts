@@ -8,7 +8,7 @@ import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { createServices } from '../../src/services.ts';
+import { apiWiring, createServices } from '../../src/services.ts';
 import { setEgressAllowlist } from '../../src/http/egress.ts';
 import { undocumented } from './openapi-check.ts';
 import type { NotifyConfig } from '../../config/schema.ts';
@@ -108,6 +108,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   // per-address failure limit is off unless a test asks for it (test/integration/auth-failures.test.ts).
   const app = createApp({
     engine,
+    ...apiWiring(engine, log),
     principals,
     log,
     authFailuresPerMinute: 0,

@@ -33,6 +33,7 @@ import { buildDocx, orderDocx, orderModel, orderPdf, orderXlsx } from '../helper
 import { engineTestOptions } from '../helpers/harness.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
+import { apiWiring } from '../../src/services.ts';
 
 const log = pino({ enabled: false });
 const SECRET = `whsec_${Buffer.from('documents-test-secret-0123456789').toString('base64')}`;
@@ -332,7 +333,7 @@ describe('through the API', () => {
   beforeEach(async () => {
     engine = Engine.open(engineTestOptions(prefix), log, { failFast: true });
     await waitUntilReady(engine.redis, 5000);
-    const app = createApp({ engine, principals, log, notify });
+    const app = createApp({ engine, principals, log, notify, ...apiWiring(engine) });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
@@ -445,7 +446,7 @@ describe('through the API', () => {
     expect((await json('PUT', '/api/templates/bad', 'admin', { renderType: 'docx' })).body.errors).toEqual([
       { path: '$.content', message: expect.stringMatching(/needs its file/) },
     ]);
-    expect((await upload('bad', Buffer.from('x'), { renderType: 'docx', content: 'x' })).body.errors[0].path).toBe('$.meta');
+    expect((await upload('bad', Buffer.from('x'), { renderType: 'docx', content: 'x' })).body.errors[0].path).toBe('$.meta.content');
     // nothing half-written
     expect((await json('GET', '/api/templates/bad', 'admin')).status).toBe(404);
   });

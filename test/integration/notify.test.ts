@@ -29,6 +29,7 @@ import { engineTestOptions, TEST_EGRESS_ALLOWLIST } from '../helpers/harness.ts'
 import { setEgressAllowlist } from '../../src/http/egress.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 import { parseMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
+import { apiWiring } from '../../src/services.ts';
 
 const log = pino({ enabled: false });
 const SECRET = `whsec_${Buffer.from('notify-test-secret-0123456789').toString('base64')}`;
@@ -551,7 +552,7 @@ describe('API and runs', () => {
     await waitUntilReady(engine.redis, 5000);
     worker = Engine.open(options, log, { failFast: false });
     worker.startWorker();
-    const app = createApp({ engine, principals, log, notify });
+    const app = createApp({ engine, principals, log, notify, ...apiWiring(engine) });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
@@ -822,7 +823,7 @@ describe('API and runs', () => {
       res.locals.principal = { id: 'ann', roles: [] };
       next();
     });
-    app.use('/me', meRoutes({ inbox: notify.inbox, feed: notify.feed, log, heartbeatMs: 50 }));
+    app.use('/me', meRoutes.router({ inbox: notify.inbox, feed: notify.feed, log, heartbeatMs: 50 }));
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });

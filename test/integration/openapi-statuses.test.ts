@@ -11,7 +11,7 @@ import { Engine } from '../../src/engine/engine.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { ADMIN_KEY, engineTestOptions, linearWorkflow, startHarness, TEST_PRINCIPALS, type Harness } from '../helpers/harness.ts';
 import { undocumented } from '../helpers/openapi-check.ts';
-import { createServices } from '../../src/services.ts';
+import { apiWiring, createServices } from '../../src/services.ts';
 
 /** One request per documented operation family, with what it is sent. */
 const CALLS: Array<[string, string, unknown?]> = [
@@ -131,7 +131,7 @@ describe('with Redis down', () => {
     });
     const { notify, dataflowRegistry } = services.get();
     // The rate limiter lets requests through when its store is down; off here to keep its warnings out.
-    const app = createApp({ engine, principals, log, notify, dataflows: dataflowRegistry, rateLimitPerMinute: 0 });
+    const app = createApp({ engine, principals, log, notify, ...apiWiring(engine), dataflows: dataflowRegistry, rateLimitPerMinute: 0 });
     server = await new Promise((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });

@@ -6,6 +6,7 @@ import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { ADMIN_KEY, engineTestOptions, linearWorkflow, startHarness, TEST_PRINCIPALS, type Harness } from '../helpers/harness.ts';
+import { apiWiring } from '../../src/services.ts';
 
 describe('when Redis is down', () => {
   let engine: Engine;
@@ -18,6 +19,7 @@ describe('when Redis is down', () => {
     });
     const app = createApp({
       engine,
+      ...apiWiring(engine),
       principals: PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test'),
       log: createLogger({ level: 'silent' }),
       rateLimitPerMinute: 0,

@@ -123,11 +123,11 @@ describe('runs API input', () => {
       ['', { model: 'text' }, '$.model'],
       ['', { entryId: 'bad id!' }, '$.entryId'],
       ['', { callbackUrl: 'ftp://x' }, '$.callbackUrl'],
-      ['', { surprise: 1 }, '$'],
-      ['?wait=-1', {}, '$.wait'],
-      ['?wait=abc', {}, '$.wait'],
-      ['?wait=999999999', {}, '$.wait'],
-      ['', {}, 'Idempotency-Key', { 'idempotency-key': 'has space' }],
+      ['', { surprise: 1 }, '$.surprise'],
+      ['?wait=-1', {}, 'query.wait'],
+      ['?wait=abc', {}, 'query.wait'],
+      ['?wait=999999999', {}, 'query.wait'],
+      ['', {}, 'header.Idempotency-Key', { 'idempotency-key': 'has space' }],
     ];
     for (const [query, body, path, headers] of cases) {
       const res = await h.api('POST', `/api/workflows/inputs/runs${query}`, body, headers);

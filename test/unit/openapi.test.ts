@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
+import express, { Router } from 'express';
+import { MemoryStore } from 'express-rate-limit';
 import { describe, expect, it } from 'vitest';
-import { NEVER_503, openApiDocument } from '../../src/api/openapi.ts';
+import { declaredRoutes, NEVER_503, openApiDocument } from '../../src/api/openapi.ts';
 import { operationOf, undocumented } from '../helpers/openapi-check.ts';
+import { createApp } from '../../src/api/app.ts';
+import { BOARD_PATH } from '../../src/api/bull-board.ts';
+import { PrincipalRegistry } from '../../src/api/principals.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { TEST_PRINCIPALS } from '../helpers/harness.ts';
 
 const doc = openApiDocument() as any;
 
@@ -49,6 +56,7 @@ const README_TABLE: Record<string, string[]> = {
   '/openapi.json': ['get'],
   '/admin/queues': ['get'],
   '/admin/login': ['get', 'post'],
+  '/admin/logout': ['post'],
   '/builder': ['get'],
   '/runs': ['get'],
   '/tasks': ['get'],
@@ -226,5 +234,76 @@ describe('documented failure modes', () => {
     expect(undocumented('GET', '/api/runs/abc', 404)).toBeUndefined();
     expect(undocumented('GET', '/api/runs/abc', 418)).toMatch(/answered 418, which get \/api\/runs\/\{id\} does not document/);
     expect(undocumented('DELETE', '/api/runs/abc', 405)).toBeUndefined(); // no such operation: not the document's concern
+  });
+});
+
+describe('every served route is declared', () => {
+  /** method + path of every express route of `app`, with mount prefixes (Bull Board's own routes excluded). */
+  function served(app: any): string[] {
+    const out: string[] = [];
+    const walk = (stack: any[], prefix: string) => {
+      for (const layer of stack) {
+        const paths: string[] = [layer.route?.path ?? layer.rawPath ?? ''].flat();
+        for (const p of paths) {
+          const full = prefix + (p === '/' ? '' : p);
+          if (layer.route) {
+            for (const m of Object.keys(layer.route.methods)) out.push(`${m} ${(full || '/').replace(/:(\w+)/g, '{$1}')}`);
+          } else if (layer.handle?.stack && full !== BOARD_PATH) walk(layer.handle.stack, full);
+        }
+      }
+    };
+    walk(app.router.stack, '');
+    return [...new Set(out)];
+  }
+
+  function stageflowApp() {
+    const noop = new Proxy({}, { get: () => () => undefined });
+    return createApp({
+      engine: noop as never,
+      principals: PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test'),
+      log: createLogger({ level: 'silent' }),
+      dataflows: noop as never,
+      infra: {
+        rateLimitStore: () => new MemoryStore(),
+        authFailures: { read: async () => ({ count: 0, ttlMs: 0 }), hit: async () => ({ count: 0, ttlMs: 0 }) },
+        board: (_req, _res, next) => next(),
+        linkSecret: async () => 'secret',
+        metrics: { scrape: async () => ({ contentType: 'text/plain', body: '' }) },
+      },
+      // Mounts the template, inbox and document routes; nothing is called while listing them.
+      notify: { templates: { maxBytes: 1024 }, inbox: noop, feed: noop, documents: noop, documentLinks: noop } as never,
+    });
+  }
+
+  // Declared routes, with those served but deliberately left out of the document (the web pages' other shells, the icon).
+  const declared = new Set(declaredRoutes().map((r) => `${r.method} ${r.path}`));
+  const documented = new Set(Object.entries<any>(doc.paths).flatMap(([p, item]) => Object.keys(item).map((m) => `${m} ${p}`)));
+  const undeclared = (routes: string[]) => routes.filter((r) => !declared.has(r));
+
+  it('documents every declared route but the hidden ones', () => {
+    for (const r of declaredRoutes()) expect(documented.has(`${r.method} ${r.path}`), `${r.method} ${r.path}`).toBe(!r.hidden);
+  });
+
+  it('finds the app routes, and every one is in the document', () => {
+    const routes = served(stageflowApp());
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'get /api/runs/{id}',
+        'post /confirm/{token}',
+        'get /healthz',
+        'post /admin/login',
+        'get /api/me/notifications',
+      ]),
+    );
+    expect(undeclared(routes)).toEqual([]);
+  });
+
+  it('a route registered on express without a declaration fails the check', () => {
+    const app = express();
+    const api = Router();
+    api.get('/runs/:id', () => undefined);
+    api.get('/runs/:id/forgotten', () => undefined);
+    app.use('/api', api);
+    expect(undeclared(served(app))).toEqual(['get /api/runs/{id}/forgotten']);
   });
 });

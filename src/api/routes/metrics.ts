@@ -1,29 +1,40 @@
 /** GET /metrics for Prometheus; behind METRICS_TOKEN when one is configured. */
 import { timingSafeEqual } from 'node:crypto';
-import { Router } from 'express';
-import type { Engine } from '../../engine/engine.ts';
-import { scrapeMetrics } from '../../observability/scrape.ts';
+import { EngineError } from '../../engine/errors.ts';
 import { bearerToken } from '../auth.ts';
+import type { MetricsSource } from '../ports.ts';
 import { sha256 } from '../principals.ts';
-import { sendProblem } from '../problem.ts';
+import { text } from '../responses.ts';
+import { Routes } from '../route.ts';
 
-export function metricsRoutes(engine: Engine, token: string | undefined): Router {
-  const r = Router();
-  const expected = token ? sha256(token) : undefined;
-  r.get('/metrics', async (req, res) => {
-    if (expected) {
-      const presented = bearerToken(req);
-      if (!presented || !timingSafeEqual(sha256(presented), expected)) {
-        res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
-        return sendProblem(res, 401, 'send Authorization: Bearer <METRICS_TOKEN>');
-      }
-    }
-    const { contentType, body } = await scrapeMetrics({
-      ping: () => engine.ping(),
-      runCounts: () => engine.runCounts(),
-      queues: [engine.queue, engine.eventQueue],
-    });
-    res.type(contentType).send(body);
-  });
-  return r;
+export interface MetricsDeps {
+  metrics: MetricsSource;
+  token: string | undefined;
 }
+
+export const metricsRoutes = new Routes<MetricsDeps>('').add(
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    description: 'When METRICS_TOKEN is configured, send it as `Authorization: Bearer <METRICS_TOKEN>` (not an API key).',
+    tags: ['operations'],
+    access: 'open',
+    responses: { 200: text('Prometheus text format', 'text/plain') },
+    problems: [401],
+  },
+  ({ metrics, token }) => {
+    const expected = token ? sha256(token) : undefined;
+    return async (_input, req, res) => {
+      if (expected) {
+        const presented = bearerToken(req);
+        if (!presented || !timingSafeEqual(sha256(presented), expected)) {
+          res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+          throw new EngineError('unauthorized', 'send Authorization: Bearer <METRICS_TOKEN>');
+        }
+      }
+      const { contentType, body } = await metrics.scrape();
+      res.type(contentType).send(body);
+    };
+  },
+);

@@ -6,12 +6,13 @@
  * `{type: "array", "x-steps": true}` so a client draws them as branches, not form fields. A value
  * that accepts any JSON appears as `{"x-any-json": true}`.
  */
-import { Router } from 'express';
 import { z } from 'zod';
 import { commonStepShape } from '../../definition/common.ts';
 import '../../definition/schema.ts';
 import { stepTypes } from '../../steps/registry.ts';
 import { StepList } from '../../steps/step-list.ts';
+import { StepTypeInfo as StepTypeInfoSchema } from '../responses.ts';
+import { Routes } from '../route.ts';
 
 type Json = Record<string, unknown>;
 
@@ -83,10 +84,15 @@ export function describeStepTypes(): StepTypeInfo[] {
   return cached;
 }
 
-export function stepTypeRoutes(): Router {
-  const r = Router();
-  r.get('/', (_req, res) => {
+export const stepTypeRoutes = new Routes('/api/step-types').add(
+  {
+    method: 'get',
+    path: '/api/step-types',
+    summary: 'Step types with their parameters as JSON Schema',
+    tags: ['workflows'],
+    responses: { 200: z.array(StepTypeInfoSchema) },
+  },
+  () => (_input, _req, res) => {
     res.json(describeStepTypes());
-  });
-  return r;
-}
+  },
+);

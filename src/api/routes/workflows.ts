@@ -1,85 +1,201 @@
 /** /api/workflows: save, read, list and validate definitions; start runs. */
-import { Router } from 'express';
-import type { Engine } from '../../engine/engine.ts';
+import { z } from 'zod';
 import { designs } from '../../definition/access.ts';
+import { WorkflowDefinition } from '../../definition/schema.ts';
 import { EntryOwnedError } from '../../engine/errors.ts';
+import { RunView } from '../../engine/run-view.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import type { LintOptions } from '../lint-options.ts';
-import { bodyOf } from '../body.ts';
-import { parseOr400 } from '../problem.ts';
+import type { ApiEngine } from '../ports.ts';
+import {
+  itemsOf,
+  MigrationReport,
+  SavedWorkflow,
+  SimulationResult,
+  ValidationResult,
+  WorkflowSummary,
+  WorkflowVersion,
+} from '../responses.ts';
+import { Routes } from '../route.ts';
 import { IdempotencyKey, MigrationBody, Name, SimulateBody, StartBody, StartQuery, VersionQuery } from '../schemas.ts';
 
-export function workflowRoutes(engine: Engine, authz: Authz, lint: LintOptions = async () => ({})): Router {
-  const r = Router();
-
-  r.get('/', async (_req, res) => {
-    const caller = principalOf(res);
-    const all = await engine.listWorkflows();
-    const visible = designs(caller) ? all : await filterAsync(all, (w) => authz.readable(caller)({ workflow: w.name }));
-    res.json({ items: visible });
-  });
-
-  r.post('/validate', async (req, res) => {
-    const { valid, errors, warnings } = engine.validateWorkflow(req.body, await lint());
-    res.json({ valid, errors, warnings });
-  });
-
-  r.put('/:name', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    authz.design(principalOf(res), 'workflows');
-    const saved = await engine.saveWorkflow(name, req.body, await lint());
-    res.status(saved.created ? 201 : 200).location(`/api/workflows/${name}?version=${saved.version}`);
-    res.json({ name, version: saved.version, warnings: saved.warnings });
-  });
-
-  r.get('/:name', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    const { version } = parseOr400(VersionQuery, req.query, '$', 'the query');
-    await authz.workflow(principalOf(res), name, 'read');
-    res.json(await engine.getWorkflow(name, version));
-  });
-
-  r.get('/:name/versions', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    await authz.workflow(principalOf(res), name, 'read');
-    res.json({ items: await engine.workflows.versions(name) });
-  });
-
-  r.post('/:name/runs', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    const body = parseOr400(StartBody, bodyOf(req.body));
-    const { wait } = parseOr400(StartQuery, req.query, '$', 'the query');
-    const header = req.get('idempotency-key');
-    const idempotencyKey =
-      header === undefined ? undefined : parseOr400(IdempotencyKey, header, 'Idempotency-Key', 'the Idempotency-Key header');
-    await authz.workflow(principalOf(res), name, 'start');
-    const { run, created } = await engine.startRun(name, body, { idempotencyKey, by: principalOf(res).id }).catch(async (err: unknown) => {
-      throw err instanceof EntryOwnedError ? await authz.entryRefusal(principalOf(res), err) : err;
-    });
-    const out = wait ? await engine.waitForSettle(run.id, wait) : run;
-    res
-      .status(created ? 201 : 200)
-      .location(`/api/runs/${run.id}`)
-      .json(out);
-  });
-
-  r.post('/:name/migrations', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    const body = parseOr400(MigrationBody, bodyOf(req.body));
-    await authz.workflow(principalOf(res), name, 'operate');
-    res.json(await engine.migrate(name, body, principalOf(res).id));
-  });
-
-  r.post('/:name/simulate', async (req, res) => {
-    const name = parseOr400(Name, req.params.name, '$.name', 'the workflow name in the URL');
-    const body = parseOr400(SimulateBody, bodyOf(req.body));
-    await authz.workflow(principalOf(res), name, 'start');
-    res.json(await engine.simulate(name, body));
-  });
-
-  return r;
+export interface WorkflowDeps {
+  engine: ApiEngine;
+  authz: Authz;
+  lint: LintOptions;
 }
+
+const ByName = z.object({ name: Name.describe('the workflow name') });
+const tags = ['workflows'];
+/** The engine validates definitions itself (with lint warnings), so the body is documented here, not parsed. */
+const definitionBody = (schema: z.ZodType) => ({ required: true, content: { 'application/json': schema } });
+/** PUT takes the name from the URL: the body may leave it out. */
+export const WorkflowDefinitionBody = WorkflowDefinition.partial({ name: true });
+
+export const StoredWorkflow = z.object({
+  name: z.string(),
+  version: z.int(),
+  latest: z.int(),
+  savedAt: z.string().meta({ format: 'date-time' }),
+  definition: WorkflowDefinition,
+});
+
+export const workflowRoutes = new Routes<WorkflowDeps>('/api/workflows')
+  .add(
+    {
+      method: 'get',
+      path: '/api/workflows',
+      summary: 'List workflows the caller may read',
+      tags,
+      responses: { 200: itemsOf(WorkflowSummary) },
+    },
+    ({ engine, authz }) =>
+      async (_input, _req, res) => {
+        const caller = principalOf(res);
+        const all = await engine.listWorkflows();
+        const visible = designs(caller) ? all : await filterAsync(all, (w) => authz.readable(caller)({ workflow: w.name }));
+        res.json({ items: visible });
+      },
+  )
+  .add(
+    {
+      method: 'post',
+      path: '/api/workflows/validate',
+      summary: 'Validate a workflow definition without saving it',
+      description: 'Answers 200 with the errors and warnings for any JSON body; only a body that is not JSON is a 400.',
+      tags,
+      bodyDoc: definitionBody(WorkflowDefinition),
+      responses: { 200: ValidationResult },
+    },
+    ({ engine, lint }) =>
+      async (_input, req, res) => {
+        const { valid, errors, warnings } = engine.validateWorkflow(req.body, await lint());
+        res.json({ valid, errors, warnings });
+      },
+  )
+  .add(
+    {
+      method: 'put',
+      path: '/api/workflows/{name}',
+      summary: 'Save a workflow definition as a new version',
+      tags,
+      params: ByName,
+      bodyDoc: definitionBody(WorkflowDefinitionBody),
+      responses: {
+        200: { description: 'unchanged: the same version', content: { 'application/json': SavedWorkflow } },
+        201: { description: 'saved as a new version', content: { 'application/json': SavedWorkflow } },
+      },
+      problems: [403],
+    },
+    ({ engine, authz, lint }) =>
+      async ({ params: { name } }, req, res) => {
+        authz.design(principalOf(res), 'workflows');
+        const saved = await engine.saveWorkflow(name, req.body, await lint());
+        res.status(saved.created ? 201 : 200).location(`/api/workflows/${name}?version=${saved.version}`);
+        res.json({ name, version: saved.version, warnings: saved.warnings });
+      },
+  )
+  .add(
+    {
+      method: 'get',
+      path: '/api/workflows/{name}',
+      summary: 'Read a workflow (its latest version by default)',
+      tags,
+      params: ByName,
+      query: VersionQuery,
+      responses: { 200: StoredWorkflow },
+      problems: [400, 404],
+    },
+    ({ engine, authz }) =>
+      async ({ params: { name }, query }, _req, res) => {
+        await authz.workflow(principalOf(res), name, 'read');
+        res.json(await engine.getWorkflow(name, query.version));
+      },
+  )
+  .add(
+    {
+      method: 'get',
+      path: '/api/workflows/{name}/versions',
+      summary: "List a workflow's versions",
+      tags,
+      params: ByName,
+      responses: { 200: itemsOf(WorkflowVersion) },
+      problems: [400, 404],
+    },
+    ({ engine, authz }) =>
+      async ({ params: { name } }, _req, res) => {
+        await authz.workflow(principalOf(res), name, 'read');
+        res.json({ items: await engine.workflowVersions(name) });
+      },
+  )
+  .add(
+    {
+      method: 'post',
+      path: '/api/workflows/{name}/runs',
+      summary: 'Start a run',
+      description: 'The same Idempotency-Key answers the same run (200) for 24 h; the same key with a different body is a 409.',
+      tags: ['runs'],
+      params: ByName,
+      query: StartQuery,
+      headers: z.object({ 'Idempotency-Key': IdempotencyKey.optional() }),
+      body: StartBody,
+      responses: {
+        200: { description: 'the run this Idempotency-Key started', content: { 'application/json': RunView } },
+        201: { description: 'started (settled when `wait` was given and it settled in time)', content: { 'application/json': RunView } },
+      },
+      problems: [403, 404, 409],
+    },
+    ({ engine, authz }) =>
+      async ({ params: { name }, query, headers, body }, _req, res) => {
+        const caller = principalOf(res);
+        await authz.workflow(caller, name, 'start');
+        const { run, created } = await engine
+          .startRun(name, body, { idempotencyKey: headers['Idempotency-Key'], by: caller.id })
+          .catch(async (err: unknown) => {
+            throw err instanceof EntryOwnedError ? await authz.entryRefusal(caller, err) : err;
+          });
+        const out = query.wait ? await engine.waitForSettle(run.id, query.wait) : run;
+        res
+          .status(created ? 201 : 200)
+          .location(`/api/runs/${run.id}`)
+          .json(out);
+      },
+  )
+  .add(
+    {
+      method: 'post',
+      path: '/api/workflows/{name}/migrations',
+      summary: 'Move parked runs (waiting, draft, failed) to another version',
+      tags,
+      params: ByName,
+      body: MigrationBody,
+      responses: { 200: MigrationReport },
+      problems: [403, 404],
+    },
+    ({ engine, authz }) =>
+      async ({ params: { name }, body }, _req, res) => {
+        await authz.workflow(principalOf(res), name, 'operate');
+        res.json(await engine.migrate(name, body, principalOf(res).id));
+      },
+  )
+  .add(
+    {
+      method: 'post',
+      path: '/api/workflows/{name}/simulate',
+      summary: 'Run a version with stubs and no side effects',
+      tags,
+      params: ByName,
+      body: SimulateBody,
+      responses: { 200: SimulationResult },
+      problems: [403, 404],
+    },
+    ({ engine, authz }) =>
+      async ({ params: { name }, body }, _req, res) => {
+        await authz.workflow(principalOf(res), name, 'start');
+        res.json(await engine.simulate(name, body));
+      },
+  );
 
 async function filterAsync<T>(items: T[], pred: (t: T) => Promise<boolean>): Promise<T[]> {
   const keep = await Promise.all(items.map(pred));
