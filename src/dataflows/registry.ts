@@ -7,8 +7,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { createKeyspace } from '../engine/keyspace.ts';
 import type { Logger } from 'pino';
+import { createKeyspace, type Keyspace } from '../engine/keyspace.ts';
 import { configure } from 'safe-stable-stringify';
 import { z } from 'zod';
 import { IDENTIFIER_PATTERN } from '../definition/ids.ts';
@@ -139,18 +139,22 @@ return 2
 `;
 
 export class DataflowRegistry {
+  private readonly keys: Keyspace;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    prefix: string,
     private readonly log?: Logger,
-  ) {}
-
-  key(name: string): string {
-    return createKeyspace(this.prefix).dataflow(name);
+  ) {
+    this.keys = createKeyspace(prefix);
   }
 
-  get indexKey(): string {
-    return createKeyspace(this.prefix).dataflowIndex;
+  private key(name: string): string {
+    return this.keys.dataflow(name);
+  }
+
+  private get indexKey(): string {
+    return this.keys.dataflowIndex;
   }
 
   /** Validates and saves a definition; an identical one is left alone (`changed: false`). */
