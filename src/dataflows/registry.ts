@@ -93,11 +93,8 @@ export const DataflowDefinition = z.discriminatedUnion('kind', [HttpDataflow, Mo
 });
 
 export type DataflowDefinition = z.infer<typeof DataflowDefinition>;
-/** What a caller writes: defaults (method, timeoutMs) may be left out. */
-export type DataflowInput = z.input<typeof DataflowDefinition>;
 export type HttpDataflowDefinition = z.infer<typeof HttpDataflow>;
 export type ModuleDataflowDefinition = z.infer<typeof ModuleDataflow>;
-export type WorkflowDataflowDefinition = z.infer<typeof WorkflowDataflow>;
 
 export interface PutResult {
   /** True when no dataflow of this name existed before. */
