@@ -6,7 +6,6 @@
  */
 import type { RequestHandler } from 'express';
 import type { Store } from 'express-rate-limit';
-import type { Action, Caller } from '../definition/access.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
 import type { ValidateOptions, ValidationResult } from '../definition/validate.ts';
 import type { DataflowDefinition, PutResult } from '../dataflows/registry.ts';
@@ -87,11 +86,6 @@ export interface HealthService {
 
 /** Everything of the engine the API calls: one object today (Engine), separable later. */
 export type ApiEngine = RunService & LinkService & WorkflowService & HealthService;
-
-/** The access checks routes need (src/api/authz.ts implements them over the services above). */
-export interface Access {
-  workflow(caller: Caller, name: string, action: Action): Promise<void>;
-}
 
 /** The registered dataflows (src/dataflows/registry.ts). */
 export interface DataflowRegistryPort {

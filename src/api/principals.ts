@@ -5,6 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { fromZodError } from '../definition/issues.ts';
 
 export interface Principal {
   id: string;
@@ -47,7 +48,9 @@ export class PrincipalRegistry {
   static fromJson(json: unknown, source: string): PrincipalRegistry {
     const parsed = KeysSchema.safeParse(json);
     if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `[${i.path.join('.')}] ${i.message}`).join('; ');
+      const detail = fromZodError(parsed.error)
+        .map((i) => `${i.path}: ${i.message}`)
+        .join('; ');
       throw new Error(`invalid API keys in ${source}: ${detail}`);
     }
     return new PrincipalRegistry(

@@ -1,2 +1,2 @@
-export { compare, deepEqual, order, parseIsoDate, OPERATORS, ORDERING_OPERATORS, type Operator } from './operators.ts';
-export { evaluateCondition, type Condition } from './evaluate.ts';
+export { compare, deepEqual, parseIsoDate } from './operators.ts';
+export { evaluateCondition } from './evaluate.ts';

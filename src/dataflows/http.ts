@@ -12,8 +12,6 @@ import { DataflowError, DataflowRejectedError, RetryAfterError } from './errors.
 import { DEFAULT_HTTP_TIMEOUT_MS, type HttpDataflowDefinition } from './registry.ts';
 import { HttpCallError, httpCall, RetryableHttpError, safeUrl } from '../http/client.ts';
 
-export { DataflowError, DataflowRejectedError, RetryAfterError } from './errors.ts';
-
 export interface HttpCallOptions {
   /** Replaceable for tests; fetch through the egress policy (src/http/egress.ts) otherwise. */
   fetch?: typeof fetch;

@@ -34,23 +34,8 @@ export function createDataflowServices({ redis, prefix, log, startChild, moduleD
   return { registry, dataflows };
 }
 
-export {
-  DataflowDefinition,
-  DataflowRegistry,
-  DataflowName,
-  InvalidDataflowError,
-  StoredDataflowInvalidError,
-  DEFAULT_HTTP_TIMEOUT_MS,
-  RESERVED_HEADERS,
-  type DataflowInput,
-  type HttpDataflowDefinition,
-  type ModuleDataflowDefinition,
-  type WorkflowDataflowDefinition,
-  type PutResult,
-  type LoadDirResult,
-} from './registry.ts';
-export { createDataflows, type ChildStartContext, type DataflowRunContext, type DataflowsOptions, type StartChild } from './runner.ts';
-export { DataflowError, DataflowRejectedError, RetryAfterError } from './errors.ts';
+export { DataflowRegistry, type HttpDataflowDefinition } from './registry.ts';
+export { createDataflows, type DataflowsOptions, type StartChild } from './runner.ts';
+export { RetryAfterError } from './errors.ts';
 export { callHttpDataflow } from './http.ts';
 export { parseRetryAfter } from '../http/retry-after.ts';
-export { callModuleDataflow, DEFAULT_MODULE_DIR, ModuleLoader, type DataflowModule, type ModuleCallContext } from './module.ts';

@@ -7,8 +7,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { createKeyspace } from '../engine/keyspace.ts';
 import type { Logger } from 'pino';
+import { createKeyspace, type Keyspace } from '../engine/keyspace.ts';
 import { configure } from 'safe-stable-stringify';
 import { z } from 'zod';
 import { IDENTIFIER_PATTERN } from '../definition/ids.ts';
@@ -93,11 +93,8 @@ export const DataflowDefinition = z.discriminatedUnion('kind', [HttpDataflow, Mo
 });
 
 export type DataflowDefinition = z.infer<typeof DataflowDefinition>;
-/** What a caller writes: defaults (method, timeoutMs) may be left out. */
-export type DataflowInput = z.input<typeof DataflowDefinition>;
 export type HttpDataflowDefinition = z.infer<typeof HttpDataflow>;
 export type ModuleDataflowDefinition = z.infer<typeof ModuleDataflow>;
-export type WorkflowDataflowDefinition = z.infer<typeof WorkflowDataflow>;
 
 export interface PutResult {
   /** True when no dataflow of this name existed before. */
@@ -139,18 +136,22 @@ return 2
 `;
 
 export class DataflowRegistry {
+  private readonly keys: Keyspace;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    prefix: string,
     private readonly log?: Logger,
-  ) {}
-
-  key(name: string): string {
-    return createKeyspace(this.prefix).dataflow(name);
+  ) {
+    this.keys = createKeyspace(prefix);
   }
 
-  get indexKey(): string {
-    return createKeyspace(this.prefix).dataflowIndex;
+  private key(name: string): string {
+    return this.keys.dataflow(name);
+  }
+
+  private get indexKey(): string {
+    return this.keys.dataflowIndex;
   }
 
   /** Validates and saves a definition; an identical one is left alone (`changed: false`). */

@@ -8,8 +8,7 @@ import type { StepType } from '../steps/types.ts';
 import { RetryPolicy, TimeoutMs, type CommonStepFields } from './common.ts';
 import { Identifier, PrincipalRef } from './ids.ts';
 
-export { Backoff, RetryPolicy, TimeoutMs, type CommonStepFields } from './common.ts';
-export { Identifier, PrincipalRef } from './ids.ts';
+export { RetryPolicy, type CommonStepFields } from './common.ts';
 
 export const Defaults = z.strictObject({ retry: RetryPolicy.optional(), timeoutMs: TimeoutMs.optional() });
 export type Defaults = z.infer<typeof Defaults>;
@@ -59,4 +58,3 @@ export const WorkflowDefinition = z.strictObject({
   stages: z.array(Stage).min(1, { message: 'a workflow needs at least one stage' }),
 });
 export type WorkflowDefinition = z.infer<typeof WorkflowDefinition>;
-export type WorkflowDefinitionInput = z.input<typeof WorkflowDefinition>;

@@ -15,8 +15,6 @@ export type ErrorKind =
   | 'rate_limited'
   | 'upstream'
   | 'unavailable';
-/** The name callers used before kinds went beyond the engine's own. */
-export type EngineErrorKind = ErrorKind;
 
 /**
  * One bad field. `path` names where: `$` is a JSON body's root and `$.stages[0].id` a field in it

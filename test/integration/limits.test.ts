@@ -57,7 +57,7 @@ describe('API keys', () => {
     );
     expect(registry.authenticate(key)).toEqual({ id: 'h', roles: ['operator'] });
     expect(registry.authenticate(`${key}x`)).toBeUndefined();
-    expect(() => PrincipalRegistry.fromJson([{ id: 'x', key: 'short', roles: [] }], 'test')).toThrow(/\[0\.key\]/);
+    expect(() => PrincipalRegistry.fromJson([{ id: 'x', key: 'short', roles: [] }], 'test')).toThrow(/\$\[0\]\.key: /);
     expect(() =>
       PrincipalRegistry.fromJson([{ id: 'x', key: 'long-enough-key-123', keyHash: 'ab'.repeat(32), roles: [] }], 'test'),
     ).toThrow(/exactly one of key or keyHash/);

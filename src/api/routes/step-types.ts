@@ -16,15 +16,8 @@ import { Routes } from '../route.ts';
 
 type Json = Record<string, unknown>;
 
-export interface StepTypeInfo {
-  type: string;
-  group: string;
-  description: string;
-  /** JSON Schema (2020-12) of the step's own parameters. */
-  schema: Json;
-  /** JSON Schema of the common fields (id, name, retry, timeoutMs) this type does not redefine. */
-  common: Json;
-}
+/** What GET /api/step-types answers per type: the response schema's own type, so the two cannot drift. */
+export type StepTypeInfo = z.infer<typeof StepTypeInfoSchema>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
