@@ -229,6 +229,10 @@ export class Engine {
     return this.service.startRun(...a);
   }
 
+  startRuns(...a: Parameters<RunService['startRuns']>): ReturnType<RunService['startRuns']> {
+    return this.service.startRuns(...a);
+  }
+
   getRun(...a: Parameters<RunService['getRun']>): ReturnType<RunService['getRun']> {
     return this.service.getRun(...a);
   }
