@@ -388,6 +388,7 @@ export class Engine {
 
   async close(): Promise<void> {
     this.reconciler?.stop();
+    this.workflows.close();
     for (const close of this.closers.reverse()) await close();
     await this.service.close();
     await this.queue.close();
