@@ -106,7 +106,9 @@ export function apiInfrastructure(engine: Engine): ApiInfrastructure {
       const strip = authKey('').length;
       for await (const keys of stream as AsyncIterable<string[]>) {
         const ttls = await Promise.all(keys.map((k) => redis.pttl(k)));
-        keys.forEach((k, i) => note(k.slice(strip), ttls[i]! > 0 ? ttls[i]! : 60_000));
+        keys.forEach((k, i) => {
+          note(k.slice(strip), ttls[i]! > 0 ? ttls[i]! : 60_000);
+        });
       }
     },
   );
