@@ -286,6 +286,12 @@ const vars = {
   BODY_LIMIT_BYTES: intVar(1_048_576, 1024, 64 * 1_048_576, 'Largest JSON request body the API reads; larger ones get 413.'),
   RATE_LIMIT_PER_MINUTE: intVar(1200, 0, 1_000_000, 'API requests one principal may make per minute (429 with Retry-After beyond); 0 turns the limit off.'),
   AUTH_FAILURES_PER_MINUTE: intVar(30, 0, 1_000_000, 'Failed authentications (bad API keys, on /api and /admin) one client address may make per minute; beyond it the address gets 429 with Retry-After before any key is checked. 0 turns the limit off.'),
+  BATCH_START_MAX_RUNS: intVar(
+    1000,
+    1,
+    100_000,
+    'Most runs one `POST /api/workflows/{name}/runs/batch` may start; a larger batch is a 400 naming `$.runs` (the body limit applies too).',
+  ),
   METRICS_TOKEN: {
     default: undefined,
     secret: true,
@@ -399,6 +405,7 @@ function toConfig(env: Env) {
     templateMaxBytes: env.TEMPLATE_MAX_BYTES,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
+    batchMaxRuns: env.BATCH_START_MAX_RUNS,
     metricsToken: env.METRICS_TOKEN,
     /** Undefined: workers serve no HTTP. */
     workerHttpPort: env.WORKER_HTTP_PORT,

@@ -146,6 +146,7 @@ export async function start(
       bodyLimit: config.bodyLimitBytes,
       rateLimitPerMinute: config.rateLimitPerMinute,
       authFailuresPerMinute: config.authFailuresPerMinute,
+      batchMaxRuns: config.batchMaxRuns,
       metricsToken: config.metricsToken,
       secureCookies: config.publicUrl.startsWith('https:'),
     });

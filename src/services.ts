@@ -12,6 +12,7 @@ import type { PrincipalRegistry } from './api/principals.ts';
 import { createDataflowServices } from './dataflows/index.ts';
 import { DataflowRegistry } from './dataflows/registry.ts';
 import type { Engine } from './engine/engine.ts';
+import { Invalidation } from './engine/invalidation.ts';
 import { createNotifyServices, type NotifyServices } from './notify/index.ts';
 import { scrapeMetrics } from './observability/scrape.ts';
 import type { StepServices } from './steps/services.ts';
@@ -82,8 +83,39 @@ export function createServices(
 export function apiInfrastructure(engine: Engine): ApiInfrastructure {
   const { redis } = engine;
   const authKey = (address: string) => engine.keys.authFailures(address);
+  // Addresses with a failure in their current window, as heard from every API process (ms of the
+  // window's end). Only those can be over the budget, so only they cost a read: a request from a
+  // clean address makes no Redis call. Each failure is broadcast before its 401/429 is sent, so a
+  // guesser refused by one process is refused by every other one too (no oracle across processes).
+  const failing = new Map<string, number>();
+  const note = (address: string, ttlMs: number) => {
+    if (failing.size >= 10_000) for (const [a, until] of failing) if (until <= Date.now()) failing.delete(a);
+    failing.set(address, Date.now() + Math.max(ttlMs, 1000));
+  };
+  const heard = new Invalidation(
+    redis,
+    `${engine.keys.prefix}:auth-failed`,
+    (msg) => {
+      const at = msg.indexOf(' ');
+      note(msg.slice(at + 1), Number(msg.slice(0, at)));
+    },
+    // Failures counted while this process was not listening: rebuilt from the counters themselves.
+    async () => {
+      failing.clear();
+      const stream = redis.scanStream({ match: authKey('*'), count: 500 });
+      const strip = authKey('').length;
+      for await (const keys of stream as AsyncIterable<string[]>) {
+        const ttls = await Promise.all(keys.map((k) => redis.pttl(k)));
+        keys.forEach((k, i) => {
+          note(k.slice(strip), ttls[i]! > 0 ? ttls[i]! : 60_000);
+        });
+      }
+    },
+  );
   const authFailures: CounterStore = {
     async read(address) {
+      const until = failing.get(address);
+      if (heard.live && (until === undefined || until <= Date.now())) return { count: 0, ttlMs: -1 };
       const res = await redis.multi().get(authKey(address)).pttl(authKey(address)).exec();
       return { count: Number(res?.[0]?.[1] ?? 0), ttlMs: Number(res?.[1]?.[1] ?? -1) };
     },
@@ -91,7 +123,9 @@ export function apiInfrastructure(engine: Engine): ApiInfrastructure {
       // A fixed window from the first failure; NX keeps later failures from extending it.
       const k = authKey(address);
       const res = await redis.multi().incr(k).pexpire(k, windowMs, 'NX').pttl(k).exec();
-      return { count: Number(res?.[0]?.[1] ?? 0), ttlMs: Number(res?.[2]?.[1] ?? -1) };
+      const counted = { count: Number(res?.[0]?.[1] ?? 0), ttlMs: Number(res?.[2]?.[1] ?? -1) };
+      await heard.publish(`${counted.ttlMs > 0 ? counted.ttlMs : windowMs} ${address}`);
+      return counted;
     },
   };
   const queues = [engine.queue, engine.eventQueue];

@@ -41,6 +41,8 @@ export interface AppOptions {
   rateLimitPerMinute?: number;
   /** Failed authentications per client address per minute (/api and /admin); 0 turns the limit off. */
   authFailuresPerMinute?: number;
+  /** Most runs one POST /api/workflows/{name}/runs/batch may hold. */
+  batchMaxRuns?: number;
   /** When set, GET /metrics needs it as a bearer token. */
   metricsToken?: string;
   /** Marks the admin session cookie Secure (PUBLIC_URL is https). */
@@ -61,6 +63,7 @@ export function createApp({
   metricsToken,
   rateLimitPerMinute = 1200,
   authFailuresPerMinute = 30,
+  batchMaxRuns = 1000,
 }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -96,7 +99,7 @@ export function createApp({
   api.use('/me', whoamiRoutes.router());
   api.use('/step-types', stepTypeRoutes.router());
   const lint = lintOptions({ dataflows, principals, ...(notify ? { templates: notify.templates } : {}) });
-  api.use('/workflows', workflowRoutes.router({ engine, authz, lint }));
+  api.use('/workflows', workflowRoutes.router({ engine, authz, lint, batchMaxRuns }));
   api.use('/runs', runRoutes.router({ engine, authz }));
   api.use('/operations', operationRoutes.router({ engine, authz }));
   api.use('/entries', entryRoutes.router({ engine, authz }));

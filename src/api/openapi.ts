@@ -41,7 +41,19 @@ import { entryRoutes, operationRoutes, runRoutes, taskRoutes } from './routes/ru
 import { stepTypeRoutes } from './routes/step-types.ts';
 import { PreviewInput, templateRoutes } from './routes/templates.ts';
 import { StoredWorkflow, WorkflowDefinitionBody, workflowRoutes } from './routes/workflows.ts';
-import { BulkBody, ConfirmBody, EmptyBody, MigrationBody, Model, RetryBody, SimulateBody, StartBody, SubmitBody } from './schemas.ts';
+import {
+  BatchStartBody,
+  BatchStartItem,
+  BulkBody,
+  ConfirmBody,
+  EmptyBody,
+  MigrationBody,
+  Model,
+  RetryBody,
+  SimulateBody,
+  StartBody,
+  SubmitBody,
+} from './schemas.ts';
 
 type Json = Record<string, unknown>;
 
@@ -68,6 +80,9 @@ const COMPONENTS: Record<string, z.ZodType> = {
   TemplateMeta,
   PreviewInput,
   StartBody,
+  BatchStartBody,
+  BatchStartItem,
+  BatchStartResult: R.BatchStartResult,
   RetryBody,
   SubmitBody,
   ConfirmBody,

@@ -39,6 +39,12 @@ export interface RunService {
     input: { model?: Model; entryId?: string; callbackUrl?: string },
     ctx?: { idempotencyKey?: string; by?: string },
   ): Promise<{ run: RunView; created: boolean }>;
+  /** Starts many runs of one workflow in one go; a result per item, in order (an item's refusal is its `error`). */
+  startRuns(
+    workflow: string,
+    items: ReadonlyArray<{ input: { model?: Model; entryId?: string; callbackUrl?: string }; idempotencyKey?: string }>,
+    ctx?: { by?: string },
+  ): Promise<Array<{ run: RunView; created: boolean } | { error: unknown }>>;
   getRun(runId: string): Promise<RunView>;
   waitForSettle(runId: string, ms: number): Promise<RunView>;
   listRuns(search: RunSearch, visible?: (run: { workflow: string }) => Promise<boolean> | boolean): Promise<RunPage>;

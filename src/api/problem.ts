@@ -18,7 +18,7 @@ export interface Problem {
   errors?: FieldProblem[];
 }
 
-const TITLES: Record<number, string> = {
+export const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',

@@ -24,6 +24,18 @@ export const Problem = z
   })
   .meta({ description: 'RFC 9457 problem details' });
 
+/** One item of a batch start answer: the status a single start would have answered, with its run or its problem. */
+export const BatchStartResult = z
+  .object({
+    status: z.int().meta({ description: '201 started, 200 the run of this idempotencyKey, 4xx refused (this item only)' }),
+    // On 200 and 201.
+    run: RunView.optional(),
+    // On 4xx: why this item was refused; its field paths are under $.runs[i].
+    problem: Problem.optional(),
+  })
+  .meta({ description: 'one per item of the batch, in order: the run (200, 201) or the problem (4xx)' });
+export const BatchStartAnswer = z.object({ items: z.array(BatchStartResult) });
+
 export const Issue = z.object({ path: z.string(), message: z.string() });
 export const ValidationResult = z.object({ valid: z.boolean(), errors: z.array(Issue), warnings: z.array(Issue) });
 export const SavedWorkflow = z.object({ name: z.string(), version: z.int(), warnings: z.array(Issue) });

@@ -43,6 +43,18 @@ export const StartQuery = z
 
 export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,200}$/, 'must be 1-200 printable ASCII characters without spaces');
 
+/** One item of a batch start: a start body, with its Idempotency-Key in the item (a header cannot be per item). */
+export const BatchStartItem = StartBody.extend({ idempotencyKey: IdempotencyKey.optional() })
+  .strict()
+  .meta({ description: 'a run to start; `idempotencyKey` works as the Idempotency-Key header of a single start' });
+
+/** The envelope, checked before any item so an oversized batch is one 400 naming `$.runs`; items are checked one by one. */
+export const batchEnvelope = (max: number) =>
+  z.object({ runs: z.array(z.unknown()).min(1, 'must hold at least one run').max(max, `holds at most ${max} runs`) }).strict();
+
+/** What the OpenAPI document shows for the batch body (the item limit is BATCH_START_MAX_RUNS). */
+export const BatchStartBody = z.object({ runs: z.array(BatchStartItem).min(1) }).strict();
+
 export const RetryBody = z.object({ fromStepId: Name.optional(), modelPatch: Model.optional() }).strict();
 export const SubmitBody = z.object({ modelPatch: Model.optional() }).strict();
 

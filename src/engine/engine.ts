@@ -229,6 +229,10 @@ export class Engine {
     return this.service.startRun(...a);
   }
 
+  startRuns(...a: Parameters<RunService['startRuns']>): ReturnType<RunService['startRuns']> {
+    return this.service.startRuns(...a);
+  }
+
   getRun(...a: Parameters<RunService['getRun']>): ReturnType<RunService['getRun']> {
     return this.service.getRun(...a);
   }
@@ -384,6 +388,7 @@ export class Engine {
 
   async close(): Promise<void> {
     this.reconciler?.stop();
+    this.workflows.close();
     for (const close of this.closers.reverse()) await close();
     await this.service.close();
     await this.queue.close();

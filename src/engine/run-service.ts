@@ -10,6 +10,7 @@ import { configure } from 'safe-stable-stringify';
 import { v7 as uuidv7 } from 'uuid';
 import { can } from '../definition/access.ts';
 import { mergePatch } from '../definition/paths.ts';
+import type { Plan } from '../definition/plan.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
 import { validateDefinition, type ValidateOptions, type ValidationResult } from '../definition/validate.ts';
 import type { StepServices } from '../steps/services.ts';
@@ -151,9 +152,47 @@ export class RunService {
   // ---- runs ----
 
   async startRun(workflow: string, input: StartInput, ctx: StartContext = {}): Promise<{ run: RunView; created: boolean }> {
+    const { version, plan } = await this.latestPlan(workflow);
+    return this.startOn(workflow, version, plan, input, ctx);
+  }
+
+  /**
+   * Starts many runs of one workflow on its latest version (read once). Each item is created by
+   * its own create-run script call, exactly as a single start (entry ownership and idempotency
+   * checked atomically per item); the calls are issued together, so ioredis writes them back to
+   * back and the batch costs about one round trip. Results are in input order; an item that is
+   * refused carries its error and does not affect the others.
+   */
+  async startRuns(
+    workflow: string,
+    items: ReadonlyArray<{ input: StartInput; idempotencyKey?: string }>,
+    ctx: Omit<StartContext, 'idempotencyKey'> = {},
+  ): Promise<Array<{ run: RunView; created: boolean } | { error: unknown }>> {
+    const { version, plan } = await this.latestPlan(workflow);
+    return Promise.all(
+      items.map((item) =>
+        this.startOn(workflow, version, plan, item.input, { ...ctx, idempotencyKey: item.idempotencyKey }).catch((error: unknown) => ({
+          error,
+        })),
+      ),
+    );
+  }
+
+  private async latestPlan(workflow: string): Promise<{ version: number; plan: Plan }> {
     const version = await this.workflows.latestVersion(workflow);
     const plan = version ? await this.workflows.plan(workflow, version) : null;
     if (!version || !plan) throw new EngineError('not_found', `no workflow named ${workflow}`);
+    return { version, plan };
+  }
+
+  /** One start on a known version: shared by startRun and startRuns. */
+  private async startOn(
+    workflow: string,
+    version: number,
+    plan: Plan,
+    input: StartInput,
+    ctx: StartContext,
+  ): Promise<{ run: RunView; created: boolean }> {
     const runId = uuidv7();
     const entryId = input.entryId ?? runId;
     // Read for the merge only; whether this workflow may use the entry is decided by create-run.lua.

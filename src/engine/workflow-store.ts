@@ -1,6 +1,10 @@
 /**
  * Versioned workflow definitions in Redis, and the compiled plans the engine runs. A version is
  * immutable once saved, so plans are cached per (name, version) for the life of the process.
+ * The latest version of each workflow is cached too (every start and access check reads it),
+ * kept true by a pub/sub message each save sends before it answers (src/engine/invalidation.ts):
+ * a start in any process after a save has been answered uses the new version. While the
+ * subscriber is not subscribed the cache is bypassed.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -10,6 +14,7 @@ import type { Scripts } from './scripts.ts';
 import type { Plan } from '../definition/plan.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
 import { compile } from '../definition/compile.ts';
+import { Invalidation } from './invalidation.ts';
 
 const canonical = configure({ deterministic: true }) as (v: unknown) => string;
 
@@ -32,12 +37,25 @@ const PLAN_CACHE_LIMIT = 1000;
 
 export class WorkflowStore {
   private readonly plans = new Map<string, Plan>();
+  private readonly latest = new Map<string, number>();
+  private readonly saved: Invalidation;
 
   constructor(
     private readonly redis: Redis,
     private readonly scripts: Scripts,
     private readonly keys: Keyspace,
-  ) {}
+  ) {
+    this.saved = new Invalidation(
+      redis,
+      `${keys.prefix}:workflow-saved`,
+      (name) => this.latest.delete(name),
+      () => this.latest.clear(),
+    );
+  }
+
+  close(): void {
+    this.saved.close();
+  }
 
   /** Saves a validated definition; unchanged content keeps its version. */
   async save(def: WorkflowDefinition): Promise<{ version: number; created: boolean }> {
@@ -48,11 +66,22 @@ export class WorkflowStore {
       [this.keys.workflow(def.name), this.keys.workflowIndex],
       [def.name, json, hash, Date.now()],
     )) as [number, number];
+    // Before answering: whoever hears of this save and starts a run must get the new version.
+    if (created === 1) await this.saved.publish(def.name);
     return { version: Number(version), created: created === 1 };
   }
 
   async latestVersion(name: string): Promise<number | null> {
+    const live = this.saved.live;
+    const hit = live ? this.latest.get(name) : undefined;
+    if (hit !== undefined) return hit;
+    const epoch = this.saved.epoch;
     const v = await this.redis.hget(this.keys.workflow(name), 'latest');
+    // A save or a reset heard during the read may make this answer stale: then it is not kept.
+    if (v && live && this.saved.live && epoch === this.saved.epoch) {
+      if (this.latest.size >= PLAN_CACHE_LIMIT) this.latest.delete(this.latest.keys().next().value!);
+      this.latest.set(name, Number(v));
+    }
     return v ? Number(v) : null;
   }
 

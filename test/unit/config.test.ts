@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       templateMaxBytes: 5_242_880,
       rateLimitPerMinute: 1200,
       authFailuresPerMinute: 30,
+      batchMaxRuns: 1000,
       metricsToken: undefined,
       workerHttpPort: undefined,
       egressAllowlist: undefined,
@@ -79,6 +80,7 @@ describe('loadConfig', () => {
       TEMPLATE_MAX_BYTES: '4096',
       RATE_LIMIT_PER_MINUTE: '0',
       AUTH_FAILURES_PER_MINUTE: '7',
+      BATCH_START_MAX_RUNS: '50',
       METRICS_TOKEN: 'metrics-token-0123456789',
     });
     expect(config).toEqual({
@@ -120,6 +122,7 @@ describe('loadConfig', () => {
       templateMaxBytes: 4096,
       rateLimitPerMinute: 0,
       authFailuresPerMinute: 7,
+      batchMaxRuns: 50,
       metricsToken: 'metrics-token-0123456789',
     });
   });
@@ -268,6 +271,7 @@ describe('configDocs', () => {
     'BODY_LIMIT_BYTES',
     'RATE_LIMIT_PER_MINUTE',
     'AUTH_FAILURES_PER_MINUTE',
+    'BATCH_START_MAX_RUNS',
     'METRICS_TOKEN',
     'WORKER_HTTP_PORT',
     'EGRESS_ALLOWLIST',

@@ -21,6 +21,7 @@ const README_TABLE: Record<string, string[]> = {
   '/api/workflows/{name}': ['put', 'get'],
   '/api/workflows/{name}/versions': ['get'],
   '/api/workflows/{name}/runs': ['post'],
+  '/api/workflows/{name}/runs/batch': ['post'],
   '/api/runs': ['get'],
   '/api/runs/{id}': ['get'],
   '/api/runs/{id}/history': ['get'],

@@ -2,13 +2,15 @@
 import { z } from 'zod';
 import { designs } from '../../definition/access.ts';
 import { WorkflowDefinition } from '../../definition/schema.ts';
-import { EntryOwnedError } from '../../engine/errors.ts';
+import { EntryOwnedError, type FieldProblem } from '../../engine/errors.ts';
 import { RunView } from '../../engine/run-view.ts';
 import { principalOf } from '../auth.ts';
 import type { Authz } from '../authz.ts';
 import type { LintOptions } from '../lint-options.ts';
 import type { ApiEngine } from '../ports.ts';
 import {
+  BatchStartAnswer,
+  type BatchStartResult,
   itemsOf,
   MigrationReport,
   SavedWorkflow,
@@ -18,12 +20,28 @@ import {
   WorkflowVersion,
 } from '../responses.ts';
 import { Routes } from '../route.ts';
-import { IdempotencyKey, MigrationBody, Name, SimulateBody, StartBody, StartQuery, VersionQuery } from '../schemas.ts';
+import { parseInput, problemOf, TITLES } from '../problem.ts';
+import {
+  BatchStartBody,
+  BatchStartItem,
+  batchEnvelope,
+  IdempotencyKey,
+  MigrationBody,
+  Name,
+  SimulateBody,
+  StartBody,
+  StartQuery,
+  VersionQuery,
+} from '../schemas.ts';
+import { fromZodError } from '../../definition/issues.ts';
+import { bodyOf } from '../body.ts';
 
 export interface WorkflowDeps {
   engine: ApiEngine;
   authz: Authz;
   lint: LintOptions;
+  /** Most runs one batch start may hold (BATCH_START_MAX_RUNS). */
+  batchMaxRuns: number;
 }
 
 const ByName = z.object({ name: Name.describe('the workflow name') });
@@ -165,6 +183,56 @@ export const workflowRoutes = new Routes<WorkflowDeps>('/api/workflows')
   .add(
     {
       method: 'post',
+      path: '/api/workflows/{name}/runs/batch',
+      summary: 'Start many runs in one request',
+      description:
+        "Up to BATCH_START_MAX_RUNS (1000) runs of the workflow's latest version. The answer is 200 with one result per item, in order: " +
+        '`201` started, `200` the run its `idempotencyKey` already started, or a 4xx problem for that item alone (its field paths under ' +
+        '`$.runs[i]`). Each item is checked and created as a single start; the caller needs `start` on the workflow once.',
+      tags: ['runs'],
+      params: ByName,
+      bodyDoc: { required: true, content: { 'application/json': BatchStartBody } },
+      responses: { 200: BatchStartAnswer },
+      problems: [400, 403, 404],
+    },
+    ({ engine, authz, batchMaxRuns }) =>
+      async ({ params: { name } }, req, res) => {
+        const caller = principalOf(res);
+        // Only the envelope can refuse the whole batch; a bad item is that item's 400.
+        const { runs } = parseInput(batchEnvelope(batchMaxRuns), bodyOf(req.body));
+        await authz.workflow(caller, name, 'start');
+        const results: Array<z.infer<typeof BatchStartResult> | undefined> = new Array(runs.length);
+        const valid: Array<{ at: number; input: z.infer<typeof BatchStartItem> }> = [];
+        runs.forEach((raw, at) => {
+          const r = BatchStartItem.safeParse(raw);
+          if (r.success) valid.push({ at, input: r.data });
+          else results[at] = itemProblem(at, 400, 'the run is invalid', fromZodError(r.error, `$.runs[${at}]`));
+        });
+        const started = await engine.startRuns(
+          name,
+          valid.map(({ input: { idempotencyKey, ...input } }) => ({ input, idempotencyKey })),
+          { by: caller.id },
+        );
+        await Promise.all(
+          started.map(async (out, i) => {
+            const at = valid[i]!.at;
+            if (!('error' in out)) {
+              results[at] = { status: out.created ? 201 : 200, run: out.run };
+              return;
+            }
+            const err = out.error instanceof EntryOwnedError ? await authz.entryRefusal(caller, out.error) : out.error;
+            const p = problemOf(err);
+            // A bug or an outage is not one item's answer: the whole request fails as a single start would.
+            if (!p || p.status >= 500) throw err;
+            results[at] = itemProblem(at, p.status, p.detail, p.errors);
+          }),
+        );
+        res.json({ items: results });
+      },
+  )
+  .add(
+    {
+      method: 'post',
       path: '/api/workflows/{name}/migrations',
       summary: 'Move parked runs (waiting, draft, failed) to another version',
       tags,
@@ -196,6 +264,31 @@ export const workflowRoutes = new Routes<WorkflowDeps>('/api/workflows')
         res.json(await engine.simulate(name, body));
       },
   );
+
+/** A refused item: its problem, with the field paths moved under the item ($.model → $.runs[3].model). */
+function itemProblem(
+  at: number,
+  status: number,
+  detail: string | undefined,
+  errors: FieldProblem[] = [],
+): z.infer<typeof BatchStartResult> {
+  const under = (path: string) =>
+    path === 'Idempotency-Key'
+      ? `$.runs[${at}].idempotencyKey`
+      : path.startsWith(`$.runs[${at}]`)
+        ? path
+        : path.replace(/^\$/, `$.runs[${at}]`);
+  return {
+    status,
+    problem: {
+      type: 'about:blank',
+      status,
+      title: TITLES[status] ?? 'Error',
+      ...(detail ? { detail } : {}),
+      errors: errors.map((e) => ({ ...e, path: under(e.path) })),
+    },
+  };
+}
 
 async function filterAsync<T>(items: T[], pred: (t: T) => Promise<boolean>): Promise<T[]> {
   const keep = await Promise.all(items.map(pred));

@@ -1,0 +1,75 @@
+/**
+ * A per-process cache's link to the other processes: a Redis pub/sub channel on its own
+ * connection. A cache may answer from memory only while `live` (subscribed); while the
+ * subscriber is down or not yet subscribed it must read Redis, and every (re)subscription calls
+ * `onReset` (live again once it has resolved) because messages sent meanwhile are lost. `epoch` changes on every message and
+ * reset, so a read that started before one can tell its answer may be stale and not cache it.
+ */
+import type { Redis } from 'ioredis';
+
+export class Invalidation {
+  private sub?: Redis;
+  private liveNow = false;
+  private epochNow = 0;
+  private closed = false;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly channel: string,
+    private readonly onMessage: (msg: string) => void,
+    private readonly onReset: () => void | Promise<void>,
+  ) {}
+
+  get live(): boolean {
+    if (!this.sub && !this.closed) this.open();
+    return this.liveNow;
+  }
+
+  get epoch(): number {
+    return this.epochNow;
+  }
+
+  /** Tells every process (this one included, synchronously). */
+  async publish(msg: string): Promise<void> {
+    this.deliver(msg);
+    await this.redis.publish(this.channel, msg);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.liveNow = false;
+    this.sub?.disconnect();
+  }
+
+  private deliver(msg: string): void {
+    this.epochNow++;
+    this.onMessage(msg);
+  }
+
+  /** Lazily, so a process that never reads the cache holds no extra connection. */
+  private open(): void {
+    const sub = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false });
+    this.sub = sub;
+    const down = () => {
+      this.liveNow = false;
+      this.epochNow++;
+    };
+    sub.on('error', () => undefined);
+    sub.on('close', down);
+    sub.on('ready', () => {
+      sub
+        .subscribe(this.channel)
+        .then(async () => {
+          this.epochNow++;
+          await this.onReset();
+          if (!this.closed) this.liveNow = true;
+        })
+        .catch(down);
+    });
+    sub.on('message', (ch: string, msg: string) => {
+      if (ch === this.channel) this.deliver(msg);
+    });
+    // The main connection's end is the engine closing: the subscriber goes with it.
+    this.redis.once('end', () => this.close());
+  }
+}
