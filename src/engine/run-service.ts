@@ -195,7 +195,7 @@ export class RunService {
       if ('entryOwner' in res) throw new EntryOwnedError(entryId, res.entryOwner);
       if (res.bodyHash !== idempotency?.bodyHash) {
         throw new EngineError('conflict', 'this Idempotency-Key was already used with a different request', [
-          { path: 'Idempotency-Key', message: 'reused with another body' },
+          { path: 'header.Idempotency-Key', message: 'reused with another body' },
         ]);
       }
       const existing = await this.runs.get(res.runId);
