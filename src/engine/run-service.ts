@@ -31,7 +31,7 @@ import { stepJobId, type Scheduler, type StepJobData } from './scheduler.ts';
 import { simulate, type SimulationResult } from './simulate.ts';
 import type { StepProcessor } from './step-processor.ts';
 import type { HistoryEvent, ParentLink, RunStatus } from './types.ts';
-import type { Waits } from './waits.ts';
+import { childrenOf, type Waits } from './waits.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
 export interface StartInput {
@@ -332,8 +332,8 @@ export class RunService {
     await this.queue.remove(stepJobId(runId, res.seq - 1)).catch(() => undefined);
     // Read again: the run may have parked on a child between the first read and the cancel.
     const after = await this.runs.get(runId);
-    if (after?.wait?.kind === 'child') {
-      await this.cancel(after.wait.childRunId, by).catch((err) => this.log.info({ runId, err: String(err) }, 'child run not cancelled'));
+    for (const child of childrenOf(after?.wait)) {
+      await this.cancel(child, by).catch((err) => this.log.info({ runId, err: String(err) }, 'child run not cancelled'));
     }
     this.log.info({ runId, stepId: run.stepId, seq: res.seq, by }, 'run cancelled');
     return this.getRun(runId);

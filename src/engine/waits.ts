@@ -12,13 +12,14 @@ import type { Logger } from 'pino';
 import type { PlanStep } from '../definition/plan.ts';
 import { setPath } from '../definition/paths.ts';
 import type { StepServices } from '../steps/services.ts';
-import { getStepType } from '../steps/registry.ts';
+import { getStepType, getWaitKind } from '../steps/registry.ts';
+import { type ConfirmationTask, isConfirmationWait } from '../steps/get-user-confirmation.ts';
 import type { FieldWrite, Model, StepOutcome, StepType, WaitContext, WaitHost, WaitKind } from '../steps/types.ts';
 import { EngineError } from './errors.ts';
 import type { Keyspace } from './keyspace.ts';
 import type { RunStore } from './run-store.ts';
 import { effectKey, modelOverBudget, type RunTransitions } from './run-transitions.ts';
-import type { ConfirmationTask, NewHistoryEvent, RunError, RunState, Wait } from './types.ts';
+import type { NewHistoryEvent, RunError, RunState, Wait } from './types.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
 export interface Answerer {
@@ -76,6 +77,7 @@ export class Waits {
       for (const ref of refs) pipe.zadd(this.keys.tasks(ref), Date.now(), member);
       await pipe.exec();
     },
+    history: (runId) => this.runs.history(runId, 0, 100_000),
     answers: async (runId, seq) => {
       const raw = await this.redis.hgetall(this.keys.answers(runId, seq));
       return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v)]));
@@ -113,12 +115,18 @@ export class Waits {
     return { kind: type.wait, ctx: { run, wait, step, params: paramsOf(step, type) } };
   }
 
+  /** What the waiting run's kind reads for its diagnosis (WaitKind.inspect), if anything. */
+  async inspect(run: RunState): Promise<unknown> {
+    const kind = run.wait ? getWaitKind(run.wait.kind) : undefined;
+    return run.wait ? kind?.inspect?.(this.withServices(), run, run.wait) : undefined;
+  }
+
   /** An answer from a principal (API key or signed link). */
   async answer(runId: string, who: Answerer, option: string, comment?: string): Promise<'resolved' | 'recorded'> {
     const run = await this.runs.get(runId);
     if (!run) throw new EngineError('not_found', `no run ${runId}`);
     const wait = run.wait;
-    if (run.status !== 'waiting' || wait?.kind !== 'confirmation')
+    if (run.status !== 'waiting' || !isConfirmationWait(wait))
       throw new EngineError('conflict', `run ${runId} is not waiting for a confirmation`);
     if (!this.services().directory.matches(who, wait.task.routing)) {
       throw new EngineError('forbidden', `this confirmation is not routed to ${who.id}`);
@@ -222,7 +230,7 @@ export class Waits {
         const [runId = '', seqText = ''] = m.split(' ');
         const run = await this.runs.get(runId);
         const wait = run?.wait;
-        if (run?.status !== 'waiting' || run.seq !== Number(seqText) || wait?.kind !== 'confirmation' || run.resolution) {
+        if (run?.status !== 'waiting' || run.seq !== Number(seqText) || !isConfirmationWait(wait) || run.resolution) {
           await this.redis.zrem(this.keys.tasks(ref), m);
           continue;
         }
@@ -246,6 +254,11 @@ export class Waits {
     }
     return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
   }
+}
+
+/** The runs a wait waits on (WaitKind.children): cancelled with it, checked by the reconciler. */
+export function childrenOf(wait: Wait | undefined): string[] {
+  return wait ? (getWaitKind(wait.kind)?.children?.(wait) ?? []) : [];
 }
 
 /** A timer that fires before its wait was committed (a short delay, a redelivered step) retries. */
