@@ -399,7 +399,7 @@ export class RunService {
     option: string,
     comment?: string,
   ): Promise<{ run: RunView; resolved: boolean }> {
-    const res = await this.waits.answer(runId, who, option, comment);
+    const res = await this.waits.confirmations.answer(runId, who, option, comment);
     return { run: await this.getRun(runId), resolved: res === 'resolved' };
   }
 
@@ -451,7 +451,7 @@ export class RunService {
   }
 
   tasks(who: { id: string; roles: readonly string[] }, limit?: number) {
-    return this.waits.tasksFor(who, limit);
+    return this.waits.confirmations.tasksFor(who, limit);
   }
 
   /** Starts the child run of a `workflow` dataflow, idempotent on the parent step's effect key. */
