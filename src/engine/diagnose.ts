@@ -3,7 +3,9 @@
  * src/engine/diagnosis.ts gathers from the run, its BullMQ job and its waits. Kept pure so each
  * case (a stalled lock, a delayed retry, a missing job…) is unit-tested without Redis.
  */
-import type { ConfirmationTask, RunError, RunStatus } from './types.ts';
+import { getWaitKind } from '../steps/registry.ts';
+import type { WaitKind } from '../steps/types.ts';
+import type { RunError, RunStatus, Wait } from './types.ts';
 
 export type JobState = 'waiting' | 'prioritized' | 'delayed' | 'active' | 'completed' | 'failed' | 'waiting-children' | 'unknown';
 
@@ -35,32 +37,24 @@ export interface DiagnosisFacts {
     stepId: string | null;
     updatedAt: number;
     error?: RunError;
-    wait?:
-      | { kind: 'confirmation'; stepId: string; task: ConfirmationTask }
-      | { kind: 'child'; stepId: string; childRunId: string; timeoutAt?: number };
+    wait?: Wait;
     resolved?: boolean;
   };
   step?: { id: string; name: string; type: string };
   job?: JobFacts;
   /** The error of the last failed attempt of the current step (from history). */
   lastAttemptError?: string;
-  confirmation?: { answers: Record<string, string>; reminders: number };
+  /** What the wait kind's `inspect` gathered. */
+  waitFacts?: unknown;
+  /** The wait's first child run (WaitKind.children), diagnosed. */
   child?: Diagnosis | { missing: true; runId: string };
   callback?: { state: JobState | 'outbox'; attemptsMade?: number; lastError?: string };
   reconciler: { intervalMs: number; graceMs: number; stalledIntervalMs: number };
 }
 
 export type DiagnosisState =
-  | 'waiting-confirmation'
-  | 'resuming'
-  | 'waiting-child'
-  | 'retry-delayed'
-  | 'active'
-  | 'stalled'
-  | 'queued'
-  | 'no-job'
-  | 'job-failed'
-  | 'finished';
+  /** Parked on a wait of that kind, undecided. */
+  `waiting-${string}` | 'resuming' | 'retry-delayed' | 'active' | 'stalled' | 'queued' | 'no-job' | 'job-failed' | 'finished';
 
 export interface Diagnosis {
   runId: string;
@@ -104,67 +98,37 @@ export function relative(ms: number, now: number): string {
   return d >= 0 ? `in ${text}` : `${text} ago`;
 }
 
-export function diagnose(f: DiagnosisFacts): Diagnosis {
+/** `kinds` finds a stored wait's kind (the registry's; a test may hand in its own). */
+export function diagnose(f: DiagnosisFacts, kinds: (kind: string) => WaitKind | undefined = getWaitKind): Diagnosis {
   const { run, now } = f;
   const at = (ms: number) => `${iso(ms)} (${relative(ms, now)})`;
   const stepName = f.step ? `step "${f.step.name}"` : run.stepId ? `step ${run.stepId}` : 'no step';
   const base = { runId: run.id, status: run.status, repairable: false, details: [] as string[] };
   const job = f.job ? jobView(f.job, now) : undefined;
 
-  if (run.status === 'waiting' && run.wait?.kind === 'confirmation') {
-    const task = run.wait.task;
-    const since = run.updatedAt;
-    const answered = Object.keys(f.confirmation?.answers ?? {});
-    const missing = task.recipients.filter((r) => !answered.includes(r));
-    const details = [
-      `Routed to ${task.routing.join(', ')}; options ${task.options.join(', ')}; policy ${typeof task.policy === 'string' ? task.policy : `quorum of ${task.policy.quorum}`}.`,
-      answered.length
-        ? `Answered so far: ${answered.map((a) => `${a} (${f.confirmation!.answers[a]})`).join(', ')}.`
-        : 'Nobody has answered yet.',
-      ...(missing.length ? [`No answer yet from ${missing.join(', ')}.`] : []),
-      `${f.confirmation?.reminders ?? 0} reminder(s) sent${task.reminderMs ? `, one every ${Math.round(task.reminderMs / 1000)} s` : ''}.`,
-      task.timeoutAt
-        ? `Times out at ${at(task.timeoutAt)}, then ${task.onTimeout && task.onTimeout !== 'fail' ? `takes "${task.onTimeout.option}"` : 'fails'}.`
-        : 'It has no timeout: it waits until someone answers.',
-    ];
-    if (run.resolved) {
-      return {
-        ...base,
-        state: 'resuming',
-        since: iso(since),
-        details,
-        summary: `The confirmation at ${stepName} is decided but the run has not moved on yet; it resumes at once, or the reconciler resumes it within ${Math.round(f.reconciler.intervalMs / 1000)} s.`,
-      };
-    }
-    const whose = missing.length ? missing.join(', ') : task.routing.join(', ');
-    return {
-      ...base,
-      state: 'waiting-confirmation',
-      since: iso(since),
-      ...(task.timeoutAt ? { until: iso(task.timeoutAt) } : {}),
-      details,
-      summary: `Waiting since ${at(since)} for an answer from ${whose} at ${stepName}${task.timeoutAt ? `, until ${at(task.timeoutAt)}` : ''}.`,
-    };
-  }
-
-  if (run.status === 'waiting' && run.wait?.kind === 'child') {
+  const kind = run.status === 'waiting' && run.wait ? kinds(run.wait.kind) : undefined;
+  if (run.status === 'waiting' && run.wait && kind) {
+    const wait = run.wait;
+    const resolved = Boolean(run.resolved);
     const child = f.child;
-    const childWords = !child
-      ? ''
-      : 'missing' in child
-        ? ` The child run ${child.runId} no longer exists; the reconciler resumes the parent.`
-        : ` The child: ${child.summary}`;
+    const d = kind.describe({
+      wait,
+      facts: f.waitFacts,
+      resolved,
+      stepName,
+      since: run.updatedAt,
+      at,
+      reconcilerIntervalMs: f.reconciler.intervalMs,
+      ...(child ? { child } : {}),
+    });
     return {
       ...base,
-      state: 'waiting-child',
+      state: resolved ? 'resuming' : `waiting-${wait.kind}`,
       since: iso(run.updatedAt),
-      ...(run.wait.timeoutAt ? { until: iso(run.wait.timeoutAt) } : {}),
-      details: [
-        `Child run ${run.wait.childRunId}.`,
-        ...(run.wait.timeoutAt ? [`The step fails and cancels the child at ${at(run.wait.timeoutAt)} if it has not ended.`] : []),
-      ],
+      ...(!resolved && wait.timeoutAt ? { until: iso(wait.timeoutAt) } : {}),
+      details: d.details,
       ...(child ? { child } : {}),
-      summary: `Waiting since ${at(run.updatedAt)} for child run ${run.wait.childRunId} at ${stepName}.${childWords}`,
+      summary: d.summary,
     };
   }
 

@@ -1,7 +1,7 @@
 /**
  * Gathers the facts about a run that src/engine/diagnose.ts turns into words: its state, the
- * BullMQ job of its current step (state, attempts, lock, place in the queue, delay), its
- * confirmation's answers, its child run, its completion callback. Also the operator's repair:
+ * BullMQ job of its current step (state, attempts, lock, place in the queue, delay), what its
+ * wait's kind inspects (a confirmation's answers), its wait's child run, its completion callback. Also the operator's repair:
  * re-adding the missing job of a running run's current step, fenced on status and seq.
  */
 import { Job, type Queue } from 'bullmq';
@@ -14,6 +14,7 @@ import type { RunStore } from './run-store.ts';
 import type { RunTransitions } from './run-transitions.ts';
 import { stepJobId, type Scheduler, type StepJobData } from './scheduler.ts';
 import type { RunState } from './types.ts';
+import { childrenOf, type Waits } from './waits.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
 export interface DiagnosisDeps {
@@ -22,6 +23,7 @@ export interface DiagnosisDeps {
   runs: RunStore;
   transitions: RunTransitions;
   workflows: WorkflowStore;
+  waits: Pick<Waits, 'inspect'>;
   queue: Queue<StepJobData>;
   events: Queue;
   scheduler: Scheduler;
@@ -66,14 +68,11 @@ export class Diagnoser {
       const last = history.filter((e) => e.seq === run.seq && e.type === 'step.retrying').pop();
       const err = (last?.detail as { error?: { message?: string } } | undefined)?.error?.message;
       if (err) facts.lastAttemptError = err;
-    } else if (run.status === 'waiting' && run.wait?.kind === 'confirmation') {
-      const raw = await this.d.redis.hgetall(this.d.keys.answers(run.id, run.seq));
-      const answers = Object.fromEntries(Object.entries(raw).map(([who, v]) => [who, (JSON.parse(v) as { option: string }).option]));
-      const history = await this.d.runs.history(run.id, 0, 100_000);
-      facts.confirmation = { answers, reminders: history.filter((e) => e.seq === run.seq && e.type === 'confirmation.reminded').length };
-    } else if (run.status === 'waiting' && run.wait?.kind === 'child') {
-      const childId = run.wait.childRunId;
-      if (depth < MAX_DEPTH) {
+    } else if (run.status === 'waiting' && run.wait) {
+      const facts_ = await this.d.waits.inspect(run);
+      if (facts_ !== undefined) facts.waitFacts = facts_;
+      const [childId] = childrenOf(run.wait);
+      if (childId && depth < MAX_DEPTH) {
         facts.child = await this.diagnose(childId, depth + 1).catch((err: unknown) => {
           if (err instanceof EngineError && err.kind === 'not_found') return { missing: true as const, runId: childId };
           throw err;

@@ -150,6 +150,7 @@ export class Engine {
       runs: this.runs,
       transitions: this.transitions,
       workflows: this.workflows,
+      waits: this.waits,
       queue: this.queue,
       events: this.eventQueue,
       scheduler: this.scheduler,

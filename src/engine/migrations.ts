@@ -1,13 +1,14 @@
 /**
  * Moving parked runs (waiting, draft, failed) of one workflow version to another. A run moves
  * only when the step it is parked at exists in the target version with the same type (for a
- * waiting confirmation also offering every option it asked for), so its wait, answers and
- * timers stay meaningful; the move is a transition fenced on status and seq that sets the
+ * waiting run also waiting the same way, as its wait kind's `migrate` judges: a confirmation
+ * must offer every option it asked for), so its wait, answers and timers stay meaningful; the move is a transition fenced on status and seq that sets the
  * version and records `run.migrated`. Nothing else changes: the run continues on the new plan
  * when it resumes, is retried or resubmitted.
  */
 import type { Logger } from 'pino';
 import type { Plan } from '../definition/plan.ts';
+import { getStepType, getWaitKind } from '../steps/registry.ts';
 import { EngineError } from './errors.ts';
 import type { RunStore } from './run-store.ts';
 import type { RunTransitions } from './run-transitions.ts';
@@ -41,17 +42,12 @@ export function blockedReason(run: Pick<RunState, 'status' | 'stepId' | 'wait' |
   if (!next) return `step ${stepId} does not exist in version ${to.version}`;
   if (now && now.type !== next.type)
     return `step ${stepId} is a ${now.type} in version ${from.version} but a ${next.type} in version ${to.version}`;
-  if (run.status === 'waiting' && run.wait?.kind === 'confirmation') {
-    if (next.type !== 'getUserConfirmation') return `step ${stepId} is not a confirmation in version ${to.version}`;
-    const options = (next.def as { options?: string[] }).options;
-    const missing = options ? run.wait.task.options.filter((o) => !options.includes(o)) : [];
-    if (missing.length) return `step ${stepId} in version ${to.version} lacks the option(s) ${missing.join(', ')} this run asked for`;
-    const field = (next.def as { confirmationField?: string }).confirmationField;
-    if (field !== run.wait.task.confirmationField)
-      return `step ${stepId} in version ${to.version} writes the answer to ${field}, not ${run.wait.task.confirmationField}`;
+  if (run.status === 'waiting' && run.wait) {
+    const kind = getWaitKind(run.wait.kind);
+    if (getStepType(next.type)?.wait?.kind !== run.wait.kind)
+      return `step ${stepId} does not wait for ${kind?.label ?? run.wait.kind} in version ${to.version}`;
+    return kind?.migrate?.(run.wait, next, to.version) ?? null;
   }
-  if (run.status === 'waiting' && run.wait?.kind === 'child' && next.type !== 'executeDataflow')
-    return `step ${stepId} does not wait for a child run in version ${to.version}`;
   return null;
 }
 

@@ -158,7 +158,7 @@ export class Operations {
       const prior = await this.d.redis.hget(this.d.keys.operation(existing).hash, 'bodyHash');
       if (idempotencyKey && prior && prior !== bodyHash) {
         throw new EngineError('conflict', 'this Idempotency-Key was already used with a different request', [
-          { path: 'Idempotency-Key', message: 'reused with another body' },
+          { path: 'header.Idempotency-Key', message: 'reused with another body' },
         ]);
       }
       return { id: existing, created: false };

@@ -11,7 +11,7 @@ import type { RunTransitions } from './run-transitions.ts';
 import { stepJobId, type StepJobData } from './scheduler.ts';
 import type { StepProcessor } from './step-processor.ts';
 import type { RunState } from './types.ts';
-import { timeoutJobId, type Waits } from './waits.ts';
+import { childrenOf, timeoutJobId, type Waits } from './waits.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { reconcilerRepairs } from '../observability/metrics.ts';
 
@@ -97,23 +97,26 @@ export class Reconciler {
     if (!wait) return;
     const log = this.log.child({ runId: run.id, stepId: wait.stepId, seq: run.seq });
     if (run.resolution) {
-      log.warn('resolved confirmation never resumed; resuming it');
+      log.warn('resolved wait never resumed; resuming it');
       await this.waits.finish(run.id);
       report.resumed++;
       return;
     }
-    const deadline = wait.kind === 'confirmation' ? wait.task.timeoutAt : wait.timeoutAt;
+    const deadline = wait.timeoutAt;
     const timer = deadline && deadline < horizon ? await this.events.getJobState(timeoutJobId(run.id, run.seq)) : undefined;
     if (timer !== undefined && timer !== 'waiting' && timer !== 'delayed' && timer !== 'active') {
       log.warn({ timer, kind: wait.kind }, 'wait past its deadline without a live timer; applying the timeout');
       await this.waits.expire(run.id, run.seq);
       report.resumed++;
-    } else if (wait.kind === 'child') {
-      const child = await this.runs.get(wait.childRunId);
+      return;
+    }
+    for (const childId of childrenOf(wait)) {
+      const child = await this.runs.get(childId);
       if (child && child.status !== 'running' && child.status !== 'waiting' && child.updatedAt < horizon) {
         log.warn({ childRunId: child.id, childStatus: child.status }, 'child ended but the parent still waits; resuming it');
         await this.waits.childEnded(child);
         report.resumed++;
+        return;
       }
     }
   }

@@ -32,7 +32,7 @@ import { stepJobId, type Scheduler, type StepJobData } from './scheduler.ts';
 import { simulate, type SimulationResult } from './simulate.ts';
 import type { StepProcessor } from './step-processor.ts';
 import type { HistoryEvent, ParentLink, RunStatus } from './types.ts';
-import type { Waits } from './waits.ts';
+import { childrenOf, type Waits } from './waits.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
 export interface StartInput {
@@ -234,7 +234,7 @@ export class RunService {
       if ('entryOwner' in res) throw new EntryOwnedError(entryId, res.entryOwner);
       if (res.bodyHash !== idempotency?.bodyHash) {
         throw new EngineError('conflict', 'this Idempotency-Key was already used with a different request', [
-          { path: 'Idempotency-Key', message: 'reused with another body' },
+          { path: 'header.Idempotency-Key', message: 'reused with another body' },
         ]);
       }
       const existing = await this.runs.get(res.runId);
@@ -371,8 +371,8 @@ export class RunService {
     await this.queue.remove(stepJobId(runId, res.seq - 1)).catch(() => undefined);
     // Read again: the run may have parked on a child between the first read and the cancel.
     const after = await this.runs.get(runId);
-    if (after?.wait?.kind === 'child') {
-      await this.cancel(after.wait.childRunId, by).catch((err) => this.log.info({ runId, err: String(err) }, 'child run not cancelled'));
+    for (const child of childrenOf(after?.wait)) {
+      await this.cancel(child, by).catch((err) => this.log.info({ runId, err: String(err) }, 'child run not cancelled'));
     }
     this.log.info({ runId, stepId: run.stepId, seq: res.seq, by }, 'run cancelled');
     return this.getRun(runId);
@@ -438,7 +438,7 @@ export class RunService {
     option: string,
     comment?: string,
   ): Promise<{ run: RunView; resolved: boolean }> {
-    const res = await this.waits.answer(runId, who, option, comment);
+    const res = await this.waits.confirmations.answer(runId, who, option, comment);
     return { run: await this.getRun(runId), resolved: res === 'resolved' };
   }
 
@@ -490,7 +490,7 @@ export class RunService {
   }
 
   tasks(who: { id: string; roles: readonly string[] }, limit?: number) {
-    return this.waits.tasksFor(who, limit);
+    return this.waits.confirmations.tasksFor(who, limit);
   }
 
   /** Starts the child run of a `workflow` dataflow, idempotent on the parent step's effect key. */

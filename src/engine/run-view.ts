@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import type { Plan } from '../definition/plan.ts';
-import { RUN_STATUSES, type RunState } from './types.ts';
+import { getWaitKind, waitKinds } from '../steps/registry.ts';
+import { RUN_STATUSES, type RunState, type Wait } from './types.ts';
 
 const IsoTime = z.string().meta({ format: 'date-time' });
 const ModelObject = z.record(z.string(), z.unknown()).meta({ description: 'a JSON object' });
@@ -22,36 +23,30 @@ export const RunErrorView = z.object({
 
 export const ConfirmationPolicy = z.union([z.enum(['any', 'all']), z.object({ quorum: z.int() })]);
 
-export const RunView = z
-  .object({
-    id: z.string(),
-    workflow: z.string(),
-    version: z.int(),
-    status: RunStatusSchema,
-    seq: z.int(),
-    stage: z.object({ id: z.string(), name: z.string(), index: z.int(), count: z.int() }).nullable(),
-    step: z.object({ id: z.string(), type: z.string(), name: z.string() }).nullable(),
-    model: ModelObject,
-    entry: z.object({ id: z.string(), version: z.int() }),
-    error: RunErrorView.optional(),
-    /** What a run waiting on a confirmation asks, and of whom. */
-    confirmation: z
-      .object({
-        stepId: z.string(),
-        options: z.array(z.string()),
-        policy: ConfirmationPolicy,
-        routing: z.array(z.string()),
-        recipients: z.array(z.string()),
-        timeoutAt: IsoTime.optional(),
-      })
-      .optional(),
-    outcome: z.string().optional(),
-    startedBy: z.string().optional(),
-    createdAt: IsoTime,
-    updatedAt: IsoTime,
-  })
-  .meta({ id: 'RunView' });
-export type RunView = z.infer<typeof RunView>;
+const RunViewBase = z.object({
+  id: z.string(),
+  workflow: z.string(),
+  version: z.int(),
+  status: RunStatusSchema,
+  seq: z.int(),
+  stage: z.object({ id: z.string(), name: z.string(), index: z.int(), count: z.int() }).nullable(),
+  step: z.object({ id: z.string(), type: z.string(), name: z.string() }).nullable(),
+  model: ModelObject,
+  entry: z.object({ id: z.string(), version: z.int() }),
+  error: RunErrorView.optional(),
+  outcome: z.string().optional(),
+  startedBy: z.string().optional(),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+
+/** Each wait kind's run-view field (WaitKind.view, e.g. `confirmation`), present while a run waits on it. */
+const waitViewFields = Object.fromEntries(
+  Object.values(waitKinds).flatMap((k) => (k.view ? [[k.view.field, k.view.schema.optional()] as const] : [])),
+);
+
+export const RunView = RunViewBase.extend(waitViewFields).meta({ id: 'RunView' });
+export type RunView = z.infer<typeof RunViewBase> & { [waitField: string]: unknown };
 
 export const RunPage = z
   .object({ items: z.array(RunView), nextCursor: z.string().optional().meta({ description: 'pass as `cursor` for the next page' }) })
@@ -96,10 +91,10 @@ export type EntryView = z.infer<typeof EntryView>;
 
 export const ConfirmResult = z.object({ resolved: z.boolean(), run: RunView }).meta({ id: 'ConfirmResult' });
 
-const DIAGNOSIS_STATES = [
-  'waiting-confirmation',
+/** `waiting-<kind>` for each wait kind (src/engine/diagnose.ts), then the states of the engine's own. */
+const DIAGNOSIS_STATES: [string, ...string[]] = [
   'resuming',
-  'waiting-child',
+  ...Object.keys(waitKinds).map((kind) => `waiting-${kind}`),
   'retry-delayed',
   'active',
   'stalled',
@@ -107,7 +102,7 @@ const DIAGNOSIS_STATES = [
   'no-job',
   'job-failed',
   'finished',
-] as const;
+];
 
 export const DiagnosisView: z.ZodType = z
   .object({
@@ -171,21 +166,16 @@ export function view(run: RunState, plan: Plan | null): RunView {
     model: run.model,
     entry: { id: run.entryId, version: run.entryVersion },
     ...(run.error ? { error: run.error } : {}),
-    ...(run.status === 'waiting' && run.wait?.kind === 'confirmation'
-      ? {
-          confirmation: {
-            stepId: run.wait.stepId,
-            options: run.wait.task.options,
-            policy: run.wait.task.policy,
-            routing: run.wait.task.routing,
-            recipients: run.wait.task.recipients,
-            ...(run.wait.task.timeoutAt ? { timeoutAt: new Date(run.wait.task.timeoutAt).toISOString() } : {}),
-          },
-        }
-      : {}),
+    ...(run.status === 'waiting' && run.wait ? waitView(run.wait) : {}),
     ...(run.outcome ? { outcome: run.outcome } : {}),
     ...(run.startedBy ? { startedBy: run.startedBy } : {}),
     createdAt: new Date(run.createdAt).toISOString(),
     updatedAt: new Date(run.updatedAt).toISOString(),
   };
+}
+
+/** The run-view field the wait's kind shows (WaitKind.view), if any. */
+function waitView(wait: Wait): Record<string, unknown> {
+  const v = getWaitKind(wait.kind)?.view;
+  return v ? { [v.field]: v.of(wait) } : {};
 }

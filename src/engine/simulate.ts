@@ -13,7 +13,7 @@ import { getStepType } from '../steps/registry.ts';
 import type { Directory, OutgoingMessage, StepServices, Templates } from '../steps/services.ts';
 import type { Model, StepResult } from '../steps/types.ts';
 import { decide } from './transition.ts';
-import type { ConfirmationTask, RunError } from './types.ts';
+import type { RunError } from './types.ts';
 
 export interface SimulationOptions {
   model: Model;
@@ -29,7 +29,8 @@ export interface SimulationOptions {
 
 export interface SimulationEffect {
   stepId: string;
-  kind: 'notification' | 'dataflow' | 'entrySave' | 'confirmation';
+  /** notification, dataflow, entrySave, or the kind of the wait a simulation stood in for (WaitKind.simulate). */
+  kind: 'notification' | 'dataflow' | 'entrySave' | (string & {});
   detail: Record<string, unknown>;
 }
 
@@ -150,8 +151,9 @@ export async function simulate(plan: Plan, o: SimulationOptions): Promise<Simula
     if (result.saveEntry) effects.push({ stepId, kind: 'entrySave', detail: { model } });
     let outcome = result.outcome;
     if (outcome.kind === 'wait') {
-      const task = (outcome.detail as { task?: ConfirmationTask } | undefined)?.task;
-      if (outcome.reason !== 'confirmation' || !task) {
+      const wait = type.wait?.kind === outcome.reason ? type.wait : undefined;
+      const stood = wait?.simulate?.({ stepId, detail: outcome.detail, stub: stubs[stepId], stubbed: Object.hasOwn(stubs, stepId) });
+      if (!stood) {
         return end('failed', {
           error: {
             code: 'NON_RETRYABLE',
@@ -160,20 +162,10 @@ export async function simulate(plan: Plan, o: SimulationOptions): Promise<Simula
           },
         });
       }
-      const stubbed = Object.hasOwn(stubs, stepId);
-      const option = stubbed ? stubs[stepId] : task.options[0];
-      if (typeof option !== 'string' || !task.options.includes(option)) {
-        return end('failed', {
-          error: { code: 'BAD_STUB', stepId, message: `the stub of ${stepId} must be one of the options ${task.options.join(', ')}` },
-        });
-      }
-      if (!stubbed) notes.push(`step ${stepId}: no stub; took the first option "${option}"`);
-      effects.push({
-        stepId,
-        kind: 'confirmation',
-        detail: { options: task.options, routing: task.routing, recipients: task.recipients, policy: task.policy, option },
-      });
-      model = setPath(model, task.confirmationField, option);
+      if ('error' in stood) return end('failed', { error: stood.error });
+      if (stood.note) notes.push(stood.note);
+      effects.push({ stepId, kind: outcome.reason, detail: stood.effect });
+      for (const w of stood.writes) model = setPath(model, w.path, w.value);
       outcome = { kind: 'next' };
     }
     path.push({ stageId: step.stageId, stepId, type: step.type, modelAfter: model });

@@ -18,7 +18,7 @@ import type { Scheduler, StepJobData } from './scheduler.ts';
 import { lazyChild } from '../observability/lazy-child.ts';
 import { queueWait, stepDuration, stepsProcessed } from '../observability/metrics.ts';
 import { decide, transitionLimitError } from './transition.ts';
-import type { Waits } from './waits.ts';
+import { childrenOf, type Waits } from './waits.ts';
 import type { RunError, RunState } from './types.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
@@ -183,8 +183,10 @@ export class StepProcessor {
       if (now) await this.ensureCurrentJob(now);
       // A child started for a wait that was never committed (the parent was cancelled meanwhile)
       // must not go on; a duplicate that parked on the same child keeps it.
-      const child = result.outcome.kind === 'wait' ? (result.outcome.detail as { childRunId?: string } | undefined)?.childRunId : undefined;
-      if (child && !(now?.wait?.kind === 'child' && now.wait.childRunId === child)) await this.orphaned(child);
+      if (end.status === 'waiting') {
+        const kept = new Set(childrenOf(now?.wait));
+        for (const child of childrenOf(end.wait)) if (!kept.has(child)) await this.orphaned(child);
+      }
       return;
     }
     if (this.log.isLevelEnabled('debug'))

@@ -43,23 +43,22 @@ export interface ParentLink {
   seq: number;
 }
 
-export interface ConfirmationTask {
-  options: string[];
-  confirmationField: string;
-  /** Who may answer: user ids and `role:<name>`. */
-  routing: string[];
-  /** Whose answers a policy of `all` waits for (user ids). */
-  recipients: string[];
-  policy: 'any' | 'all' | { quorum: number };
+/**
+ * What a waiting run waits for. The engine reads only this envelope; everything else on a wait
+ * belongs to the wait kind (WaitKind in src/steps/types.ts) that parked it, which declares its own
+ * extension (ConfirmationWait, ChildWait) and is found by `kind` (src/steps/registry.ts getWaitKind).
+ */
+export interface Wait {
+  /** The WaitKind that parked the run (its `kind`). */
+  kind: string;
+  stepId: string;
+  /** The seq the run parked at: every hook and timer is fenced on it. */
+  seq: number;
+  /** The wait's deadline (ms), if any: its kind's `expire` runs then; the reconciler repairs a lost timer. */
   timeoutAt?: number;
-  onTimeout?: 'fail' | { option: string };
-  reminderMs?: number;
-  channel?: string;
+  /** Plug-in-owned data. */
+  [data: string]: unknown;
 }
-
-export type Wait =
-  | { kind: 'confirmation'; stepId: string; seq: number; task: ConfirmationTask }
-  | { kind: 'child'; stepId: string; seq: number; childRunId: string; timeoutAt?: number };
 
 export interface Resolution {
   seq: number;

@@ -3,8 +3,8 @@
  * (src/steps/types.ts) of the step type that parks: this module dispatches park, expire, remind
  * and resume to it and is its WaitHost (timers, the task index, answers, the fenced resume). Each
  * resume goes through a fenced transition at the seq the run parked at, so racing answers or a
- * redelivered timer resume a run exactly once. Confirmation answers and the task inbox (the
- * API's /confirm and /tasks) stay here.
+ * redelivered timer resume a run exactly once. Confirmation answers and the task inbox live with
+ * the confirmation (src/steps/confirmation-desk.ts); this module only hands them its reads and verbs.
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -12,33 +12,16 @@ import type { Logger } from 'pino';
 import type { PlanStep } from '../definition/plan.ts';
 import { setPath } from '../definition/paths.ts';
 import type { StepServices } from '../steps/services.ts';
-import { getStepType } from '../steps/registry.ts';
-import type { FieldWrite, Model, StepOutcome, StepType, WaitContext, WaitHost, WaitKind } from '../steps/types.ts';
-import { EngineError } from './errors.ts';
+import { getStepType, getWaitKind } from '../steps/registry.ts';
+import { ConfirmationDesk } from '../steps/confirmation-desk.ts';
+import type { FieldWrite, StepOutcome, StepType, WaitContext, WaitHost, WaitKind } from '../steps/types.ts';
 import type { Keyspace } from './keyspace.ts';
 import type { RunStore } from './run-store.ts';
 import { effectKey, modelOverBudget, type RunTransitions } from './run-transitions.ts';
-import type { ConfirmationTask, NewHistoryEvent, RunError, RunState, Wait } from './types.ts';
+import type { NewHistoryEvent, RunError, RunState, Wait } from './types.ts';
 import type { WorkflowStore } from './workflow-store.ts';
 
-export interface Answerer {
-  id: string;
-  roles: readonly string[];
-}
-
-export interface TaskView {
-  runId: string;
-  workflow: string;
-  version: number;
-  stepId: string;
-  stepName: string;
-  seq: number;
-  options: string[];
-  policy: ConfirmationTask['policy'];
-  timeoutAt?: string;
-  createdAt: string;
-  model: Model;
-}
+export type { Answerer, TaskView } from '../steps/confirmation-desk.ts';
 
 export const EVENTS_QUEUE = 'events';
 
@@ -56,6 +39,20 @@ export class Waits {
     /** Cancels a child run its parent gave up on. */
     private readonly cancelChild: (childRunId: string) => Promise<void> = async () => undefined,
   ) {}
+
+  /** The confirmation's answers and task inbox (the API's /confirm and /tasks), on the engine's reads and verbs. */
+  readonly confirmations = new ConfirmationDesk({
+    directory: () => this.services().directory,
+    run: (runId) => this.runs.get(runId),
+    plan: (workflow, version) => this.workflows.plan(workflow, version),
+    recordAnswer: (runId, seq, a) => this.transitions.recordWaitAnswer(runId, seq, a),
+    finish: (runId) => this.finish(runId),
+    inbox: (ref, limit) => this.redis.zrevrange(this.keys.tasks(ref), 0, limit),
+    unlist: async (ref, member) => {
+      await this.redis.zrem(this.keys.tasks(ref), member);
+    },
+    hasAnswered: async (runId, seq, who) => (await this.redis.hexists(this.keys.answers(runId, seq), who)) === 1,
+  });
 
   /** The engine's side of the wait contract (WaitKind in src/steps/types.ts): what hooks may do. */
   private readonly hooks: Omit<WaitHost, 'services'> = {
@@ -76,6 +73,7 @@ export class Waits {
       for (const ref of refs) pipe.zadd(this.keys.tasks(ref), Date.now(), member);
       await pipe.exec();
     },
+    history: (runId) => this.runs.history(runId, 0, 100_000),
     answers: async (runId, seq) => {
       const raw = await this.redis.hgetall(this.keys.answers(runId, seq));
       return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v)]));
@@ -113,34 +111,10 @@ export class Waits {
     return { kind: type.wait, ctx: { run, wait, step, params: paramsOf(step, type) } };
   }
 
-  /** An answer from a principal (API key or signed link). */
-  async answer(runId: string, who: Answerer, option: string, comment?: string): Promise<'resolved' | 'recorded'> {
-    const run = await this.runs.get(runId);
-    if (!run) throw new EngineError('not_found', `no run ${runId}`);
-    const wait = run.wait;
-    if (run.status !== 'waiting' || wait?.kind !== 'confirmation')
-      throw new EngineError('conflict', `run ${runId} is not waiting for a confirmation`);
-    if (!this.services().directory.matches(who, wait.task.routing)) {
-      throw new EngineError('forbidden', `this confirmation is not routed to ${who.id}`);
-    }
-    if (!wait.task.options.includes(option)) {
-      throw new EngineError('invalid', `"${option}" is not one of the options`, [
-        { path: '$.option', message: `must be one of ${wait.task.options.join(', ')}` },
-      ]);
-    }
-    const event: NewHistoryEvent = {
-      type: 'confirmation.answered',
-      stepId: wait.stepId,
-      by: who.id,
-      detail: { option, ...(comment ? { comment } : {}) },
-    };
-    const res = await this.transitions.recordWaitAnswer(runId, wait.seq, { by: who.id, option, comment, event });
-    if (res === 'not_waiting' || res === 'resolved_before')
-      throw new EngineError('conflict', `the confirmation of run ${runId} was already decided`);
-    if (res === 'already_answered') throw new EngineError('conflict', `${who.id} has already answered this confirmation`);
-    if (res === 'recorded') return 'recorded';
-    await this.finish(runId);
-    return 'resolved';
+  /** What the waiting run's kind reads for its diagnosis (WaitKind.inspect), if anything. */
+  async inspect(run: RunState): Promise<unknown> {
+    const kind = run.wait ? getWaitKind(run.wait.kind) : undefined;
+    return run.wait ? kind?.inspect?.(this.withServices(), run, run.wait) : undefined;
   }
 
   /** Timer: the wait's deadline passed without a decision (a confirmation's or a child run's timeoutMs). */
@@ -208,44 +182,11 @@ export class Waits {
     this.log.info({ runId: run.id, stepId: step.id, seq: res.seq, status: error ? 'failed' : 'resumed' }, 'waiting run resumed');
     return true;
   }
+}
 
-  /** Open confirmations the principal may answer, newest first. */
-  async tasksFor(who: Answerer, limit = 100): Promise<TaskView[]> {
-    const refs = [who.id, ...who.roles.map((r) => `role:${r}`)];
-    const seen = new Set<string>();
-    const out: TaskView[] = [];
-    for (const ref of refs) {
-      const members = await this.redis.zrevrange(this.keys.tasks(ref), 0, limit * 2);
-      for (const m of members) {
-        if (seen.has(m)) continue;
-        seen.add(m);
-        const [runId = '', seqText = ''] = m.split(' ');
-        const run = await this.runs.get(runId);
-        const wait = run?.wait;
-        if (run?.status !== 'waiting' || run.seq !== Number(seqText) || wait?.kind !== 'confirmation' || run.resolution) {
-          await this.redis.zrem(this.keys.tasks(ref), m);
-          continue;
-        }
-        if (!this.services().directory.matches(who, wait.task.routing)) continue;
-        if (await this.redis.hexists(this.keys.answers(runId, wait.seq), who.id)) continue;
-        const plan = await this.workflows.plan(run.workflow, run.version);
-        out.push({
-          runId,
-          workflow: run.workflow,
-          version: run.version,
-          stepId: wait.stepId,
-          stepName: plan?.steps[wait.stepId]?.name ?? wait.stepId,
-          seq: wait.seq,
-          options: wait.task.options,
-          policy: wait.task.policy,
-          ...(wait.task.timeoutAt ? { timeoutAt: new Date(wait.task.timeoutAt).toISOString() } : {}),
-          createdAt: new Date(run.updatedAt).toISOString(),
-          model: run.model,
-        });
-      }
-    }
-    return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
-  }
+/** The runs a wait waits on (WaitKind.children): cancelled with it, checked by the reconciler. */
+export function childrenOf(wait: Wait | undefined): string[] {
+  return wait ? (getWaitKind(wait.kind)?.children?.(wait) ?? []) : [];
 }
 
 /** A timer that fires before its wait was committed (a short delay, a redelivered step) retries. */

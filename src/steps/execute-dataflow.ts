@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Identifier } from '../definition/ids.ts';
 import { FORBIDDEN_SEGMENTS, getPath } from '../definition/paths.ts';
 import { FieldPath, WaitMs } from './params.ts';
-import type { RunError } from '../engine/types.ts';
+import type { RunError, Wait } from '../engine/types.ts';
 import { NonRetryableError, type FieldWrite, type StepType, type WaitKind } from './types.ts';
 
 export const ExecuteDataflowParams = z.object({
@@ -45,13 +45,20 @@ export function mergeWrites(dataflow: string, result: unknown): FieldWrite[] {
   });
 }
 
+/** A parent waiting for its child run (its deadline, if any, is the envelope's timeoutAt). */
+export interface ChildWait extends Wait {
+  kind: 'child';
+  childRunId: string;
+}
+
 /**
  * The child-run wait of a `workflow` dataflow: the parent resumes when its child ends, with the
  * child's final model stored in resultField or merged (under the same guard as a dataflow's
  * value), or fails when the child fails or outlives the step's timeoutMs (the child is cancelled then).
  */
-export const childRunWait: WaitKind<z.infer<typeof ExecuteDataflowParams>> = {
+export const childRunWait: WaitKind<z.infer<typeof ExecuteDataflowParams>, ChildWait> = {
   kind: 'child',
+  label: 'a child run',
   async park(host, { runId, stepId, seq, detail }) {
     const d = (detail ?? {}) as { childRunId?: string; timeoutAt?: number };
     if (!d.childRunId) throw new Error(`step ${stepId} waits for a child run without its id`);
@@ -59,7 +66,6 @@ export const childRunWait: WaitKind<z.infer<typeof ExecuteDataflowParams>> = {
     return { kind: 'child', stepId, seq, childRunId: d.childRunId, ...(d.timeoutAt ? { timeoutAt: d.timeoutAt } : {}) };
   },
   async expire(host, { run, wait }) {
-    if (wait.kind !== 'child') return;
     const error: RunError = {
       code: 'CHILD_RUN_TIMEOUT',
       stepId: wait.stepId,
@@ -69,7 +75,7 @@ export const childRunWait: WaitKind<z.infer<typeof ExecuteDataflowParams>> = {
     if (await host.resume(run, { error, events })) await host.cancelRun(wait.childRunId);
   },
   async resume(host, { run, wait, params }, cause) {
-    if (cause.kind !== 'childEnded' || wait.kind !== 'child') return;
+    if (cause.kind !== 'childEnded') return;
     const child = cause.child;
     const events = [{ type: 'child.ended', stepId: wait.stepId, detail: { childRunId: child.id, status: child.status } }];
     if (child.status !== 'completed') {
@@ -91,6 +97,21 @@ export const childRunWait: WaitKind<z.infer<typeof ExecuteDataflowParams>> = {
       return;
     }
     await host.resume(run, { writes, events });
+  },
+  children: (wait) => [wait.childRunId],
+  describe({ wait, child, stepName, since, at }) {
+    const childWords = !child
+      ? ''
+      : 'missing' in child
+        ? ` The child run ${child.runId} no longer exists; the reconciler resumes the parent.`
+        : ` The child: ${child.summary}`;
+    return {
+      details: [
+        `Child run ${wait.childRunId}.`,
+        ...(wait.timeoutAt ? [`The step fails and cancels the child at ${at(wait.timeoutAt)} if it has not ended.`] : []),
+      ],
+      summary: `Waiting since ${at(since)} for child run ${wait.childRunId} at ${stepName}.${childWords}`,
+    };
   },
 };
 

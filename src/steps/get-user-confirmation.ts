@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PrincipalRef } from '../definition/ids.ts';
 import { Channel, FieldPath, principalRefs, Recipients, WaitMs } from './params.ts';
 import { getPath } from '../definition/paths.ts';
-import type { ConfirmationTask, NewHistoryEvent, RunError } from '../engine/types.ts';
+import type { NewHistoryEvent, RunError, Wait } from '../engine/types.ts';
 import { recipientRefs } from './recipients.ts';
 import type { EffectContext, StepServices } from './services.ts';
 import { NonRetryableError, type Model, type StepContext, type StepType, type WaitKind } from './types.ts';
@@ -55,6 +55,41 @@ export const GetUserConfirmationParams = z
     { when: () => true },
   );
 
+export interface ConfirmationTask {
+  options: string[];
+  confirmationField: string;
+  /** Who may answer: user ids and `role:<name>`. */
+  routing: string[];
+  /** Whose answers a policy of `all` waits for (user ids). */
+  recipients: string[];
+  policy: 'any' | 'all' | { quorum: number };
+  timeoutAt?: number;
+  onTimeout?: 'fail' | { option: string };
+  reminderMs?: number;
+  channel?: string;
+}
+
+/** A run waiting for a confirmation: the envelope plus the task it asks. */
+export interface ConfirmationWait extends Wait {
+  kind: 'confirmation';
+  task: ConfirmationTask;
+}
+
+/** True for a confirmation's wait (the answer desk and the inbox read only these). */
+export const isConfirmationWait = (w: Wait | undefined): w is ConfirmationWait => w?.kind === 'confirmation';
+
+const ConfirmationPolicy = z.union([z.enum(['any', 'all']), z.object({ quorum: z.int() })]);
+
+/** The run view's `confirmation`: what a run waiting on a confirmation asks, and of whom. */
+export const ConfirmationView = z.object({
+  stepId: z.string(),
+  options: z.array(z.string()),
+  policy: ConfirmationPolicy,
+  routing: z.array(z.string()),
+  recipients: z.array(z.string()),
+  timeoutAt: z.string().meta({ format: 'date-time' }).optional(),
+});
+
 /** Reminders stop after this many, whatever reminderMs says. */
 const MAX_REMINDERS = 100;
 
@@ -63,18 +98,18 @@ const MAX_REMINDERS = 100;
  * recorded (and judged by the task's policy) by the engine, a timeout forces `onTimeout`, and
  * reminders re-notify the recipients who have not answered.
  */
-export const confirmationWait: WaitKind<z.infer<typeof GetUserConfirmationParams>> = {
+export const confirmationWait: WaitKind<z.infer<typeof GetUserConfirmationParams>, ConfirmationWait> = {
   kind: 'confirmation',
+  label: 'a confirmation',
   async park(host, { runId, stepId, seq, detail }) {
     const task = (detail as { task?: ConfirmationTask } | undefined)?.task;
     if (!task) throw new Error(`step ${stepId} waits for a confirmation without a task`);
     await host.listTask([...new Set([...task.routing, ...task.recipients])], runId, seq);
     if (task.timeoutAt) await host.scheduleTimeout(runId, seq, task.timeoutAt);
     if (task.reminderMs) await host.scheduleReminder(runId, seq, 1, task.reminderMs);
-    return { kind: 'confirmation', stepId, seq, task };
+    return { kind: 'confirmation', stepId, seq, task, ...(task.timeoutAt ? { timeoutAt: task.timeoutAt } : {}) };
   },
   async expire(host, { run, wait }) {
-    if (wait.kind !== 'confirmation') return;
     const onTimeout = wait.task.onTimeout ?? 'fail';
     const event: NewHistoryEvent = { type: 'confirmation.timedOut', stepId: wait.stepId, by: 'system', detail: { onTimeout } };
     const error: RunError | undefined =
@@ -85,7 +120,7 @@ export const confirmationWait: WaitKind<z.infer<typeof GetUserConfirmationParams
     if (await host.forceOutcome(run.id, wait.seq, { by: 'system:timeout', option, event, error })) await host.finish(run.id);
   },
   async remind(host, { run, wait }, n) {
-    if (wait.kind !== 'confirmation' || !wait.task.reminderMs) return;
+    if (!wait.task.reminderMs) return;
     const answered = new Set(Object.keys(await host.answers(run.id, wait.seq)));
     const pending = wait.task.recipients.filter((r) => !answered.has(r));
     if (pending.length) {
@@ -109,7 +144,7 @@ export const confirmationWait: WaitKind<z.infer<typeof GetUserConfirmationParams
       await host.scheduleReminder(run.id, wait.seq, n + 1, wait.task.reminderMs);
   },
   async resume(host, { run, wait }, cause) {
-    if (cause.kind !== 'resolved' || wait.kind !== 'confirmation') return;
+    if (cause.kind !== 'resolved') return;
     const r = cause.resolution;
     if (r.error) {
       await host.resume(run, { error: r.error, events: [] });
@@ -122,7 +157,81 @@ export const confirmationWait: WaitKind<z.infer<typeof GetUserConfirmationParams
       detail: { option: r.option, by: r.by, answers },
     });
   },
+  async inspect(host, run, wait) {
+    const raw = await host.answers(run.id, wait.seq);
+    const answers = Object.fromEntries(Object.entries(raw).map(([who, v]) => [who, v.option ?? '']));
+    const reminders = (await host.history(run.id)).filter((e) => e.seq === wait.seq && e.type === 'confirmation.reminded').length;
+    return { answers, reminders } satisfies ConfirmationFacts;
+  },
+  describe({ wait, facts, resolved, stepName, since, at, reconcilerIntervalMs }) {
+    const task = wait.task;
+    const f = facts as ConfirmationFacts | undefined;
+    const answered = Object.keys(f?.answers ?? {});
+    const missing = task.recipients.filter((r) => !answered.includes(r));
+    const details = [
+      `Routed to ${task.routing.join(', ')}; options ${task.options.join(', ')}; policy ${typeof task.policy === 'string' ? task.policy : `quorum of ${task.policy.quorum}`}.`,
+      answered.length ? `Answered so far: ${answered.map((a) => `${a} (${f!.answers[a]})`).join(', ')}.` : 'Nobody has answered yet.',
+      ...(missing.length ? [`No answer yet from ${missing.join(', ')}.`] : []),
+      `${f?.reminders ?? 0} reminder(s) sent${task.reminderMs ? `, one every ${Math.round(task.reminderMs / 1000)} s` : ''}.`,
+      task.timeoutAt
+        ? `Times out at ${at(task.timeoutAt)}, then ${task.onTimeout && task.onTimeout !== 'fail' ? `takes "${task.onTimeout.option}"` : 'fails'}.`
+        : 'It has no timeout: it waits until someone answers.',
+    ];
+    if (resolved) {
+      return {
+        details,
+        summary: `The confirmation at ${stepName} is decided but the run has not moved on yet; it resumes at once, or the reconciler resumes it within ${Math.round(reconcilerIntervalMs / 1000)} s.`,
+      };
+    }
+    const whose = missing.length ? missing.join(', ') : task.routing.join(', ');
+    return {
+      details,
+      summary: `Waiting since ${at(since)} for an answer from ${whose} at ${stepName}${task.timeoutAt ? `, until ${at(task.timeoutAt)}` : ''}.`,
+    };
+  },
+  view: {
+    field: 'confirmation',
+    schema: ConfirmationView,
+    of: (wait): z.infer<typeof ConfirmationView> => ({
+      stepId: wait.stepId,
+      options: wait.task.options,
+      policy: wait.task.policy,
+      routing: wait.task.routing,
+      recipients: wait.task.recipients,
+      ...(wait.task.timeoutAt ? { timeoutAt: new Date(wait.task.timeoutAt).toISOString() } : {}),
+    }),
+  },
+  migrate(wait, next, toVersion) {
+    const options = (next.def as { options?: string[] }).options;
+    const missing = options ? wait.task.options.filter((o) => !options.includes(o)) : [];
+    if (missing.length) return `step ${wait.stepId} in version ${toVersion} lacks the option(s) ${missing.join(', ')} this run asked for`;
+    const field = (next.def as { confirmationField?: string }).confirmationField;
+    if (field !== wait.task.confirmationField)
+      return `step ${wait.stepId} in version ${toVersion} writes the answer to ${field}, not ${wait.task.confirmationField}`;
+    return null;
+  },
+  simulate({ stepId, detail, stub, stubbed }) {
+    const task = (detail as { task?: ConfirmationTask } | undefined)?.task;
+    if (!task) return { error: { code: 'NON_RETRYABLE', stepId, message: `step ${stepId} waits for a confirmation without a task` } };
+    const option = stubbed ? stub : task.options[0];
+    if (typeof option !== 'string' || !task.options.includes(option)) {
+      return {
+        error: { code: 'BAD_STUB', stepId, message: `the stub of ${stepId} must be one of the options ${task.options.join(', ')}` },
+      };
+    }
+    return {
+      writes: [{ path: task.confirmationField, value: option }],
+      effect: { options: task.options, routing: task.routing, recipients: task.recipients, policy: task.policy, option },
+      ...(stubbed ? {} : { note: `step ${stepId}: no stub; took the first option "${option}"` }),
+    };
+  },
 };
+
+/** What `inspect` reads for the diagnosis: the answers so far (who → option) and the reminders sent. */
+interface ConfirmationFacts {
+  answers: Record<string, string>;
+  reminders: number;
+}
 
 export const getUserConfirmationStep: StepType<typeof GetUserConfirmationParams> = {
   type: 'getUserConfirmation',

@@ -12,7 +12,7 @@ import { updateModelStep } from './update-model.ts';
 import { updateModelFieldStep } from './update-model-field.ts';
 import { bindStepSchema, type NestedStep } from './step-list.ts';
 import { buildStepSchema } from './step-schema.ts';
-import type { StepType } from './types.ts';
+import type { StepType, WaitKind } from './types.ts';
 
 /** Keyed by type with the precise types kept, so schema.ts can derive the StepDefinition union. */
 export const registeredStepTypes = {
@@ -42,6 +42,15 @@ export const stepTypeNames: readonly string[] = Object.freeze(Object.keys(stepTy
 /** Own-property lookup, so names like "constructor" or "toString" are unknown types, not Object members. */
 export function getStepType(type: string): StepType | undefined {
   return Object.hasOwn(stepTypes, type) ? stepTypes[type] : undefined;
+}
+
+/** The wait kinds of the step types that park, by `kind`: how the engine reads a stored Wait. */
+export const waitKinds: Readonly<Record<string, WaitKind>> = Object.freeze(
+  Object.fromEntries(Object.values(stepTypes).flatMap((t) => (t.wait ? [[t.wait.kind, t.wait]] : []))),
+);
+
+export function getWaitKind(kind: string): WaitKind | undefined {
+  return Object.hasOwn(waitKinds, kind) ? waitKinds[kind] : undefined;
 }
 
 /**

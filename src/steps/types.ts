@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { StepServices } from './services.ts';
 import type { PlanStep } from '../definition/plan.ts';
-import type { NewHistoryEvent, Resolution, RunError, RunState, Wait } from '../engine/types.ts';
+import type { HistoryEvent, NewHistoryEvent, Resolution, RunError, RunState, Wait } from '../engine/types.ts';
 
 export type Model = Record<string, unknown>;
 
@@ -119,31 +119,76 @@ export interface StepType<S extends z.ZodType = z.ZodType> {
 
 /**
  * A kind of wait, owned by the step type that parks on it (getUserConfirmation, executeDataflow).
- * The engine knows waits only through this contract (src/engine/waits.ts): it calls `park`
- * before the parking commit, then `expire`, `remind` and `resume` from timers, answers and child
- * ends, each fenced at the seq the run parked at. Hooks act through the `WaitHost`, never on Redis.
+ * The engine knows waits only through this contract and the `Wait` envelope (kind, stepId, seq,
+ * timeoutAt); the rest of a wait is the kind's own data (`W`). Adding a wait kind = a step type
+ * with a `wait` here; no engine file changes.
+ *
+ * Write side (src/engine/waits.ts dispatches; hooks act through the `WaitHost`, never on Redis):
+ * `park` before the parking commit, then `expire` (at `timeoutAt`), `remind` and `resume` (a
+ * recorded resolution, or the end of one of its `children`), each fenced at the parked seq.
+ * Read side, all pure: `children` (runs it waits on: cancelled with the run or when the parking
+ * commit fails, their end resumes it, the reconciler checks them, diagnosis nests the first),
+ * `describe` (+ `inspect` to gather its facts) for the diagnosis, `view` for the run view,
+ * `migrate` for version moves, `simulate` for dry runs.
  */
-export interface WaitKind<P = unknown> {
+export interface WaitKind<P = unknown, W extends Wait = Wait> {
   /** The `reason` of the step's wait outcome and the `kind` of the Wait stored on the run. */
-  kind: Wait['kind'];
+  kind: string;
+  /** For messages: "waits for a confirmation", "a child run". */
+  label: string;
   /**
    * Before the parking commit, so everything here must be idempotent (index entries, timers with
-   * deterministic ids): a commit that never happens leaves only no-ops behind. Returns the wait.
+   * deterministic ids): a commit that never happens leaves only no-ops behind. Returns the wait;
+   * set `timeoutAt` on it when it has a deadline.
    */
-  park(host: WaitHost, p: { runId: string; stepId: string; seq: number; detail: unknown }): Promise<Wait>;
+  park(host: WaitHost, p: { runId: string; stepId: string; seq: number; detail: unknown }): Promise<W>;
   /** The wait's deadline passed (a timer, or the reconciler finding the timer lost). */
-  expire?(host: WaitHost, w: WaitContext<P>): Promise<void>;
+  expire?(host: WaitHost, w: WaitContext<P, W>): Promise<void>;
   /** The `n`th reminder timer fired. */
-  remind?(host: WaitHost, w: WaitContext<P>, n: number): Promise<void>;
+  remind?(host: WaitHost, w: WaitContext<P, W>, n: number): Promise<void>;
   /** Something decided the wait: a recorded resolution (answers, forced timeout) or a child run's end. */
-  resume?(host: WaitHost, w: WaitContext<P>, cause: WaitCause): Promise<void>;
+  resume?(host: WaitHost, w: WaitContext<P, W>, cause: WaitCause): Promise<void>;
+  /** Runs (ids) whose end decides this wait. Default: none. */
+  children?(wait: W): string[];
+  /** Facts the diagnosis needs beyond the run (answers, reminders sent), read through the host. */
+  inspect?(host: WaitHost, run: RunState, wait: W): Promise<unknown>;
+  /** The diagnosis of a run parked here (pure): its state is `waiting-<kind>`, or `resuming` once resolved. */
+  describe(d: WaitDescribeInput<W>): { summary: string; details: string[] };
+  /** Extra fields of the run view while the run waits here, with their zod schemas (the OpenAPI document shows them). */
+  view?: { field: string; schema: z.ZodType; of(wait: W): unknown };
+  /** Why a run parked here cannot move to `next` (the same step in another version, of the same type), or null. */
+  migrate?(wait: W, next: PlanStep, toVersion: number): string | null;
+  /** A dry run stands in for the wait: what it writes (from the stub), the effect it records, or why it cannot. */
+  simulate?(s: {
+    stepId: string;
+    detail: unknown;
+    stub: unknown;
+    stubbed: boolean;
+  }): { writes: FieldWrite[]; effect: Record<string, unknown>; note?: string } | { error: RunError };
+}
+
+export interface WaitDescribeInput<W extends Wait = Wait> {
+  wait: W;
+  /** What `inspect` returned (undefined without one). */
+  facts: unknown;
+  /** The decision is recorded but the run has not resumed yet. */
+  resolved: boolean;
+  /** `step "Name"`, for sentences. */
+  stepName: string;
+  /** When the run parked (ms). */
+  since: number;
+  /** A moment for people: ISO time and distance from now. */
+  at(ms: number): string;
+  reconcilerIntervalMs: number;
+  /** The first child's own diagnosis (nested), or that it is gone. */
+  child?: { summary: string } | { missing: true; runId: string };
 }
 
 export type WaitCause = { kind: 'resolved'; resolution: Resolution } | { kind: 'childEnded'; child: RunState };
 
-export interface WaitContext<P = unknown> {
+export interface WaitContext<P = unknown, W extends Wait = Wait> {
   run: RunState;
-  wait: Wait;
+  wait: W;
   step: PlanStep;
   /** The waiting step's parameters, parsed by its type. */
   params: P;
@@ -160,6 +205,8 @@ export interface WaitHost {
   scheduleReminder(runId: string, seq: number, n: number, delayMs: number): Promise<void>;
   /** Lists the wait in the task inboxes of these user ids and `role:<name>` refs. */
   listTask(refs: string[], runId: string, seq: number): Promise<void>;
+  /** The run's history (for facts such as reminders sent). */
+  history(runId: string): Promise<HistoryEvent[]>;
   /** Answers given so far to the wait at `seq`, by who answered. */
   answers(runId: string, seq: number): Promise<Record<string, { option?: string; comment?: string; at?: string }>>;
   /** Forces the wait's outcome (an option, or its error); true when this call decided it. */

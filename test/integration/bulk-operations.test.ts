@@ -81,7 +81,9 @@ describe('bulk operations', () => {
     const k1 = await h.api('POST', '/api/runs/bulk', { ...body, filter: { ...body.filter, status: 'draft' } }, keyed);
     const k2 = await h.api('POST', '/api/runs/bulk', { ...body, filter: { ...body.filter, status: 'draft' } }, keyed);
     expect(k2.body.operationId).toBe(k1.body.operationId);
-    expect((await h.api('POST', '/api/runs/bulk', { ...body, filter: { ...body.filter, status: 'failed' } }, keyed)).status).toBe(409);
+    const reused = await h.api('POST', '/api/runs/bulk', { ...body, filter: { ...body.filter, status: 'failed' } }, keyed);
+    expect(reused.status).toBe(409);
+    expect(reused.body.errors).toEqual([expect.objectContaining({ path: 'header.Idempotency-Key' })]);
     const op = await finished(a.body.operationId);
     expect(op.done).toBe(2);
     // the same body again after it finished, within the window: still the same operation, nothing applied again

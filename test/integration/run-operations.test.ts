@@ -92,7 +92,7 @@ describe('run operations (with a worker)', () => {
       headers,
     );
     expect(different.status).toBe(409);
-    expect(different.body.errors).toEqual([expect.objectContaining({ path: 'Idempotency-Key' })]);
+    expect(different.body.errors).toEqual([expect.objectContaining({ path: 'header.Idempotency-Key' })]);
   });
 
   it('?wait answers with the settled run', async () => {

@@ -62,8 +62,8 @@ describe('diagnose (pure)', () => {
       timeoutAt: now + 3_600_000,
     };
     const f = facts(
-      { confirmation: { answers: { ann: 'yes' }, reminders: 2 } },
-      { status: 'waiting', wait: { kind: 'confirmation', stepId: 'call', task } },
+      { waitFacts: { answers: { ann: 'yes' }, reminders: 2 } },
+      { status: 'waiting', wait: { kind: 'confirmation', stepId: 'call', seq: 3, timeoutAt: task.timeoutAt, task } },
     );
     const d = diagnose(f);
     expect(d).toMatchObject({
