@@ -3,11 +3,10 @@
  * holds no connection and starts no process (engine.ts wires those); it reads through the stores
  * and changes runs only through the RunTransitions verbs.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { configure } from 'safe-stable-stringify';
-import { v7 as uuidv7 } from 'uuid';
 import { can } from '../definition/access.ts';
 import { mergePatch } from '../definition/paths.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
@@ -23,6 +22,8 @@ import type { LinkClaims, Links } from './links.ts';
 import type { MigrationReport, MigrationRequest, Migrations } from './migrations.ts';
 import type { BulkAction, BulkFilter, OperationView, Operations } from './operations.ts';
 import { createWorkerConnection } from './redis.ts';
+import { mintRunId, partitionOfKey } from './partition-tags.ts';
+import type { PartitionQueues } from './partition-queues.ts';
 import { RunEvents } from './run-events.ts';
 import type { ListQuery, RunStore } from './run-store.ts';
 import { modelOverBudget, refusal, type RunTransitions } from './run-transitions.ts';
@@ -60,7 +61,7 @@ export interface RunServiceDeps {
   runs: RunStore;
   transitions: RunTransitions;
   workflows: WorkflowStore;
-  queue: Queue<StepJobData>;
+  queues: PartitionQueues;
   scheduler: Scheduler;
   processor: StepProcessor;
   waits: Waits;
@@ -78,7 +79,7 @@ export class RunService {
   private readonly runs: RunStore;
   private readonly transitions: RunTransitions;
   private readonly workflows: WorkflowStore;
-  private readonly queue: Queue<StepJobData>;
+  private readonly queues: PartitionQueues;
   private readonly scheduler: Scheduler;
   private readonly processor: StepProcessor;
   private readonly waits: Waits;
@@ -96,7 +97,7 @@ export class RunService {
     this.runs = d.runs;
     this.transitions = d.transitions;
     this.workflows = d.workflows;
-    this.queue = d.queue;
+    this.queues = d.queues;
     this.scheduler = d.scheduler;
     this.processor = d.processor;
     this.waits = d.waits;
@@ -154,7 +155,7 @@ export class RunService {
     const version = await this.workflows.latestVersion(workflow);
     const plan = version ? await this.workflows.plan(workflow, version) : null;
     if (!version || !plan) throw new EngineError('not_found', `no workflow named ${workflow}`);
-    const runId = uuidv7();
+    const runId = mintRunId(this.partitionOfStart(workflow, input, ctx), this.keys.partitions);
     const entryId = input.entryId ?? runId;
     // Read for the merge only; whether this workflow may use the entry is decided by create-run.lua.
     const entry = input.entryId ? await this.runs.getEntry(entryId) : null;
@@ -206,6 +207,22 @@ export class RunService {
     this.log.info({ runId, workflow, version, stepId: plan.start, seq: 0 }, 'run started');
     // As created: the first step may have moved it on already, which a read shows (and ?wait waits for).
     return { run: await this.view(res.run), created: true };
+  }
+
+  /**
+   * The partition of a new run (docs/partitions.md): a named entry's (every run sharing the entry
+   * lands there, so create-run binds it in one script); else a child's parent's (its key derives
+   * from the parent's effect key, so the same key still means the same partition, and the
+   * child's end reaches its parent without crossing partitions); else the Idempotency-Key's, per
+   * workflow and caller as the record is (a retried or racing start meets the first one's record);
+   * else any partition.
+   */
+  private partitionOfStart(workflow: string, input: StartInput, ctx: StartContext): number {
+    const n = this.keys.partitions;
+    if (input.entryId) return this.keys.partitionOfEntry(input.entryId);
+    if (ctx.parent) return this.keys.partitionOf(ctx.parent.runId);
+    if (ctx.idempotencyKey) return partitionOfKey('idempotency', `${workflow}\u0000${ctx.by ?? ''}/${ctx.idempotencyKey}`, n);
+    return randomInt(n);
   }
 
   async getRun(runId: string): Promise<RunView> {
@@ -329,7 +346,10 @@ export class RunService {
     const res = await this.transitions.cancel(run, by);
     if (!res.ok) throw refusal(res, `run ${runId} cannot be cancelled`);
     // The pending job would be a stale no-op anyway; removing it keeps the queue honest.
-    await this.queue.remove(stepJobId(runId, res.seq - 1)).catch(() => undefined);
+    await this.queues
+      .stepsOf(runId)
+      .remove(stepJobId(runId, res.seq - 1))
+      .catch(() => undefined);
     // Read again: the run may have parked on a child between the first read and the cancel.
     const after = await this.runs.get(runId);
     if (after?.wait?.kind === 'child') {
