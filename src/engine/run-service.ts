@@ -210,18 +210,18 @@ export class RunService {
   }
 
   /**
-   * The partition of a new run (docs/partitions.md): a named entry's (every run sharing the entry
-   * lands there, so create-run binds it in one script); else a child's parent's (its key derives
-   * from the parent's effect key, so the same key still means the same partition, and the
-   * child's end reaches its parent without crossing partitions); else the Idempotency-Key's, per
-   * workflow and caller as the record is (a retried or racing start meets the first one's record);
-   * else any partition.
+   * The partition of a new run (docs/partitions.md §5): a named entry's (every run sharing the
+   * entry lands there, so create-run checks and binds it in one script); else the
+   * Idempotency-Key's, per workflow and caller as the record is (a retried or racing start meets
+   * the first one's record in one script); else a child's parent's; else any partition. A child
+   * run always has a key (its parent step's effect key), so it usually lives in another partition
+   * than its parent, and its end reaches the parent through the outbox (event-worker.ts).
    */
   private partitionOfStart(workflow: string, input: StartInput, ctx: StartContext): number {
     const n = this.keys.partitions;
     if (input.entryId) return this.keys.partitionOfEntry(input.entryId);
+    if (ctx.idempotencyKey) return partitionOfKey('idempotency', idempotencyScope(workflow, ctx.by, ctx.idempotencyKey), n);
     if (ctx.parent) return this.keys.partitionOf(ctx.parent.runId);
-    if (ctx.idempotencyKey) return partitionOfKey('idempotency', `${workflow}\u0000${ctx.by ?? ''}/${ctx.idempotencyKey}`, n);
     return randomInt(n);
   }
 
@@ -534,6 +534,9 @@ export type RunSearch = Omit<ListQuery, 'stepIds' | 'where'> & { stepId?: string
 // Idempotency compares what a request means, not how its JSON was spelled: keys in a stable
 // order, so a client that rebuilds the same body with another key order is not refused.
 const canonical = configure({ deterministic: true }) as (v: unknown) => string;
+
+/** What an Idempotency-Key is unique within: the workflow and the caller (as the stored record is keyed). */
+export const idempotencyScope = (workflow: string, by: string | undefined, key: string) => `${workflow}\u0000${by ?? ''}/${key}`;
 
 function hashOf(value: unknown): string {
   return createHash('sha256').update(canonical(value)).digest('hex').slice(0, 32);
