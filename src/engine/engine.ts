@@ -396,7 +396,7 @@ export class Engine {
    * only; see legacy-upgrade.ts). Null when there was nothing to do.
    */
   upgradeLegacyLayout(): Promise<UpgradeReport | null> {
-    return upgradeLegacyLayout(this.redis, this.keys, this.queues, this.log);
+    return upgradeLegacyLayout(this.redis, this.keys, this.queues, this.operationQueue, this.log);
   }
 
   /** True while data of the previous layout waits to be upgraded (a cluster must refuse to start then). */

@@ -2,7 +2,7 @@
  * The upgrade from the single-slot layout of the release before partitions (issue 12 item 8):
  * `<prefix>:run:{<id>}` runs, `<prefix>:runs:…` indexes, `<prefix>:entry:{<id>}` entries,
  * `<prefix>:idem:…` records, `<prefix>:wf:<name>` and the other registries without a tag, and
- * the `<prefix>:{bull}` queues. On a single Redis (RENAME crosses slots there) it moves every key
+ * the `<prefix>:{bull}` queues (steps, events, operations). On a single Redis (RENAME crosses slots there) it moves every key
  * into the partitioned layout (keyspace.ts), rebuilds the partitions' indexes from the run
  * hashes, and re-adds the legacy queues' waiting and delayed jobs by id in their partition's
  * queue (a step job's seq fence makes a duplicate harmless; a job that was active is restored by
@@ -56,6 +56,7 @@ export async function upgradeLegacyLayout(
   redis: Redis,
   keys: Keyspace,
   queues: PartitionQueues,
+  operations: Queue,
   log: Logger,
 ): Promise<UpgradeReport | null> {
   const report: UpgradeReport = { runs: 0, entries: 0, idempotency: 0, globals: 0, jobs: 0 };
@@ -134,18 +135,25 @@ export async function upgradeLegacyLayout(
     }
 
     // ---- legacy queues: waiting and delayed jobs re-added by id in their partition ----
-    for (const name of ['steps', 'events'] as const) {
+    for (const name of ['steps', 'events', 'operations'] as const) {
       const legacy = new Queue(name, { connection: redis, prefix: `${prefix}:{bull}` });
       try {
         const jobs = await legacy.getJobs(['waiting', 'delayed', 'prioritized']);
         for (const job of jobs) {
+          if (!job.id) continue;
+          const delay = Math.max(0, job.timestamp + (job.opts.delay ?? 0) - Date.now());
+          if (name === 'operations') {
+            // Bulk operations span partitions: their queue is global now.
+            await operations.add(job.name, job.data, { ...job.opts, jobId: job.id, delay });
+            report.jobs++;
+            continue;
+          }
           const runId = (job.data as { runId?: string }).runId;
-          if (!runId || !job.id) continue;
+          if (!runId) continue;
           // A child's end is handled in its parent's partition (event-worker.ts).
           const parent = job.name === 'child-done' ? await redis.hget(keys.run(runId), 'parent') : null;
           const about = parent ? (JSON.parse(parent) as { runId: string }).runId : runId;
           const target = name === 'steps' ? queues.stepsOf(runId) : queues.eventsOf(about);
-          const delay = Math.max(0, job.timestamp + (job.opts.delay ?? 0) - Date.now());
           await target.add(job.name, job.data, { ...job.opts, jobId: job.id, delay });
           report.jobs++;
         }
