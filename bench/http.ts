@@ -625,8 +625,11 @@ export async function profileMode(o: HttpOptions): Promise<Figure[]> {
   const figures: Figure[] = [];
   try {
     const idx = createKeyspace(prefix);
-    const running = idx.runIndex({ workflow: WORKFLOW, status: 'running' });
-    const completed = idx.runIndex({ workflow: WORKFLOW, status: 'completed' });
+    // Runs live in every partition's indexes: a status count is the sum over them.
+    const parts = Array.from({ length: idx.partitions }, (_, p) => idx.partition(p));
+    const running = parts.map((k) => k.runIndex({ workflow: WORKFLOW, status: 'running' }));
+    const completed = parts.map((k) => k.runIndex({ workflow: WORKFLOW, status: 'completed' }));
+    const count = async (keys: string[]) => (await Promise.all(keys.map((k) => monitor.redis.zcard(k)))).reduce((a, b) => a + b, 0);
     const api = await startStageflow('api', redis.url, prefix, keys, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${apiDir}`] });
     servers.push(api);
     await saveWorkflow(api, keys);
@@ -657,7 +660,7 @@ export async function profileMode(o: HttpOptions): Promise<Figure[]> {
     let polls = 0;
     for (;;) {
       polls += 2;
-      const [left, doneRuns] = await Promise.all([monitor.redis.zcard(running), monitor.redis.zcard(completed)]);
+      const [left, doneRuns] = await Promise.all([count(running), count(completed)]);
       if (left === 0 && doneRuns >= total) break;
       if (performance.now() - t0 > 600_000) throw new Error(`profile: runs did not finish in 10 min (${left} running)`);
       await sleep(50);

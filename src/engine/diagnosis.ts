@@ -4,7 +4,7 @@
  * wait's kind inspects (a confirmation's answers), its wait's child run, its completion callback. Also the operator's repair:
  * re-adding the missing job of a running run's current step, fenced on status and seq.
  */
-import { Job, type Queue } from 'bullmq';
+import { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { diagnose, type Diagnosis, type DiagnosisFacts, type JobFacts, type JobState } from './diagnose.ts';
@@ -12,6 +12,7 @@ import { EngineError } from './errors.ts';
 import type { Keyspace } from './keyspace.ts';
 import type { RunStore } from './run-store.ts';
 import type { RunTransitions } from './run-transitions.ts';
+import type { PartitionQueues } from './partition-queues.ts';
 import { stepJobId, type Scheduler, type StepJobData } from './scheduler.ts';
 import type { RunState } from './types.ts';
 import { childrenOf, type Waits } from './waits.ts';
@@ -24,8 +25,7 @@ export interface DiagnosisDeps {
   transitions: RunTransitions;
   workflows: WorkflowStore;
   waits: Pick<Waits, 'inspect'>;
-  queue: Queue<StepJobData>;
-  events: Queue;
+  queues: PartitionQueues;
   scheduler: Scheduler;
   log: Logger;
   reconciler: DiagnosisFacts['reconciler'];
@@ -63,7 +63,7 @@ export class Diagnoser {
       reconciler: this.d.reconciler,
     };
     if (run.status === 'running') {
-      facts.job = await this.stepJob(stepJobId(run.id, run.seq));
+      facts.job = await this.stepJob(run.id, stepJobId(run.id, run.seq));
       const history = await this.d.runs.history(run.id, 0, 100_000);
       const last = history.filter((e) => e.seq === run.seq && e.type === 'step.retrying').pop();
       const err = (last?.detail as { error?: { message?: string } } | undefined)?.error?.message;
@@ -84,11 +84,12 @@ export class Diagnoser {
     return facts;
   }
 
-  private async stepJob(jobId: string): Promise<JobFacts> {
-    const job = await Job.fromId<StepJobData>(this.d.queue, jobId);
+  private async stepJob(runId: string, jobId: string): Promise<JobFacts> {
+    const queue = this.d.queues.stepsOf(runId);
+    const job = await Job.fromId<StepJobData>(queue, jobId);
     if (!job) return { id: jobId, state: 'unknown', attemptsMade: 0, attemptsStarted: 0, maxAttempts: 1 };
     const state = (await job.getState()) as JobState;
-    const q = this.d.queue.keys;
+    const q = queue.keys;
     const facts: JobFacts = {
       id: jobId,
       state,
@@ -117,9 +118,11 @@ export class Diagnoser {
   }
 
   private async callback(run: RunState): Promise<DiagnosisFacts['callback']> {
-    const inOutbox = (await this.d.redis.zscore(this.d.keys.outbox, `${run.id} ${run.status} ${run.seq}`)) !== null;
+    const inOutbox =
+      (await this.d.redis.zscore(this.d.keys.partition(this.d.keys.partitionOf(run.id)).outbox, `${run.id} ${run.status} ${run.seq}`)) !==
+      null;
     if (inOutbox) return { state: 'outbox' };
-    const job = await Job.fromId(this.d.events, `cb-${run.id}-${run.seq}`);
+    const job = await Job.fromId(this.d.queues.eventsOf(run.id), `cb-${run.id}-${run.seq}`);
     if (!job) return { state: 'unknown' };
     return {
       state: (await job.getState()) as JobState,

@@ -93,7 +93,8 @@ type Snapshot = Map<string, string>;
 function excluded(key: string): boolean {
   return (
     key.startsWith(`${h.prefix}:ratelimit:`) ||
-    (key.startsWith(`${h.prefix}:{bull}:`) && (key.endsWith(':events') || key.endsWith(':stalled-check')))
+    // BullMQ's keys: under each partition's tag, and the global one.
+    (key.startsWith(`${h.prefix}:{`) && /^\{[^}]+\}:[^:]+:(events|stalled-check)$/.test(key.slice(h.prefix.length + 1)))
   );
 }
 
