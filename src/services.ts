@@ -94,7 +94,7 @@ export function apiInfrastructure(engine: Engine): ApiInfrastructure {
   };
   const heard = new Invalidation(
     redis,
-    `${engine.keys.prefix}:auth-failed`,
+    engine.keys.authFailed,
     (msg) => {
       const at = msg.indexOf(' ');
       note(msg.slice(at + 1), Number(msg.slice(0, at)));

@@ -85,6 +85,10 @@ export interface Keyspace {
   // ---- process ----
   /** Pub/sub channel announcing `<runId> <status>` on every status change. */
   events: string;
+  /** Pub/sub channel naming a workflow that gained a version (per-process caches drop it). */
+  workflowSaved: string;
+  /** Pub/sub channel announcing `<ttlMs> <address>` on each failed authentication (per-process blocked lists). */
+  authFailed: string;
   workerHeartbeats: string;
   /** Prefix of the per-principal request counters (rate-limit-redis adds the principal). */
   rateLimitPrefix: string;
@@ -226,6 +230,8 @@ export function createKeyspace(prefix: string, partitions: number = DEFAULT_PART
     usedLink: (id) => `${prefix}:link-used:${id}`,
 
     events: `${prefix}:events`,
+    workflowSaved: `${prefix}:workflow-saved`,
+    authFailed: `${prefix}:auth-failed`,
     workerHeartbeats: `${prefix}:workers`,
     rateLimitPrefix: `${prefix}:ratelimit:`,
     authFailures: (address) => `${prefix}:authfail:${address}`,

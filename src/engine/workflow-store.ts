@@ -47,7 +47,7 @@ export class WorkflowStore {
   ) {
     this.saved = new Invalidation(
       redis,
-      `${keys.prefix}:workflow-saved`,
+      keys.workflowSaved,
       (name) => this.latest.delete(name),
       () => this.latest.clear(),
     );
