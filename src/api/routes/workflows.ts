@@ -273,7 +273,7 @@ function itemProblem(
   errors: FieldProblem[] = [],
 ): z.infer<typeof BatchStartResult> {
   const under = (path: string) =>
-    path === 'Idempotency-Key'
+    path === 'header.Idempotency-Key'
       ? `$.runs[${at}].idempotencyKey`
       : path.startsWith(`$.runs[${at}]`)
         ? path
