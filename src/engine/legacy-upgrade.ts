@@ -104,6 +104,12 @@ export async function upgradeLegacyLayout(
         await renameIfExists(redis, answers, keys.answers(id, Number(answers.slice(answers.lastIndexOf(':') + 1))));
       }
       if (!h.id) continue;
+      // A confirmation parked by the old release kept its deadline only inside its task; the
+      // wait envelope the reconciler and diagnosis read carries it at the top.
+      const wait = h.wait ? (JSON.parse(h.wait) as { timeoutAt?: number; task?: { timeoutAt?: number } }) : undefined;
+      if (wait && wait.timeoutAt === undefined && wait.task?.timeoutAt) {
+        await redis.hset(keys.run(id), 'wait', JSON.stringify({ ...wait, timeoutAt: wait.task.timeoutAt }));
+      }
       const pk = keys.partition(keys.partitionOf(id));
       const status = h.status as RunStatus;
       for (const index of [...pk.anyIndexes(h.workflow!), ...pk.statusIndexes(h.workflow!, status)]) await redis.zadd(index, 0, id);
