@@ -13,8 +13,8 @@ import { createServices } from './services.ts';
 import { Engine, type EngineOptions } from './engine/engine.ts';
 import { ensureRedis } from './engine/redis-bootstrap.ts';
 import { waitForRedis } from './engine/redis-wait.ts';
-import { waitUntilReady } from './engine/redis.ts';
-import { checkRedisServer, RedisCheckError } from './engine/redis-checks.ts';
+import { redisTarget, waitUntilReady } from './engine/redis.ts';
+import { checkRedisCluster, checkRedisServer, RedisCheckError } from './engine/redis-checks.ts';
 import { egressProblem, setEgressAllowlist } from './http/egress.ts';
 import { createLogger } from './observability/logger.ts';
 import { startWorkerHttp } from './ops/worker-http.ts';
@@ -24,6 +24,9 @@ export type Role = 'all' | 'api' | 'worker';
 export function engineOptions(config: Config): Omit<EngineOptions, 'services'> {
   return {
     redisUrl: config.redisUrl,
+    redisCluster: config.redisCluster,
+    waitReplicas: config.redisWaitReplicas,
+    waitTimeoutMs: config.redisWaitTimeoutMs,
     prefix: config.prefix,
     maxTransitions: config.maxTransitions,
     modelMaxBytes: config.modelMaxBytes,
@@ -81,20 +84,25 @@ export async function start(
     role === 'worker' ? workerPrincipals(config) : loadPrincipals({ STAGEFLOW_API_KEYS: config.apiKeys, NODE_ENV: config.nodeEnv });
   // A Redis that answers but is unusable (wrong password, a replica…) is named before
   // ensureRedis, which would otherwise take a refused password for no Redis at all.
+  const target = redisTarget(config);
+  // On a cluster every primary is checked; the seeds of REDIS_CLUSTER_NODES find them.
+  const checkRedis = () => ('cluster' in target ? checkRedisCluster(target.cluster) : checkRedisServer(target.url));
   const check =
     startOpts.checkRedis === false
       ? undefined
-      : await checkRedisServer(config.redisUrl).then(
+      : await checkRedis().then(
           () => 'ok' as const,
           (err: unknown) => err,
         );
   if (check instanceof RedisCheckError && check.check !== 'unreachable') throw check;
-  const redis = mayStartRedis(role, config)
-    ? await ensureRedis(config, log)
-    : await waitForRedis(config.redisUrl, log, { ...(startOpts.signal ? { signal: startOpts.signal } : {}) }).then(() => ({
-        started: false,
-      }));
-  if (check !== undefined && check !== 'ok') await checkRedisServer(config.redisUrl);
+  // A cluster is never started here: an embedded redis-server is one standalone node.
+  const redis =
+    mayStartRedis(role, config) && !('cluster' in target)
+      ? await ensureRedis(config, log)
+      : await waitForRedis(target, log, { ...(startOpts.signal ? { signal: startOpts.signal } : {}) }).then(() => ({
+          started: false,
+        }));
+  if (check !== undefined && check !== 'ok') await checkRedis();
   const opts = engineOptions(config);
   const stops: Array<() => Promise<void>> = [];
   const running: Running = {
@@ -133,6 +141,10 @@ export async function start(
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: true });
     await waitUntilReady(engine.redis, 10_000);
+    log.info(
+      { waitReplicas: await engine.replication(), setting: config.redisWaitReplicas },
+      'acknowledged writes wait for this many replicas',
+    );
     const { notify, dataflowRegistry } = services.get();
     await dataflowRegistry.loadDir('config/dataflows');
     await loadExampleWorkflows(engine, log);

@@ -5,7 +5,7 @@
  * cannot probe the key set; valid keys are never counted, and other addresses are unaffected.
  */
 import type { Request } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../engine/redis.ts';
 import { createKeyspace } from '../engine/keyspace.ts';
 
 const WINDOW_MS = 60_000;

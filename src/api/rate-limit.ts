@@ -4,7 +4,7 @@
  */
 import type { RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../engine/redis.ts';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { principalOf } from './auth.ts';
 import { createKeyspace } from '../engine/keyspace.ts';

@@ -4,7 +4,7 @@
  * Lua transitions into these jobs (ids are deterministic, so relaying twice is harmless).
  */
 import { Worker, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import type { Keyspace } from './keyspace.ts';
 import type { RunStore } from './run-store.ts';
@@ -47,7 +47,7 @@ export class EventWorker {
 
   constructor(private readonly d: EventWorkerDeps) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
-    this.connection = d.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+    this.connection = duplicateClient(d.redis, { maxRetriesPerRequest: null, enableOfflineQueue: true });
     this.worker = new Worker(
       d.queue.name,
       async (job) => {

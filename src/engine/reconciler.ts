@@ -4,7 +4,7 @@
  * them. One process at a time does a pass, under a short Redis lock.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import type { RunStore } from './run-store.ts';
 import type { RunTransitions } from './run-transitions.ts';

@@ -7,7 +7,7 @@
  * API's /confirm and /tasks) stay here.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import type { PlanStep } from '../definition/plan.ts';
 import { setPath } from '../definition/paths.ts';

@@ -3,7 +3,7 @@
  * immutable once saved, so plans are cached per (name, version) for the life of the process.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import { configure } from 'safe-stable-stringify';
 import type { Keyspace } from './keyspace.ts';
 import type { Scripts } from './scripts.ts';
