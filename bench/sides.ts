@@ -133,23 +133,36 @@ export const stageflow: SideFactory = {
     await Promise.all([waitUntilReady(api.redis, 5000), waitUntilReady(workerEngine.redis, 5000)]);
     await api.saveWorkflow(WORKFLOW, linearWorkflow(WORKFLOW, cfg.stepsPerRun));
     const stepWorker: StepWorker = workerEngine.startWorker();
-    const worker = stepWorker.worker as unknown as Worker;
-    await worker.waitUntilReady();
-    const completedKey = api.keys.runIndex({ workflow: WORKFLOW, status: 'completed' });
-    const failedKey = api.keys.runIndex({ workflow: WORKFLOW, status: 'failed' });
+    // One BullMQ Worker per partition: the bench listens on all of them through one face.
+    const workers = stepWorker.workers as unknown as Worker[];
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
+    const worker = {
+      on(event: string, listener: (...a: unknown[]) => void) {
+        for (const w of workers) w.on(event as 'completed', listener);
+        return this;
+      },
+    } as unknown as Worker;
+    const parts = Array.from({ length: api.keys.partitions }, (_, p) => api.keys.partition(p));
+    const completedKeys = parts.map((pk) => pk.runIndex({ workflow: WORKFLOW, status: 'completed' }));
+    const failedKeys = parts.map((pk) => pk.runIndex({ workflow: WORKFLOW, status: 'failed' }));
+    const sum = async (keys: string[]) => {
+      const pipe = monitor.redis.pipeline();
+      for (const key of keys) pipe.zcard(key);
+      return ((await pipe.exec()) ?? []).reduce((n, [, c]) => n + Number(c ?? 0), 0);
+    };
     return {
       worker,
       async startAll(n) {
         await Promise.all(Array.from({ length: n }, () => api.startRun(WORKFLOW, { model: {} })));
       },
       async done(n) {
-        // Count via the run index (one ZCARD on the bench's own monitor connection, subtracted later).
-        const [completed, failed] = await Promise.all([monitor.redis.zcard(completedKey), monitor.redis.zcard(failedKey)]);
+        // Count via the run indexes (one ZCARD pipeline on the bench's own monitor connection, subtracted later).
+        const [completed, failed] = await Promise.all([sum(completedKeys), sum(failedKeys)]);
         if (failed > 0) throw new Error(`stageflow: ${failed} runs failed`);
         return completed >= n;
       },
       async cleanFinished() {
-        await api.queue.clean(0, 100_000, 'completed');
+        await Promise.all(api.queue.map((q) => q.clean(0, 100_000, 'completed')));
       },
       async close() {
         // Connections the engine leaves open are found and reported by the caller (sweepOpenClients).

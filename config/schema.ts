@@ -170,7 +170,40 @@ const vars = {
     'Prefix of every Redis key stageflow and its BullMQ queues use; lets several deployments or test runs share one Redis.',
     z.string().regex(PREFIX_PATTERN, { error: 'must be 1-32 characters of A-Z, a-z, 0-9, _ or -' }),
   ),
-  WORKER_CONCURRENCY: intVar(20, 1, 1000, 'Step jobs one worker process runs at once.'),
+  STAGEFLOW_PARTITIONS: intVar(
+    12,
+    1,
+    256,
+    'Partitions of the deployment (each one Redis Cluster hash tag holding its runs, indexes and queues). Fixed when the deployment is created: changing it later re-homes runs. Pick at least the most cluster primaries you may ever run, and a multiple of the likely counts; the default 12 spreads evenly over 1, 2, 3, 4, 6 and 12 primaries.',
+  ),
+  WORKER_CONCURRENCY: intVar(
+    20,
+    1,
+    1000,
+    'Step jobs one worker process runs at once, split over the partitions it consumes (each gets at least 1, so with fewer than one per partition the process runs one per partition).',
+  ),
+  WORKER_PARTITIONS: {
+    default: undefined,
+    description:
+      'The partitions this worker process consumes (step and event queues, outbox, reconciler), e.g. `0,3,5-7`; unset: all of them. Every partition must be consumed by some worker.',
+    schema: z
+      .string()
+      .transform((value, ctx) => {
+        const out = new Set<number>();
+        for (const part of value.split(',').map((p) => p.trim())) {
+          const m = /^(\d{1,3})(?:-(\d{1,3}))?$/.exec(part);
+          const from = m ? Number(m[1]) : Number.NaN;
+          const to = m?.[2] !== undefined ? Number(m[2]) : from;
+          if (!m || to < from || to > 255) {
+            ctx.addIssue({ code: 'custom', message: `"${part}" is not a partition number or range (0-255, e.g. 0,3,5-7)` });
+            return z.NEVER;
+          }
+          for (let p = from; p <= to; p++) out.add(p);
+        }
+        return [...out].sort((a, b) => a - b);
+      })
+      .optional(),
+  },
   WORKER_LOCK_DURATION_MS: intVar(
     30_000,
     100,
@@ -366,8 +399,10 @@ function toConfig(env: Env) {
     redisWaitTimeoutMs: env.REDIS_WAIT_TIMEOUT_MS,
     port: env.PORT,
     prefix: env.STAGEFLOW_PREFIX,
+    partitions: env.STAGEFLOW_PARTITIONS,
     worker: {
       concurrency: env.WORKER_CONCURRENCY,
+      partitions: env.WORKER_PARTITIONS,
       lockDurationMs: env.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: env.WORKER_MAX_STALLED_COUNT,

@@ -27,11 +27,15 @@ const localOnly: RequestHandler = (_req, res, next) => {
   next();
 };
 
-export function bullBoard(queues: Queue[]): Router {
+/** The partition tag in a queue's prefix (`sf:{p3.x}` → `p3.x`), to tell partitions' queues of one name apart. */
+const tagOf = (q: Queue) => /\{([^}]*)\}$/.exec(q.opts.prefix ?? '')?.[1];
+
+/** Each entry a queue, or every partition's queue of one kind. */
+export function bullBoard(queues: (Queue | readonly Queue[])[]): Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
   createBullBoard({
-    queues: queues.map((q) => new BullMQAdapter(q)),
+    queues: queues.flat().map((q) => new BullMQAdapter(q, tagOf(q) ? { prefix: `${tagOf(q)}/` } : {})),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'stageflow queues', favIcon: { default: '/favicon.svg', alternative: '/favicon.svg' } } },
   });

@@ -12,6 +12,7 @@ import { EngineError } from './errors.ts';
 import type { Keyspace } from './keyspace.ts';
 import type { RunStore } from './run-store.ts';
 import type { RunTransitions } from './run-transitions.ts';
+import type { PartitionQueues } from './partition-queues.ts';
 import { stepJobId, type Scheduler, type StepJobData } from './scheduler.ts';
 import type { RunState } from './types.ts';
 import type { WorkflowStore } from './workflow-store.ts';
@@ -22,8 +23,7 @@ export interface DiagnosisDeps {
   runs: RunStore;
   transitions: RunTransitions;
   workflows: WorkflowStore;
-  queue: Queue<StepJobData>;
-  events: Queue;
+  queues: PartitionQueues;
   scheduler: Scheduler;
   log: Logger;
   reconciler: DiagnosisFacts['reconciler'];
@@ -61,7 +61,7 @@ export class Diagnoser {
       reconciler: this.d.reconciler,
     };
     if (run.status === 'running') {
-      facts.job = await this.stepJob(stepJobId(run.id, run.seq));
+      facts.job = await this.stepJob(run.id, stepJobId(run.id, run.seq));
       const history = await this.d.runs.history(run.id, 0, 100_000);
       const last = history.filter((e) => e.seq === run.seq && e.type === 'step.retrying').pop();
       const err = (last?.detail as { error?: { message?: string } } | undefined)?.error?.message;
@@ -85,11 +85,12 @@ export class Diagnoser {
     return facts;
   }
 
-  private async stepJob(jobId: string): Promise<JobFacts> {
-    const job = await Job.fromId<StepJobData>(this.d.queue, jobId);
+  private async stepJob(runId: string, jobId: string): Promise<JobFacts> {
+    const queue = this.d.queues.stepsOf(runId);
+    const job = await Job.fromId<StepJobData>(queue, jobId);
     if (!job) return { id: jobId, state: 'unknown', attemptsMade: 0, attemptsStarted: 0, maxAttempts: 1 };
     const state = (await job.getState()) as JobState;
-    const q = this.d.queue.keys;
+    const q = queue.keys;
     const facts: JobFacts = {
       id: jobId,
       state,
@@ -118,9 +119,11 @@ export class Diagnoser {
   }
 
   private async callback(run: RunState): Promise<DiagnosisFacts['callback']> {
-    const inOutbox = (await this.d.redis.zscore(this.d.keys.outbox, `${run.id} ${run.status} ${run.seq}`)) !== null;
+    const inOutbox =
+      (await this.d.redis.zscore(this.d.keys.partition(this.d.keys.partitionOf(run.id)).outbox, `${run.id} ${run.status} ${run.seq}`)) !==
+      null;
     if (inOutbox) return { state: 'outbox' };
-    const job = await Job.fromId(this.d.events, `cb-${run.id}-${run.seq}`);
+    const job = await Job.fromId(this.d.queues.eventsOf(run.id), `cb-${run.id}-${run.seq}`);
     if (!job) return { state: 'unknown' };
     return {
       state: (await job.getState()) as JobState,

@@ -12,7 +12,8 @@ import type { ValidationResult } from '../definition/validate.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
 import type { StepServices } from '../steps/services.ts';
 import { unconfiguredServices } from './unconfigured-services.ts';
-import { createKeyspace, type Keyspace } from './keyspace.ts';
+import { createKeyspace, DEFAULT_PARTITIONS, type Keyspace } from './keyspace.ts';
+import { PartitionQueues } from './partition-queues.ts';
 import { Reconciler } from './reconciler.ts';
 import { createProducerClient, createWorkerClient, isCluster, redisTarget } from './redis.ts';
 import { confirmReplicated, primaryFor, resolveWaitReplicas } from './replication.ts';
@@ -51,12 +52,17 @@ export interface EngineOptions {
   /** REDIS_WAIT_TIMEOUT_MS: past it an unconfirmed write answers 503. */
   waitTimeoutMs?: number;
   prefix: string;
+  /** STAGEFLOW_PARTITIONS: the deployment's partition count, fixed at creation (default 12). */
+  partitions?: number;
   maxTransitions: number;
   modelMaxBytes: number;
   retentionSec: number;
   idempotencyTtlMs: number;
   reconcile: { intervalMs: number; graceMs: number };
-  worker: Omit<StepWorkerOptions, 'prefix' | 'queueName' | 'heartbeatKey'>;
+  worker: Omit<StepWorkerOptions, 'prefixes' | 'queueName' | 'heartbeatKey'> & {
+    /** WORKER_PARTITIONS: the partitions this process's workers and reconciler serve (default: all). */
+    partitions?: number[];
+  };
   /** Builds what step handlers may use (notifications, dataflows…); see src/steps/services.ts. */
   services?: (engine: Engine) => Omit<StepServices, 'links'>;
   /** Secret for signed confirmation links; else one is generated once and kept in Redis. */
@@ -74,10 +80,14 @@ export class Engine {
   readonly runs: RunStore;
   readonly transitions: RunTransitions;
   readonly workflows: WorkflowStore;
-  readonly queue: Queue<StepJobData>;
+  /** Every partition's step and event queues. */
+  readonly queues: PartitionQueues;
+  /** Every partition's step queue (index = partition), for Bull Board and /metrics. */
+  readonly queue: readonly Queue<StepJobData>[];
+  /** Every partition's event queue (index = partition). */
+  readonly eventQueue: readonly Queue[];
   readonly scheduler: Scheduler;
   readonly processor: StepProcessor;
-  readonly eventQueue: Queue;
   readonly waits: Waits;
   readonly links: Links;
   readonly services: StepServices;
@@ -94,21 +104,23 @@ export class Engine {
     readonly opts: EngineOptions,
     readonly log: Logger,
   ) {
-    this.keys = createKeyspace(opts.prefix);
+    this.keys = createKeyspace(opts.prefix, opts.partitions ?? DEFAULT_PARTITIONS);
     const scripts = loadScripts(redis);
-    this.queue = new Queue<StepJobData>(STEP_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
+    this.queues = new PartitionQueues(
+      redis,
+      this.keys,
+      { steps: STEP_QUEUE, events: EVENTS_QUEUE },
+      { steps: throttledLog(log, 'error', 'step queue error'), events: throttledLog(log, 'error', 'event queue error') },
+    );
     this.runs = new RunStore(redis, scripts, this.keys, { retentionSec: opts.retentionSec });
     this.workflows = new WorkflowStore(redis, scripts, this.keys);
-    const stepQueueError = throttledLog(log, 'error', 'step queue error');
-    this.queue.on('error', (err) => stepQueueError(err));
-    this.scheduler = new Scheduler(this.queue, STEP_JOB_RETENTION);
+    this.queue = this.queues.steps;
+    this.eventQueue = this.queues.events;
+    this.scheduler = new Scheduler((runId) => this.queues.stepsOf(runId), STEP_JOB_RETENTION);
     this.transitions = new RunTransitions(redis, scripts, this.keys, this.scheduler, {
       retentionSec: opts.retentionSec,
       stepQueue: STEP_QUEUE,
     });
-    this.eventQueue = new Queue(EVENTS_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
-    const eventQueueError = throttledLog(log, 'error', 'event queue error');
-    this.eventQueue.on('error', (err) => eventQueueError(err));
     const base = (opts.publicUrl ?? 'http://localhost:3000').replace(/\/+$/, '');
     const publicUrl = (path: string) => `${base}${path}`;
     this.links = new Links(redis, this.keys, opts.linkSecret, publicUrl);
@@ -131,7 +143,7 @@ export class Engine {
       this.runs,
       this.transitions,
       this.workflows,
-      this.eventQueue,
+      (runId) => this.queues.eventsOf(runId),
       () => this.services,
       log,
       opts.modelMaxBytes,
@@ -162,8 +174,7 @@ export class Engine {
       runs: this.runs,
       transitions: this.transitions,
       workflows: this.workflows,
-      queue: this.queue,
-      events: this.eventQueue,
+      queues: this.queues,
       scheduler: this.scheduler,
       log,
       reconciler: {
@@ -172,7 +183,8 @@ export class Engine {
         stalledIntervalMs: opts.worker.stalledIntervalMs,
       },
     });
-    this.operationQueue = new Queue(OPERATIONS_QUEUE, { connection: redis, prefix: this.keys.bullPrefix });
+    // Bulk operations span partitions: their queue is global.
+    this.operationQueue = new Queue(OPERATIONS_QUEUE, { connection: redis, prefix: this.keys.globalBullPrefix });
     const operationQueueError = throttledLog(log, 'error', 'operations queue error');
     this.operationQueue.on('error', (err) => operationQueueError(err));
     this.operations = new Operations({
@@ -194,7 +206,7 @@ export class Engine {
       runs: this.runs,
       transitions: this.transitions,
       workflows: this.workflows,
-      queue: this.queue,
+      queues: this.queues,
       scheduler: this.scheduler,
       processor: this.processor,
       waits: this.waits,
@@ -363,17 +375,31 @@ export class Engine {
 
   // ---- processes ----
 
+  /** The partitions this process's workers and reconciler serve (WORKER_PARTITIONS, default all). */
+  get servedPartitions(): number[] {
+    const all = Array.from({ length: this.keys.partitions }, (_, p) => p);
+    const asked = this.opts.worker.partitions;
+    if (!asked?.length) return all;
+    for (const p of asked)
+      if (!Number.isInteger(p) || p < 0 || p >= this.keys.partitions)
+        throw new RangeError(`WORKER_PARTITIONS: no partition ${p} of ${this.keys.partitions}`);
+    return [...new Set(asked)].sort((a, b) => a - b);
+  }
+
   startWorker(): StepWorker {
+    const { partitions: _, ...workerOpts } = this.opts.worker;
+    const served = this.servedPartitions;
     const worker = new StepWorker(this.redis, this.processor, this.log, {
-      ...this.opts.worker,
-      prefix: this.keys.bullPrefix,
+      ...workerOpts,
+      prefixes: served.map((p) => this.keys.partition(p).bullPrefix),
       queueName: STEP_QUEUE,
       heartbeatKey: this.keys.workerHeartbeats,
     });
     const events = new EventWorker({
       redis: this.redis,
       keys: this.keys,
-      queue: this.eventQueue,
+      queues: this.queues,
+      partitions: served,
       runs: this.runs,
       waits: this.waits,
       log: this.log,
@@ -392,29 +418,35 @@ export class Engine {
   startReconciler(): Reconciler {
     this.reconciler = new Reconciler(
       this.redis,
-      this.queue,
+      this.keys,
+      this.queues,
       this.runs,
       this.transitions,
       this.processor,
       this.waits,
-      this.eventQueue,
       this.log,
       {
         ...this.opts.reconcile,
-        lockKey: this.keys.reconcilerLock,
+        partitions: this.servedPartitions,
       },
     );
     this.reconciler.start();
     return this.reconciler;
   }
 
-  /** Runs kept in Redis, by status (from the status indexes). */
+  /** Runs kept in Redis, by status (the partitions' status indexes, summed). */
   async runCounts(): Promise<Partial<Record<RunStatus, number>>> {
     const statuses = ['running', 'waiting', 'completed', 'failed', 'cancelled', 'draft'] as const;
-    const pipe = this.redis.pipeline();
-    for (const status of statuses) pipe.zcard(this.keys.runIndex({ status }));
-    const res = (await pipe.exec()) ?? [];
-    return Object.fromEntries(statuses.map((s, i) => [s, Number(res[i]?.[1] ?? 0)]));
+    // One pipeline per partition: on a cluster a pipeline must stay in one slot's node.
+    const perPartition = await Promise.all(
+      Array.from({ length: this.keys.partitions }, async (_, p) => {
+        const pk = this.keys.partition(p);
+        const pipe = this.redis.pipeline();
+        for (const status of statuses) pipe.zcard(pk.runIndex({ status }));
+        return ((await pipe.exec()) ?? []).map(([, n]) => Number(n ?? 0));
+      }),
+    );
+    return Object.fromEntries(statuses.map((s, i) => [s, perPartition.reduce((sum, counts) => sum + (counts[i] ?? 0), 0)]));
   }
 
   /** Live workers: those whose heartbeat is fresher than `withinMs`. */
@@ -430,8 +462,7 @@ export class Engine {
     this.reconciler?.stop();
     for (const close of this.closers.reverse()) await close();
     await this.service.close();
-    await this.queue.close();
-    await this.eventQueue.close();
+    await this.queues.close();
     await this.operationQueue.close();
     this.redis.disconnect();
   }

@@ -1,12 +1,18 @@
 /**
  * The engine's own jobs, beside the step jobs: completion callbacks, a child run's end reaching
- * its parent, confirmation timeouts and reminders. The relay turns outbox entries written by the
- * Lua transitions into these jobs (ids are deterministic, so relaying twice is harmless).
+ * its parent, confirmation timeouts and reminders. One BullMQ Worker per consumed partition's
+ * `events` queue. The relay turns outbox entries written by the Lua transitions into these jobs
+ * (ids are deterministic, so relaying twice is harmless): each consumed partition's outbox, into
+ * the event queue of the partition the job is about (a callback: the run's own; a child's end:
+ * its parent's, which may be another partition), so a cross-partition notice is as durable as
+ * the transition that wrote it.
  */
-import { Worker, type Job, type Queue } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import { duplicateClient, type RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import type { Keyspace } from './keyspace.ts';
+import type { PartitionQueues } from './partition-queues.ts';
+import { splitConcurrency } from './step-worker.ts';
 import type { RunStore } from './run-store.ts';
 import type { RunView } from './run-view.ts';
 import { EVENT_JOB, type Waits } from './waits.ts';
@@ -20,7 +26,9 @@ import { drain } from './drain.ts';
 export interface EventWorkerDeps {
   redis: Redis;
   keys: Keyspace;
-  queue: Queue;
+  queues: PartitionQueues;
+  /** The partitions whose event queues and outboxes this process serves. */
+  partitions: number[];
   runs: RunStore;
   waits: Waits;
   view: (run: RunState) => Promise<RunView>;
@@ -38,47 +46,53 @@ const RELAY_MS = 200;
 const CALLBACK_JOB = { ...EVENT_JOB, attempts: 25, backoff: { type: 'callback' } };
 
 export class EventWorker {
-  readonly worker: Worker;
+  readonly workers: Worker[];
   private relayTimer?: NodeJS.Timeout;
   private stopped = false;
   private readonly connection: Redis;
-  private readonly refusals: RefusalBackoff;
+  private readonly refusals: RefusalBackoff[] = [];
   private held = 0;
 
   constructor(private readonly d: EventWorkerDeps) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
     this.connection = duplicateClient(d.redis, { maxRetriesPerRequest: null, enableOfflineQueue: true });
-    this.worker = new Worker(
-      d.queue.name,
-      async (job) => {
-        this.held += 1;
-        try {
-          return await this.handle(job);
-        } finally {
-          this.held -= 1;
-        }
-      },
-      {
-        connection: this.connection,
-        prefix: d.queue.opts.prefix,
-        concurrency: d.concurrency,
-        settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => callbackRetryDelay(attemptsMade, err) },
-      },
-    );
+    const shares = splitConcurrency(d.concurrency, d.partitions.length);
     const workerError = throttledLog(d.log, 'error', 'event worker error');
-    this.refusals = refusalBackoff(this.worker);
-    this.worker.on('error', (err) => {
-      this.refusals.onError(err);
-      workerError(err);
+    this.workers = d.partitions.map((p, i) => {
+      const queue = d.queues.events[p]!;
+      const worker = new Worker(
+        queue.name,
+        async (job) => {
+          this.held += 1;
+          try {
+            return await this.handle(job);
+          } finally {
+            this.held -= 1;
+          }
+        },
+        {
+          connection: this.connection,
+          prefix: queue.opts.prefix,
+          concurrency: shares[i]!,
+          settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => callbackRetryDelay(attemptsMade, err) },
+        },
+      );
+      const refusals = refusalBackoff(worker);
+      this.refusals.push(refusals);
+      worker.on('error', (err) => {
+        refusals.onError(err);
+        workerError(err, { partition: p });
+      });
+      worker.on('stalled', () => stalledJobs.inc({ queue: queue.name }));
+      worker.on('failed', (job, err) =>
+        d.log.warn(
+          { err: err.message, job: job?.name, runId: job?.data?.runId, seq: job?.data?.seq, attempt: job?.attemptsMade },
+          'event job failed',
+        ),
+      );
+      return worker;
     });
-    this.worker.on('stalled', () => stalledJobs.inc({ queue: d.queue.name }));
     const relayFailed = throttledLog(d.log, 'error', 'outbox relay failed');
-    this.worker.on('failed', (job, err) =>
-      d.log.warn(
-        { err: err.message, job: job?.name, runId: job?.data?.runId, seq: job?.data?.seq, attempt: job?.attemptsMade },
-        'event job failed',
-      ),
-    );
     const tick = async () => {
       if (this.stopped) return;
       try {
@@ -127,16 +141,27 @@ export class EventWorker {
     }
   }
 
-  /** Moves outbox entries into event jobs. */
+  /** Moves outbox entries of every served partition into event jobs. */
   async relayOnce(): Promise<number> {
-    const entries = await this.d.redis.zrange(this.d.keys.outbox, 0, 99);
+    const counts = await Promise.all(this.d.partitions.map((p) => this.relayPartition(p)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  private async relayPartition(p: number): Promise<number> {
+    const outbox = this.d.keys.partition(p).outbox;
+    const entries = await this.d.redis.zrange(outbox, 0, 99);
     for (const entry of entries) {
       const [runId = '', status = '', seqText = '0'] = entry.split(' ');
       const seq = Number(seqText);
       const run = await this.d.runs.get(runId);
-      if (run?.callbackUrl) await this.d.queue.add('callback', { runId, seq, status }, { jobId: `cb-${runId}-${seq}`, ...CALLBACK_JOB });
-      if (run?.parent) await this.d.queue.add('child-done', { runId, seq, status }, { jobId: `child-${runId}-${seq}`, ...EVENT_JOB });
-      await this.d.redis.zrem(this.d.keys.outbox, entry);
+      if (run?.callbackUrl)
+        await this.d.queues.eventsOf(runId).add('callback', { runId, seq, status }, { jobId: `cb-${runId}-${seq}`, ...CALLBACK_JOB });
+      // The parent hears of its child in the parent's partition, where its wait is resolved.
+      if (run?.parent)
+        await this.d.queues
+          .eventsOf(run.parent.runId)
+          .add('child-done', { runId, seq, status }, { jobId: `child-${runId}-${seq}`, ...EVENT_JOB });
+      await this.d.redis.zrem(outbox, entry);
     }
     return entries.length;
   }
@@ -147,9 +172,9 @@ export class EventWorker {
    */
   async close(timeoutMs = Infinity): Promise<void> {
     this.stopped = true;
-    this.refusals.stop();
+    for (const r of this.refusals) r.stop();
     clearTimeout(this.relayTimer);
-    const closing = this.worker.close();
+    const closing = Promise.all(this.workers.map((w) => w.close()));
     closing.catch(() => undefined);
     if (Number.isFinite(timeoutMs)) await drain(closing, timeoutMs, () => this.held);
     else await closing;

@@ -3,66 +3,56 @@
  * else. Lua scripts receive every key they touch in KEYS, built by this module; no script and no
  * other module concatenates a key.
  *
- * Keys are grouped by what they belong to, because that is what decides where they may live on
- * Redis Cluster (issue #12 puts a run, its indexes, the outbox and its BullMQ queue under one hash
- * tag per partition; that change is meant to touch only this module's layout):
+ * Keys are grouped by where they may live on Redis Cluster (docs/partitions.md):
  *
- * - **run** (`run`, `history`, `answers`): one run's own state. Share the `{runId}` hash tag so a
- *   transition on a run's own state touches one slot.
- * - **run indexes** (`runIndex`, `statusIndexes`, `anyIndexes`, `positionIndex`, `entryRuns`,
- *   `outbox`): what a run transition keeps in step with the run. Today under the plain prefix;
- *   with partitions they move under the partition's tag, beside the runs they index.
- * - **entries** (`entry`, `entryEffects`): a model saved across runs, tagged `{entryId}`.
- * - **queues** (`bullPrefix`, `queue`): BullMQ's keys, hash-tagged `{bull}` as BullMQ needs on
- *   Cluster. `queue(name)` gives the keys our scripts pass to BullMQ's own add script.
- * - **global registries** (`workflow*`, `dataflow*`, `template*`, `idempotency`, `operation*`):
- *   definitions and request ledgers read by any node; not tied to one run.
- * - **people and notifications** (`tasks`, `inbox`, `notifySent`, `document`, `usedLink`,
- *   `linkSecret`): inboxes share a `{u:<user>}` tag per user.
- * - **process** (`events`, `workerHeartbeats`, `reconcilerLock`, `rateLimitPrefix`,
- *   `authFailures`): coordination between processes and API guards.
+ * - **partition** (`partition(p)`: run indexes, outbox, BullMQ queues, reconciler lock): a
+ *   deployment has `partitions` partitions, each one hash tag (partition-tags.ts); everything a
+ *   run transition touches carries its partition's tag, so every transition is one script in one
+ *   slot. Layout `<prefix>:{<tag>}:<kind>:<id>`.
+ * - **run** (`run`, `history`, `answers`): in the partition of the run, which its id names
+ *   (partitionOfRunId), so a run's keys are derived from its id alone.
+ * - **entries** (`entry`, `entryEffects`, `entryRuns`): in the entry's partition
+ *   (partitionOfEntry: a run's own entry shares the run's); runs sharing an entry are created there.
+ * - **idempotency** (`idempotency(p, …)`): in the partition the start chose (run-service.ts).
+ * - **global** (`workflow*`, `dataflow*`, `template*`, `linkSecret`, `operation*`, the operations
+ *   queue): one tag of their own, `<prefix>:{g}:…`, never mixed into a partition's script.
+ * - **people, notifications, process** (`tasks`, `inbox`, `notifySent`, `document`, `usedLink`,
+ *   `workerHeartbeats`, `rateLimitPrefix`, `authFailures`): single-key commands, each key in its
+ *   own slot; no MULTI or script mixes them (inboxes share a `{u:<user>}` tag per user).
  */
+import { partitionOfEntry as entryPartition, partitionOfRunId, partitionTags } from './partition-tags.ts';
 import type { RunStatus } from './types.ts';
 
 export interface Keyspace {
   prefix: string;
+  /** How many partitions the deployment has (STAGEFLOW_PARTITIONS, fixed at creation). */
+  partitions: number;
+  /** The partition a run lives in, from its id. */
+  partitionOf(runId: string): number;
+  /** The partition an entry (and every run using it) lives in. */
+  partitionOfEntry(entryId: string): number;
+  /** The keys of partition p (0 ≤ p < partitions). */
+  partition(p: number): PartitionKeys;
 
-  // ---- run ----
+  // ---- run (in its partition) ----
   run(runId: string): string;
   history(runId: string): string;
   /** Answers given to the confirmation a run waits on at `seq`. */
   answers(runId: string, seq: number): string;
 
-  // ---- run indexes ----
-  /** Run index: all runs, or by workflow and/or status; members are time-ordered run ids. */
-  runIndex(filter: { workflow?: string; status?: string }): string;
-  /** The two status indexes a run in `status` belongs to: all runs, and its workflow's. */
-  statusIndexes(workflow: string, status: RunStatus): [all: string, ofWorkflow: string];
-  /** The two any-status indexes every run belongs to: all runs, and its workflow's. */
-  anyIndexes(workflow: string): [all: string, ofWorkflow: string];
-  /**
-   * Where a workflow's runs are: one zset, members `<stepId> <runId>` (score 0), so the runs at
-   * one step are a lex range and a step change is a ZREM + ZADD within one key.
-   */
-  positionIndex(workflow: string): string;
-  /** Runs that use an entry (time-ordered run ids). */
-  entryRuns(entryId: string): string;
-  /** Runs that reached an end someone must hear of (callback, parent run). */
-  outbox: string;
-
-  // ---- entries ----
+  // ---- entries (in the entry's partition) ----
   entry(entryId: string): string;
   /** Effect keys that already saved into the entry, with the version each wrote. */
   entryEffects(entryId: string): string;
+  /** Runs that use an entry (time-ordered run ids). */
+  entryRuns(entryId: string): string;
 
-  // ---- queues ----
-  /** BullMQ prefix: the queue keys live under it (hash-tagged, as BullMQ needs on Cluster). */
-  bullPrefix: string;
-  /** A queue's keys as BullMQ builds them (`queue.keys`), for scripts that add its jobs. */
-  queue(name: string): QueueKeys;
+  // ---- idempotency (in the partition the start chose) ----
+  idempotency(partition: number, workflow: string, key: string): string;
 
-  // ---- global registries ----
-  idempotency(workflow: string, key: string): string;
+  // ---- global registries ({g}) ----
+  /** BullMQ prefix of the global queues (operations). */
+  globalBullPrefix: string;
   workflow(name: string): string;
   workflowIndex: string;
   dataflow(name: string): string;
@@ -75,6 +65,10 @@ export interface Keyspace {
   /** A bulk operation (src/engine/operations.ts): its hash, run snapshot, results, idempotency. */
   operation(id: string): { hash: string; ids: string; results: string; errors: string };
   operationIdempotency(principal: string, key: string): string;
+  /** The shared secret for signed links when none is configured. */
+  linkSecret: string;
+  /** The deployment's fixed facts (partition count, layout version), checked at start-up. */
+  meta: string;
 
   // ---- people and notifications ----
   /** Open confirmation tasks routed to a user id or `role:<name>`. */
@@ -87,18 +81,40 @@ export interface Keyspace {
   document(id: string): string;
   /** Confirmation links already used. */
   usedLink(id: string): string;
-  /** The shared secret for signed links when none is configured. */
-  linkSecret: string;
 
   // ---- process ----
   /** Pub/sub channel announcing `<runId> <status>` on every status change. */
   events: string;
   workerHeartbeats: string;
-  reconcilerLock: string;
   /** Prefix of the per-principal request counters (rate-limit-redis adds the principal). */
   rateLimitPrefix: string;
   /** Failed-authentication counter of one client address. */
   authFailures(address: string): string;
+}
+
+/** The keys of one partition: all share its hash tag, so a script may touch any of them. */
+export interface PartitionKeys {
+  index: number;
+  tag: string;
+  /** Run index: all runs, or by workflow and/or status; members are time-ordered run ids. */
+  runIndex(filter: { workflow?: string; status?: string }): string;
+  /** The two status indexes a run in `status` belongs to: all runs, and its workflow's. */
+  statusIndexes(workflow: string, status: RunStatus): [all: string, ofWorkflow: string];
+  /** The two any-status indexes every run belongs to: all runs, and its workflow's. */
+  anyIndexes(workflow: string): [all: string, ofWorkflow: string];
+  /**
+   * Where a workflow's runs are: one zset, members `<stepId> <runId>` (score 0), so the runs at
+   * one step are a lex range and a step change is a ZREM + ZADD within one key.
+   */
+  positionIndex(workflow: string): string;
+  /** Runs of this partition that reached an end someone must hear of (callback, parent run). */
+  outbox: string;
+  /** BullMQ prefix of the partition's queues (`steps`, `events`). */
+  bullPrefix: string;
+  /** A queue's keys as BullMQ builds them (`queue.keys`), for scripts that add its jobs. */
+  queue(name: string): QueueKeys;
+  /** Held by the one process reconciling this partition. */
+  reconcilerLock: string;
 }
 
 /** The keys of one BullMQ queue, in the order BullMQ's addStandardJob script takes them. */
@@ -124,47 +140,74 @@ export interface InboxKeys {
 
 const ADD_KEYS = ['wait', 'paused', 'meta', 'id', 'completed', 'delayed', 'active', 'events', 'marker'] as const;
 
-export function createKeyspace(prefix: string): Keyspace {
-  const runIndexPrefix = `${prefix}:runs`;
-  const runIndex = ({ workflow, status }: { workflow?: string; status?: string }) =>
-    `${runIndexPrefix}:${workflow ? `wf:${workflow}` : 'all'}:${status ? `st:${status}` : 'any'}`;
-  const bullPrefix = `${prefix}:{bull}`;
+/** The partition count a deployment gets unless STAGEFLOW_PARTITIONS says otherwise. */
+export const DEFAULT_PARTITIONS = 12;
+
+export function createKeyspace(prefix: string, partitions: number = DEFAULT_PARTITIONS): Keyspace {
+  const tags = partitionTags(partitions);
+  const parts: PartitionKeys[] = tags.map((tag, index) => {
+    const base = `${prefix}:{${tag}}`;
+    const runIndex = ({ workflow, status }: { workflow?: string; status?: string }) =>
+      `${base}:runs:${workflow ? `wf:${workflow}` : 'all'}:${status ? `st:${status}` : 'any'}`;
+    return {
+      index,
+      tag,
+      runIndex,
+      statusIndexes: (workflow, status) => [runIndex({ status }), runIndex({ workflow, status })],
+      anyIndexes: (workflow) => [runIndex({}), runIndex({ workflow })],
+      positionIndex: (workflow) => `${base}:runs:wf:${workflow}:at`,
+      outbox: `${base}:outbox`,
+      bullPrefix: base,
+      queue: (name) => {
+        // As BullMQ's QueueKeys.toKey builds them: `<prefix>:<queue>:<type>`.
+        const q = `${base}:${name}:`;
+        return { prefix: q, add: ADD_KEYS.map((k) => `${q}${k}`) };
+      },
+      reconcilerLock: `${base}:reconciler-lock`,
+    };
+  });
+  const partitionOf = (runId: string) => partitionOfRunId(runId, partitions);
+  const partitionOfEntry = (entryId: string) => entryPartition(entryId, partitions);
+  const partition = (p: number): PartitionKeys => {
+    const keys = parts[p];
+    if (!keys) throw new RangeError(`partition ${p} is not in 0..${partitions - 1}`);
+    return keys;
+  };
+  const runBase = (id: string) => `${partition(partitionOf(id)).bullPrefix}:run:${id}`;
+  const entryBase = (id: string) => `${partition(partitionOfEntry(id)).bullPrefix}:entry:${id}`;
+  const g = `${prefix}:{g}`;
   return {
     prefix,
-    run: (id) => `${prefix}:run:{${id}}`,
-    history: (id) => `${prefix}:run:{${id}}:history`,
-    answers: (id, seq) => `${prefix}:run:{${id}}:answers:${seq}`,
+    partitions,
+    partitionOf,
+    partitionOfEntry,
+    partition,
 
-    runIndex,
-    statusIndexes: (workflow, status) => [runIndex({ status }), runIndex({ workflow, status })],
-    anyIndexes: (workflow) => [runIndex({}), runIndex({ workflow })],
-    positionIndex: (workflow) => `${runIndexPrefix}:wf:${workflow}:at`,
-    entryRuns: (entryId) => `${runIndexPrefix}:entry:${entryId}`,
-    outbox: `${runIndexPrefix}:outbox`,
+    run: (id) => runBase(id),
+    history: (id) => `${runBase(id)}:history`,
+    answers: (id, seq) => `${runBase(id)}:answers:${seq}`,
 
-    entry: (id) => `${prefix}:entry:{${id}}`,
-    entryEffects: (id) => `${prefix}:entry:{${id}}:effects`,
+    entry: (id) => entryBase(id),
+    entryEffects: (id) => `${entryBase(id)}:effects`,
+    entryRuns: (id) => `${entryBase(id)}:runs`,
 
-    bullPrefix,
-    queue: (name) => {
-      // As BullMQ's QueueKeys.toKey builds them: `<prefix>:<queue>:<type>`.
-      const base = `${bullPrefix}:${name}:`;
-      return { prefix: base, add: ADD_KEYS.map((k) => `${base}${k}`) };
-    },
+    idempotency: (p, workflow, key) => `${partition(p).bullPrefix}:idem:${workflow}:${key}`,
 
-    idempotency: (workflow, key) => `${prefix}:idem:${workflow}:${key}`,
-    workflow: (name) => `${prefix}:wf:${name}`,
-    workflowIndex: `${prefix}:wf-index`,
-    dataflow: (name) => `${prefix}:dataflow:${name}`,
-    dataflowIndex: `${prefix}:dataflow-index`,
-    template: (name) => `${prefix}:tpl:${name}`,
-    templateIndex: `${prefix}:tpl-index`,
-    templateFile: (name) => `${prefix}:tpl-file:${name}`,
+    globalBullPrefix: g,
+    workflow: (name) => `${g}:wf:${name}`,
+    workflowIndex: `${g}:wf-index`,
+    dataflow: (name) => `${g}:dataflow:${name}`,
+    dataflowIndex: `${g}:dataflow-index`,
+    template: (name) => `${g}:tpl:${name}`,
+    templateIndex: `${g}:tpl-index`,
+    templateFile: (name) => `${g}:tpl-file:${name}`,
     operation: (id) => {
       const base = `${prefix}:op:{${id}}`;
       return { hash: base, ids: `${base}:ids`, results: `${base}:results`, errors: `${base}:errors` };
     },
     operationIdempotency: (principal, key) => `${prefix}:op-idem:${encodeURIComponent(principal)}:${key}`,
+    linkSecret: `${g}:link-secret`,
+    meta: `${g}:meta`,
 
     tasks: (ref) => `${prefix}:tasks:${ref}`,
     inbox: (userId) => {
@@ -181,11 +224,9 @@ export function createKeyspace(prefix: string): Keyspace {
     notifySent: (digest) => `${prefix}:notify-sent:${digest}`,
     document: (id) => `${prefix}:doc:${id}`,
     usedLink: (id) => `${prefix}:link-used:${id}`,
-    linkSecret: `${prefix}:link-secret`,
 
     events: `${prefix}:events`,
     workerHeartbeats: `${prefix}:workers`,
-    reconcilerLock: `${prefix}:reconciler-lock`,
     rateLimitPrefix: `${prefix}:ratelimit:`,
     authFailures: (address) => `${prefix}:authfail:${address}`,
   };

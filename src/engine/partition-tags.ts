@@ -106,3 +106,12 @@ function fnv1a(text: string): number {
 export function partitionOfKey(kind: 'entry' | 'idempotency', key: string, n: number): number {
   return fnv1a(`${kind}\u0000${key}`) % n;
 }
+
+/**
+ * The partition of an entry: a run-id-shaped entry id (the default entry of a run is the run's
+ * own id) goes by partitionOfRunId, so a run and its own entry share a partition; any other id
+ * goes by partitionOfKey('entry', …). Either way the id alone decides.
+ */
+export function partitionOfEntry(entryId: string, n: number): number {
+  return UUID.test(entryId) ? partitionOfRunId(entryId, n) : partitionOfKey('entry', entryId, n);
+}

@@ -1,14 +1,16 @@
 /**
  * The last line of defence of DESIGN §5.2: finds running runs whose current step has no live
  * job (deleted behind the engine's back, or failed by BullMQ after too many stalls) and repairs
- * them. One process at a time does a pass, under a short Redis lock.
+ * them. It works per partition: one process at a time does a partition's pass, under a short
+ * lock in that partition's slot, so reconcilers of several processes share the partitions.
  */
-import type { Queue } from 'bullmq';
 import type { RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
+import type { Keyspace } from './keyspace.ts';
+import type { PartitionQueues } from './partition-queues.ts';
 import type { RunStore } from './run-store.ts';
 import type { RunTransitions } from './run-transitions.ts';
-import { stepJobId, type StepJobData } from './scheduler.ts';
+import { stepJobId } from './scheduler.ts';
 import type { StepProcessor } from './step-processor.ts';
 import type { RunState } from './types.ts';
 import { timeoutJobId, type Waits } from './waits.ts';
@@ -19,7 +21,8 @@ export interface ReconcilerOptions {
   intervalMs: number;
   /** Runs that changed more recently than this are left alone (their successor may be on its way). */
   graceMs: number;
-  lockKey: string;
+  /** The partitions this process reconciles (WORKER_PARTITIONS; each under its own lock). */
+  partitions: number[];
 }
 
 export interface ReconcileReport {
@@ -35,12 +38,12 @@ export class Reconciler {
 
   constructor(
     private readonly redis: Redis,
-    private readonly queue: Queue<StepJobData>,
+    private readonly keys: Keyspace,
+    private readonly queues: PartitionQueues,
     private readonly runs: RunStore,
     private readonly transitions: RunTransitions,
     private readonly processor: StepProcessor,
     private readonly waits: Pick<Waits, 'finish' | 'expire' | 'childEnded'>,
-    private readonly events: Queue,
     private readonly log: Logger,
     private readonly opts: ReconcilerOptions,
   ) {}
@@ -49,8 +52,12 @@ export class Reconciler {
     const passFailed = throttledLog(this.log, 'error', 'reconciler pass failed');
     const tick = async () => {
       try {
-        const got = await this.redis.set(this.opts.lockKey, '1', 'PX', Math.max(1000, this.opts.intervalMs - 100), 'NX');
-        if (got) await this.reconcileOnce();
+        const ttl = Math.max(1000, this.opts.intervalMs - 100);
+        const mine: number[] = [];
+        for (const p of this.opts.partitions) {
+          if (await this.redis.set(this.keys.partition(p).reconcilerLock, '1', 'PX', ttl, 'NX')) mine.push(p);
+        }
+        if (mine.length) await this.reconcileOnce(mine);
       } catch (err) {
         passFailed(err);
       }
@@ -65,13 +72,21 @@ export class Reconciler {
     clearTimeout(this.timer);
   }
 
-  async reconcileOnce(): Promise<ReconcileReport> {
+  /** One pass over `partitions` (default: those this process reconciles). */
+  async reconcileOnce(partitions: number[] = this.opts.partitions): Promise<ReconcileReport> {
     const report: ReconcileReport = { checked: 0, requeued: 0, failed: 0, resumed: 0 };
     const horizon = Date.now() - this.opts.graceMs;
+    for (const p of partitions) await this.reconcilePartition(p, horizon, report);
+    if (report.requeued || report.failed || report.resumed) this.log.warn(report, 'reconciler repaired runs');
+    for (const kind of ['requeued', 'failed', 'resumed'] as const) if (report[kind]) reconcilerRepairs.inc({ kind }, report[kind]);
+    return report;
+  }
+
+  private async reconcilePartition(partition: number, horizon: number, report: ReconcileReport): Promise<void> {
     for (const status of ['running', 'waiting'] as const) {
       let after: string | undefined;
       for (;;) {
-        const ids = await this.runs.idsByStatus(status, after, 200);
+        const ids = await this.runs.idsByStatus(partition, status, after, 200);
         if (ids.length === 0) break;
         after = ids[ids.length - 1];
         for (const id of ids) {
@@ -83,9 +98,6 @@ export class Reconciler {
         }
       }
     }
-    if (report.requeued || report.failed || report.resumed) this.log.warn(report, 'reconciler repaired runs');
-    for (const kind of ['requeued', 'failed', 'resumed'] as const) if (report[kind]) reconcilerRepairs.inc({ kind }, report[kind]);
-    return report;
   }
 
   /**
@@ -103,7 +115,8 @@ export class Reconciler {
       return;
     }
     const deadline = wait.kind === 'confirmation' ? wait.task.timeoutAt : wait.timeoutAt;
-    const timer = deadline && deadline < horizon ? await this.events.getJobState(timeoutJobId(run.id, run.seq)) : undefined;
+    const timer =
+      deadline && deadline < horizon ? await this.queues.eventsOf(run.id).getJobState(timeoutJobId(run.id, run.seq)) : undefined;
     if (timer !== undefined && timer !== 'waiting' && timer !== 'delayed' && timer !== 'active') {
       log.warn({ timer, kind: wait.kind }, 'wait past its deadline without a live timer; applying the timeout');
       await this.waits.expire(run.id, run.seq);
@@ -120,7 +133,8 @@ export class Reconciler {
 
   private async repair(run: RunState, report: ReconcileReport) {
     const jobId = stepJobId(run.id, run.seq);
-    const state = await this.queue.getJobState(jobId);
+    const queue = this.queues.stepsOf(run.id);
+    const state = await queue.getJobState(jobId);
     const log = this.log.child({ runId: run.id, stepId: run.stepId, seq: run.seq });
     if (state === 'unknown') {
       log.warn('running run without a job; re-enqueued its current step');
@@ -128,14 +142,14 @@ export class Reconciler {
       report.requeued++;
     } else if (state === 'failed') {
       // BullMQ fails a job that stalled more than maxStalledCount times without our handler running.
-      const job = await this.queue.getJob(jobId);
+      const job = await queue.getJob(jobId);
       const message = job?.failedReason || 'step job failed outside the step handler';
       log.warn({ reason: message }, 'step job failed without the run knowing; run marked failed');
       const res = await this.transitions.failRun(run, { code: 'JOB_FAILED', stepId: run.stepId ?? undefined, message });
       if (res.ok) report.failed++;
     } else if (state === 'completed') {
       // A completed job at the current seq cannot have committed; clear it so the id can be used again.
-      await this.queue.remove(jobId);
+      await queue.remove(jobId);
       await this.processor.ensureCurrentJob(run);
       report.requeued++;
     }

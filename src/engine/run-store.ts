@@ -109,47 +109,95 @@ export class RunStore {
         drop: (ids) => this.redis.zrem(key, ...ids),
       };
     }
+    const partitions = Array.from({ length: this.keys.partitions }, (_, p) => this.keys.partition(p));
+    // Run ids are UUIDv7, so ids of every partition sort by creation time together: the newest
+    // `count` below the cursor are among each partition's own newest `count`, and one cursor (the
+    // last id looked at) pages over all of them. A run is in one partition, so listed once.
+    const merge = (ranges: string[][], count: number) => ranges.flat().sort().reverse().slice(0, count);
+    // Gone ids are dropped from their own partition's index (one key per command: cluster-safe).
     if (q.stepIds) {
       if (!q.workflow) throw new Error('a step filter needs the workflow');
-      const key = this.keys.positionIndex(q.workflow);
+      const workflow = q.workflow;
       const steps = [...new Set(q.stepIds)];
       const redis = this.redis;
       return {
-        // One lex range per step (members `<stepId> <runId>`), merged newest first: the k-way
-        // merge is exact because each range gives its own `count` newest below the cursor.
+        // One lex range per step and partition (members `<stepId> <runId>`), merged newest first:
+        // the k-way merge is exact because each range gives its own `count` newest below the cursor.
         async next(cursor, count) {
           const ranges = await Promise.all(
-            steps.map((step) =>
-              redis.zrange(key, cursor ? `(${step} ${cursor}` : `(${step}!`, `(${step} `, 'BYLEX', 'REV', 'LIMIT', 0, count),
+            partitions.flatMap((pk) =>
+              steps.map((step) =>
+                redis.zrange(
+                  pk.positionIndex(workflow),
+                  cursor ? `(${step} ${cursor}` : `(${step}!`,
+                  `(${step} `,
+                  'BYLEX',
+                  'REV',
+                  'LIMIT',
+                  0,
+                  count,
+                ),
+              ),
             ),
           );
-          return ranges
-            .flat()
-            .map((m) => m.slice(m.indexOf(' ') + 1))
-            .sort()
-            .reverse()
-            .slice(0, count);
+          return merge(
+            ranges.map((r) => r.map((m) => m.slice(m.indexOf(' ') + 1))),
+            count,
+          );
         },
-        drop: (ids) => redis.zrem(key, ...steps.flatMap((step) => ids.map((id) => `${step} ${id}`))),
+        drop: (ids) =>
+          Promise.all(
+            [...groupBy(ids, (id) => this.keys.partitionOf(id))].map(([p, group]) =>
+              redis.zrem(this.keys.partition(p).positionIndex(workflow), ...steps.flatMap((step) => group.map((id) => `${step} ${id}`))),
+            ),
+          ),
       };
     }
-    const key = this.keys.runIndex({ workflow: q.workflow, status: q.status });
+    const filter = { workflow: q.workflow, status: q.status };
     return {
-      next: (cursor, count) => this.redis.zrange(key, below(cursor), '-', 'BYLEX', 'REV', 'LIMIT', 0, count),
-      drop: (ids) => this.redis.zrem(key, ...ids),
+      next: async (cursor, count) =>
+        merge(
+          await Promise.all(
+            partitions.map((pk) => this.redis.zrange(pk.runIndex(filter), below(cursor), '-', 'BYLEX', 'REV', 'LIMIT', 0, count)),
+          ),
+          count,
+        ),
+      drop: (ids) =>
+        Promise.all(
+          [...groupBy(ids, (id) => this.keys.partitionOf(id))].map(([p, group]) =>
+            this.redis.zrem(this.keys.partition(p).runIndex(filter), ...group),
+          ),
+        ),
     };
   }
 
+  /**
+   * One command per run, pipelined per partition: on Redis Cluster a pipeline must stay within
+   * one node, and a partition is one slot. Results come back in the order of `ids`.
+   */
   private async pipelined(ids: string[], add: (p: ReturnType<Redis['pipeline']>, id: string) => unknown): Promise<unknown[]> {
     if (ids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const id of ids) add(pipe, id);
-    return ((await pipe.exec()) ?? []).map(([, v]) => v);
+    const out: unknown[] = new Array(ids.length);
+    const groups = groupBy(
+      ids.map((id, i) => ({ id, i })),
+      ({ id }) => this.keys.partitionOf(id),
+    );
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const pipe = this.redis.pipeline();
+        for (const { id } of group) add(pipe, id);
+        const res = (await pipe.exec()) ?? [];
+        group.forEach(({ i }, j) => {
+          out[i] = res[j]?.[1];
+        });
+      }),
+    );
+    return out;
   }
 
-  /** Runs in one status, oldest first, for the reconciler. */
-  async idsByStatus(status: RunStatus, afterId: string | undefined, count: number): Promise<string[]> {
-    const key = this.keys.runIndex({ status });
+  /** Runs of one partition in one status, oldest first, for the reconciler (which works per partition). */
+  async idsByStatus(partition: number, status: RunStatus, afterId: string | undefined, count: number): Promise<string[]> {
+    const key = this.keys.partition(partition).runIndex({ status });
     return this.redis.zrange(key, afterId ? `(${afterId}` : '-', '+', 'BYLEX', 'LIMIT', 0, count);
   }
 
@@ -174,6 +222,17 @@ export class RunStore {
     );
     return Number(v);
   }
+}
+
+function groupBy<T>(items: T[], keyOf: (item: T) => number): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const item of items) {
+    const k = keyOf(item);
+    const group = out.get(k);
+    if (group) group.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
 }
 
 function parseRun(h: Record<string, string>): RunState {

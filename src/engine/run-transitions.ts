@@ -160,17 +160,13 @@ type RunRef = Pick<RunState, 'id' | 'workflow' | 'seq' | 'version' | 'entryId' |
 const toEvent = (e: NewHistoryEvent, now: string): string => JSON.stringify({ at: now, ...e });
 
 export class RunTransitions {
-  private readonly queueKeys: ReturnType<Keyspace['queue']>;
-
   constructor(
     private readonly redis: Redis,
     private readonly scripts: Scripts,
     private readonly keys: Keyspace,
     private readonly scheduler: Scheduler,
     private readonly opts: RunTransitionsOptions,
-  ) {
-    this.queueKeys = keys.queue(opts.stepQueue);
-  }
+  ) {}
 
   /** Creates a run (running at its first step with that step's job, or completed at once). */
   async create(input: CreateRunInput, entryModel: Model): Promise<CreateRunResult> {
@@ -179,19 +175,26 @@ export class RunTransitions {
     const idem = input.idempotency;
     const modelJson = input.modelJson ?? JSON.stringify(input.model);
     const k = this.keys;
+    const p = k.partitionOf(input.runId);
+    // Runs sharing an entry are created in its partition (RunService picks the id so), which is
+    // what lets this one script check and bind the entry.
+    if (k.partitionOfEntry(input.entryId) !== p)
+      throw new Error(`stageflow: run ${input.runId} is not in the partition of entry ${input.entryId}`);
+    const pk = k.partition(p);
+    const queue = pk.queue(this.opts.stepQueue);
     const res = (await this.scripts.run(
       'createRun',
       [
         k.run(input.runId),
         k.history(input.runId),
-        k.idempotency(input.workflow, idem ? `${input.startedBy ?? ''}/${idem.key}` : '-'),
+        k.idempotency(p, input.workflow, idem ? `${input.startedBy ?? ''}/${idem.key}` : '-'),
         k.entry(input.entryId),
-        k.positionIndex(input.workflow),
+        pk.positionIndex(input.workflow),
         k.entryRuns(input.entryId),
-        k.outbox,
-        ...this.queueKeys.add,
-        ...k.anyIndexes(input.workflow),
-        ...k.statusIndexes(input.workflow, input.status),
+        pk.outbox,
+        ...queue.add,
+        ...pk.anyIndexes(input.workflow),
+        ...pk.statusIndexes(input.workflow, input.status),
       ],
       [
         input.runId,
@@ -210,7 +213,7 @@ export class RunTransitions {
         input.startedBy ?? '',
         entryModel === input.model ? modelJson : JSON.stringify(entryModel),
         input.parent ? JSON.stringify(input.parent) : '',
-        this.queueKeys.prefix,
+        queue.prefix,
         ...(input.job ?? NO_JOB),
         ...input.events.map((e) => toEvent(e, at)),
       ],
@@ -472,6 +475,8 @@ export class RunTransitions {
     const at = new Date(now).toISOString();
     const pairs = Object.entries(t.set ?? {}).flatMap(([k, v]) => [k, v ?? '']);
     const k = this.keys;
+    const pk = k.partition(k.partitionOf(run.id));
+    const queue = pk.queue(this.opts.stepQueue);
     // Status indexes: of each status the verb may start from, plus the target; the script picks.
     const statuses = t.status ? [...new Set([...FROM[verb], t.status])] : [];
     const res = (await this.scripts.run(
@@ -479,10 +484,10 @@ export class RunTransitions {
       [
         k.run(run.id),
         k.history(run.id),
-        k.positionIndex(run.workflow),
-        k.outbox,
-        ...this.queueKeys.add,
-        ...statuses.flatMap((s) => k.statusIndexes(run.workflow, s)),
+        pk.positionIndex(run.workflow),
+        pk.outbox,
+        ...queue.add,
+        ...statuses.flatMap((s) => pk.statusIndexes(run.workflow, s)),
       ],
       [
         t.seq ?? '',
@@ -490,7 +495,7 @@ export class RunTransitions {
         now,
         k.events,
         this.opts.retentionSec,
-        this.queueKeys.prefix,
+        queue.prefix,
         ...(t.job ?? NO_JOB),
         statuses.join(','),
         pairs.length / 2,

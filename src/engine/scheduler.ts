@@ -51,7 +51,8 @@ export class Scheduler {
   private readonly tails = new WeakMap<PlanStep, string>();
 
   constructor(
-    readonly queue: Queue<StepJobData>,
+    /** The step queue of a run's partition. */
+    private readonly queueOf: (runId: string) => Queue<StepJobData>,
     private readonly opts: SchedulerOptions,
   ) {}
 
@@ -78,7 +79,7 @@ export class Scheduler {
 
   /** Adds the job of the run's current step on its own: the repair a stale job or the reconciler makes. */
   async enqueue(runId: string, seq: number, step: PlanStep): Promise<void> {
-    await this.queue.add(step.type, dataOf(runId, seq, step), { jobId: stepJobId(runId, seq), ...this.stepOpts(step) });
+    await this.queueOf(runId).add(step.type, dataOf(runId, seq, step), { jobId: stepJobId(runId, seq), ...this.stepOpts(step) });
   }
 
   private stepOpts(step: PlanStep): JobsOptions {

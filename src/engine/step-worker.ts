@@ -1,6 +1,8 @@
 /**
- * A BullMQ worker on the step queue, with the engine's backoff strategy, a heartbeat for
- * /readyz, and a bounded graceful shutdown (BullMQ's own close() waits forever).
+ * A step worker process's consumer: one BullMQ Worker per consumed partition's step queue
+ * (WORKER_PARTITIONS), sharing the engine's backoff strategy, one heartbeat for /readyz and one
+ * bounded graceful shutdown (BullMQ's own close() waits forever). WORKER_CONCURRENCY stays the
+ * process's figure: it is split over the partitions (splitConcurrency).
  */
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job, type MinimalJob } from 'bullmq';
@@ -15,7 +17,8 @@ import { refusalBackoff, type RefusalBackoff } from './refusal-backoff.ts';
 import { drain } from './drain.ts';
 
 export interface StepWorkerOptions {
-  prefix: string;
+  /** The BullMQ prefix of each consumed partition (keyspace.ts `partition(p).bullPrefix`). */
+  prefixes: string[];
   queueName: string;
   heartbeatKey: string;
   concurrency: number;
@@ -30,11 +33,11 @@ const MAX_RETRY_AFTER_MS = 3_600_000;
 
 export class StepWorker {
   readonly id = randomUUID();
-  readonly worker: Worker<StepJobData>;
+  readonly workers: Worker<StepJobData>[];
   private readonly heartbeat: NodeJS.Timeout;
   private readonly connection: Redis;
+  private readonly refusals: RefusalBackoff[];
   /** Jobs this worker holds the lock of, so close() can hand them back. */
-  private readonly refusals: RefusalBackoff;
   private readonly active = new Map<string, { job: Job<StepJobData>; token: string }>();
 
   constructor(
@@ -45,56 +48,62 @@ export class StepWorker {
   ) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
     this.connection = duplicateClient(redis, { maxRetriesPerRequest: null, enableOfflineQueue: true });
-    this.worker = new Worker<StepJobData>(
-      opts.queueName,
-      async (job: Job<StepJobData>, token?: string) => {
-        if (token && job.id) this.active.set(job.id, { job, token });
-        try {
-          return await processor.process(job);
-        } finally {
-          if (job.id) this.active.delete(job.id);
-        }
-      },
-      {
-        connection: this.connection,
-        // Jobs record which worker ran them (job.processedBy), so Bull Board and tests can tell.
-        name: this.id,
-        prefix: opts.prefix,
-        concurrency: opts.concurrency,
-        lockDuration: opts.lockDurationMs,
-        stalledInterval: opts.stalledIntervalMs,
-        maxStalledCount: opts.maxStalledCount,
-        settings: {
-          backoffStrategy: (attemptsMade: number, type?: string, err?: Error, job?: MinimalJob) => {
-            if (type !== BACKOFF_TYPE || !job) return 1000;
-            const policy = (job.data as StepJobData).backoff;
-            const delay = backoffDelay(policy, attemptsMade);
-            // A server that said when to come back (Retry-After) is believed, within the policy's cap.
-            const asked = retryAfterMsOf(err);
-            return asked !== undefined ? Math.min(Math.max(asked, delay), policy.maxDelayMs ?? MAX_RETRY_AFTER_MS) : delay;
+    const shares = splitConcurrency(opts.concurrency, opts.prefixes.length);
+    const workerError = throttledLog(log, 'error', 'worker error');
+    this.refusals = [];
+    this.workers = opts.prefixes.map((prefix, i) => {
+      const worker = new Worker<StepJobData>(
+        opts.queueName,
+        async (job: Job<StepJobData>, token?: string) => {
+          if (token && job.id) this.active.set(job.id, { job, token });
+          try {
+            return await processor.process(job);
+          } finally {
+            if (job.id) this.active.delete(job.id);
+          }
+        },
+        {
+          connection: this.connection,
+          // Jobs record which worker ran them (job.processedBy), so Bull Board and tests can tell.
+          name: this.id,
+          prefix,
+          concurrency: shares[i]!,
+          lockDuration: opts.lockDurationMs,
+          stalledInterval: opts.stalledIntervalMs,
+          maxStalledCount: opts.maxStalledCount,
+          settings: {
+            backoffStrategy: (attemptsMade: number, type?: string, err?: Error, job?: MinimalJob) => {
+              if (type !== BACKOFF_TYPE || !job) return 1000;
+              const policy = (job.data as StepJobData).backoff;
+              const delay = backoffDelay(policy, attemptsMade);
+              // A server that said when to come back (Retry-After) is believed, within the policy's cap.
+              const asked = retryAfterMsOf(err);
+              return asked !== undefined ? Math.min(Math.max(asked, delay), policy.maxDelayMs ?? MAX_RETRY_AFTER_MS) : delay;
+            },
           },
         },
-      },
-    );
-    const workerError = throttledLog(log, 'error', 'worker error');
-    this.refusals = refusalBackoff(this.worker);
-    this.worker.on('error', (err) => {
-      const paused = this.refusals.onError(err);
-      workerError(err, { workerId: this.id, ...(paused ? { pausedForMs: this.refusals.pausedFor } : {}) });
+      );
+      const refusals = refusalBackoff(worker);
+      this.refusals.push(refusals);
+      worker.on('error', (err) => {
+        const paused = refusals.onError(err);
+        workerError(err, { workerId: this.id, prefix, ...(paused ? { pausedForMs: refusals.pausedFor } : {}) });
+      });
+      worker.on('stalled', () => stalledJobs.inc({ queue: opts.queueName }));
+      return worker;
     });
-    this.worker.on('stalled', () => stalledJobs.inc({ queue: opts.queueName }));
     const heartbeatFailed = throttledLog(log, 'warn', 'heartbeat failed');
     const beat = () =>
       void redis.zadd(opts.heartbeatKey, Date.now(), this.id).catch((err: unknown) => heartbeatFailed(err, { workerId: this.id }));
     beat();
     this.heartbeat = setInterval(beat, HEARTBEAT_MS);
     this.heartbeat.unref();
-    log.info({ workerId: this.id, concurrency: opts.concurrency }, 'step worker started');
+    log.info({ workerId: this.id, concurrency: opts.concurrency, partitions: opts.prefixes.length }, 'step worker started');
   }
 
   /** Taking jobs: running and not shutting down (a worker's /readyz). */
   get taking(): boolean {
-    return !this.closingStarted && this.worker.isRunning();
+    return !this.closingStarted && this.workers.every((w) => w.isRunning());
   }
 
   private closingStarted = false;
@@ -109,9 +118,9 @@ export class StepWorker {
    */
   async close(): Promise<void> {
     this.closingStarted = true;
-    this.refusals.stop();
+    for (const r of this.refusals) r.stop();
     clearInterval(this.heartbeat);
-    const closing = this.worker.close();
+    const closing = Promise.all(this.workers.map((w) => w.close()));
     const result = await drain(closing, this.opts.shutdownTimeoutMs, () => this.active.size);
     if (result === 'timeout') {
       const held = [...this.active.values()];
@@ -144,4 +153,16 @@ export class StepWorker {
     this.connection.disconnect();
     this.log.info({ workerId: this.id, drained: result !== 'timeout' }, 'step worker stopped');
   }
+}
+
+/**
+ * WORKER_CONCURRENCY split over the consumed partitions' workers: the shares sum to the figure
+ * (each at least 1, so with fewer slots than partitions every partition still gets one), and
+ * the partitions that get the larger share start at a random place, so that across processes no
+ * partition is always the short one.
+ */
+export function splitConcurrency(total: number, parts: number, start = Math.floor(Math.random() * Math.max(1, parts))): number[] {
+  const base = Math.floor(total / parts);
+  const extra = total % parts;
+  return Array.from({ length: parts }, (_, i) => Math.max(1, base + ((i - start + parts) % parts < extra ? 1 : 0)));
 }

@@ -49,7 +49,8 @@ export class Waits {
     private readonly runs: RunStore,
     private readonly transitions: RunTransitions,
     private readonly workflows: WorkflowStore,
-    private readonly events: Queue,
+    /** The event queue of a run's partition (its timeouts and reminders go there). */
+    private readonly eventsOf: (runId: string) => Queue,
     private readonly services: () => StepServices,
     private readonly log: Logger,
     private readonly modelMaxBytes: number,
@@ -61,20 +62,20 @@ export class Waits {
   private readonly hooks: Omit<WaitHost, 'services'> = {
     effectKey,
     scheduleTimeout: async (runId, seq, at) => {
-      await this.events.add(
+      await this.eventsOf(runId).add(
         'wait-timeout',
         { runId, seq },
         { jobId: timeoutJobId(runId, seq), delay: Math.max(0, at - Date.now()), ...EVENT_JOB },
       );
     },
     scheduleReminder: async (runId, seq, n, delay) => {
-      await this.events.add('wait-reminder', { runId, seq, n }, { jobId: `${runId}-remind-${seq}-${n}`, delay, ...EVENT_JOB });
+      await this.eventsOf(runId).add('wait-reminder', { runId, seq, n }, { jobId: `${runId}-remind-${seq}-${n}`, delay, ...EVENT_JOB });
     },
     listTask: async (refs, runId, seq) => {
       const member = `${runId} ${seq}`;
-      const pipe = this.redis.pipeline();
-      for (const ref of refs) pipe.zadd(this.keys.tasks(ref), Date.now(), member);
-      await pipe.exec();
+      // One command per list: each user's and role's list is its own key (and slot on a cluster).
+      const now = Date.now();
+      await Promise.all(refs.map((ref) => this.redis.zadd(this.keys.tasks(ref), now, member)));
     },
     answers: async (runId, seq) => {
       const raw = await this.redis.hgetall(this.keys.answers(runId, seq));

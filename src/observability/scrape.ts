@@ -11,7 +11,8 @@ export interface ScrapeSource {
   ping(): Promise<boolean>;
   /** Deployment-wide gauges; left out by workers (the API reports them). */
   runCounts?: () => Promise<Partial<Record<string, number>>>;
-  queues?: Queue[];
+  /** Queues by kind; a partitioned kind (every partition's `steps`) is summed under its name. */
+  queues?: (Queue | readonly Queue[])[];
 }
 
 export const SCRAPE_BUDGET_MS = 1_500;
@@ -35,14 +36,25 @@ export async function scrapeMetrics(source: ScrapeSource, budgetMs = SCRAPE_BUDG
     const [counts, depths] = await Promise.all([
       source.runCounts ? within(source.runCounts(), left()) : Promise.resolve(undefined),
       Promise.all(
-        (source.queues ?? []).map((q) =>
-          within(q.getJobCounts(...(QUEUE_STATES as unknown as JobType[])), left()).then((c) => [q.name, c] as const),
-        ),
+        (source.queues ?? [])
+          .flat()
+          .map((q) => within(q.getJobCounts(...(QUEUE_STATES as unknown as JobType[])), left()).then((c) => [q.name, c] as const)),
       ),
     ]);
     if (counts) for (const [status, n] of Object.entries(counts)) runsByStatus.set({ status }, n ?? 0);
+    // One series per queue name: the partitions' queues of a kind add up.
+    const sums = new Map<string, Record<string, number> | undefined>();
     for (const [queue, c] of depths) {
-      if (c) for (const state of QUEUE_STATES) queueDepth.set({ queue, state }, c[state] ?? 0);
+      const sum = sums.has(queue) ? sums.get(queue) : {};
+      if (!c || !sum) {
+        sums.set(queue, undefined);
+        continue;
+      }
+      for (const state of QUEUE_STATES) sum[state] = (sum[state] ?? 0) + (c[state] ?? 0);
+      sums.set(queue, sum);
+    }
+    for (const [queue, sum] of sums) {
+      if (sum) for (const state of QUEUE_STATES) queueDepth.set({ queue, state }, sum[state] ?? 0);
     }
   }
   return { contentType: registry.contentType, body: await registry.metrics() };

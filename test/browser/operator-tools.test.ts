@@ -60,7 +60,7 @@ describe('run page diagnosis', () => {
     await page.goto(`${h.base}/runs/${run.id}`);
     await until(() => page.locator('#diagnosis-summary').textContent()).toMatch(/queued behind \d+ job/);
 
-    await h.engine.queue.remove(stepJobId(run.id, 0));
+    await h.engine.queues.stepsOf(run.id).remove(stepJobId(run.id, 0));
     await until(() => page.locator('#diagnosis-summary').textContent()).toMatch(/Nothing will run step "s1": it has no job/);
     const ann = await session(keyOf('ann'));
     await ann.page.goto(`${h.base}/runs/${run.id}`);
@@ -71,7 +71,7 @@ describe('run page diagnosis', () => {
     await page.locator('#repair-run').click();
     await until(() => page.locator('.diagnosis-status').textContent()).toMatch(/Repaired/);
     await until(() => page.locator('#diagnosis-summary').textContent()).toMatch(/queued/);
-    expect(await h.engine.queue.getJobState(stepJobId(run.id, 1))).toBe('waiting');
+    expect(await h.engine.queues.stepsOf(run.id).getJobState(stepJobId(run.id, 1))).toBe('waiting');
     expect(errors).toEqual([]);
     expect(ann.errors).toEqual([]);
   });

@@ -10,6 +10,7 @@ import { DataflowRegistry } from '../../src/dataflows/registry.ts';
 import { WorkerPool } from '../helpers/worker-pool.ts';
 import { engineTestOptions } from '../helpers/harness.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { jobCounts, jobsIn } from '../helpers/queues.ts';
 
 const RUNS = 60;
 const STEPS = 10;
@@ -69,19 +70,19 @@ describe('SIGKILL of a worker process mid-run', () => {
     // kill while the queue is busy: a good part of the steps done, most still to go
     await pool.until(
       'a third of the steps',
-      async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= total / 3,
+      async () => ((await jobCounts(engine.queue, 'completed')).completed ?? 0) >= total / 3,
       30_000,
     );
     // kill while the victim holds a job, so there is work in flight to hand over
     await pool.until(
       'the victim to hold a job',
-      async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId),
+      async () => (await jobsIn(engine.queue, (q) => q.getActive())).some((j) => j.processedBy === victimId),
       30_000,
     );
     const victim = pool.children[0]!;
     victim.kill('SIGKILL');
     await new Promise((r) => victim.once('exit', r));
-    const atKill = (await engine.queue.getJobCounts('completed')).completed ?? 0;
+    const atKill = (await jobCounts(engine.queue, 'completed')).completed ?? 0;
     expect(atKill).toBeLessThan(total);
     pool.spawn();
 
@@ -107,7 +108,7 @@ describe('SIGKILL of a worker process mid-run', () => {
       expect(history.filter((e) => e.type === 'run.completed')).toHaveLength(1);
     }
     // the jobs the victim held were handed over after their locks expired (completed jobs are kept)
-    const completedJobs = await engine.queue.getCompleted(0, total);
+    const completedJobs = await jobsIn(engine.queue, (q) => q.getCompleted(0, total));
     expect(completedJobs.some((j) => j.stalledCounter > 0)).toBe(true);
     const failed = await engine.listRuns({ workflow: 'crash', status: 'failed', limit: 10 });
     expect(failed.items).toEqual([]);

@@ -16,6 +16,7 @@ import { orderDocx, orderModel } from '../helpers/document-fixtures.ts';
 import { WorkerPool } from '../helpers/worker-pool.ts';
 import { engineTestOptions } from '../helpers/harness.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { jobCounts, jobsIn } from '../helpers/queues.ts';
 
 const RUNS = 30;
 const prefix = uniquePrefix('dcrash');
@@ -68,12 +69,12 @@ describe('SIGKILL during document notification steps', () => {
     for (let i = 0; i < 2; i++) pool.spawn();
     await pool.until('2 live workers', async () => (await engine.liveWorkers(10_000)) >= 2, 20_000);
     for (let i = 0; i < RUNS; i++) await engine.startRun('orders', { model: { ...orderModel(100), customer: { name: `Customer ${i}` } } });
-    await pool.until('a few sends', async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= 3, 60_000);
+    await pool.until('a few sends', async () => ((await jobCounts(engine.queue, 'completed')).completed ?? 0) >= 3, 60_000);
     const victimId = pool.workerIdOf(0);
     expect(victimId).toBeDefined();
     await pool.until(
       'the victim to hold a job',
-      async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId),
+      async () => (await jobsIn(engine.queue, (q) => q.getActive())).some((j) => j.processedBy === victimId),
       30_000,
     );
     pool.children[0]!.kill('SIGKILL');

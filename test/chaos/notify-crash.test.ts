@@ -10,6 +10,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { WorkerPool } from '../helpers/worker-pool.ts';
 import { engineTestOptions } from '../helpers/harness.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { jobCounts, jobsIn } from '../helpers/queues.ts';
 
 const RUNS = 40;
 const NOTES = 5;
@@ -66,7 +67,7 @@ describe('SIGKILL during notification steps', () => {
     const total = RUNS * NOTES;
     await pool.until(
       'a third of the steps',
-      async () => ((await engine.queue.getJobCounts('completed')).completed ?? 0) >= total / 3,
+      async () => ((await jobCounts(engine.queue, 'completed')).completed ?? 0) >= total / 3,
       30_000,
     );
     // kill while the victim holds a notification step (its jobs record the worker's id)
@@ -74,7 +75,7 @@ describe('SIGKILL during notification steps', () => {
     expect(victimId).toBeDefined();
     await pool.until(
       'the victim to hold a job',
-      async () => (await engine.queue.getActive()).some((j) => j.processedBy === victimId),
+      async () => (await jobsIn(engine.queue, (q) => q.getActive())).some((j) => j.processedBy === victimId),
       30_000,
     );
     pool.children[0]!.kill('SIGKILL');

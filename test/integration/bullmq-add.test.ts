@@ -18,11 +18,13 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const jobKey = (id: string) => `${h.engine.queue.keys['']}${id}`;
+/** The step queue of the run a job id names (`<runId>-…`): each partition has its own. */
+const qOf = (id: string) => h.engine.queues.stepsOf(id.slice(0, 36));
+const jobKey = (id: string) => `${qOf(id).keys['']}${id}`;
 
 /** Events the queue's stream holds for a job, in order. */
 async function eventsOf(id: string): Promise<string[]> {
-  const entries = await redis.xrange(h.engine.queue.keys.events!, '-', '+');
+  const entries = await redis.xrange(qOf(id).keys.events!, '-', '+');
   return entries.filter(([, f]) => f[f.indexOf('jobId') + 1] === id).map(([, f]) => f[f.indexOf('event') + 1]!);
 }
 
@@ -30,7 +32,7 @@ describe('step jobs added inside our scripts', () => {
   it('are the jobs queue.add makes: same hash fields, options, place in the wait list and events', async () => {
     const run = await h.start('compat', { model: { a: 1 } });
     const ours = stepJobId(run.id, 0);
-    const job = await h.engine.queue.getJob(ours);
+    const job = await qOf(run.id).getJob(ours);
     expect(job?.name).toBe('updateModelField');
     expect(job?.data).toMatchObject({
       runId: run.id,
@@ -49,7 +51,7 @@ describe('step jobs added inside our scripts', () => {
       transitions: 0,
       model: { a: 1 },
     });
-    await h.engine.queue.add(name, JSON.parse(dataJson) as StepJobData, { ...JSON.parse(optsJson), jobId: twin });
+    await qOf(run.id).add(name, JSON.parse(dataJson) as StepJobData, { ...JSON.parse(optsJson), jobId: twin });
 
     const [a, b] = await Promise.all([redis.hgetall(jobKey(ours)), redis.hgetall(jobKey(twin))]);
     expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
@@ -58,13 +60,13 @@ describe('step jobs added inside our scripts', () => {
     expect(JSON.parse(a.opts!).jobId).toBe(ours);
     expect(Math.abs(Number(a.timestamp) - Number(b.timestamp))).toBeLessThan(60_000);
 
-    expect(await h.engine.queue.getJobState(ours)).toBe('waiting');
-    const waiting = await redis.lrange(h.engine.queue.keys.wait!, 0, -1);
+    expect(await qOf(run.id).getJobState(ours)).toBe('waiting');
+    const waiting = await redis.lrange(qOf(run.id).keys.wait!, 0, -1);
     expect(waiting).toContain(ours);
     expect(waiting).toContain(twin);
     expect(await eventsOf(ours)).toEqual(await eventsOf(twin));
     expect(await eventsOf(ours)).toEqual(['added', 'waiting']);
-    await h.engine.queue.remove(twin);
+    await qOf(run.id).remove(twin);
   });
 
   it('a transition that does not apply adds no job, and one that applies adds exactly one', async () => {
@@ -79,11 +81,11 @@ describe('step jobs added inside our scripts', () => {
       );
     const stale = await commit(7);
     expect(stale).toMatchObject({ ok: false, reason: 'seq', seq: 0 });
-    expect(await h.engine.queue.getJobState(stepJobId(run.id, 8))).toBe('unknown');
+    expect(await qOf(run.id).getJobState(stepJobId(run.id, 8))).toBe('unknown');
 
     const applied = await commit(0);
     expect(applied).toMatchObject({ ok: true, seq: 1 });
-    expect(await h.engine.queue.getJobState(stepJobId(run.id, 1))).toBe('waiting');
+    expect(await qOf(run.id).getJobState(stepJobId(run.id, 1))).toBe('waiting');
     // The same commit again is refused by the fence and leaves the job as it was.
     const again = await commit(0);
     expect(again).toMatchObject({ ok: false, seq: 1 });
@@ -94,23 +96,26 @@ describe('step jobs added inside our scripts', () => {
     const run = await h.start('compat', { model: {} });
     const step = (await h.engine.workflows.plan('compat', 1))!.steps.s2!;
     const k = h.engine.keys;
-    const q = k.queue('steps');
+    const pk = k.partition(k.partitionOf(run.id));
+    const q = pk.queue('steps');
     // Every verb that adds a job fences and advances seq by construction; this is the script's own
     // guard, reached by calling a non-advancing verb's script with a job.
     await expect(
       loadScripts(redis).run(
         'recordFailedAttempt',
-        [k.run(run.id), k.history(run.id), k.positionIndex('compat'), k.outbox, ...q.add],
+        [k.run(run.id), k.history(run.id), pk.positionIndex('compat'), pk.outbox, ...q.add],
         ['', '', Date.now(), k.events, 60, q.prefix, ...h.engine.scheduler.job(run.id, 1, step), '', 0],
       ),
     ).rejects.toThrow(/must advance seq/);
-    expect(await h.engine.queue.getJobState(stepJobId(run.id, 1))).toBe('unknown');
+    expect(await qOf(run.id).getJobState(stepJobId(run.id, 1))).toBe('unknown');
   });
 
-  it("builds the queue's keys as BullMQ does", () => {
-    const q = h.engine.keys.queue('steps');
-    expect(q.prefix).toBe(h.engine.queue.keys['']);
+  it("builds each partition's queue keys as BullMQ does", () => {
     const names = ['wait', 'paused', 'meta', 'id', 'completed', 'delayed', 'active', 'events', 'marker'] as const;
-    expect(q.add).toEqual(names.map((n) => h.engine.queue.keys[n]));
+    for (let p = 0; p < h.engine.keys.partitions; p++) {
+      const q = h.engine.keys.partition(p).queue('steps');
+      expect(q.prefix).toBe(h.engine.queue[p]!.keys['']);
+      expect(q.add).toEqual(names.map((n) => h.engine.queue[p]!.keys[n]));
+    }
   });
 });

@@ -7,6 +7,7 @@ import { setEgressAllowlist } from '../../src/http/egress.ts';
 import { retryAfterMsOf } from '../../src/http/retry-after.ts';
 import { verify } from '../../src/notify/signing.ts';
 import { linearWorkflow, startHarness, TEST_EGRESS_ALLOWLIST, type Harness } from '../helpers/harness.ts';
+import { jobsIn } from '../helpers/queues.ts';
 
 const SECRET = `whsec_${Buffer.from('callback-test-secret-0123456789').toString('base64')}`;
 let h: Harness;
@@ -121,9 +122,9 @@ describe('completion callbacks', () => {
     const run = await h.start('cb-linear', { model: { x: 1 }, callbackUrl: `${url}/status/400/bad` }, '?wait=5000');
     expect(run.status).toBe('completed');
     await until(() => received.some((r) => r.path === '/status/400/bad'));
-    let job: Awaited<ReturnType<typeof h.engine.eventQueue.getJobs>>[number] | undefined;
+    let job: Awaited<ReturnType<(typeof h.engine.eventQueue)[number]['getJobs']>>[number] | undefined;
     for (let i = 0; i < 100 && !job; i++) {
-      job = (await h.engine.eventQueue.getJobs(['failed'])).find((j) => j.data.runId === run.id);
+      job = (await jobsIn(h.engine.eventQueue, (q) => q.getJobs(['failed']))).find((j) => j.data.runId === run.id);
       if (!job) await new Promise((r) => setTimeout(r, 50));
     }
     expect(job?.failedReason).toMatch(/callback answered 400/);

@@ -4,6 +4,7 @@ import { createDataflowServices } from '../../src/dataflows/index.ts';
 import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts';
 import { createDirectory } from '../../src/notify/directory.ts';
 import { keyOf, startHarness, TEST_PRINCIPALS, type Harness } from '../helpers/harness.ts';
+import { jobCounts } from '../helpers/queues.ts';
 
 let h: Harness;
 const as = (id: string) => ({ authorization: `Bearer ${keyOf(id)}` });
@@ -123,7 +124,7 @@ describe('workflow dataflows (child runs)', () => {
     expect(parent).toMatchObject({ status: 'waiting', step: { id: 'call' } });
     const child = await waitingChild((r) => r.model.id === 7);
     expect(child.model).toEqual({ id: 7 });
-    const counts = await h.engine.queue.getJobCounts('active', 'waiting', 'delayed');
+    const counts = await jobCounts(h.engine.queue, 'active', 'waiting', 'delayed');
     expect(Object.values(counts).reduce((a, b) => a + (b ?? 0), 0)).toBe(0);
 
     expect((await h.api('POST', `/api/runs/${child.id}/confirm`, { option: 'yes' }, as('ann'))).status).toBe(200);

@@ -4,6 +4,7 @@ import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts'
 import { createDirectory } from '../../src/notify/directory.ts';
 import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { keyOf, startHarness, TEST_PRINCIPALS, type Harness } from '../helpers/harness.ts';
+import { jobCounts } from '../helpers/queues.ts';
 
 const sent: OutgoingMessage[] = [];
 let h: Harness;
@@ -70,7 +71,7 @@ describe('getUserConfirmation', () => {
       step: { id: 'decide' },
       confirmation: { stepId: 'decide', options: ['approve', 'reject'], routing: ['role:manager'], recipients: ['ann'] },
     });
-    const counts = await h.engine.queue.getJobCounts('active', 'waiting', 'delayed');
+    const counts = await jobCounts(h.engine.queue, 'active', 'waiting', 'delayed');
     expect(Object.values(counts).reduce((a, b) => a + (b ?? 0), 0)).toBe(0);
 
     const tasks = (await h.api('GET', '/api/tasks', undefined, as('bob'))).body.items;

@@ -80,7 +80,7 @@ describe('diagnosis', () => {
     await h.worker!.close();
     try {
       const run = await h.start('diag-linear', { model: {} });
-      await h.engine.queue.remove(stepJobId(run.id, 0));
+      await h.engine.queues.stepsOf(run.id).remove(stepJobId(run.id, 0));
       const d = await diagnosis(run.id);
       expect(d.status).toBe(200);
       expect(d.body).toMatchObject({ runId: run.id, status: 'running', state: 'no-job', repairable: true });

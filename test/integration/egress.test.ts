@@ -11,6 +11,7 @@ import { egressFetch, egressRefusal } from '../../src/http/egress.ts';
 import { start } from '../../src/runtime.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';
+import { jobsIn } from '../helpers/queues.ts';
 
 /** The SSRF cases the README lists as refused. */
 const REFUSED = [
@@ -137,7 +138,7 @@ describe('resolved addresses, refused at connect time', () => {
       const run = await h.start('plain', { callbackUrl: `http://${host}:${port}/cb` }, '?wait=5000');
       expect(run.status).toBe('completed');
       await new Promise((r) => setTimeout(r, 1500));
-      const failed = await h.engine.eventQueue.getJobs(['failed']);
+      const failed = await jobsIn(h.engine.eventQueue, (q) => q.getJobs(['failed']));
       const job = failed.find((j) => j.data.runId === run.id);
       expect(job?.failedReason).toMatch(/refused: loopback address/);
       expect(job?.attemptsMade).toBe(1); // refused for good, not retried for 14 hours

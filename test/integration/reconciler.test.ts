@@ -15,9 +15,9 @@ describe('reconciler', () => {
   it('finds a running run whose job was deleted behind the engine and resumes it', async () => {
     const run = await h.start('recon', { model: {} });
     const jobId = stepJobId(run.id, 0);
-    expect(await h.engine.queue.getJobState(jobId)).toBe('waiting');
-    await h.engine.queue.remove(jobId);
-    expect(await h.engine.queue.getJobState(jobId)).toBe('unknown');
+    expect(await h.engine.queues.stepsOf(run.id).getJobState(jobId)).toBe('waiting');
+    await h.engine.queues.stepsOf(run.id).remove(jobId);
+    expect(await h.engine.queues.stepsOf(run.id).getJobState(jobId)).toBe('unknown');
 
     const worker = Engine.open(h.options, createLogger({ level: 'silent' }), { failFast: false });
     worker.startWorker();
@@ -45,7 +45,7 @@ describe('reconciler', () => {
     const report = await h.engine.startReconciler().reconcileOnce();
     expect(report.requeued).toBe(0);
     expect(report.checked).toBeGreaterThanOrEqual(1);
-    expect(await h.engine.queue.getJobState(stepJobId(run.id, 0))).toBe('waiting');
+    expect(await h.engine.queues.stepsOf(run.id).getJobState(stepJobId(run.id, 0))).toBe('waiting');
   });
 });
 
@@ -100,7 +100,7 @@ describe('reconciler and waiting runs', () => {
       await h.saveWorkflow(ask('recon-timeout', { timeoutMs: 200, onTimeout: { option: 'no' } }));
       const run = await h.start('recon-timeout', { model: {} }, '?wait=5000');
       expect(run.status).toBe('waiting');
-      await h.engine.eventQueue.remove(`${run.id}-timeout-${run.seq}`);
+      await h.engine.queues.eventsOf(run.id).remove(`${run.id}-timeout-${run.seq}`);
       await new Promise((r) => setTimeout(r, 400));
       expect((await h.api('GET', `/api/runs/${run.id}`)).body.status).toBe('waiting');
       const report = await worker.startReconciler().reconcileOnce();

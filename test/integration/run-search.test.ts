@@ -98,7 +98,12 @@ describe('run search by position', () => {
     for (let i = 0; i < 20; i++) runs.push((await h.start('search-race', { model: {} })).id);
     await Promise.all(runs.filter((_, i) => i % 2).map((id) => h.api('POST', `/api/runs/${id}/cancel`, {})));
     for (const id of runs) await h.waitFor(id, (r) => r.status !== 'running');
-    const members = await h.engine.redis.zrange(h.engine.keys.positionIndex('search-race'), 0, -1);
+    const k = h.engine.keys;
+    const members = (
+      await Promise.all(
+        Array.from({ length: k.partitions }, (_, p) => h.engine.redis.zrange(k.partition(p).positionIndex('search-race'), 0, -1)),
+      )
+    ).flat();
     const expected: string[] = [];
     for (const id of runs) {
       const state = await h.engine.runs.get(id);

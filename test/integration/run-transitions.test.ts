@@ -49,10 +49,8 @@ describe('run verbs', () => {
     const run = (await h.engine.runs.get((await h.start('verbs', { model: {} })).id))!;
     const res = await h.engine.transitions.failRun(run, { code: 'X', stepId: 's1', message: 'boom' });
     expect(res).toEqual({ ok: true, seq: run.seq + 1, from: 'running' });
-    const [running, failed] = [
-      h.engine.keys.runIndex({ workflow: 'verbs', status: 'running' }),
-      h.engine.keys.runIndex({ status: 'failed' }),
-    ];
+    const pk = h.engine.keys.partition(h.engine.keys.partitionOf(run.id));
+    const [running, failed] = [pk.runIndex({ workflow: 'verbs', status: 'running' }), pk.runIndex({ status: 'failed' })];
     expect(await h.engine.redis.zscore(running, run.id)).toBeNull();
     expect(await h.engine.redis.zscore(failed, run.id)).not.toBeNull();
     const history = await h.engine.runs.history(run.id);

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { spawnProc, spawnTs, type Proc } from '../helpers/proc.ts';
+import { jobsIn } from '../helpers/queues.ts';
 
 const procs: Proc[] = [];
 afterAll(() => {
@@ -59,7 +60,7 @@ describe('SIGTERM with a 40 s step in flight', () => {
     const jobId = await until(
       'the step to be active in worker A',
       async () => {
-        const [job] = await h.engine.queue.getJobs(['active']);
+        const [job] = await jobsIn(h.engine.queue, (q) => q.getJobs(['active']));
         return job && job.processedBy === startedA.workerId ? job.id : undefined;
       },
       15_000,
@@ -88,14 +89,14 @@ describe('SIGTERM with a 40 s step in flight', () => {
     await until(
       'worker B to take the step',
       async () => {
-        const job = await h.engine.queue.getJob(jobId!);
+        const job = await h.engine.queues.stepsOf(jobId!.slice(0, 36)).getJob(jobId!);
         return !!job && job.processedBy === startedB.workerId && (await job.getState()) === 'active';
       },
       5_000,
     );
     const takenMs = Date.now() - t1;
     expect(takenMs).toBeLessThan(5_000);
-    const job = await h.engine.queue.getJob(jobId!);
+    const job = await h.engine.queues.stepsOf(jobId!.slice(0, 36)).getJob(jobId!);
     expect(job?.attemptsMade).toBe(0); // a hand-back is not a failed attempt
 
     const done = await h.waitFor(run.id, (r) => r.status !== 'running', 60_000);

@@ -14,6 +14,13 @@ function issuesOf(env: Record<string, string>): ConfigError {
 }
 
 describe('loadConfig', () => {
+  it('reads WORKER_PARTITIONS as a sorted set of partitions, ranges included', () => {
+    expect(loadConfig({ WORKER_PARTITIONS: '5-7, 0,3,6', STAGEFLOW_PARTITIONS: '24' })).toMatchObject({
+      partitions: 24,
+      worker: { partitions: [0, 3, 5, 6, 7] },
+    });
+  });
+
   it('applies every default to an empty environment', () => {
     expect(loadConfig({})).toEqual({
       redisUrl: 'redis://127.0.0.1:6379',
@@ -22,7 +29,8 @@ describe('loadConfig', () => {
       redisWaitTimeoutMs: 1_000,
       port: 3000,
       prefix: 'sf',
-      worker: { concurrency: 20, lockDurationMs: 30_000, stalledIntervalMs: 30_000, maxStalledCount: 3 },
+      partitions: 12,
+      worker: { concurrency: 20, partitions: undefined, lockDurationMs: 30_000, stalledIntervalMs: 30_000, maxStalledCount: 3 },
       maxTransitions: 10_000,
       runRetentionDays: 30,
       modelMaxBytes: 262_144,
@@ -55,6 +63,8 @@ describe('loadConfig', () => {
       REDIS_WAIT_TIMEOUT_MS: '250',
       PORT: '8080',
       STAGEFLOW_PREFIX: 'tenant_a-1',
+      STAGEFLOW_PARTITIONS: '24',
+      WORKER_PARTITIONS: '1,4-5',
       WORKER_CONCURRENCY: '50',
       WORKER_LOCK_DURATION_MS: '1000',
       WORKER_STALLED_INTERVAL_MS: '500',
@@ -96,7 +106,8 @@ describe('loadConfig', () => {
       redisWaitTimeoutMs: 250,
       port: 8080,
       prefix: 'tenant_a-1',
-      worker: { concurrency: 50, lockDurationMs: 1000, stalledIntervalMs: 500, maxStalledCount: 0 },
+      partitions: 24,
+      worker: { concurrency: 50, partitions: [1, 4, 5], lockDurationMs: 1000, stalledIntervalMs: 500, maxStalledCount: 0 },
       maxTransitions: 42,
       runRetentionDays: 7,
       modelMaxBytes: 2048,
@@ -149,6 +160,11 @@ describe('loadConfig', () => {
     ['STAGEFLOW_PREFIX', 'x'.repeat(33), /1-32 characters/],
     ['STAGEFLOW_PREFIX', '{bull}', /1-32 characters/],
     ['WORKER_CONCURRENCY', '0', /from 1 to 1000/],
+    ['STAGEFLOW_PARTITIONS', '0', /from 1 to 256/],
+    ['STAGEFLOW_PARTITIONS', '257', /from 1 to 256/],
+    ['WORKER_PARTITIONS', '3,x', /not a partition number or range/],
+    ['WORKER_PARTITIONS', '7-5', /not a partition number or range/],
+    ['WORKER_PARTITIONS', '0-256', /not a partition number or range/],
     ['WORKER_CONCURRENCY', '1001', /from 1 to 1000/],
     ['WORKER_LOCK_DURATION_MS', '10', /integer/],
     ['WORKER_STALLED_INTERVAL_MS', 'soon', /integer/],
@@ -244,7 +260,9 @@ describe('configDocs', () => {
     'REDIS_WAIT_TIMEOUT_MS',
     'PORT',
     'STAGEFLOW_PREFIX',
+    'STAGEFLOW_PARTITIONS',
     'WORKER_CONCURRENCY',
+    'WORKER_PARTITIONS',
     'WORKER_LOCK_DURATION_MS',
     'WORKER_STALLED_INTERVAL_MS',
     'WORKER_MAX_STALLED_COUNT',
