@@ -25,6 +25,7 @@ export function engineOptions(config: Config): Omit<EngineOptions, 'services'> {
   return {
     redisUrl: config.redisUrl,
     redisCluster: config.redisCluster,
+    partitions: config.partitions,
     waitReplicas: config.redisWaitReplicas,
     waitTimeoutMs: config.redisWaitTimeoutMs,
     prefix: config.prefix,
@@ -116,6 +117,7 @@ export async function start(
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: false });
     await waitUntilReady(engine.redis, 10_000);
+    await upgradeLayout(engine, 'cluster' in target, log);
     const worker = engine.startWorker();
     engine.startReconciler();
     const http =
@@ -141,6 +143,7 @@ export async function start(
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: true });
     await waitUntilReady(engine.redis, 10_000);
+    await upgradeLayout(engine, 'cluster' in target, log);
     log.info(
       { waitReplicas: await engine.replication(), setting: config.redisWaitReplicas },
       'acknowledged writes wait for this many replicas',
@@ -181,6 +184,17 @@ export async function start(
   }
   if (redis.started) log.info('the redis-server started for you keeps running after stageflow stops');
   return running;
+}
+
+/**
+ * Moves data of the layout before partitions into the partitioned one (a single Redis only: the
+ * move renames keys across slots; locked and marked done, so every process may ask). A cluster
+ * starts from the partitioned layout: data is upgraded on the single Redis before it moves.
+ */
+async function upgradeLayout(engine: Engine, cluster: boolean, log: Logger): Promise<void> {
+  if (cluster) return;
+  const report = await engine.upgradeLegacyLayout();
+  if (report) log.info({ report }, 'upgraded the data of the layout before partitions');
 }
 
 function workerPrincipals(config: Config): PrincipalRegistry {

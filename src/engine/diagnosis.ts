@@ -4,7 +4,7 @@
  * confirmation's answers, its child run, its completion callback. Also the operator's repair:
  * re-adding the missing job of a running run's current step, fenced on status and seq.
  */
-import { Job, type Queue } from 'bullmq';
+import { Job } from 'bullmq';
 import type { RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import { diagnose, type Diagnosis, type DiagnosisFacts, type JobFacts, type JobState } from './diagnose.ts';

@@ -14,6 +14,7 @@ import type { StepServices } from '../steps/services.ts';
 import { unconfiguredServices } from './unconfigured-services.ts';
 import { createKeyspace, DEFAULT_PARTITIONS, type Keyspace } from './keyspace.ts';
 import { PartitionQueues } from './partition-queues.ts';
+import { hasLegacyData, upgradeLegacyLayout, type UpgradeReport } from './legacy-upgrade.ts';
 import { Reconciler } from './reconciler.ts';
 import { createProducerClient, createWorkerClient, isCluster, redisTarget } from './redis.ts';
 import { confirmReplicated, primaryFor, resolveWaitReplicas } from './replication.ts';
@@ -432,6 +433,19 @@ export class Engine {
     );
     this.reconciler.start();
     return this.reconciler;
+  }
+
+  /**
+   * Moves data stored by the release before partitions into the partitioned layout (single Redis
+   * only; see legacy-upgrade.ts). Null when there was nothing to do.
+   */
+  upgradeLegacyLayout(): Promise<UpgradeReport | null> {
+    return upgradeLegacyLayout(this.redis, this.keys, this.queues, this.operationQueue, this.log);
+  }
+
+  /** True while data of the previous layout waits to be upgraded (a cluster must refuse to start then). */
+  hasLegacyData(): Promise<boolean> {
+    return hasLegacyData(this.redis, this.keys);
   }
 
   /** Runs kept in Redis, by status (the partitions' status indexes, summed). */

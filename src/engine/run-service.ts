@@ -4,7 +4,6 @@
  * and changes runs only through the RunTransitions verbs.
  */
 import { createHash, randomInt } from 'node:crypto';
-import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { configure } from 'safe-stable-stringify';
 import { can } from '../definition/access.ts';
@@ -29,7 +28,7 @@ import { RunEvents } from './run-events.ts';
 import type { ListQuery, RunStore } from './run-store.ts';
 import { modelOverBudget, refusal, type RunTransitions } from './run-transitions.ts';
 import { view, type RunView } from './run-view.ts';
-import { stepJobId, type Scheduler, type StepJobData } from './scheduler.ts';
+import { stepJobId, type Scheduler } from './scheduler.ts';
 import { simulate, type SimulationResult } from './simulate.ts';
 import type { StepProcessor } from './step-processor.ts';
 import type { HistoryEvent, ParentLink, RunStatus } from './types.ts';

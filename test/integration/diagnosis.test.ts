@@ -107,8 +107,10 @@ describe('diagnosis', () => {
     await h.worker!.close();
     let second: any;
     try {
-      const first = await h.start('diag-linear', { model: {} });
-      second = await h.start('diag-linear', { model: {} });
+      // A queue is per partition: runs on one entry share its partition, so one queue.
+      const entryId = `diag-queue-${Date.now()}`;
+      const first = await h.start('diag-linear', { model: {}, entryId });
+      second = await h.start('diag-linear', { model: {}, entryId });
       const d1 = (await diagnosis(first.id)).body;
       const d2 = (await diagnosis(second.id)).body;
       expect(d2.job.queuePosition).toBe(d1.job.queuePosition + 1);

@@ -1,0 +1,179 @@
+/**
+ * The upgrade from the single-slot layout of the release before partitions (issue 12 item 8):
+ * `<prefix>:run:{<id>}` runs, `<prefix>:runs:…` indexes, `<prefix>:entry:{<id>}` entries,
+ * `<prefix>:idem:…` records, `<prefix>:wf:<name>` and the other registries without a tag, and
+ * the `<prefix>:{bull}` queues (steps, events, operations). On a single Redis (RENAME crosses slots there) it moves every key
+ * into the partitioned layout (keyspace.ts), rebuilds the partitions' indexes from the run
+ * hashes, and re-adds the legacy queues' waiting and delayed jobs by id in their partition's
+ * queue (a step job's seq fence makes a duplicate harmless; a job that was active is restored by
+ * the reconciler's ensure-current-job after its grace). Idempotent and guarded: one process
+ * migrates under a lock, and a marker says it is done.
+ */
+import { Queue } from 'bullmq';
+import type { RedisClient as Redis } from './redis.ts';
+import type { Logger } from 'pino';
+import type { Keyspace } from './keyspace.ts';
+import type { PartitionQueues } from './partition-queues.ts';
+import { partitionOfKey } from './partition-tags.ts';
+import type { RunStatus } from './types.ts';
+
+export interface UpgradeReport {
+  runs: number;
+  entries: number;
+  idempotency: number;
+  globals: number;
+  jobs: number;
+}
+
+const DONE = 'partitioned-v1';
+
+async function scanAll(redis: Redis, match: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== '0');
+  return out;
+}
+
+/** SCAN MATCH patterns treat `[`, `*`, `?` and `\` as special; braces are literal. */
+const glob = (text: string) => text.replace(/[[\]*?\\]/g, (c) => `\\${c}`);
+
+/** True when the Redis holds keys of the previous layout that are not migrated yet. */
+export async function hasLegacyData(redis: Redis, keys: Keyspace): Promise<boolean> {
+  if ((await redis.hget(keys.meta, 'layout')) === DONE) return false;
+  const p = glob(keys.prefix);
+  for (const match of [`${p}:run:{*}`, `${p}:wf:*`, `${p}:entry:{*}`]) {
+    const [, found] = await redis.scan('0', 'MATCH', match, 'COUNT', 10_000);
+    if (found.length) return true;
+  }
+  return (await redis.exists(`${keys.prefix}:{bull}:steps:meta`, `${keys.prefix}:wf-index`)) > 0;
+}
+
+export async function upgradeLegacyLayout(
+  redis: Redis,
+  keys: Keyspace,
+  queues: PartitionQueues,
+  operations: Queue,
+  log: Logger,
+): Promise<UpgradeReport | null> {
+  const report: UpgradeReport = { runs: 0, entries: 0, idempotency: 0, globals: 0, jobs: 0 };
+  if ((await redis.hget(keys.meta, 'layout')) === DONE) return null;
+  const lock = `${keys.prefix}:{g}:upgrade-lock`;
+  if (!(await redis.set(lock, '1', 'PX', 600_000, 'NX')))
+    throw new Error('stageflow: another process is upgrading the key layout; start again when it is done');
+  try {
+    const prefix = keys.prefix;
+    const p = glob(prefix);
+    // ---- global registries ----
+    const moves: Array<[string, string]> = [
+      [`${prefix}:wf-index`, keys.workflowIndex],
+      [`${prefix}:dataflow-index`, keys.dataflowIndex],
+      [`${prefix}:tpl-index`, keys.templateIndex],
+      [`${prefix}:link-secret`, keys.linkSecret],
+    ];
+    for (const key of await scanAll(redis, `${p}:wf:*`)) moves.push([key, keys.workflow(key.slice(`${prefix}:wf:`.length))]);
+    for (const key of await scanAll(redis, `${p}:dataflow:*`)) moves.push([key, keys.dataflow(key.slice(`${prefix}:dataflow:`.length))]);
+    for (const key of await scanAll(redis, `${p}:tpl:*`)) moves.push([key, keys.template(key.slice(`${prefix}:tpl:`.length))]);
+    for (const key of await scanAll(redis, `${p}:tpl-file:*`))
+      moves.push([key, keys.templateFile(key.slice(`${prefix}:tpl-file:`.length))]);
+    for (const [from, to] of moves) if (await renameIfExists(redis, from, to)) report.globals++;
+
+    // ---- entries ----
+    for (const key of await scanAll(redis, `${p}:entry:{*}`)) {
+      const m = /^.*?:entry:\{(.*)\}$/.exec(key);
+      if (!m) continue;
+      const entryId = m[1]!;
+      await renameIfExists(redis, key, keys.entry(entryId));
+      await renameIfExists(redis, `${key}:effects`, keys.entryEffects(entryId));
+      report.entries++;
+    }
+
+    // ---- runs: their keys, then the indexes rebuilt from their hashes ----
+    const outbox = new Set(await redis.zrange(`${prefix}:runs:outbox`, 0, -1));
+    for (const key of await scanAll(redis, `${p}:run:{*}`)) {
+      const m = /^.*?:run:\{([0-9a-f-]{36})\}$/.exec(key);
+      if (!m) continue;
+      const id = m[1]!;
+      const h = await redis.hgetall(key);
+      await renameIfExists(redis, key, keys.run(id));
+      await renameIfExists(redis, `${key}:history`, keys.history(id));
+      for (const answers of await scanAll(redis, `${glob(key)}:answers:*`)) {
+        await renameIfExists(redis, answers, keys.answers(id, Number(answers.slice(answers.lastIndexOf(':') + 1))));
+      }
+      if (!h.id) continue;
+      const pk = keys.partition(keys.partitionOf(id));
+      const status = h.status as RunStatus;
+      for (const index of [...pk.anyIndexes(h.workflow!), ...pk.statusIndexes(h.workflow!, status)]) await redis.zadd(index, 0, id);
+      if (h.stepId) await redis.zadd(pk.positionIndex(h.workflow!), 0, `${h.stepId} ${id}`);
+      if (h.entryId) await redis.zadd(keys.entryRuns(h.entryId), 0, id);
+      for (const entry of outbox) if (entry.startsWith(`${id} `)) await redis.zadd(pk.outbox, Date.now(), entry);
+      report.runs++;
+    }
+
+    // ---- idempotency records: into the partition a retry of that start now looks in ----
+    for (const key of await scanAll(redis, `${p}:idem:*`)) {
+      const rest = key.slice(`${prefix}:idem:`.length);
+      const cut = rest.indexOf(':');
+      const [value, ttl] = await Promise.all([redis.get(key), redis.pttl(key)]);
+      if (cut < 0 || !value) continue;
+      const workflow = rest.slice(0, cut);
+      const scoped = rest.slice(cut + 1);
+      const runId = value.split(' ')[0] ?? '';
+      const entryId = runId ? await redis.hget(keys.run(runId), 'entryId') : null;
+      const partition =
+        entryId && entryId !== runId
+          ? keys.partitionOfEntry(entryId)
+          : partitionOfKey('idempotency', `${workflow}\u0000${scoped}`, keys.partitions);
+      const to = keys.idempotency(partition, workflow, scoped);
+      if (ttl > 0) await redis.set(to, value, 'PX', ttl);
+      else await redis.set(to, value);
+      await redis.del(key);
+      report.idempotency++;
+    }
+
+    // ---- legacy queues: waiting and delayed jobs re-added by id in their partition ----
+    for (const name of ['steps', 'events', 'operations'] as const) {
+      const legacy = new Queue(name, { connection: redis, prefix: `${prefix}:{bull}` });
+      try {
+        const jobs = await legacy.getJobs(['waiting', 'delayed', 'prioritized']);
+        for (const job of jobs) {
+          if (!job.id) continue;
+          const delay = Math.max(0, job.timestamp + (job.opts.delay ?? 0) - Date.now());
+          if (name === 'operations') {
+            // Bulk operations span partitions: their queue is global now.
+            await operations.add(job.name, job.data, { ...job.opts, jobId: job.id, delay });
+            report.jobs++;
+            continue;
+          }
+          const runId = (job.data as { runId?: string }).runId;
+          if (!runId) continue;
+          // A child's end is handled in its parent's partition (event-worker.ts).
+          const parent = job.name === 'child-done' ? await redis.hget(keys.run(runId), 'parent') : null;
+          const about = parent ? (JSON.parse(parent) as { runId: string }).runId : runId;
+          const target = name === 'steps' ? queues.stepsOf(runId) : queues.eventsOf(about);
+          await target.add(job.name, job.data, { ...job.opts, jobId: job.id, delay });
+          report.jobs++;
+        }
+        await legacy.obliterate({ force: true });
+      } finally {
+        await legacy.close();
+      }
+    }
+    await redis.del(`${prefix}:runs:outbox`);
+    for (const key of await scanAll(redis, `${p}:runs:*`)) await redis.del(key);
+    await redis.hset(keys.meta, 'layout', DONE, 'partitions', keys.partitions);
+    log.info(report, 'key layout upgraded to partitions');
+    return report;
+  } finally {
+    await redis.del(lock);
+  }
+}
+
+async function renameIfExists(redis: Redis, from: string, to: string): Promise<boolean> {
+  if (from === to || !(await redis.exists(from))) return false;
+  await redis.rename(from, to);
+  return true;
+}
