@@ -117,7 +117,7 @@ export async function start(
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: false });
     await waitUntilReady(engine.redis, 10_000);
-    await upgradeLayout(engine, 'cluster' in target, log);
+    await upgradeLayout(engine, 'cluster' in target);
     const worker = engine.startWorker();
     engine.startReconciler();
     const http =
@@ -143,7 +143,7 @@ export async function start(
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: true });
     await waitUntilReady(engine.redis, 10_000);
-    await upgradeLayout(engine, 'cluster' in target, log);
+    await upgradeLayout(engine, 'cluster' in target);
     log.info(
       { waitReplicas: await engine.replication(), setting: config.redisWaitReplicas },
       'acknowledged writes wait for this many replicas',
@@ -191,10 +191,9 @@ export async function start(
  * move renames keys across slots; locked and marked done, so every process may ask). A cluster
  * starts from the partitioned layout: data is upgraded on the single Redis before it moves.
  */
-async function upgradeLayout(engine: Engine, cluster: boolean, log: Logger): Promise<void> {
-  if (cluster) return;
-  const report = await engine.upgradeLegacyLayout();
-  if (report) log.info({ report }, 'upgraded the data of the layout before partitions');
+async function upgradeLayout(engine: Engine, cluster: boolean): Promise<void> {
+  // upgradeLegacyLayout logs what it moved.
+  if (!cluster) await engine.upgradeLegacyLayout();
 }
 
 function workerPrincipals(config: Config): PrincipalRegistry {
