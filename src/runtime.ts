@@ -117,7 +117,7 @@ export async function start(
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: false });
     await waitUntilReady(engine.redis, 10_000);
-    await upgradeLayout(engine, 'cluster' in target);
+    if (startOpts.checkRedis !== false) await upgradeLayout(engine, 'cluster' in target);
     const worker = engine.startWorker();
     engine.startReconciler();
     const http =
@@ -143,7 +143,7 @@ export async function start(
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: true });
     await waitUntilReady(engine.redis, 10_000);
-    await upgradeLayout(engine, 'cluster' in target);
+    if (startOpts.checkRedis !== false) await upgradeLayout(engine, 'cluster' in target);
     log.info(
       { waitReplicas: await engine.replication(), setting: config.redisWaitReplicas },
       'acknowledged writes wait for this many replicas',
@@ -189,7 +189,8 @@ export async function start(
 /**
  * Moves data of the layout before partitions into the partitioned one (a single Redis only: the
  * move renames keys across slots; locked and marked done, so every process may ask). A cluster
- * starts from the partitioned layout: data is upgraded on the single Redis before it moves.
+ * starts from the partitioned layout: data is upgraded on the single Redis before it moves. Only
+ * after the start-up checks (a writable primary): tests that turn them off start on a replica.
  */
 async function upgradeLayout(engine: Engine, cluster: boolean): Promise<void> {
   // upgradeLegacyLayout logs what it moved.
