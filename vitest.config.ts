@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The Redis Cluster files run in the cluster suite (vitest.cluster.config.ts, npm run test:cluster).
+    exclude: ['**/node_modules/**', 'test/**/cluster-*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -13,8 +13,8 @@ import { apiWiring, createServices } from './services.ts';
 import { Engine, type EngineOptions } from './engine/engine.ts';
 import { ensureRedis } from './engine/redis-bootstrap.ts';
 import { waitForRedis } from './engine/redis-wait.ts';
-import { waitUntilReady } from './engine/redis.ts';
-import { checkRedisServer, RedisCheckError } from './engine/redis-checks.ts';
+import { redisTarget, waitUntilReady } from './engine/redis.ts';
+import { checkRedisCluster, checkRedisServer, RedisCheckError } from './engine/redis-checks.ts';
 import { egressProblem, setEgressAllowlist } from './http/egress.ts';
 import { createLogger } from './observability/logger.ts';
 import { startWorkerHttp } from './ops/worker-http.ts';
@@ -24,6 +24,10 @@ export type Role = 'all' | 'api' | 'worker';
 export function engineOptions(config: Config): Omit<EngineOptions, 'services'> {
   return {
     redisUrl: config.redisUrl,
+    redisCluster: config.redisCluster,
+    partitions: config.partitions,
+    waitReplicas: config.redisWaitReplicas,
+    waitTimeoutMs: config.redisWaitTimeoutMs,
     prefix: config.prefix,
     maxTransitions: config.maxTransitions,
     modelMaxBytes: config.modelMaxBytes,
@@ -81,20 +85,25 @@ export async function start(
     role === 'worker' ? workerPrincipals(config) : loadPrincipals({ STAGEFLOW_API_KEYS: config.apiKeys, NODE_ENV: config.nodeEnv });
   // A Redis that answers but is unusable (wrong password, a replica…) is named before
   // ensureRedis, which would otherwise take a refused password for no Redis at all.
+  const target = redisTarget(config);
+  // On a cluster every primary is checked; the seeds of REDIS_CLUSTER_NODES find them.
+  const checkRedis = () => ('cluster' in target ? checkRedisCluster(target.cluster) : checkRedisServer(target.url));
   const check =
     startOpts.checkRedis === false
       ? undefined
-      : await checkRedisServer(config.redisUrl).then(
+      : await checkRedis().then(
           () => 'ok' as const,
           (err: unknown) => err,
         );
   if (check instanceof RedisCheckError && check.check !== 'unreachable') throw check;
-  const redis = mayStartRedis(role, config)
-    ? await ensureRedis(config, log)
-    : await waitForRedis(config.redisUrl, log, { ...(startOpts.signal ? { signal: startOpts.signal } : {}) }).then(() => ({
-        started: false,
-      }));
-  if (check !== undefined && check !== 'ok') await checkRedisServer(config.redisUrl);
+  // A cluster is never started here: an embedded redis-server is one standalone node.
+  const redis =
+    mayStartRedis(role, config) && !('cluster' in target)
+      ? await ensureRedis(config, log)
+      : await waitForRedis(target, log, { ...(startOpts.signal ? { signal: startOpts.signal } : {}) }).then(() => ({
+          started: false,
+        }));
+  if (check !== undefined && check !== 'ok') await checkRedis();
   const opts = engineOptions(config);
   const stops: Array<() => Promise<void>> = [];
   const running: Running = {
@@ -108,6 +117,7 @@ export async function start(
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: false });
     await waitUntilReady(engine.redis, 10_000);
+    if (startOpts.checkRedis !== false) await upgradeLayout(engine, 'cluster' in target);
     const worker = engine.startWorker();
     engine.startReconciler();
     const http =
@@ -133,6 +143,11 @@ export async function start(
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: true });
     await waitUntilReady(engine.redis, 10_000);
+    if (startOpts.checkRedis !== false) await upgradeLayout(engine, 'cluster' in target);
+    log.info(
+      { waitReplicas: await engine.replication(), setting: config.redisWaitReplicas },
+      'acknowledged writes wait for this many replicas',
+    );
     const { notify, dataflowRegistry } = services.get();
     await dataflowRegistry.loadDir('config/dataflows');
     await loadExampleWorkflows(engine, log);
@@ -171,6 +186,17 @@ export async function start(
   }
   if (redis.started) log.info('the redis-server started for you keeps running after stageflow stops');
   return running;
+}
+
+/**
+ * Moves data of the layout before partitions into the partitioned one (a single Redis only: the
+ * move renames keys across slots; locked and marked done, so every process may ask). A cluster
+ * starts from the partitioned layout: data is upgraded on the single Redis before it moves. Only
+ * after the start-up checks (a writable primary): tests that turn them off start on a replica.
+ */
+async function upgradeLayout(engine: Engine, cluster: boolean): Promise<void> {
+  // upgradeLegacyLayout logs what it moved.
+  if (!cluster) await engine.upgradeLegacyLayout();
 }
 
 function workerPrincipals(config: Config): PrincipalRegistry {

@@ -13,6 +13,7 @@ import { createDataflowServices } from './dataflows/index.ts';
 import { DataflowRegistry } from './dataflows/registry.ts';
 import type { Engine } from './engine/engine.ts';
 import { Invalidation } from './engine/invalidation.ts';
+import { isCluster } from './engine/redis.ts';
 import { createNotifyServices, type NotifyServices } from './notify/index.ts';
 import { scrapeMetrics } from './observability/scrape.ts';
 import type { StepServices } from './steps/services.ts';
@@ -102,13 +103,15 @@ export function apiInfrastructure(engine: Engine): ApiInfrastructure {
     // Failures counted while this process was not listening: rebuilt from the counters themselves.
     async () => {
       failing.clear();
-      const stream = redis.scanStream({ match: authKey('*'), count: 500 });
       const strip = authKey('').length;
-      for await (const keys of stream as AsyncIterable<string[]>) {
-        const ttls = await Promise.all(keys.map((k) => redis.pttl(k)));
-        keys.forEach((k, i) => {
-          note(k.slice(strip), ttls[i]! > 0 ? ttls[i]! : 60_000);
-        });
+      // The counters are single keys spread over the slots: on a cluster, every primary holds some.
+      for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) {
+        for await (const keys of node.scanStream({ match: authKey('*'), count: 500 }) as AsyncIterable<string[]>) {
+          const ttls = await Promise.all(keys.map((k) => redis.pttl(k)));
+          keys.forEach((k, i) => {
+            note(k.slice(strip), ttls[i]! > 0 ? ttls[i]! : 60_000);
+          });
+        }
       }
     },
   );

@@ -3,7 +3,7 @@
  * `Dataflows` service for ctx.services. The engine's services factory calls
  * `createDataflowServices` once per process.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../engine/redis.ts';
 import type { Logger } from 'pino';
 import type { Dataflows } from '../steps/services.ts';
 import { DataflowRegistry } from './registry.ts';

@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../engine/redis.ts';
 import type { Logger } from 'pino';
 import { createKeyspace, type Keyspace } from '../engine/keyspace.ts';
 import { configure } from 'safe-stable-stringify';

@@ -5,7 +5,7 @@
  * re-adding the missing job of a running run's current step, fenced on status and seq.
  */
 import { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import { diagnose, type Diagnosis, type DiagnosisFacts, type JobFacts, type JobState } from './diagnose.ts';
 import { EngineError } from './errors.ts';

@@ -6,7 +6,7 @@
  * API and src/runtime.ts call.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import type { ValidationResult } from '../definition/validate.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
@@ -16,7 +16,9 @@ import { createKeyspace, DEFAULT_PARTITIONS, type Keyspace } from './keyspace.ts
 import { PartitionQueues } from './partition-queues.ts';
 import { hasLegacyData, upgradeLegacyLayout, type UpgradeReport } from './legacy-upgrade.ts';
 import { Reconciler } from './reconciler.ts';
-import { createProducerConnection, createWorkerConnection } from './redis.ts';
+import { createProducerClient, createWorkerClient, isCluster, redisTarget } from './redis.ts';
+import { confirmReplicated, primaryFor, resolveWaitReplicas } from './replication.ts';
+import type { RedisClusterConfig } from '../../config/schema.ts';
 import { RunStore, type ListQuery } from './run-store.ts';
 import { RunService } from './run-service.ts';
 import { RunTransitions } from './run-transitions.ts';
@@ -40,6 +42,16 @@ export const STEP_QUEUE = 'steps';
 
 export interface EngineOptions {
   redisUrl: string;
+  /** A Redis Cluster's seeds (REDIS_CLUSTER_NODES); when set, redisUrl is ignored. */
+  redisCluster?: RedisClusterConfig | undefined;
+  /**
+   * Replicas that must confirm (WAIT) a start, an answer or an operator action before it is
+   * acknowledged (REDIS_WAIT_REPLICAS); `auto` is decided once, at the first write or
+   * replication(). Unset: 0, nothing waits.
+   */
+  waitReplicas?: number | 'auto';
+  /** REDIS_WAIT_TIMEOUT_MS: past it an unconfirmed write answers 503. */
+  waitTimeoutMs?: number;
   prefix: string;
   /** STAGEFLOW_PARTITIONS: the deployment's partition count, fixed at creation (default 12). */
   partitions?: number;
@@ -205,7 +217,38 @@ export class Engine {
       diagnoser: this.diagnoser,
       operations: this.operations,
       migrations: this.migrations,
+      replicated: (...keys) => this.replicated(keys),
     });
+  }
+
+  private waitReplicas?: Promise<number>;
+
+  /**
+   * How many replicas each acknowledged write waits for, decided once (REDIS_WAIT_REPLICAS
+   * `auto`: 1 when every primary has a replica). Never re-detected: after a failover the
+   * promoted primary has no replica, and dropping to 0 then would silently drop the guarantee.
+   */
+  replication(): Promise<number> {
+    this.waitReplicas ??= resolveWaitReplicas(this.opts.waitReplicas ?? 0, this.redis).catch((err: unknown) => {
+      this.waitReplicas = undefined;
+      throw err;
+    });
+    return this.waitReplicas;
+  }
+
+  /**
+   * Resolves once enough replicas hold what this engine's connection wrote to the primaries of
+   * `keys` (one WAIT per primary, at once); else NotReplicatedError (503). The write stays: it is
+   * on the primary, and a retry with the same Idempotency-Key returns it.
+   */
+  private async replicated(keys: string[]): Promise<void> {
+    const replicas = await this.replication();
+    if (replicas <= 0 || keys.length === 0) return;
+    const timeoutMs = this.opts.waitTimeoutMs ?? 1_000;
+    // On a single Redis one WAIT covers every write of the connection.
+    const redis = this.redis;
+    const perPrimary = isCluster(redis) ? [...new Map(keys.map((k) => [primaryFor(redis, k), k])).values()] : keys.slice(0, 1);
+    await Promise.all(perPrimary.map((key) => confirmReplicated(redis, key, replicas, timeoutMs)));
   }
 
   /**
@@ -213,7 +256,8 @@ export class Engine {
    * queueing; workers want the opposite and keep retrying until Redis is back.
    */
   static open(opts: EngineOptions, log: Logger, { failFast }: { failFast: boolean }): Engine {
-    const redis = failFast ? createProducerConnection(opts.redisUrl) : createWorkerConnection(opts.redisUrl);
+    const target = redisTarget(opts);
+    const redis = failFast ? createProducerClient(target) : createWorkerClient(target);
     return new Engine(redis, opts, log);
   }
 

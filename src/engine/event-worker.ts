@@ -8,7 +8,7 @@
  * the transition that wrote it.
  */
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import type { Keyspace } from './keyspace.ts';
 import type { PartitionQueues } from './partition-queues.ts';
@@ -55,7 +55,7 @@ export class EventWorker {
 
   constructor(private readonly d: EventWorkerDeps) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
-    this.connection = d.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+    this.connection = duplicateClient(d.redis, { maxRetriesPerRequest: null, enableOfflineQueue: true });
     const shares = splitConcurrency(d.concurrency, d.partitions.length);
     const workerError = throttledLog(d.log, 'error', 'event worker error');
     this.workers = d.partitions.map((p, i) => {

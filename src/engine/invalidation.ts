@@ -5,16 +5,16 @@
  * `onReset` (live again once it has resolved) because messages sent meanwhile are lost. `epoch` changes on every message and
  * reset, so a read that started before one can tell its answer may be stale and not cache it.
  */
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient } from './redis.ts';
 
 export class Invalidation {
-  private sub?: Redis;
+  private sub?: RedisClient;
   private liveNow = false;
   private epochNow = 0;
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly channel: string,
     private readonly onMessage: (msg: string) => void,
     private readonly onReset: () => void | Promise<void>,
@@ -48,7 +48,7 @@ export class Invalidation {
 
   /** Lazily, so a process that never reads the cache holds no extra connection. */
   private open(): void {
-    const sub = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false });
+    const sub = duplicateClient(this.redis, { enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false });
     this.sub = sub;
     const down = () => {
       this.liveNow = false;

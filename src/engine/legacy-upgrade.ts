@@ -10,7 +10,7 @@
  * migrates under a lock, and a marker says it is done.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import type { Keyspace } from './keyspace.ts';
 import type { PartitionQueues } from './partition-queues.ts';

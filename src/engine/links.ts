@@ -4,7 +4,7 @@
  * (LINK_SECRET, else one generated once and shared through Redis by every process).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { Keyspace } from './keyspace.ts';
 
 export interface LinkClaims {

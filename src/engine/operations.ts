@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Worker, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { can, type Caller } from '../definition/access.ts';
@@ -286,7 +286,7 @@ export class OperationWorker {
 
   constructor(redis: Redis, queue: Queue, ops: Operations, log: Logger) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
-    this.connection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+    this.connection = duplicateClient(redis, { maxRetriesPerRequest: null, enableOfflineQueue: true });
     this.worker = new Worker(
       queue.name,
       async (job) => {

@@ -5,7 +5,7 @@
  * queue is found from its id alone.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { Keyspace } from './keyspace.ts';
 import type { StepJobData } from './scheduler.ts';
 

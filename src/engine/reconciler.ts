@@ -4,7 +4,7 @@
  * them. It works per partition: one process at a time does a partition's pass, under a short
  * lock in that partition's slot, so reconcilers of several processes share the partitions.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import type { Keyspace } from './keyspace.ts';
 import type { PartitionQueues } from './partition-queues.ts';

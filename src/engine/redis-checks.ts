@@ -3,7 +3,8 @@
  * fail (or, for eviction, silently lose jobs), so it is a fatal error naming the fix, found in
  * one short connection instead of an endless stream of per-command errors.
  */
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisClusterConfig } from '../../config/schema.ts';
 
 export class RedisCheckError extends Error {
   constructor(
@@ -40,10 +41,9 @@ function codeOf(err: unknown): string {
   return /^([A-Z]+)\b/.exec(msg)?.[1] ?? '';
 }
 
-/** Throws a RedisCheckError when the server at `url` cannot run stageflow; resolves when it can. */
-export async function checkRedisServer(url: string, timeoutMs = 5_000): Promise<void> {
-  const where = redisAddress(url);
-  const client = new Redis(url, {
+/** One short-lived connection: no reconnects, no offline queue, bounded. */
+function checkConnection(url: string | RedisOptions, timeoutMs: number): Redis {
+  const opts: RedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -53,7 +53,21 @@ export async function checkRedisServer(url: string, timeoutMs = 5_000): Promise<
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
     connectionName: 'stageflow:startup-check',
-  });
+  };
+  return typeof url === 'string' ? new Redis(url, opts) : new Redis({ ...url, ...opts });
+}
+
+/** Throws a RedisCheckError when the server at `url` cannot run stageflow; resolves when it can. */
+export async function checkRedisServer(url: string, timeoutMs = 5_000): Promise<void> {
+  await checkNode(url, redisAddress(url), 'standalone', timeoutMs);
+}
+
+/**
+ * Checks one server: it answers with these credentials, is a primary (standalone), is a cluster
+ * node exactly when the target is a cluster, and does not evict.
+ */
+async function checkNode(url: string | RedisOptions, where: string, kind: 'standalone' | 'cluster', timeoutMs: number): Promise<void> {
+  const client = checkConnection(url, timeoutMs);
   // A refused AUTH arrives as an 'error' event, and the command after it only sees a closed stream.
   let connectionError: unknown;
   client.on('error', (err: unknown) => (connectionError ??= err));
@@ -67,14 +81,17 @@ export async function checkRedisServer(url: string, timeoutMs = 5_000): Promise<
       if (code === 'NOAUTH' || code === 'WRONGPASS' || /invalid password|without any password configured/i.test(String(err))) {
         throw new RedisCheckError(
           'auth',
-          `Redis at ${where} refused the credentials (${(err as Error).message}): put the right password in REDIS_URL, e.g. redis://:PASSWORD@host:6379 (or redis://USER:PASSWORD@host:6379 with ACL users)`,
+          kind === 'cluster'
+            ? `Redis Cluster node ${where} refused the credentials (${(err as Error).message}): give them in REDIS_CLUSTER_NODES, e.g. redis://:PASSWORD@host:6379,host2:6379`
+            : `Redis at ${where} refused the credentials (${(err as Error).message}): put the right password in REDIS_URL, e.g. redis://:PASSWORD@host:6379 (or redis://USER:PASSWORD@host:6379 with ACL users)`,
         );
       }
       throw new RedisCheckError('unreachable', `Redis at ${where} did not answer: ${err instanceof Error ? err.message : String(err)}`);
     }
 
     const replication = parseInfo(await client.info('replication'));
-    if (replication.role === 'slave' || replication.role === 'replica') {
+    // A cluster's replicas are found and skipped by checkRedisCluster; only its primaries come here.
+    if (kind === 'standalone' && (replication.role === 'slave' || replication.role === 'replica')) {
       const primary = replication.master_host ? ` of ${replication.master_host}:${replication.master_port ?? '6379'}` : '';
       throw new RedisCheckError(
         'replica',
@@ -83,10 +100,16 @@ export async function checkRedisServer(url: string, timeoutMs = 5_000): Promise<
     }
 
     const cluster = parseInfo(await client.info('cluster'));
-    if (cluster.cluster_enabled === '1') {
+    if (kind === 'standalone' && cluster.cluster_enabled === '1') {
       throw new RedisCheckError(
         'cluster',
-        `Redis at ${where} is a Redis Cluster node, and stageflow does not run on Redis Cluster: point REDIS_URL at a standalone Redis (or the primary of a Sentinel/managed failover pair)`,
+        `Redis at ${where} is a Redis Cluster node: name the cluster's nodes in REDIS_CLUSTER_NODES (host:port,host:port,…) instead of REDIS_URL`,
+      );
+    }
+    if (kind === 'cluster' && cluster.cluster_enabled !== '1') {
+      throw new RedisCheckError(
+        'cluster',
+        `Redis at ${where} is not a Redis Cluster node: point REDIS_URL at it and unset REDIS_CLUSTER_NODES, or name a cluster's nodes there`,
       );
     }
 
@@ -106,5 +129,96 @@ export async function checkRedisServer(url: string, timeoutMs = 5_000): Promise<
     }
   } finally {
     client.disconnect();
+  }
+}
+
+/** A node's ioredis options from the cluster's shared credentials and TLS. */
+export function clusterNodeConnection(cluster: RedisClusterConfig, node: { host: string; port: number }): RedisOptions {
+  return {
+    host: node.host,
+    port: node.port,
+    ...(cluster.username !== undefined ? { username: cluster.username } : {}),
+    ...(cluster.password !== undefined ? { password: cluster.password } : {}),
+    ...(cluster.tls ? { tls: {} } : {}),
+  };
+}
+
+/** The primaries serving slots, as CLUSTER NODES on the first seed that answers lists them. */
+export async function clusterPrimaries(cluster: RedisClusterConfig, timeoutMs = 5_000): Promise<Array<{ host: string; port: number }>> {
+  let last: unknown;
+  for (const seed of cluster.nodes) {
+    const client = checkConnection(clusterNodeConnection(cluster, seed), timeoutMs);
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      const info = parseInfo(String(await client.call('CLUSTER', 'INFO')));
+      if (info.cluster_state !== 'ok') {
+        throw new RedisCheckError(
+          'unreachable',
+          `Redis Cluster (seen from ${seed.host}:${seed.port}) is in state ${info.cluster_state ?? '?'}, not ok`,
+        );
+      }
+      const lines = String(await client.call('CLUSTER', 'NODES'))
+        .trim()
+        .split('\n');
+      const primaries = lines
+        .map((l) => l.trim().split(' '))
+        .filter((f) => (f[2] ?? '').split(',').includes('master') && !/fail/.test(f[2] ?? '') && f.length > 8)
+        .map((f) => {
+          const addr = (f[1] ?? '').split('@')[0] ?? '';
+          const i = addr.lastIndexOf(':');
+          // A node that does not announce its host is reached at the seed's.
+          return { host: addr.slice(0, i) || seed.host, port: Number(addr.slice(i + 1)) };
+        });
+      if (primaries.length === 0)
+        throw new RedisCheckError('unreachable', `Redis Cluster (seen from ${seed.host}:${seed.port}) has no primary serving slots`);
+      return primaries;
+    } catch (err) {
+      last = err;
+      if (
+        err instanceof RedisCheckError ||
+        /NOAUTH|WRONGPASS|invalid password|without any password|cluster support disabled/i.test(String(err))
+      )
+        break;
+    } finally {
+      client.disconnect();
+    }
+  }
+  if (last instanceof RedisCheckError) throw last;
+  // Let checkNode name what is wrong with the first seed (credentials, not a cluster node…).
+  const first = cluster.nodes[0];
+  if (first) await checkNode(clusterNodeConnection(cluster, first), `${first.host}:${first.port}`, 'cluster', timeoutMs);
+  throw new RedisCheckError(
+    'unreachable',
+    `no Redis Cluster seed in REDIS_CLUSTER_NODES answered: ${last instanceof Error ? last.message : String(last)}`,
+  );
+}
+
+/**
+ * The start-up checks for a Redis Cluster: the cluster is ok as a seed sees it, and every primary
+ * serving slots takes the credentials and does not evict (replicas are not written to).
+ */
+export async function checkRedisCluster(cluster: RedisClusterConfig, timeoutMs = 5_000): Promise<void> {
+  const primaries = await clusterPrimaries(cluster, timeoutMs);
+  for (const p of primaries) await checkNode(clusterNodeConnection(cluster, p), `${p.host}:${p.port}`, 'cluster', timeoutMs);
+}
+
+/** True when every primary of the cluster answers PING (and the cluster is ok); never throws. */
+export async function pingRedisCluster(cluster: RedisClusterConfig, timeoutMs = 1_000): Promise<boolean> {
+  try {
+    const primaries = await clusterPrimaries(cluster, timeoutMs);
+    for (const p of primaries) {
+      const client = checkConnection(clusterNodeConnection(cluster, p), timeoutMs);
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        if ((await client.ping()) !== 'PONG') return false;
+      } finally {
+        client.disconnect();
+      }
+    }
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -4,7 +4,8 @@
  * starting a redis-server of its own would take the real one's port and hide its data.
  */
 import type { Logger } from '../observability/logger.ts';
-import { pingRedis } from './redis.ts';
+import { pingRedisCluster } from './redis-checks.ts';
+import { pingRedis, type RedisTarget } from './redis.ts';
 
 export interface WaitForRedisOptions {
   /** Pause between tries. */
@@ -15,17 +16,22 @@ export interface WaitForRedisOptions {
   signal?: AbortSignal;
 }
 
-/** Resolves once a PING at `url` answers; retries for ever, logging at a bounded rate. */
-export async function waitForRedis(url: string, log: Logger, opts: WaitForRedisOptions = {}): Promise<void> {
+/**
+ * Resolves once a PING at `url` answers (for a cluster: it is ok and every primary answers);
+ * retries for ever, logging at a bounded rate.
+ */
+export async function waitForRedis(target: string | RedisTarget, log: Logger, opts: WaitForRedisOptions = {}): Promise<void> {
+  const t: RedisTarget = typeof target === 'string' ? { url: target } : target;
+  const ping = 'cluster' in t ? () => pingRedisCluster(t.cluster, 1_000) : () => pingRedis(t.url, 1_000);
   const retryMs = opts.retryMs ?? 500;
   const logIntervalMs = opts.logIntervalMs ?? 10_000;
-  const where = redactedUrl(url);
+  const where = 'cluster' in t ? t.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') : redactedUrl(t.url);
   const started = Date.now();
   let tries = 0;
   let loggedAt = 0;
   for (;;) {
     opts.signal?.throwIfAborted();
-    if (await pingRedis(url, 1_000)) {
+    if (await ping()) {
       if (tries > 0) log.info({ redis: where, tries: tries + 1, waitedMs: Date.now() - started }, 'redis answers; starting');
       return;
     }

@@ -153,7 +153,7 @@ export function createClusterProducerConnection(
 export type RedisTarget = { cluster: RedisClusterConfig } | { url: string };
 
 /** The target a config names (REDIS_URL is ignored when REDIS_CLUSTER_NODES is set). */
-export function redisTarget(config: { redisUrl: string; redisCluster: RedisClusterConfig | undefined }): RedisTarget {
+export function redisTarget(config: { redisUrl: string; redisCluster?: RedisClusterConfig | undefined }): RedisTarget {
   return config.redisCluster ? { cluster: config.redisCluster } : { url: config.redisUrl };
 }
 
@@ -169,6 +169,22 @@ export function createProducerClient(target: RedisTarget, opts: ProducerConnecti
 
 export function isCluster(client: RedisClient): client is Cluster {
   return client instanceof Cluster;
+}
+
+/**
+ * A new connection like `client` with `options` on top (on a Cluster: on every node). Needed
+ * because `Cluster.duplicate`'s first argument is the startup nodes: options passed the way
+ * `Redis.duplicate` takes them would be read as a node list and lost.
+ */
+export function duplicateClient(client: RedisClient, options: RedisOptions): RedisClient {
+  if (!isCluster(client)) return client.duplicate(options);
+  const { enableOfflineQueue, ...nodeOptions } = options;
+  return client.duplicate([], {
+    ...client.options,
+    // The cluster-level queue is what keeps commands through a failover (no node to send to).
+    ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+    redisOptions: { ...client.options.redisOptions, ...nodeOptions },
+  });
 }
 
 /** Resolves once the client is ready; rejects after timeoutMs without closing the client. */

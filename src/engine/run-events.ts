@@ -2,7 +2,7 @@
  * Status changes published by the Lua transitions, fanned out in this process to whoever waits
  * on a run (`?wait=MS`, live pages). Only for waiting and display: never for orchestration.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { RunStatus } from './types.ts';
 
 type Listener = (status: RunStatus) => void;

@@ -21,7 +21,8 @@ import { closureOf, linkOpen, type LinkStatus } from './link-status.ts';
 import type { LinkClaims, Links } from './links.ts';
 import type { MigrationReport, MigrationRequest, Migrations } from './migrations.ts';
 import type { BulkAction, BulkFilter, OperationView, Operations } from './operations.ts';
-import { createWorkerConnection } from './redis.ts';
+import { createWorkerClient, redisTarget } from './redis.ts';
+import type { RedisClusterConfig } from '../../config/schema.ts';
 import { mintRunId, partitionOfKey } from './partition-tags.ts';
 import type { PartitionQueues } from './partition-queues.ts';
 import { RunEvents } from './run-events.ts';
@@ -49,6 +50,7 @@ export interface StartContext {
 
 export interface RunServiceOptions {
   redisUrl: string;
+  redisCluster?: RedisClusterConfig | undefined;
   maxTransitions: number;
   modelMaxBytes: number;
   idempotencyTtlMs: number;
@@ -70,6 +72,8 @@ export interface RunServiceDeps {
   diagnoser: Diagnoser;
   operations: Operations;
   migrations: Migrations;
+  /** Resolves once a replica holds this connection's writes to `key` (REDIS_WAIT_REPLICAS); NotReplicatedError (503) else. */
+  replicated?: (...keys: string[]) => Promise<void>;
 }
 
 export class RunService {
@@ -89,6 +93,7 @@ export class RunService {
   private readonly operations: Operations;
   private readonly migrations: Migrations;
   private events?: RunEvents;
+  private readonly replicated: (...keys: string[]) => Promise<void>;
 
   constructor(d: RunServiceDeps) {
     this.opts = d.opts;
@@ -106,6 +111,7 @@ export class RunService {
     this.diagnoser = d.diagnoser;
     this.operations = d.operations;
     this.migrations = d.migrations;
+    this.replicated = d.replicated ?? (async () => {});
   }
 
   // ---- workflows ----
@@ -240,8 +246,10 @@ export class RunService {
       const existing = await this.runs.get(res.runId);
       if (!existing) throw new EngineError('not_found', `run ${res.runId} of this Idempotency-Key has expired`);
       await this.processor.ensureCurrentJob(existing);
+      await this.replicated(this.keys.run(res.runId));
       return { run: await this.view(existing), created: false };
     }
+    await this.replicated(this.keys.run(runId));
     this.log.info({ runId, workflow, version, stepId: plan.start, seq: 0 }, 'run started');
     // As created: the first step may have moved it on already, which a read shows (and ?wait waits for).
     return { run: await this.view(res.run), created: true };
@@ -302,8 +310,10 @@ export class RunService {
   }
 
   /** Re-adds a running run's missing step job now; conflict when there is nothing to repair. */
-  repair(runId: string, by?: string): Promise<Diagnosis> {
-    return this.diagnoser.repair(runId, by);
+  async repair(runId: string, by?: string): Promise<Diagnosis> {
+    const repaired = await this.diagnoser.repair(runId, by);
+    await this.replicated(this.keys.run(runId));
+    return repaired;
   }
 
   /** What a bulk operation would act on: the runs the caller may act on (count, ≤ 10 of them) and those it would skip. */
@@ -317,13 +327,15 @@ export class RunService {
   }
 
   /** Starts a bulk operation in the background (src/engine/operations.ts). */
-  startBulk(
+  async startBulk(
     action: BulkAction,
     filter: BulkFilter,
     caller: { id: string; roles: readonly string[] },
     idempotencyKey?: string,
   ): Promise<{ id: string; created: boolean }> {
-    return this.operations.start(action, filter, caller, idempotencyKey);
+    const started = await this.operations.start(action, filter, caller, idempotencyKey);
+    await this.replicated(this.keys.operation(started.id).hash);
+    return started;
   }
 
   async getOperation(id: string): Promise<OperationView> {
@@ -333,8 +345,10 @@ export class RunService {
   }
 
   /** Moves parked runs to another version of their workflow (src/engine/migrations.ts). */
-  migrate(workflow: string, req: MigrationRequest, by?: string): Promise<MigrationReport> {
-    return this.migrations.migrate(workflow, req, by);
+  async migrate(workflow: string, req: MigrationRequest, by?: string): Promise<MigrationReport> {
+    const report = await this.migrations.migrate(workflow, req, by);
+    await this.replicated(...report.moved.map((id) => this.keys.run(id)));
+    return report;
   }
 
   /** A dry run of a version with stubs for confirmations and dataflows; nothing is sent, called or saved. */
@@ -393,6 +407,7 @@ export class RunService {
     for (const child of childrenOf(after?.wait)) {
       await this.cancel(child, by).catch((err) => this.log.info({ runId, err: String(err) }, 'child run not cancelled'));
     }
+    await this.replicated(this.keys.run(runId));
     this.log.info({ runId, stepId: run.stepId, seq: res.seq, by }, 'run cancelled');
     return this.getRun(runId);
   }
@@ -413,6 +428,7 @@ export class RunService {
     const modelJson = this.modelJson(model, '$.modelPatch');
     const res = await this.transitions.retry(run, { step, modelJson: body.modelPatch ? modelJson : undefined, by });
     if (!res.ok) throw refusal(res, `run ${runId} cannot be retried`);
+    await this.replicated(this.keys.run(runId));
     this.log.info({ runId, stepId: step.id, seq: res.seq, by }, 'run retried');
     return this.getRun(runId);
   }
@@ -427,13 +443,14 @@ export class RunService {
     const modelJson = this.modelJson(model, '$.modelPatch');
     const res = await this.transitions.submit(run, { plan, modelJson: body.modelPatch ? modelJson : undefined, by });
     if (!res.ok) throw refusal(res, `run ${runId} cannot be submitted`);
+    await this.replicated(this.keys.run(runId));
     this.log.info({ runId, stepId: plan.start, seq: res.seq, by }, 'run submitted');
     return this.getRun(runId);
   }
 
   /** Resolves when the run stops moving (any status but running) or `ms` pass. */
   async waitForSettle(runId: string, ms: number): Promise<RunView> {
-    this.events ??= new RunEvents(createWorkerConnection(this.opts.redisUrl, { log: this.log, name: 'events' }), this.keys.events);
+    this.events ??= new RunEvents(createWorkerClient(redisTarget(this.opts), { log: this.log, name: 'events' }), this.keys.events);
     let done!: () => void;
     const settled = new Promise<void>((r) => (done = r));
     const stop = await this.events.listen(runId, (s: RunStatus) => s !== 'running' && done());
@@ -458,6 +475,7 @@ export class RunService {
     comment?: string,
   ): Promise<{ run: RunView; resolved: boolean }> {
     const res = await this.waits.confirmations.answer(runId, who, option, comment);
+    await this.replicated(this.keys.run(runId));
     return { run: await this.getRun(runId), resolved: res === 'resolved' };
   }
 

@@ -2,7 +2,7 @@
  * Reads of run state, history, entries and run indexes (plain hash/list/zset reads), and the
  * entry save. A run's hash and history are written only by RunTransitions (run-transitions.ts).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { Keyspace } from './keyspace.ts';
 import type { Scripts } from './scripts.ts';
 import type { Entry, HistoryEvent, ParentLink, Resolution, RunError, RunState, RunStatus, Wait } from './types.ts';

@@ -24,7 +24,7 @@
  * caller passes the pair of each status the verb may start from plus the target, and the
  * script picks the one the run is in.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { Plan, PlanStep } from '../definition/plan.ts';
 import type { Model } from '../steps/types.ts';
 import { runDuration, runsFinished } from '../observability/metrics.ts';

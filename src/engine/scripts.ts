@@ -4,7 +4,7 @@
  * and relies on BullMQ's add script, which comes first (see bullmq-add.ts).
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import { addStandardJobLua } from './bullmq-add.ts';
 
 const dir = new URL('./lua/', import.meta.url);

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job, type MinimalJob } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import { BACKOFF_TYPE, backoffDelay, type StepJobData } from './scheduler.ts';
 import type { StepProcessor } from './step-processor.ts';
@@ -47,7 +47,7 @@ export class StepWorker {
     private readonly opts: StepWorkerOptions,
   ) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
-    this.connection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+    this.connection = duplicateClient(redis, { maxRetriesPerRequest: null, enableOfflineQueue: true });
     const shares = splitConcurrency(opts.concurrency, opts.prefixes.length);
     const workerError = throttledLog(log, 'error', 'worker error');
     this.refusals = [];

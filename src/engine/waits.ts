@@ -7,7 +7,7 @@
  * the confirmation (src/steps/confirmation-desk.ts); this module only hands them its reads and verbs.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import type { PlanStep } from '../definition/plan.ts';
 import { setPath } from '../definition/paths.ts';

@@ -7,7 +7,7 @@
  * subscriber is not subscribed the cache is bypassed.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import { configure } from 'safe-stable-stringify';
 import type { Keyspace } from './keyspace.ts';
 import type { Scripts } from './scripts.ts';

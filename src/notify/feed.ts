@@ -3,7 +3,7 @@
  * a user's channel is subscribed while at least one stream of that user is open, and each
  * message is fanned out in memory to that user's listeners.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../engine/redis.ts';
 import type { Logger } from 'pino';
 import type { InboxItem } from './inbox.ts';
 

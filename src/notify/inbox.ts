@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../engine/redis.ts';
 import type { Keyspace } from '../engine/keyspace.ts';
 
 export interface InboxItem {

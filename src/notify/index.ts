@@ -4,7 +4,7 @@
  * feed. The engine's StepServices factory takes directory, notifier, templates and publicUrl from
  * here; the API takes templates, inbox and feed for its routes.
  */
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient as Redis } from '../engine/redis.ts';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.ts';
 import type { PrincipalRegistry } from '../api/principals.ts';
@@ -84,7 +84,7 @@ export function createNotifyServices(opts: NotifyServicesOptions): NotifyService
     connect: () => {
       // Subscribers block no one and must outlive Redis restarts: queue while disconnected,
       // never time a command out; ioredis resubscribes after a reconnect.
-      const conn = redis.duplicate({
+      const conn = duplicateClient(redis, {
         enableOfflineQueue: true,
         maxRetriesPerRequest: null,
         commandTimeout: undefined,

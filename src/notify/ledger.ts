@@ -10,7 +10,7 @@
  * deduplicate on those drop it.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../engine/redis.ts';
 import type { Keyspace } from '../engine/keyspace.ts';
 
 /** Stable per (channel, effect key, recipient); also the basis of Message-IDs and webhook ids. */

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Liquid } from 'liquidjs';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../engine/redis.ts';
 import { z } from 'zod';
 import { IDENTIFIER_PATTERN } from '../definition/ids.ts';
 import type { Keyspace } from '../engine/keyspace.ts';

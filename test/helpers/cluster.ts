@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
+import { createKeyspace } from '../../src/engine/keyspace.ts';
 
 export interface ClusterNode {
   host: string;
@@ -296,4 +297,14 @@ export async function cleanupClusterPrefix(client: Cluster, prefix: string): Pro
     } while (cursor !== '0');
   }
   return removed;
+}
+
+/**
+ * True once stageflow's key layout is partitioned (issue 12 items 1-5: the keyspace hands out a
+ * partition's keys), i.e. every script's keys share one slot and full runs work on a cluster.
+ * Before that, run-level cluster tests skip themselves with `.runIf(scriptsPartitioned())`.
+ */
+export function scriptsPartitioned(): boolean {
+  const keys = createKeyspace('sf') as unknown as Record<string, unknown>;
+  return typeof keys.partition === 'function' || typeof keys.partitions === 'number' || Array.isArray(keys.partitions);
 }

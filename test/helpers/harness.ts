@@ -12,7 +12,23 @@ import { apiWiring, createServices } from '../../src/services.ts';
 import { setEgressAllowlist } from '../../src/http/egress.ts';
 import { undocumented } from './openapi-check.ts';
 import type { NotifyConfig } from '../../config/schema.ts';
+import { parseClusterNodes } from '../../config/schema.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from './redis.ts';
+import { cleanupClusterPrefix, rawClusterClient, testCluster } from './cluster.ts';
+
+/**
+ * The cluster suite (`npm run test:cluster`, vitest.cluster.config.ts) sets STAGEFLOW_TEST_ON_CLUSTER:
+ * every harness then builds its engines on the test cluster (helpers/cluster.ts: the local one, or
+ * TEST_REDIS_CLUSTER_NODES), acknowledging writes only once a replica holds them, as production would.
+ */
+export const onCluster = process.env.STAGEFLOW_TEST_ON_CLUSTER === '1';
+
+function clusterOptions(): Partial<EngineOptions> {
+  if (!onCluster) return {};
+  const cluster = testCluster();
+  if (!cluster) throw new Error('STAGEFLOW_TEST_ON_CLUSTER is set, but no test cluster can be had (redis-server missing?)');
+  return { redisCluster: parseClusterNodes(cluster.nodesEnv), waitReplicas: 'auto', waitTimeoutMs: 2_000 };
+}
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 export const USER_KEY = 'test-user-key-0123456789ab';
@@ -75,6 +91,7 @@ export function engineTestOptions(prefix: string, over: Partial<EngineOptions> =
     idempotencyTtlMs: 3_600_000,
     reconcile: { intervalMs: 60_000, graceMs: 1000 },
     worker: { concurrency: 10, lockDurationMs: 5000, stalledIntervalMs: 5000, maxStalledCount: 3, shutdownTimeoutMs: 2000 },
+    ...clusterOptions(),
     ...over,
   };
 }
@@ -171,7 +188,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await worker?.close();
       await engine.close();
       await services.close();
-      await cleanupPrefix(options.redisUrl, prefix);
+      if (options.redisCluster) {
+        const raw = rawClusterClient({ seeds: options.redisCluster.nodes, nodesEnv: '', basePort: undefined });
+        await cleanupClusterPrefix(raw, prefix).finally(() => raw.disconnect());
+      } else await cleanupPrefix(options.redisUrl, prefix);
     },
   };
   return h;

@@ -4,7 +4,7 @@
  * which does not apply adds nothing, so a BullMQ upgrade that changes the script fails here.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../src/engine/redis.ts';
 import { stepJobId, type StepJobData } from '../../src/engine/scheduler.ts';
 import { loadScripts } from '../../src/engine/scripts.ts';
 import { linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';

@@ -67,7 +67,7 @@ describe('start-up checks', () => {
     expect(r.code).toBe(1);
     expect(r.ms).toBeLessThan(10_000);
     expect(r.line.err).toMatch(
-      /is a Redis Cluster node, and stageflow does not run on Redis Cluster: point REDIS_URL at a standalone Redis/,
+      /is a Redis Cluster node: name the cluster's nodes in REDIS_CLUSTER_NODES \(host:port,host:port,…\) instead of REDIS_URL/,
     );
   });
 
