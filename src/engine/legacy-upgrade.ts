@@ -60,10 +60,26 @@ export async function upgradeLegacyLayout(
   log: Logger,
 ): Promise<UpgradeReport | null> {
   const report: UpgradeReport = { runs: 0, entries: 0, idempotency: 0, globals: 0, jobs: 0 };
-  if ((await redis.hget(keys.meta, 'layout')) === DONE) return null;
+  if (await upgraded(redis, keys)) return null;
+  // Every deployment of the old layout that holds anything has one of these: a run is in the
+  // all-runs index, and each registry has its index or secret. None: nothing to move, and no
+  // SCAN of a Redis that may hold millions of other keys.
+  const legacy = ['wf-index', 'dataflow-index', 'tpl-index', 'link-secret', 'runs:all:any'].map((k) => `${keys.prefix}:${k}`);
+  if ((await redis.exists(...legacy)) === 0) {
+    await redis.hset(keys.meta, 'layout', DONE, 'partitions', keys.partitions);
+    return null;
+  }
   const lock = `${keys.prefix}:{g}:upgrade-lock`;
-  if (!(await redis.set(lock, '1', 'PX', 600_000, 'NX')))
-    throw new Error('stageflow: another process is upgrading the key layout; start again when it is done');
+  // Processes of one deployment start together: the one that takes the lock upgrades, the
+  // others wait for its marker rather than fail their start.
+  while (!(await redis.set(lock, '1', 'PX', 600_000, 'NX'))) {
+    await new Promise((r) => setTimeout(r, 250));
+    if (await upgraded(redis, keys)) return null;
+  }
+  if (await upgraded(redis, keys)) {
+    await redis.del(lock);
+    return null;
+  }
   try {
     const prefix = keys.prefix;
     const p = glob(prefix);
@@ -176,6 +192,21 @@ export async function upgradeLegacyLayout(
   } finally {
     await redis.del(lock);
   }
+}
+
+/**
+ * True once the layout is partitioned. The partition count is fixed when a deployment is created
+ * (a run's partition follows from its id modulo the count): starting with another count is refused.
+ */
+async function upgraded(redis: Redis, keys: Keyspace): Promise<boolean> {
+  const [layout, partitions] = await redis.hmget(keys.meta, 'layout', 'partitions');
+  if (layout !== DONE) return false;
+  if (partitions && Number(partitions) !== keys.partitions) {
+    throw new Error(
+      `stageflow: this deployment has ${partitions} partitions (STAGEFLOW_PARTITIONS is fixed when a deployment is created); this process was started with ${keys.partitions}`,
+    );
+  }
+  return true;
 }
 
 async function renameIfExists(redis: Redis, from: string, to: string): Promise<boolean> {

@@ -8,7 +8,9 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { keyOf, linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';
+import { engineTestOptions, keyOf, linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';
+import { waitUntilReady } from '../../src/engine/redis.ts';
+import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
 let h: Harness;
 const as = (id: string) => ({ authorization: `Bearer ${keyOf(id)}` });
@@ -86,7 +88,12 @@ describe('upgrading data stored by the release before partitions', () => {
     expect((await h.api('GET', `/api/runs/${done.id}`)).status).toBe(404);
     expect(await h.engine.hasLegacyData()).toBe(true);
 
-    const report = await h.engine.upgradeLegacyLayout();
+    // Processes of a deployment start together: one upgrades, the other waits for it (not fails).
+    const other = Engine.open(h.options, createLogger({ level: 'silent' }), { failFast: true });
+    await waitUntilReady(other.redis, 5000);
+    const reports = await Promise.all([h.engine.upgradeLegacyLayout(), other.upgradeLegacyLayout()]).finally(() => other.close());
+    expect(reports.filter((r) => r === null)).toHaveLength(1);
+    const report = reports.find((r) => r !== null);
     expect(report).toMatchObject({ runs: 3, entries: 3, idempotency: 1, jobs: 1 });
     expect(await h.engine.hasLegacyData()).toBe(false);
     expect(await h.engine.upgradeLegacyLayout()).toBeNull();
@@ -116,6 +123,24 @@ describe('upgrading data stored by the release before partitions', () => {
       expect(all.sort()).toEqual([done.id, waiting.id, running.id].sort());
     } finally {
       await worker.close();
+    }
+  });
+
+  it('a new deployment is marked upgraded at once, and a later start with another partition count is refused', async () => {
+    const prefix = uniquePrefix('up-new');
+    const log = createLogger({ level: 'silent' });
+    const fresh = Engine.open(engineTestOptions(prefix, { partitions: 12 }), log, { failFast: true });
+    const other = Engine.open(engineTestOptions(prefix, { partitions: 8 }), log, { failFast: true });
+    await Promise.all([waitUntilReady(fresh.redis, 5000), waitUntilReady(other.redis, 5000)]);
+    try {
+      expect(await fresh.upgradeLegacyLayout()).toBeNull();
+      expect(await fresh.hasLegacyData()).toBe(false);
+      expect(await fresh.upgradeLegacyLayout()).toBeNull();
+      await expect(other.upgradeLegacyLayout()).rejects.toThrow(/has 12 partitions .* started with 8/);
+    } finally {
+      await fresh.close();
+      await other.close();
+      await cleanupPrefix(testRedisUrl(), prefix);
     }
   });
 });
