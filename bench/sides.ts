@@ -125,7 +125,12 @@ export const stageflow: SideFactory = {
     'run hash + history expire after retentionSec=3600; run index members and entries do not expire',
   async open(cfg, prefix, monitor) {
     const base = engineTestOptions(prefix, { redisUrl: cfg.redisUrl });
-    const opts = { ...base, worker: { ...base.worker, concurrency: cfg.concurrency } };
+    const opts = {
+      ...base,
+      // BENCH_PARTITIONS: the engine's STAGEFLOW_PARTITIONS (default 12), to price the partitions on one Redis.
+      partitions: Number(process.env.BENCH_PARTITIONS ?? 12),
+      worker: { ...base.worker, concurrency: cfg.concurrency },
+    };
     const log = createLogger({ level: 'silent' });
     // One engine for the worker (retrying connection), one for starting runs as the API would.
     const workerEngine = Engine.open(opts, log, { failFast: false });
