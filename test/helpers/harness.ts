@@ -123,12 +123,15 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const own = options.services === services.factory ? services.get() : undefined;
   // Every test client comes from 127.0.0.1, and several suites send bad keys on purpose: the
   // per-address failure limit is off unless a test asks for it (test/integration/auth-failures.test.ts).
+  // So is the per-principal request limit (bad-input.test.ts sets one): waitFor polls every 25 ms,
+  // which passes the default 1,200 a minute within a long wait and would read 429s as the run.
   const app = createApp({
     engine,
     ...apiWiring(engine, log),
     principals,
     log,
     authFailuresPerMinute: 0,
+    rateLimitPerMinute: 0,
     ...(own ? { notify: own.notify, dataflows: own.dataflowRegistry } : {}),
     ...opts.app,
   });
