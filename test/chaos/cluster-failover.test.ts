@@ -26,7 +26,7 @@ import {
 } from '../helpers/cluster.ts';
 import { engineTestOptions } from '../helpers/harness.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
-import { WorkerPool } from '../helpers/worker-pool.ts';
+import { crashWorkflow, WorkerPool } from '../helpers/worker-pool.ts';
 
 const RUNS = 60;
 const STEPS = 10;
@@ -62,19 +62,7 @@ describe.runIf(cluster && partitioned)('workers SIGKILLed and primaries failed o
     engine = Engine.open(options, createLogger({ level: 'silent' }), { failFast: true });
     await waitUntilReady(engine.redis, 10_000);
     await new DataflowRegistry(engine.redis, prefix).put({ name: 'sleep', kind: 'module', module: 'sleep' });
-    await engine.saveWorkflow('cluster-crash', {
-      name: 'cluster-crash',
-      stages: [0, 1].map((st) => ({
-        id: `stage${st + 1}`,
-        name: `Stage ${st + 1}`,
-        steps: Array.from({ length: STEPS / 2 }, (_, j) => {
-          const k = st * (STEPS / 2) + j + 1;
-          return k % 2
-            ? { id: `s${k}`, type: 'updateModelField', field: `f${k}`, value: k }
-            : { id: `s${k}`, type: 'executeDataflow', dataflow: 'sleep', input: 'pause', resultField: `slept${k}` };
-        }),
-      })),
-    });
+    await engine.saveWorkflow('cluster-crash', crashWorkflow('cluster-crash', STEPS));
   });
 
   afterAll(async () => {

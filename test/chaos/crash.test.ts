@@ -7,7 +7,7 @@ import { Engine } from '../../src/engine/engine.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { DataflowRegistry } from '../../src/dataflows/registry.ts';
-import { WorkerPool } from '../helpers/worker-pool.ts';
+import { crashWorkflow, WorkerPool } from '../helpers/worker-pool.ts';
 import { engineTestOptions } from '../helpers/harness.ts';
 import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 import { jobCounts, jobsIn } from '../helpers/queues.ts';
@@ -32,22 +32,8 @@ const pool = new WorkerPool({
 beforeAll(async () => {
   engine = Engine.open(options, createLogger({ level: 'silent' }), { failFast: true });
   await waitUntilReady(engine.redis, 5000);
-  // Odd steps set a field; even steps call a module dataflow that takes PAUSE_MS, so a worker
-  // always holds jobs and the kill lands on work in flight.
   await new DataflowRegistry(engine.redis, prefix).put({ name: 'sleep', kind: 'module', module: 'sleep' });
-  await engine.saveWorkflow('crash', {
-    name: 'crash',
-    stages: [0, 1].map((st) => ({
-      id: `stage${st + 1}`,
-      name: `Stage ${st + 1}`,
-      steps: Array.from({ length: STEPS / 2 }, (_, j) => {
-        const k = st * (STEPS / 2) + j + 1;
-        return k % 2
-          ? { id: `s${k}`, type: 'updateModelField', field: `f${k}`, value: k }
-          : { id: `s${k}`, type: 'executeDataflow', dataflow: 'sleep', input: 'pause', resultField: `slept${k}` };
-      }),
-    })),
-  });
+  await engine.saveWorkflow('crash', crashWorkflow('crash', STEPS));
 });
 
 afterAll(async () => {

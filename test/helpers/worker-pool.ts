@@ -46,3 +46,24 @@ export class WorkerPool {
     for (const w of this.children) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
   }
 }
+
+/**
+ * The crash tests' workflow: `steps` steps over two stages; odd steps set a field, even steps
+ * call the module dataflow `sleep` (it takes PAUSE_MS), so a worker always holds jobs and a kill
+ * lands on work in flight.
+ */
+export function crashWorkflow(name: string, steps: number) {
+  return {
+    name,
+    stages: [0, 1].map((st) => ({
+      id: `stage${st + 1}`,
+      name: `Stage ${st + 1}`,
+      steps: Array.from({ length: steps / 2 }, (_, j) => {
+        const k = st * (steps / 2) + j + 1;
+        return k % 2
+          ? { id: `s${k}`, type: 'updateModelField', field: `f${k}`, value: k }
+          : { id: `s${k}`, type: 'executeDataflow', dataflow: 'sleep', input: 'pause', resultField: `slept${k}` };
+      }),
+    })),
+  };
+}
