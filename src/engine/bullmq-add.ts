@@ -13,21 +13,12 @@
  * interface fails there.
  */
 import { addStandardJob } from 'bullmq/dist/esm/scripts/addStandardJob-9.js';
+import { bullmqScriptAsFunction } from './bullmq-lua.ts';
 
 const ADD_KEYS = 9;
 
-function wrap(): string {
-  if (addStandardJob.keys !== ADD_KEYS) {
-    throw new Error(
-      `bullmq's addStandardJob now takes ${addStandardJob.keys} keys, stageflow expects ${ADD_KEYS}; see src/engine/bullmq-add.ts`,
-    );
-  }
-  // Inside a function, KEYS and ARGV are its parameters, so BullMQ's script reads ours.
-  return `local function bullmqAddStandardJob(KEYS, ARGV)\n${addStandardJob.content}\nend\n`;
-}
-
 /** BullMQ's add script as a Lua function `bullmqAddStandardJob(KEYS, ARGV)`. */
-export const addStandardJobLua = wrap();
+export const addStandardJobLua = bullmqScriptAsFunction('bullmqAddStandardJob', addStandardJob, ADD_KEYS, 'src/engine/bullmq-add.ts');
 
 /** A job for our scripts to add: id, name, timestamp, data JSON, options JSON. */
 export type JobArgs = [jobId: string, name: string, timestamp: number, data: string, opts: string];

@@ -29,6 +29,7 @@ import type { Plan, PlanStep } from '../definition/plan.ts';
 import type { Model } from '../steps/types.ts';
 import { runDuration, runsFinished } from '../observability/metrics.ts';
 import { NO_JOB, type JobArgs } from './bullmq-add.ts';
+import type { FinishCall } from './bullmq-finish.ts';
 import { EngineError } from './errors.ts';
 import type { Keyspace } from './keyspace.ts';
 import type { Scheduler } from './scheduler.ts';
@@ -245,30 +246,59 @@ export class RunTransitions {
 
   /** Commits the step a running run ran at `run.seq`: its model, entry version and where the run goes. */
   commitStep(run: RunRef, c: StepCommit): Promise<TransitionResult> {
+    return this.fenced('commitStep', run, this.stepCommit(run, c));
+  }
+
+  /**
+   * commitStep and BullMQ's finish of the step's job (`finish`, as BullMQ builds it) in one
+   * script call (commit-and-finish-step.lua). Returns the commit's result and moveToFinished's
+   * raw one, for BullMQ to read (bullmq-finish.ts). A job whose queue is not its run's partition
+   * (none is, unless a job was put on another partition's queue by hand) cannot share a call in a
+   * cluster, so it gets the two calls the step took before.
+   */
+  async commitStepAndFinish(run: RunRef, c: StepCommit, finish: FinishCall): Promise<{ commit: TransitionResult; finish: unknown }> {
+    const t = this.stepCommit(run, c);
+    const call = this.fencedCall('commitStep', run, t);
+    if (call.prefix !== finish.prefix) {
+      const res = (await this.scripts.run('commitStep', call.keys, call.args)) as [number, number?, string?];
+      return { commit: this.settled(run, t, call.now, res), finish: await this.scripts.run('finishJob', finish.keys, finish.args) };
+    }
+    const [res, finished] = (await this.scripts.run(
+      'commitAndFinishStep',
+      [...call.keys, ...finish.keys],
+      [...call.args, ...finish.args],
+    )) as [[number, number?, string?], unknown];
+    return { commit: this.settled(run, t, call.now, res), finish: finished };
+  }
+
+  private stepCommit(run: RunRef, c: StepCommit): Fenced {
     const { step, attempt } = c;
     const set: Fields = {};
     if (c.modelJson) set.model = c.modelJson;
     if (c.entryVersion !== undefined) set.entryVersion = String(c.entryVersion);
-    const events: NewHistoryEvent[] = [{ type: 'step.started', stepId: step.id, attempt, at: new Date(c.started).toISOString() }];
-    // A step that parks completes when its wait is resolved, so its step.completed is written then.
-    if (c.end.status !== 'waiting') {
-      events.push({
-        type: 'step.completed',
-        stepId: step.id,
-        attempt,
-        durationMs: Date.now() - c.started,
-        ...(Object.keys(c.detail).length ? { detail: c.detail } : {}),
-      });
-    }
+    // A step that ends in this commit is one entry: its start is `at` − durationMs. A step that
+    // parks writes its start now and its step.completed when the wait is resolved.
+    const events: NewHistoryEvent[] =
+      c.end.status === 'waiting'
+        ? [{ type: 'step.started', stepId: step.id, attempt, at: new Date(c.started).toISOString() }]
+        : [
+            {
+              type: 'step.completed',
+              stepId: step.id,
+              attempt,
+              durationMs: Date.now() - c.started,
+              ...(Object.keys(c.detail).length ? { detail: c.detail } : {}),
+            },
+          ];
     const routed = this.route(c.plan, step, c.end, { set, events, attempt, detail: c.detail });
     const carry = { workflow: run.workflow, version: run.version, entryId: run.entryId, transitions: run.transitions + 1, model: c.model };
-    return this.fenced('commitStep', run, {
+    return {
       seq: run.seq,
       status: routed.status,
       set,
       events,
       job: routed.next ? this.scheduler.job(run.id, run.seq + 1, routed.next, carry, c.modelJson) : undefined,
-    });
+    };
   }
 
   /** Records a failed attempt that will be retried: the run stays at its seq. */
@@ -471,6 +501,13 @@ export class RunTransitions {
   }
 
   private async fenced(verb: FencedVerb, run: RunRef, t: Fenced): Promise<TransitionResult> {
+    const call = this.fencedCall(verb, run, t);
+    const res = (await this.scripts.run(verb, call.keys, call.args)) as [number, number?, string?];
+    return this.settled(run, t, call.now, res);
+  }
+
+  /** A fenced verb's keys and arguments (the layout at fencedTransition in includes.lua). */
+  private fencedCall(verb: FencedVerb, run: RunRef, t: Fenced): { keys: string[]; args: (string | number)[]; now: number; prefix: string } {
     const now = Date.now();
     const at = new Date(now).toISOString();
     const pairs = Object.entries(t.set ?? {}).flatMap(([k, v]) => [k, v ?? '']);
@@ -479,30 +516,32 @@ export class RunTransitions {
     const queue = pk.queue(this.opts.stepQueue);
     // Status indexes: of each status the verb may start from, plus the target; the script picks.
     const statuses = t.status ? [...new Set([...FROM[verb], t.status])] : [];
-    const res = (await this.scripts.run(
-      verb,
-      [
-        k.run(run.id),
-        k.history(run.id),
-        pk.positionIndex(run.workflow),
-        pk.outbox,
-        ...queue.add,
-        ...statuses.flatMap((s) => pk.statusIndexes(run.workflow, s)),
-      ],
-      [
-        t.seq ?? '',
-        t.status ?? '',
-        now,
-        k.events,
-        this.opts.retentionSec,
-        queue.prefix,
-        ...(t.job ?? NO_JOB),
-        statuses.join(','),
-        pairs.length / 2,
-        ...pairs,
-        ...t.events.map((e) => toEvent(e, at)),
-      ],
-    )) as [number, number?, string?];
+    const keys = [
+      k.run(run.id),
+      k.history(run.id),
+      pk.positionIndex(run.workflow),
+      pk.outbox,
+      ...queue.add,
+      ...statuses.flatMap((s) => pk.statusIndexes(run.workflow, s)),
+    ];
+    const args = [
+      t.seq ?? '',
+      t.status ?? '',
+      now,
+      k.events,
+      this.opts.retentionSec,
+      queue.prefix,
+      ...(t.job ?? NO_JOB),
+      statuses.join(','),
+      pairs.length / 2,
+      ...pairs,
+      ...t.events.map((e) => toEvent(e, at)),
+    ];
+    return { keys, args, now, prefix: queue.prefix };
+  }
+
+  /** A fenced verb's result, its run end counted once where it applied. */
+  private settled(run: RunRef, t: Fenced, now: number, res: [number, number?, string?]): TransitionResult {
     const out = decode(res);
     if (out.ok && t.status && ENDING.has(t.status) && out.from !== t.status) countRunEnd(run.id, t.status, now);
     return out;

@@ -1,11 +1,13 @@
 /**
  * Loads the Lua transitions in ./lua (one file per transition, as BullMQ does) onto an ioredis
  * connection. `includes.lua` holds helpers shared by the scripts that change a run's status,
- * and relies on BullMQ's add script, which comes first (see bullmq-add.ts).
+ * and relies on BullMQ's add script, which comes first (see bullmq-add.ts). The scripts that
+ * finish a step's job also get BullMQ's finish script (see bullmq-finish.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { RedisClient as Redis } from './redis.ts';
 import { addStandardJobLua } from './bullmq-add.ts';
+import { moveToFinishedLua } from './bullmq-finish.ts';
 
 const dir = new URL('./lua/', import.meta.url);
 const read = (file: string) => readFileSync(new URL(file, dir), 'utf8');
@@ -16,6 +18,9 @@ const FENCED = { keys: -1, withIncludes: true } as const;
 const scripts = {
   createRun: { keys: 20, withIncludes: true, file: 'create-run.lua' },
   commitStep: { ...FENCED, file: 'commit-step.lua' },
+  /** commit-step's keys and arguments, then BullMQ's moveToFinished's (14 keys, 9 arguments). */
+  commitAndFinishStep: { ...FENCED, withFinish: true, file: 'commit-and-finish-step.lua' },
+  finishJob: { keys: 14, withIncludes: false, withFinish: true, file: 'finish-job.lua' },
   recordFailedAttempt: { ...FENCED, file: 'record-failed-attempt.lua' },
   failRun: { ...FENCED, file: 'fail-run.lua' },
   resumeWait: { ...FENCED, file: 'resume-wait.lua' },
@@ -31,7 +36,7 @@ const scripts = {
 } as const;
 
 export type ScriptName = keyof typeof scripts;
-type Arg = string | number;
+type Arg = string | number | Buffer;
 
 export interface Scripts {
   run(name: ScriptName, keys: string[], args: Arg[]): Promise<unknown>;
@@ -43,7 +48,8 @@ function loadSources(): Record<ScriptName, string> {
     const includes = addStandardJobLua + read('includes.lua');
     const out = {} as Record<ScriptName, string>;
     for (const [name, s] of Object.entries(scripts) as [ScriptName, (typeof scripts)[ScriptName]][]) {
-      out[name] = (s.withIncludes ? `${includes}\n` : '') + read(s.file);
+      const finish = 'withFinish' in s && s.withFinish ? moveToFinishedLua : '';
+      out[name] = finish + (s.withIncludes ? `${includes}\n` : '') + read(s.file);
     }
     sources = out;
   }

@@ -13,7 +13,8 @@ import type { StepServices } from '../steps/services.ts';
 import { NonRetryableError, type Model, type StepResult, type StepType } from '../steps/types.ts';
 import { StepTimeoutError } from './errors.ts';
 import type { RunStore } from './run-store.ts';
-import { effectKey, modelOverBudget, type RunTransitions, type StepEnd } from './run-transitions.ts';
+import { effectKey, modelOverBudget, type RunTransitions, type StepEnd, type TransitionResult } from './run-transitions.ts';
+import type { FoldedFinish } from './bullmq-finish.ts';
 import type { Scheduler, StepJobData } from './scheduler.ts';
 import { lazyChild } from '../observability/lazy-child.ts';
 import { queueWait, stepDuration, stepsProcessed } from '../observability/metrics.ts';
@@ -43,7 +44,13 @@ export class StepProcessor {
     private readonly orphaned: (childRunId: string) => Promise<void> = async () => undefined,
   ) {}
 
-  async process(job: Job<StepJobData>): Promise<JobOutcome> {
+  /**
+   * `fold`, when given, takes the step's commit to run inside the job's own finish (one Redis
+   * call, bullmq-finish.ts): the commit then happens when BullMQ completes the job, after this
+   * returns, and its follow-up (a refused commit's repair) runs there. Without it the commit runs
+   * here, before BullMQ's finish, as its own call.
+   */
+  async process(job: Job<StepJobData>, fold?: (finish: FoldedFinish) => void): Promise<JobOutcome> {
     const { runId, seq, stepId } = job.data;
     // Attempts count deliveries: BullMQ bumps attemptsStarted on every move to active, a
     // redelivery after a stall (the worker died holding the job) included, so receivers and
@@ -91,7 +98,7 @@ export class StepProcessor {
       throw err;
     }
     stepDuration.observe({ type: step.type }, (Date.now() - started) / 1000);
-    await this.commit(run, plan, step, attempt, started, result, log);
+    await this.commit(run, plan, step, attempt, started, result, log, fold);
     stepsProcessed.inc({ type: step.type, result: result.outcome.kind === 'wait' ? 'waiting' : 'completed' });
     return 'committed';
   }
@@ -132,7 +139,16 @@ export class StepProcessor {
     }
   }
 
-  private async commit(run: RunState, plan: Plan, step: PlanStep, attempt: number, started: number, result: StepResult, log: Logger) {
+  private async commit(
+    run: RunState,
+    plan: Plan,
+    step: PlanStep,
+    attempt: number,
+    started: number,
+    result: StepResult,
+    log: Logger,
+    fold?: (finish: FoldedFinish) => void,
+  ) {
     let model: Model = run.model;
     for (const w of result.writes ?? []) model = setPath(model, w.path, w.value);
     const modelJson = result.writes?.length ? JSON.stringify(model) : undefined;
@@ -176,7 +192,24 @@ export class StepProcessor {
       end = decision;
     }
     // The next step's job is added by the same script call that commits this one.
-    const res = await this.transitions.commitStep(run, { plan, step, attempt, started, model, modelJson, entryVersion, detail, end });
+    const c = { plan, step, attempt, started, model, modelJson, entryVersion, detail, end };
+    if (fold) {
+      fold(async (finish) => {
+        const out = await this.transitions.commitStepAndFinish(run, c, finish);
+        // The job is finished by now whatever this does, so a failed repair is said, not thrown:
+        // the reconciler finds a running run whose job is missing.
+        await this.afterCommit(run, decision, end, out.commit, log).catch((err: unknown) =>
+          log.warn({ err }, 'repair after a refused commit failed'),
+        );
+        return out.finish;
+      });
+      return;
+    }
+    await this.afterCommit(run, decision, end, await this.transitions.commitStep(run, c), log);
+  }
+
+  /** What follows a commit: a refused one (the run moved on) makes sure the run's current job exists. */
+  private async afterCommit(run: RunState, decision: ReturnType<typeof decide>, end: StepEnd, res: TransitionResult, log: Logger) {
     if (!res.ok) {
       log.info('step finished but the run moved on meanwhile (cancelled or redelivered); not committed');
       const now = await this.runs.get(run.id);

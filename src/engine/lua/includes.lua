@@ -76,7 +76,8 @@ end
   ARGV[7..11] the next step job: id ('' = none), name, timestamp, data JSON, options JSON
   ARGV[12] the statuses whose indexes are in KEYS[14..], comma separated
   ARGV[13] n = number of field/value pairs to set, ARGV[14 .. 13+2n] the pairs,
-  then the history events (JSON objects, stamped with the resulting seq here).
+  then the history events (JSON objects, stamped with the resulting seq here), up to ARGV[argEnd]
+  when given (a script that carries more arguments after them: commit-and-finish-step.lua).
 
   advance: 'none' leaves seq and the transition count; 'advance' bumps both; 'restart' bumps seq
   and counts transitions from 0 again (MAX_TRANSITIONS counts since the run was last started,
@@ -85,7 +86,7 @@ end
   Returns {1, seq after, status before} applied | {-1} no run |
   {-2, current seq, current status} not in an expected status | {-3, current seq, current status} stale seq.
 ]]
-local function fencedTransition(expect, advance)
+local function fencedTransition(expect, advance, argEnd)
   local cur = redis.call('HMGET', KEYS[1], 'seq', 'status', 'id', 'transitions', 'stepId')
   if not cur[1] then return {-1} end
   local seq = tonumber(cur[1])
@@ -103,18 +104,23 @@ local function fencedTransition(expect, advance)
     fields[#fields + 1] = advance == 'restart' and 0 or tonumber(cur[4] or '0') + 1
   end
   local n = tonumber(ARGV[13])
-  for i = 14, 13 + 2 * n do fields[#fields + 1] = ARGV[i] end
+  local stepBefore = cur[5] or ''
+  local stepAfter = stepBefore
+  for i = 14, 13 + 2 * n, 2 do
+    fields[#fields + 1] = ARGV[i]
+    fields[#fields + 1] = ARGV[i + 1]
+    if ARGV[i] == 'stepId' then stepAfter = ARGV[i + 1] end
+  end
   local newStatus = ARGV[2]
   if newStatus ~= '' then
     fields[#fields + 1] = 'status'
     fields[#fields + 1] = newStatus
   end
-  local stepBefore = cur[5] or ''
   redis.call('HSET', KEYS[1], unpack(fields))
-  movePosition(KEYS[3], cur[3], stepBefore, redis.call('HGET', KEYS[1], 'stepId') or '')
+  movePosition(KEYS[3], cur[3], stepBefore, stepAfter)
 
   local events = {}
-  for i = 14 + 2 * n, #ARGV do events[#events + 1] = ARGV[i] end
+  for i = 14 + 2 * n, argEnd or #ARGV do events[#events + 1] = ARGV[i] end
   pushHistory(KEYS[2], seq, events, 1)
 
   if newStatus ~= '' and newStatus ~= status then

@@ -366,7 +366,9 @@ class RunPage {
       if (ev.type === 'step.completed' && ev.stepId) completed.set(ev.stepId, ev);
       // attempts are the distinct attempt numbers since the last retry/submit (a redelivered job starts the same attempt again)
       if (ev.type === 'run.retried' || ev.type === 'run.submitted') started.clear();
-      if (ev.type === 'step.started' && ev.stepId) started.set(ev.stepId, Math.max(started.get(ev.stepId) ?? 0, ev.attempt ?? 1));
+      // a step that ended in the commit that ran it has no step.started: its step.completed carries the attempt
+      if ((ev.type === 'step.started' || ev.type === 'step.completed') && ev.stepId)
+        started.set(ev.stepId, Math.max(started.get(ev.stepId) ?? 0, ev.attempt ?? 1));
     }
     const r = this.run;
     const state = new Map();
