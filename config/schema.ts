@@ -180,7 +180,7 @@ const vars = {
     20,
     1,
     1000,
-    'Step jobs one worker process runs at once, split over the partitions it consumes (each gets at least 1, so with fewer than one per partition the process runs one per partition).',
+    'Step jobs one worker process runs at once, given to the partitions it consumes that have work (an idle partition keeps one watching slot; see "Scaling past one Redis").',
   ),
   WORKER_PARTITIONS: {
     default: undefined,

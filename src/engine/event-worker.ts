@@ -11,11 +11,11 @@ import { Worker, type Job } from 'bullmq';
 import { duplicateClient, type RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import type { Keyspace } from './keyspace.ts';
-import type { PartitionQueues } from './partition-queues.ts';
-import { splitConcurrency } from './step-worker.ts';
+import { jobRetentionPerPartition, type PartitionQueues } from './partition-queues.ts';
+import { ConcurrencyBalancer } from './concurrency-balancer.ts';
 import type { RunStore } from './run-store.ts';
 import type { RunView } from './run-view.ts';
-import { EVENT_JOB, type Waits } from './waits.ts';
+import { EVENT_JOB, eventJobPerPartition, type Waits } from './waits.ts';
 import { callbackRetryDelay, sendCallback } from './callbacks.ts';
 import type { RunState } from './types.ts';
 import { throttledLog } from '../observability/throttle.ts';
@@ -52,11 +52,16 @@ export class EventWorker {
   private readonly connection: Redis;
   private readonly refusals: RefusalBackoff[] = [];
   private held = 0;
+  /** The relayed jobs' options for one partition's event queue: retention counts split over the partitions. */
+  private readonly callbackJob: typeof CALLBACK_JOB;
+  private readonly childDoneJob: typeof EVENT_JOB;
 
   constructor(private readonly d: EventWorkerDeps) {
+    this.callbackJob = jobRetentionPerPartition(CALLBACK_JOB, d.keys.partitions);
+    this.childDoneJob = eventJobPerPartition(d.keys.partitions);
     // BullMQ never closes a connection it is handed, so this one is ours to close.
     this.connection = duplicateClient(d.redis, { maxRetriesPerRequest: null, enableOfflineQueue: true });
-    const shares = splitConcurrency(d.concurrency, d.partitions.length);
+    const balancer = new ConcurrencyBalancer(d.concurrency, d.partitions.length);
     const workerError = throttledLog(d.log, 'error', 'event worker error');
     this.workers = d.partitions.map((p, i) => {
       const queue = d.queues.events[p]!;
@@ -64,19 +69,22 @@ export class EventWorker {
         queue.name,
         async (job) => {
           this.held += 1;
+          balancer.started(i);
           try {
             return await this.handle(job);
           } finally {
             this.held -= 1;
+            balancer.finished(i);
           }
         },
         {
           connection: this.connection,
           prefix: queue.opts.prefix,
-          concurrency: shares[i]!,
+          concurrency: balancer.initial(i),
           settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => callbackRetryDelay(attemptsMade, err) },
         },
       );
+      balancer.attach(i, worker);
       const refusals = refusalBackoff(worker);
       this.refusals.push(refusals);
       worker.on('error', (err) => {
@@ -155,12 +163,12 @@ export class EventWorker {
       const seq = Number(seqText);
       const run = await this.d.runs.get(runId);
       if (run?.callbackUrl)
-        await this.d.queues.eventsOf(runId).add('callback', { runId, seq, status }, { jobId: `cb-${runId}-${seq}`, ...CALLBACK_JOB });
+        await this.d.queues.eventsOf(runId).add('callback', { runId, seq, status }, { jobId: `cb-${runId}-${seq}`, ...this.callbackJob });
       // The parent hears of its child in the parent's partition, where its wait is resolved.
       if (run?.parent)
         await this.d.queues
           .eventsOf(run.parent.runId)
-          .add('child-done', { runId, seq, status }, { jobId: `child-${runId}-${seq}`, ...EVENT_JOB });
+          .add('child-done', { runId, seq, status }, { jobId: `child-${runId}-${seq}`, ...this.childDoneJob });
       await this.d.redis.zrem(outbox, entry);
     }
     return entries.length;

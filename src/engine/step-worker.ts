@@ -2,7 +2,9 @@
  * A step worker process's consumer: one BullMQ Worker per consumed partition's step queue
  * (WORKER_PARTITIONS), sharing the engine's backoff strategy, one heartbeat for /readyz and one
  * bounded graceful shutdown (BullMQ's own close() waits forever). WORKER_CONCURRENCY stays the
- * process's figure: it is split over the partitions (splitConcurrency).
+ * process's figure: its slots go to the partitions that have work (concurrency-balancer.ts). A
+ * step's commit is folded into BullMQ's finish of its job, so a committed step is one Redis call
+ * (bullmq-finish.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job, type MinimalJob } from 'bullmq';
@@ -15,6 +17,8 @@ import { throttledLog } from '../observability/throttle.ts';
 import { stalledJobs } from '../observability/metrics.ts';
 import { refusalBackoff, type RefusalBackoff } from './refusal-backoff.ts';
 import { drain } from './drain.ts';
+import { ConcurrencyBalancer } from './concurrency-balancer.ts';
+import { assertFinishInterface, foldFinish } from './bullmq-finish.ts';
 
 export interface StepWorkerOptions {
   /** The BullMQ prefix of each consumed partition (keyspace.ts `partition(p).bullPrefix`). */
@@ -48,7 +52,7 @@ export class StepWorker {
   ) {
     // BullMQ never closes a connection it is handed, so this one is ours to close.
     this.connection = duplicateClient(redis, { maxRetriesPerRequest: null, enableOfflineQueue: true });
-    const shares = splitConcurrency(opts.concurrency, opts.prefixes.length);
+    const balancer = new ConcurrencyBalancer(opts.concurrency, opts.prefixes.length);
     const workerError = throttledLog(log, 'error', 'worker error');
     this.refusals = [];
     this.workers = opts.prefixes.map((prefix, i) => {
@@ -56,10 +60,13 @@ export class StepWorker {
         opts.queueName,
         async (job: Job<StepJobData>, token?: string) => {
           if (token && job.id) this.active.set(job.id, { job, token });
+          balancer.started(i);
           try {
-            return await processor.process(job);
+            // A committed step's commit rides on this job's own finish: one Redis call (bullmq-finish.ts).
+            return await processor.process(job, (finish) => foldFinish(job, finish));
           } finally {
             if (job.id) this.active.delete(job.id);
+            balancer.finished(i);
           }
         },
         {
@@ -67,7 +74,7 @@ export class StepWorker {
           // Jobs record which worker ran them (job.processedBy), so Bull Board and tests can tell.
           name: this.id,
           prefix,
-          concurrency: shares[i]!,
+          concurrency: balancer.initial(i),
           lockDuration: opts.lockDurationMs,
           stalledInterval: opts.stalledIntervalMs,
           maxStalledCount: opts.maxStalledCount,
@@ -83,6 +90,8 @@ export class StepWorker {
           },
         },
       );
+      balancer.attach(i, worker);
+      assertFinishInterface(worker);
       const refusals = refusalBackoff(worker);
       this.refusals.push(refusals);
       worker.on('error', (err) => {
@@ -153,16 +162,4 @@ export class StepWorker {
     this.connection.disconnect();
     this.log.info({ workerId: this.id, drained: result !== 'timeout' }, 'step worker stopped');
   }
-}
-
-/**
- * WORKER_CONCURRENCY split over the consumed partitions' workers: the shares sum to the figure
- * (each at least 1, so with fewer slots than partitions every partition still gets one), and
- * the partitions that get the larger share start at a random place, so that across processes no
- * partition is always the short one.
- */
-export function splitConcurrency(total: number, parts: number, start = Math.floor(Math.random() * Math.max(1, parts))): number[] {
-  const base = Math.floor(total / parts);
-  const extra = total % parts;
-  return Array.from({ length: parts }, (_, i) => Math.max(1, base + ((i - start + parts) % parts < extra ? 1 : 0)));
 }

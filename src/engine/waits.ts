@@ -16,6 +16,7 @@ import { getStepType, getWaitKind } from '../steps/registry.ts';
 import { ConfirmationDesk } from '../steps/confirmation-desk.ts';
 import type { FieldWrite, StepOutcome, StepType, WaitContext, WaitHost, WaitKind } from '../steps/types.ts';
 import type { Keyspace } from './keyspace.ts';
+import { jobRetentionPerPartition } from './partition-queues.ts';
 import type { RunStore } from './run-store.ts';
 import { effectKey, modelOverBudget, type RunTransitions } from './run-transitions.ts';
 import type { NewHistoryEvent, RunError, RunState, Wait } from './types.ts';
@@ -39,7 +40,12 @@ export class Waits {
     private readonly modelMaxBytes: number,
     /** Cancels a child run its parent gave up on. */
     private readonly cancelChild: (childRunId: string) => Promise<void> = async () => undefined,
-  ) {}
+  ) {
+    this.eventJob = eventJobPerPartition(keys.partitions);
+  }
+
+  /** Options of the timers this module adds to a partition's event queue. */
+  private readonly eventJob: typeof EVENT_JOB;
 
   /** The confirmation's answers and task inbox (the API's /confirm and /tasks), on the engine's reads and verbs. */
   readonly confirmations = new ConfirmationDesk({
@@ -62,11 +68,11 @@ export class Waits {
       await this.eventsOf(runId).add(
         'wait-timeout',
         { runId, seq },
-        { jobId: timeoutJobId(runId, seq), delay: Math.max(0, at - Date.now()), ...EVENT_JOB },
+        { jobId: timeoutJobId(runId, seq), delay: Math.max(0, at - Date.now()), ...this.eventJob },
       );
     },
     scheduleReminder: async (runId, seq, n, delay) => {
-      await this.eventsOf(runId).add('wait-reminder', { runId, seq, n }, { jobId: `${runId}-remind-${seq}-${n}`, delay, ...EVENT_JOB });
+      await this.eventsOf(runId).add('wait-reminder', { runId, seq, n }, { jobId: `${runId}-remind-${seq}-${n}`, delay, ...this.eventJob });
     },
     listTask: async (refs, runId, seq) => {
       const member = `${runId} ${seq}`;
@@ -195,16 +201,23 @@ function notParkedYet(run: RunState | null, seq: number): void {
   if (run?.status === 'running' && run.seq < seq) throw new Error(`run ${run.id} has not parked at seq ${seq} yet`);
 }
 
-/** Event jobs retry with backoff: a callback receiver may be down, a parent may not have parked yet. */
 /** The delayed job that ends a wait at its deadline (a confirmation's or a child run's timeoutMs). */
 export const timeoutJobId = (runId: string, seq: number) => `${runId}-timeout-${seq}`;
 
+/**
+ * Event jobs retry with backoff: a callback receiver may be down, a parent may not have parked yet.
+ * The retention count is the deployment's: a partition's event queue keeps its share
+ * (eventJobPerPartition), as step jobs do.
+ */
 export const EVENT_JOB = {
   attempts: 10,
   backoff: { type: 'exponential' as const, delay: 500 },
   removeOnComplete: { age: 3600, count: 1000 },
   removeOnFail: { age: 7 * 24 * 3600 },
 };
+
+/** EVENT_JOB for one partition's event queue: its retention count split over the partitions. */
+export const eventJobPerPartition = (partitions: number) => jobRetentionPerPartition(EVENT_JOB, partitions);
 
 /** Parsed parameters per plan step: plans are immutable, so each waiting step's are parsed once. */
 const parsedParams = new WeakMap<PlanStep, unknown>();
