@@ -111,5 +111,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
 
 function isRedisDown(err: unknown): boolean {
   const m = err instanceof Error ? err.message : '';
-  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|Command timed out|enableOfflineQueue|MaxRetriesPerRequest/i.test(m);
+  // The last two are an unreachable Redis Cluster's: a pipeline or MULTI there fails with them.
+  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|Command timed out|enableOfflineQueue|MaxRetriesPerRequest|None of startup nodes is available|Failed to refresh slots cache/i.test(
+    m,
+  );
 }

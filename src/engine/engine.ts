@@ -13,11 +13,11 @@ import type { WorkflowDefinition } from '../definition/schema.ts';
 import type { StepServices } from '../steps/services.ts';
 import { unconfiguredServices } from './unconfigured-services.ts';
 import { createKeyspace, DEFAULT_PARTITIONS, type Keyspace } from './keyspace.ts';
-import { PartitionQueues } from './partition-queues.ts';
+import { PartitionQueues, retentionPerPartition } from './partition-queues.ts';
 import { hasLegacyData, upgradeLegacyLayout, type UpgradeReport } from './legacy-upgrade.ts';
 import { Reconciler } from './reconciler.ts';
-import { createProducerClient, createWorkerClient, isCluster, redisTarget } from './redis.ts';
-import { confirmReplicated, primaryFor, resolveWaitReplicas } from './replication.ts';
+import { createProducerClient, createWorkerClient, redisTarget } from './redis.ts';
+import { Acknowledger, resolveWaitReplicas } from './replication.ts';
 import type { RedisClusterConfig } from '../../config/schema.ts';
 import { RunStore, type ListQuery } from './run-store.ts';
 import { RunService } from './run-service.ts';
@@ -117,7 +117,7 @@ export class Engine {
     this.workflows = new WorkflowStore(redis, scripts, this.keys);
     this.queue = this.queues.steps;
     this.eventQueue = this.queues.events;
-    this.scheduler = new Scheduler((runId) => this.queues.stepsOf(runId), STEP_JOB_RETENTION);
+    this.scheduler = new Scheduler((runId) => this.queues.stepsOf(runId), retentionPerPartition(STEP_JOB_RETENTION, this.keys.partitions));
     this.transitions = new RunTransitions(redis, scripts, this.keys, this.scheduler, {
       retentionSec: opts.retentionSec,
       stepQueue: STEP_QUEUE,
@@ -222,6 +222,7 @@ export class Engine {
   }
 
   private waitReplicas?: Promise<number>;
+  private acks?: Acknowledger;
 
   /**
    * How many replicas each acknowledged write waits for, decided once (REDIS_WAIT_REPLICAS
@@ -237,18 +238,15 @@ export class Engine {
   }
 
   /**
-   * Resolves once enough replicas hold what this engine's connection wrote to the primaries of
-   * `keys` (one WAIT per primary, at once); else NotReplicatedError (503). The write stays: it is
-   * on the primary, and a retry with the same Idempotency-Key returns it.
+   * Resolves once enough replicas hold what this engine wrote to the primaries of `keys` (one
+   * WAIT per primary, at once, on a connection of its own: Acknowledger); else NotReplicatedError
+   * (503). The write stays: it is on the primary, and a retry with the same Idempotency-Key returns it.
    */
   private async replicated(keys: string[]): Promise<void> {
     const replicas = await this.replication();
     if (replicas <= 0 || keys.length === 0) return;
-    const timeoutMs = this.opts.waitTimeoutMs ?? 1_000;
-    // On a single Redis one WAIT covers every write of the connection.
-    const redis = this.redis;
-    const perPrimary = isCluster(redis) ? [...new Map(keys.map((k) => [primaryFor(redis, k), k])).values()] : keys.slice(0, 1);
-    await Promise.all(perPrimary.map((key) => confirmReplicated(redis, key, replicas, timeoutMs)));
+    this.acks ??= new Acknowledger(this.redis, throttledLog(this.log, 'warn', 'replication acknowledgement connection error'));
+    await this.acks.confirm(keys, this.keys.ackMarker, replicas, this.opts.waitTimeoutMs ?? 1_000);
   }
 
   /**
@@ -257,7 +255,8 @@ export class Engine {
    */
   static open(opts: EngineOptions, log: Logger, { failFast }: { failFast: boolean }): Engine {
     const target = redisTarget(opts);
-    const redis = failFast ? createProducerClient(target) : createWorkerClient(target);
+    // The engine's logger, so connection errors carry its context (and a silent test engine stays silent).
+    const redis = failFast ? createProducerClient(target, { log }) : createWorkerClient(target, { log });
     return new Engine(redis, opts, log);
   }
 
@@ -484,6 +483,7 @@ export class Engine {
     await this.service.close();
     await this.queues.close();
     await this.operationQueue.close();
+    this.acks?.close();
     this.redis.disconnect();
   }
 }

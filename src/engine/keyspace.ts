@@ -94,6 +94,11 @@ export interface Keyspace {
   rateLimitPrefix: string;
   /** Failed-authentication counter of one client address. */
   authFailures(address: string): string;
+  /**
+   * The key an acknowledgement writes just before its WAIT (replication.ts): in `key`'s hash tag,
+   * so on the primary that holds `key`. One per tag, overwritten each time, expiring a minute after.
+   */
+  ackMarker(key: string): string;
 }
 
 /** The keys of one partition: all share its hash tag, so a script may touch any of them. */
@@ -235,5 +240,11 @@ export function createKeyspace(prefix: string, partitions: number = DEFAULT_PART
     workerHeartbeats: `${prefix}:workers`,
     rateLimitPrefix: `${prefix}:ratelimit:`,
     authFailures: (address) => `${prefix}:authfail:${address}`,
+    ackMarker: (key) => {
+      // Redis Cluster's rule: the first `{…}` with something inside decides the slot.
+      const tag = /\{[^}]+\}/.exec(key)?.[0];
+      if (!tag) throw new Error(`stageflow: ${key} has no hash tag to acknowledge it by`);
+      return `${prefix}:${tag}:ack`;
+    },
   };
 }

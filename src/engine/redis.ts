@@ -171,6 +171,20 @@ export function isCluster(client: RedisClient): client is Cluster {
   return client instanceof Cluster;
 }
 
+/** Every key matching `match` (SCAN MATCH syntax): on a cluster SCAN sees one node, so each primary is asked. */
+export async function scanKeys(client: RedisClient, match: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const node of isCluster(client) ? client.nodes('master') : [client]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      cursor = next;
+      out.push(...keys);
+    } while (cursor !== '0');
+  }
+  return out;
+}
+
 /**
  * A new connection like `client` with `options` on top (on a Cluster: on every node). Needed
  * because `Cluster.duplicate`'s first argument is the startup nodes: options passed the way

@@ -7,6 +7,9 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine.ts';
+import { waitUntilReady } from '../../src/engine/redis.ts';
+import { createLogger } from '../../src/observability/logger.ts';
 import { linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';
 import { spawnRedisServer, type TestRedisServer } from '../helpers/redis-server.ts';
 
@@ -50,6 +53,41 @@ describe('a single Redis with a replica', () => {
     expect(await probe.exists(h.engine.keys.run(res.body.id))).toBe(1);
   });
 
+  it('concurrent starts share WAITs (group commit), and each is on the replica when answered', async () => {
+    const primaryProbe = new Redis(primary.url);
+    try {
+      const waits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await primaryProbe.info('commandstats'))?.[1] ?? 0);
+      const before = await waits();
+      const n = 40;
+      const runs = await Promise.all(Array.from({ length: n }, (_, i) => h.engine.startRun('acked', { model: { group: i } })));
+      const sent = (await waits()) - before;
+      // One WAIT each would be n; at most one is out at a time, so later starts share the next.
+      expect(sent).toBeGreaterThanOrEqual(1);
+      expect(sent).toBeLessThan(n / 2);
+      const onReplica = await Promise.all(runs.map(({ run }) => probe.exists(h.engine.keys.run(run.id))));
+      expect(onReplica).toEqual(runs.map(() => 1));
+    } finally {
+      primaryProbe.disconnect();
+    }
+  });
+
+  it("an engine's first acknowledgements, many at once, share one wait for its connection", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    const fresh = Engine.open({ ...h.options, waitReplicas: 1 }, createLogger({ level: 'silent' }), { failFast: true });
+    try {
+      await waitUntilReady(fresh.redis, 5_000);
+      const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => fresh.startRun('acked', { model: { first: i } })));
+      expect(runs).toHaveLength(20);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await fresh.close();
+    }
+  });
+
   it('answers 503 within the timeout while the replica is stalled, and the retry returns the same run', async () => {
     const pid = replica.child.pid as number;
     process.kill(pid, 'SIGSTOP');
@@ -76,6 +114,25 @@ describe('a single Redis with a replica', () => {
 
     const fresh = await h.api('POST', '/api/workflows/acked/runs', { model: { a: 3 } });
     expect(fresh.status).toBe(201);
+  });
+
+  it('reads do not queue behind a WAIT: with the replica stalled, a read answers while a start waits', async () => {
+    const run = await h.start('acked', { model: { a: 5 } });
+    const pid = replica.child.pid as number;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const waiting = h.api('POST', '/api/workflows/acked/runs', { model: { a: 6 } });
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = Date.now();
+      const read = await h.api('GET', `/api/runs/${run.id}`);
+      const took = Date.now() - t0;
+      expect(read.status).toBe(200);
+      // On the WAIT's connection the read would wait out the rest of its 500 ms.
+      expect(took).toBeLessThan(TIMEOUT_MS / 2);
+      expect((await waiting).status).toBe(503);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
   });
 
   it('an operator action waits too: a cancel with the replica stalled answers 503 and stays applied', async () => {

@@ -9,6 +9,10 @@ import {
   partitionTags,
   SLOTS,
 } from '../../src/engine/partition-tags.ts';
+import { createKeyspace } from '../../src/engine/keyspace.ts';
+import { jobRetentionPerPartition, retentionPerPartition } from '../../src/engine/partition-queues.ts';
+import { STEP_JOB_RETENTION } from '../../src/engine/scheduler.ts';
+import { EVENT_JOB, eventJobPerPartition } from '../../src/engine/waits.ts';
 
 /** redis-cli --cluster create's slot ranges for 3 primaries. */
 const THREE_PRIMARIES: Array<[number, number]> = [
@@ -107,5 +111,45 @@ describe('entries and idempotency keys choose a partition', () => {
     for (let i = 0; i < 12_000; i++) counts[partitionOfKey('entry', `order-${i}`, n)]! += 1;
     for (const c of counts) expect(c).toBeGreaterThan(800);
     for (const c of counts) expect(c).toBeLessThan(1200);
+  });
+});
+
+describe('job retention per partition', () => {
+  it('splits the deployment-wide counts over the partitions, keeping the age and at least one job each', () => {
+    const r = retentionPerPartition(STEP_JOB_RETENTION, 12);
+    expect(r.keepCompleted).toEqual({ age: STEP_JOB_RETENTION.keepCompleted.age, count: 84 });
+    expect(r.keepFailed.count * 12).toBeGreaterThanOrEqual(STEP_JOB_RETENTION.keepFailed.count);
+    expect(r.keepFailed.count * 11).toBeLessThan(STEP_JOB_RETENTION.keepFailed.count);
+    expect(retentionPerPartition(STEP_JOB_RETENTION, 1)).toEqual(STEP_JOB_RETENTION);
+    expect(retentionPerPartition({ keepCompleted: { age: 1, count: 3 }, keepFailed: { age: 1, count: 3 } }, 64).keepCompleted.count).toBe(
+      1,
+    );
+  });
+
+  it("splits job options' retention counts the same way, leaving an age-only retention and the other options as they are", () => {
+    expect(eventJobPerPartition(12)).toEqual({ ...EVENT_JOB, removeOnComplete: { age: EVENT_JOB.removeOnComplete.age, count: 84 } });
+    expect(eventJobPerPartition(1)).toEqual(EVENT_JOB);
+    expect(jobRetentionPerPartition({ attempts: 3, removeOnFail: { count: 10 } }, 4)).toEqual({ attempts: 3, removeOnFail: { count: 3 } });
+    expect(jobRetentionPerPartition({ attempts: 3, removeOnComplete: { age: 5 } }, 4)).toEqual({
+      attempts: 3,
+      removeOnComplete: { age: 5 },
+    });
+  });
+});
+
+describe('keyspace ackMarker', () => {
+  const keys = createKeyspace('sf', 12);
+
+  it("lies in the slot of the key it acknowledges: a partition's, an operation's own", () => {
+    const run = keys.run(mintRunId(5, 12, '0190a0b0-0000-7000-8000-000000000000'));
+    expect(keys.ackMarker(run)).toBe(`sf:{${keys.partition(5).tag}}:ack`);
+    expect(calculateSlot(keys.ackMarker(run))).toBe(calculateSlot(run));
+    const op = keys.operation('x').hash;
+    expect(keys.ackMarker(op)).toBe('sf:{x}:ack');
+    expect(calculateSlot(keys.ackMarker(op))).toBe(calculateSlot(op));
+  });
+
+  it('refuses a key without a hash tag (it would acknowledge another slot)', () => {
+    expect(() => keys.ackMarker('sf:plain')).toThrow(/no hash tag/);
   });
 });
