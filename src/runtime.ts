@@ -117,7 +117,7 @@ export async function start(
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: false });
     await waitUntilReady(engine.redis, 10_000);
-    if (startOpts.checkRedis !== false) await upgradeLayout(engine, 'cluster' in target);
+    if (startOpts.checkRedis !== false) await upgradeLayout(engine);
     const worker = engine.startWorker();
     engine.startReconciler();
     const http =
@@ -143,7 +143,7 @@ export async function start(
     const services = createServices(config, principals, log);
     const engine = Engine.open({ ...opts, services: services.factory }, log, { failFast: true });
     await waitUntilReady(engine.redis, 10_000);
-    if (startOpts.checkRedis !== false) await upgradeLayout(engine, 'cluster' in target);
+    if (startOpts.checkRedis !== false) await upgradeLayout(engine);
     log.info(
       { waitReplicas: await engine.replication(), setting: config.redisWaitReplicas },
       'acknowledged writes wait for this many replicas',
@@ -189,14 +189,14 @@ export async function start(
 }
 
 /**
- * Moves data of the layout before partitions into the partitioned one (a single Redis only: the
- * move renames keys across slots; locked and marked done, so every process may ask). A cluster
- * starts from the partitioned layout: data is upgraded on the single Redis before it moves. Only
- * after the start-up checks (a writable primary): tests that turn them off start on a replica.
+ * Moves data of the layout before partitions into the partitioned one (locked and marked done, so
+ * every process may ask). A cluster starts from the partitioned layout (data is upgraded on the
+ * single Redis before it moves): there it only records the partition count, or refuses another.
+ * Only after the start-up checks (a writable primary): tests that turn them off start on a replica.
  */
-async function upgradeLayout(engine: Engine, cluster: boolean): Promise<void> {
+async function upgradeLayout(engine: Engine): Promise<void> {
   // upgradeLegacyLayout logs what it moved.
-  if (!cluster) await engine.upgradeLegacyLayout();
+  await engine.upgradeLegacyLayout();
 }
 
 function workerPrincipals(config: Config): PrincipalRegistry {

@@ -33,14 +33,25 @@ export interface DiagnosisDeps {
 
 /** A child's diagnosis is nested, to this depth (a chain of child runs). */
 const MAX_DEPTH = 3;
+/** Reads of a run that keeps moving before its facts are taken as they are. */
+const MAX_READS = 5;
 
 export class Diagnoser {
   constructor(private readonly d: DiagnosisDeps) {}
 
+  /**
+   * The run and its job are read one after the other, so a step that commits in between (its job
+   * completed, the run already on the next seq) would read as "no job". The facts count only when
+   * the run is still where they were gathered; else they are gathered again.
+   */
   async diagnose(runId: string, depth = 0): Promise<Diagnosis> {
-    const run = await this.d.runs.get(runId);
-    if (!run) throw new EngineError('not_found', `no run ${runId}`);
-    return diagnose(await this.facts(run, depth));
+    for (let attempt = 1; ; attempt++) {
+      const run = await this.d.runs.get(runId);
+      if (!run) throw new EngineError('not_found', `no run ${runId}`);
+      const facts = await this.facts(run, depth);
+      const after = attempt < MAX_READS ? await this.d.runs.get(runId) : run;
+      if (!after || (after.seq === run.seq && after.status === run.status)) return diagnose(facts);
+    }
   }
 
   private async facts(run: RunState, depth: number): Promise<DiagnosisFacts> {
@@ -86,9 +97,12 @@ export class Diagnoser {
 
   private async stepJob(runId: string, jobId: string): Promise<JobFacts> {
     const queue = this.d.queues.stepsOf(runId);
-    const job = await Job.fromId<StepJobData>(queue, jobId);
+    // The state before the hash: the script that makes a job active writes its worker (pb) into
+    // the hash, so a hash read after an 'active' state names the worker. Read the other way
+    // round, a job taken in between showed as active on no worker.
+    const state = (await queue.getJobState(jobId)) as JobState;
+    const job = state === 'unknown' ? undefined : await Job.fromId<StepJobData>(queue, jobId);
     if (!job) return { id: jobId, state: 'unknown', attemptsMade: 0, attemptsStarted: 0, maxAttempts: 1 };
-    const state = (await job.getState()) as JobState;
     const q = queue.keys;
     const facts: JobFacts = {
       id: jobId,

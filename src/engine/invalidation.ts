@@ -5,7 +5,7 @@
  * `onReset` (live again once it has resolved) because messages sent meanwhile are lost. `epoch` changes on every message and
  * reset, so a read that started before one can tell its answer may be stale and not cache it.
  */
-import { duplicateClient, type RedisClient } from './redis.ts';
+import { duplicateClient, isCluster, type RedisClient } from './redis.ts';
 
 export class Invalidation {
   private sub?: RedisClient;
@@ -29,10 +29,19 @@ export class Invalidation {
     return this.epochNow;
   }
 
-  /** Tells every process (this one included, synchronously). */
+  /**
+   * Tells every process (this one included, synchronously). A Redis server writes a message to its
+   * own subscribers before it answers PUBLISH, which is what makes "after the save was answered"
+   * hold; a cluster forwards it to the other nodes' subscribers later, over its bus, so there it is
+   * published on every node (each subscriber then hears it a few times, which an invalidation
+   * does not mind). Found by start-path-cache.test.ts on the cluster: another process started v6
+   * right after v7 was saved.
+   */
   async publish(msg: string): Promise<void> {
     this.deliver(msg);
-    await this.redis.publish(this.channel, msg);
+    const redis = this.redis;
+    if (isCluster(redis)) await Promise.all(redis.nodes('all').map((node) => node.publish(this.channel, msg)));
+    else await redis.publish(this.channel, msg);
   }
 
   close(): void {

@@ -2,15 +2,17 @@
  * The upgrade from the single-slot layout of the release before partitions (issue 12 item 8):
  * `<prefix>:run:{<id>}` runs, `<prefix>:runs:…` indexes, `<prefix>:entry:{<id>}` entries,
  * `<prefix>:idem:…` records, `<prefix>:wf:<name>` and the other registries without a tag, and
- * the `<prefix>:{bull}` queues (steps, events, operations). On a single Redis (RENAME crosses slots there) it moves every key
+ * the `<prefix>:{bull}` queues (steps, events, operations). On a single Redis (RENAME crosses slots) it moves every key
  * into the partitioned layout (keyspace.ts), rebuilds the partitions' indexes from the run
  * hashes, and re-adds the legacy queues' waiting and delayed jobs by id in their partition's
  * queue (a step job's seq fence makes a duplicate harmless; a job that was active is restored by
  * the reconciler's ensure-current-job after its grace). Idempotent and guarded: one process
- * migrates under a lock, and a marker says it is done.
+ * migrates under a lock, and a marker says it is done. On a cluster (where the old release never
+ * ran) it only records the marker and the partition count, so a later start with another count is
+ * refused there too.
  */
 import { Queue } from 'bullmq';
-import type { RedisClient as Redis } from './redis.ts';
+import { isCluster, type RedisClient as Redis, scanKeys } from './redis.ts';
 import type { Logger } from 'pino';
 import type { Keyspace } from './keyspace.ts';
 import type { PartitionQueues } from './partition-queues.ts';
@@ -27,29 +29,29 @@ export interface UpgradeReport {
 
 const DONE = 'partitioned-v1';
 
-async function scanAll(redis: Redis, match: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-    cursor = next;
-    out.push(...keys);
-  } while (cursor !== '0');
-  return out;
-}
-
 /** SCAN MATCH patterns treat `[`, `*`, `?` and `\` as special; braces are literal. */
 const glob = (text: string) => text.replace(/[[\]*?\\]/g, (c) => `\\${c}`);
+
+/**
+ * How many of `names` exist. One EXISTS per key: the old layout's keys hash to different slots,
+ * and a multi-key EXISTS over them is refused with CROSSSLOT on a cluster.
+ */
+async function existing(redis: Redis, names: string[]): Promise<number> {
+  return (await Promise.all(names.map((k) => redis.exists(k)))).reduce((a, b) => a + b, 0);
+}
 
 /** True when the Redis holds keys of the previous layout that are not migrated yet. */
 export async function hasLegacyData(redis: Redis, keys: Keyspace): Promise<boolean> {
   if ((await redis.hget(keys.meta, 'layout')) === DONE) return false;
   const p = glob(keys.prefix);
-  for (const match of [`${p}:run:{*}`, `${p}:wf:*`, `${p}:entry:{*}`]) {
-    const [, found] = await redis.scan('0', 'MATCH', match, 'COUNT', 10_000);
-    if (found.length) return true;
+  // On a cluster SCAN sees one node's keys: each primary is asked.
+  for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) {
+    for (const match of [`${p}:run:{*}`, `${p}:wf:*`, `${p}:entry:{*}`]) {
+      const [, found] = await node.scan('0', 'MATCH', match, 'COUNT', 10_000);
+      if (found.length) return true;
+    }
   }
-  return (await redis.exists(`${keys.prefix}:{bull}:steps:meta`, `${keys.prefix}:wf-index`)) > 0;
+  return (await existing(redis, [`${keys.prefix}:{bull}:steps:meta`, `${keys.prefix}:wf-index`])) > 0;
 }
 
 export async function upgradeLegacyLayout(
@@ -65,9 +67,15 @@ export async function upgradeLegacyLayout(
   // all-runs index, and each registry has its index or secret. None: nothing to move, and no
   // SCAN of a Redis that may hold millions of other keys.
   const legacy = ['wf-index', 'dataflow-index', 'tpl-index', 'link-secret', 'runs:all:any'].map((k) => `${keys.prefix}:${k}`);
-  if ((await redis.exists(...legacy)) === 0) {
+  if ((await existing(redis, legacy)) === 0) {
     await redis.hset(keys.meta, 'layout', DONE, 'partitions', keys.partitions);
     return null;
+  }
+  // The move renames keys across slots, which a cluster refuses; the old release never ran on one.
+  if (isCluster(redis)) {
+    throw new Error(
+      `stageflow: the Redis Cluster holds data of the layout before partitions under ${keys.prefix}; upgrade it on a single Redis (start this release there once), then move it`,
+    );
   }
   const lock = `${keys.prefix}:{g}:upgrade-lock`;
   // Processes of one deployment start together: the one that takes the lock upgrades, the
@@ -90,15 +98,15 @@ export async function upgradeLegacyLayout(
       [`${prefix}:tpl-index`, keys.templateIndex],
       [`${prefix}:link-secret`, keys.linkSecret],
     ];
-    for (const key of await scanAll(redis, `${p}:wf:*`)) moves.push([key, keys.workflow(key.slice(`${prefix}:wf:`.length))]);
-    for (const key of await scanAll(redis, `${p}:dataflow:*`)) moves.push([key, keys.dataflow(key.slice(`${prefix}:dataflow:`.length))]);
-    for (const key of await scanAll(redis, `${p}:tpl:*`)) moves.push([key, keys.template(key.slice(`${prefix}:tpl:`.length))]);
-    for (const key of await scanAll(redis, `${p}:tpl-file:*`))
+    for (const key of await scanKeys(redis, `${p}:wf:*`)) moves.push([key, keys.workflow(key.slice(`${prefix}:wf:`.length))]);
+    for (const key of await scanKeys(redis, `${p}:dataflow:*`)) moves.push([key, keys.dataflow(key.slice(`${prefix}:dataflow:`.length))]);
+    for (const key of await scanKeys(redis, `${p}:tpl:*`)) moves.push([key, keys.template(key.slice(`${prefix}:tpl:`.length))]);
+    for (const key of await scanKeys(redis, `${p}:tpl-file:*`))
       moves.push([key, keys.templateFile(key.slice(`${prefix}:tpl-file:`.length))]);
     for (const [from, to] of moves) if (await renameIfExists(redis, from, to)) report.globals++;
 
     // ---- entries ----
-    for (const key of await scanAll(redis, `${p}:entry:{*}`)) {
+    for (const key of await scanKeys(redis, `${p}:entry:{*}`)) {
       const m = /^.*?:entry:\{(.*)\}$/.exec(key);
       if (!m) continue;
       const entryId = m[1]!;
@@ -109,14 +117,14 @@ export async function upgradeLegacyLayout(
 
     // ---- runs: their keys, then the indexes rebuilt from their hashes ----
     const outbox = new Set(await redis.zrange(`${prefix}:runs:outbox`, 0, -1));
-    for (const key of await scanAll(redis, `${p}:run:{*}`)) {
+    for (const key of await scanKeys(redis, `${p}:run:{*}`)) {
       const m = /^.*?:run:\{([0-9a-f-]{36})\}$/.exec(key);
       if (!m) continue;
       const id = m[1]!;
       const h = await redis.hgetall(key);
       await renameIfExists(redis, key, keys.run(id));
       await renameIfExists(redis, `${key}:history`, keys.history(id));
-      for (const answers of await scanAll(redis, `${glob(key)}:answers:*`)) {
+      for (const answers of await scanKeys(redis, `${glob(key)}:answers:*`)) {
         await renameIfExists(redis, answers, keys.answers(id, Number(answers.slice(answers.lastIndexOf(':') + 1))));
       }
       if (!h.id) continue;
@@ -136,7 +144,7 @@ export async function upgradeLegacyLayout(
     }
 
     // ---- idempotency records: into the partition a retry of that start now looks in ----
-    for (const key of await scanAll(redis, `${p}:idem:*`)) {
+    for (const key of await scanKeys(redis, `${p}:idem:*`)) {
       const rest = key.slice(`${prefix}:idem:`.length);
       const cut = rest.indexOf(':');
       const [value, ttl] = await Promise.all([redis.get(key), redis.pttl(key)]);
@@ -185,7 +193,7 @@ export async function upgradeLegacyLayout(
       }
     }
     await redis.del(`${prefix}:runs:outbox`);
-    for (const key of await scanAll(redis, `${p}:runs:*`)) await redis.del(key);
+    for (const key of await scanKeys(redis, `${p}:runs:*`)) await redis.del(key);
     await redis.hset(keys.meta, 'layout', DONE, 'partitions', keys.partitions);
     log.info(report, 'key layout upgraded to partitions');
     return report;

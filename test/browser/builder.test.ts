@@ -109,20 +109,27 @@ describe('canvas', () => {
   });
 });
 
+/**
+ * Drags move the pointer in steps, as a hand does: with Playwright's default single move, a
+ * loaded machine could drop before Chromium had sent the target its dragover, and the card stayed
+ * where it was (the CI run of 2 December failed so).
+ */
+const DRAG = { steps: 8 };
+
 describe('editing', () => {
   it('drags a tool into a stage and a card between stages and into a branch', async () => {
     await h.saveWorkflow(twoStages('dnd'));
     const { page, errors } = await open('dnd');
     await page
       .locator('#toolbox button[data-type="finish"]')
-      .dragTo(page.locator('.stage[data-stage-id="second"] ol.steps').first(), { targetPosition: { x: 20, y: 2 } });
+      .dragTo(page.locator('.stage[data-stage-id="second"] ol.steps').first(), { targetPosition: { x: 20, y: 2 }, ...DRAG });
     await until(() => page.locator('.stage[data-stage-id="second"] .card').first().getAttribute('data-step-id')).toBe('finish-1');
-    await card(page, 'a').dragTo(page.locator('.stage[data-stage-id="second"] ol.steps').first());
+    await card(page, 'a').dragTo(page.locator('.stage[data-stage-id="second"] ol.steps').first(), DRAG);
     await until(() => page.locator('.stage[data-stage-id="first"] > ol.steps > li.step-item').count()).toBe(1);
-    await card(page, 'b').dragTo(page.locator('.branch[aria-label="then branch of check"] ol.steps'));
+    await card(page, 'b').dragTo(page.locator('.branch[aria-label="then branch of check"] ol.steps'), DRAG);
     await until(() => page.locator('.branch[aria-label="then branch of check"] .card').count()).toBe(2);
     // a step cannot be dropped inside itself
-    await card(page, 'check').dragTo(page.locator('.branch[aria-label="then branch of check"] ol.steps'));
+    await card(page, 'check').dragTo(page.locator('.branch[aria-label="then branch of check"] ol.steps'), DRAG);
     await until(() => page.locator('#dirty').textContent()).toBe('Unsaved changes');
     await save(page);
     const def = (await saved('dnd')).definition;

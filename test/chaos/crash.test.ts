@@ -8,8 +8,8 @@ import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { DataflowRegistry } from '../../src/dataflows/registry.ts';
 import { crashWorkflow, WorkerPool } from '../helpers/worker-pool.ts';
-import { engineTestOptions } from '../helpers/harness.ts';
-import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { cleanupTestPrefix, engineTestOptions, redisEnv } from '../helpers/harness.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
 import { jobCounts, jobsIn } from '../helpers/queues.ts';
 
 const RUNS = 60;
@@ -19,7 +19,7 @@ const prefix = uniquePrefix('crash');
 const options = engineTestOptions(prefix);
 let engine: Engine;
 const pool = new WorkerPool({
-  REDIS_URL: testRedisUrl(),
+  ...redisEnv(options),
   STAGEFLOW_PREFIX: prefix,
   WORKER_CONCURRENCY: '4',
   WORKER_LOCK_DURATION_MS: '1000',
@@ -39,7 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   pool.killAll();
   await engine.close();
-  await cleanupPrefix(options.redisUrl, prefix);
+  await cleanupTestPrefix(prefix, options);
 });
 
 describe('SIGKILL of a worker process mid-run', () => {

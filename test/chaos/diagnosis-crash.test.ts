@@ -9,14 +9,14 @@ import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { DataflowRegistry } from '../../src/dataflows/registry.ts';
 import { WorkerPool } from '../helpers/worker-pool.ts';
-import { engineTestOptions } from '../helpers/harness.ts';
-import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { cleanupTestPrefix, engineTestOptions, redisEnv } from '../helpers/harness.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
 
 const prefix = uniquePrefix('diagcrash');
 const options = engineTestOptions(prefix);
 let engine: Engine;
 const pool = new WorkerPool({
-  REDIS_URL: testRedisUrl(),
+  ...redisEnv(options),
   STAGEFLOW_PREFIX: prefix,
   WORKER_CONCURRENCY: '2',
   WORKER_LOCK_DURATION_MS: '1500',
@@ -45,7 +45,7 @@ beforeAll(async () => {
 afterAll(async () => {
   pool.killAll();
   await engine.close();
-  await cleanupPrefix(options.redisUrl, prefix);
+  await cleanupTestPrefix(prefix, options);
 });
 
 describe('diagnosis of a killed worker', () => {

@@ -14,8 +14,8 @@ import { TemplateStore } from '../../src/notify/templates.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { orderDocx, orderModel } from '../helpers/document-fixtures.ts';
 import { WorkerPool } from '../helpers/worker-pool.ts';
-import { engineTestOptions } from '../helpers/harness.ts';
-import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { cleanupTestPrefix, engineTestOptions, redisEnv, scanKeys } from '../helpers/harness.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
 import { jobCounts, jobsIn } from '../helpers/queues.ts';
 
 const RUNS = 30;
@@ -27,7 +27,7 @@ const keys = JSON.stringify([
 ]);
 let engine: Engine;
 const pool = new WorkerPool({
-  REDIS_URL: testRedisUrl(),
+  ...redisEnv(options),
   STAGEFLOW_PREFIX: prefix,
   STAGEFLOW_API_KEYS: keys,
   WORKER_CONCURRENCY: '2',
@@ -61,7 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   pool.killAll();
   await engine.close();
-  await cleanupPrefix(options.redisUrl, prefix);
+  await cleanupTestPrefix(prefix, options);
 });
 
 describe('SIGKILL during document notification steps', () => {
@@ -86,7 +86,7 @@ describe('SIGKILL during document notification steps', () => {
       90_000,
     );
 
-    const docKeys = await engine.redis.keys(`${prefix}:doc:*`);
+    const docKeys = await scanKeys(engine.redis, `${prefix}:doc:*`); // every primary on a cluster
     expect(docKeys).toHaveLength(RUNS);
     const documents = new DocumentStore(engine.redis, engine.keys);
     const inbox = new Inbox(engine.redis, engine.keys);

@@ -8,8 +8,8 @@ import { waitUntilReady } from '../../src/engine/redis.ts';
 import { Inbox } from '../../src/notify/inbox.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { WorkerPool } from '../helpers/worker-pool.ts';
-import { engineTestOptions } from '../helpers/harness.ts';
-import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { cleanupTestPrefix, engineTestOptions, redisEnv } from '../helpers/harness.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
 import { jobCounts, jobsIn } from '../helpers/queues.ts';
 
 const RUNS = 40;
@@ -19,7 +19,7 @@ const options = engineTestOptions(prefix);
 const keys = JSON.stringify([{ id: 'ann', key: 'key-ann-0123456789', roles: ['manager'] }]);
 let engine: Engine;
 const pool = new WorkerPool({
-  REDIS_URL: testRedisUrl(),
+  ...redisEnv(options),
   STAGEFLOW_PREFIX: prefix,
   STAGEFLOW_API_KEYS: keys,
   WORKER_CONCURRENCY: '4',
@@ -55,7 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   pool.killAll();
   await engine.close();
-  await cleanupPrefix(options.redisUrl, prefix);
+  await cleanupTestPrefix(prefix, options);
 });
 
 describe('SIGKILL during notification steps', () => {

@@ -13,8 +13,8 @@ import { Engine } from '../../src/engine/engine.ts';
 import { waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { WorkerPool } from '../helpers/worker-pool.ts';
-import { engineTestOptions } from '../helpers/harness.ts';
-import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { cleanupTestPrefix, engineTestOptions, redisEnv } from '../helpers/harness.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
 
 const prefix = uniquePrefix('redeliver');
 const options = engineTestOptions(prefix);
@@ -23,7 +23,7 @@ let receiver: Server;
 let receiverUrl = '';
 const seen: Array<{ attempt: string | undefined; res: ServerResponse }> = [];
 const pool = new WorkerPool({
-  REDIS_URL: testRedisUrl(),
+  ...redisEnv(options),
   STAGEFLOW_PREFIX: prefix,
   WORKER_CONCURRENCY: '2',
   WORKER_LOCK_DURATION_MS: '1000',
@@ -62,7 +62,7 @@ afterAll(async () => {
   for (const s of seen) s.res.destroy();
   await new Promise<void>((r) => receiver.close(() => r()));
   await engine.close();
-  await cleanupPrefix(options.redisUrl, prefix);
+  await cleanupTestPrefix(prefix, options);
 });
 
 describe('a delivery after a worker died holding the step', () => {

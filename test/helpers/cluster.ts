@@ -31,10 +31,13 @@ const SCRIPT = fileURLToPath(new URL('../../scripts/redis-cluster.sh', import.me
 const SHARED_PORT = Number(process.env.REDIS_CLUSTER_PORT ?? 7000);
 
 /**
- * First port of a second cluster for tests that SIGKILL or fail over primaries: test files run in
- * parallel, and a primary going away under another file's commands would fail that file.
+ * First ports of the clusters for test files that SIGKILL or fail over primaries, one cluster per
+ * file: test files run in parallel, and a primary going away under another file's commands would
+ * fail that file. Two files killing primaries of one cluster at once left no majority to elect a
+ * replica (CI failed so). bench/cluster.ts keeps clear of SHARED_PORT+100..+115.
  */
-export const DISRUPTIVE_CLUSTER_PORT = SHARED_PORT + 100;
+export const DISRUPTIVE_CLUSTER_PORTS = { failover: SHARED_PORT + 100, chaos: SHARED_PORT + 110 } as const;
+export type DisruptiveCluster = keyof typeof DISRUPTIVE_CLUSTER_PORTS;
 
 function parseSeeds(list: string): ClusterNode[] {
   return list
@@ -61,12 +64,13 @@ const cached = new Map<number, TestCluster | null>();
 
 /**
  * The test cluster, started if need be; undefined when none can be had (no redis-server), so a
- * file can skip. Synchronous so it can decide `describe.runIf` at collection time. `own: true`
- * gives a file that disrupts primaries a cluster of its own (DISRUPTIVE_CLUSTER_PORT), which it
- * stops with stopTestCluster when done; TEST_REDIS_CLUSTER_NODES is never disrupted (undefined).
+ * file can skip. Synchronous so it can decide `describe.runIf` at collection time. `own`
+ * names the cluster of its own (DISRUPTIVE_CLUSTER_PORTS) a file that disrupts primaries gets,
+ * which it stops with stopTestCluster when done; TEST_REDIS_CLUSTER_NODES is never disrupted
+ * (undefined).
  */
-export function testCluster(opts: { own?: boolean } = {}): TestCluster | undefined {
-  const basePort = opts.own ? DISRUPTIVE_CLUSTER_PORT : SHARED_PORT;
+export function testCluster(opts: { own?: DisruptiveCluster } = {}): TestCluster | undefined {
+  const basePort = opts.own ? DISRUPTIVE_CLUSTER_PORTS[opts.own] : SHARED_PORT;
   if (cached.has(basePort)) return cached.get(basePort) ?? undefined;
   const given = process.env.TEST_REDIS_CLUSTER_NODES?.trim();
   if (given) {
@@ -197,24 +201,35 @@ async function clusterOkFrom(node: ClusterNode): Promise<boolean> {
  * one (gossip takes a moment to reach them all), and the cluster is ok from each side.
  */
 async function waitAgreed(cluster: TestCluster, promoted: NodeInfo, old: NodeInfo, timeoutMs: number): Promise<void> {
-  await until(`every node to see ${promoted.port} as the primary instead of ${old.port}`, timeoutMs, async () => {
-    for (const seed of cluster.seeds) {
-      if (seed.port === old.port && seed.host === old.host) continue; // may be dead
-      let view: NodeInfo[];
-      try {
-        view = parseClusterNodes(await withNode(seed, (c) => c.call('CLUSTER', 'NODES') as Promise<string>));
-      } catch {
-        continue; // a node killed earlier and not healed yet
+  let lastSeen = 'no view yet';
+  try {
+    await until(`every node to see ${promoted.port} as the primary instead of ${old.port}`, timeoutMs, async () => {
+      for (const seed of cluster.seeds) {
+        if (seed.port === old.port && seed.host === old.host) continue; // may be dead
+        let view: NodeInfo[];
+        try {
+          view = parseClusterNodes(await withNode(seed, (c) => c.call('CLUSTER', 'NODES') as Promise<string>));
+        } catch {
+          continue; // a node killed earlier and not healed yet
+        }
+        const p = view.find((n) => n.id === promoted.id);
+        const o = view.find((n) => n.id === old.id);
+        // The old primary must have stepped down (replica) or be seen dead (a master without slots
+        // is only a moment in between).
+        if (p?.role !== 'master' || p.slots.length === 0 || !(o?.role === 'replica' || o?.failing)) {
+          lastSeen = `${seed.port} sees ${promoted.port} as ${p?.role ?? 'unknown'} with ${p?.slots.length ?? 0} slot ranges, ${old.port} as ${o?.role ?? 'unknown'}${o?.failing ? ' (failing)' : ''}`;
+          return false;
+        }
+        if (!(await clusterOkFrom(seed))) {
+          lastSeen = `${seed.port} does not report cluster_state:ok with every slot served`;
+          return false;
+        }
       }
-      const p = view.find((n) => n.id === promoted.id);
-      const o = view.find((n) => n.id === old.id);
-      // The old primary must have stepped down (replica) or be seen dead (a master without slots
-      // is only a moment in between).
-      if (p?.role !== 'master' || p.slots.length === 0 || !(o?.role === 'replica' || o?.failing)) return false;
-      if (!(await clusterOkFrom(seed))) return false;
-    }
-    return true;
-  });
+      return true;
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last: ${lastSeen}`);
+  }
 }
 
 /** The pid of a local node's redis-server (to SIGKILL, or SIGSTOP to stall it). */
@@ -240,12 +255,36 @@ export interface Failover {
   promoted: NodeInfo;
 }
 
-/** A manual failover: `CLUSTER FAILOVER` on a replica of `primary` (no write is lost). */
-export async function failoverPrimary(cluster: TestCluster, primary: NodeInfo, timeoutMs = 20_000): Promise<Failover> {
+/**
+ * A manual failover: `CLUSTER FAILOVER` on a replica of `primary` (no write is lost). Redis drops
+ * a manual failover it cannot finish within 5 s (the replica's catch-up and the primaries' votes
+ * both ride the cluster bus, which a loaded machine slows: CI lost one so), silently; the replica
+ * then is still a replica, and the request is sent again.
+ */
+export async function failoverPrimary(cluster: TestCluster, primary: NodeInfo, timeoutMs = 45_000): Promise<Failover> {
   const replica = (await topology(cluster)).find((n) => n.masterId === primary.id && !n.failing && n.connected);
   if (!replica) throw new Error(`primary ${primary.port} has no healthy replica to fail over to`);
-  await withNode(replica, (c) => c.call('CLUSTER', 'FAILOVER'));
-  await waitAgreed(cluster, replica, primary, timeoutMs);
+  const started = Date.now();
+  const promotedInOwnView = async () => {
+    const view = parseClusterNodes(await withNode(replica, (c) => c.call('CLUSTER', 'NODES') as Promise<string>));
+    const me = view.find((n) => n.id === replica.id);
+    return me?.role === 'master' && me.slots.length > 0;
+  };
+  let requests = 0;
+  for (;;) {
+    await withNode(replica, (c) => c.call('CLUSTER', 'FAILOVER'));
+    requests++;
+    try {
+      // Redis's manual-failover timeout is 5 s; a little more before asking again.
+      await until(`${replica.port} to take over from ${primary.port}`, 6_000, promotedInOwnView);
+      break;
+    } catch (err) {
+      if (Date.now() - started + 6_000 > timeoutMs) {
+        throw new Error(`${String((err as Error).message)} (CLUSTER FAILOVER sent ${requests} times)`);
+      }
+    }
+  }
+  await waitAgreed(cluster, replica, primary, Math.max(5_000, timeoutMs - (Date.now() - started)));
   return { old: primary, promoted: replica };
 }
 

@@ -6,7 +6,8 @@ import type { Server } from 'node:http';
 import { createApp, type AppOptions } from '../../src/api/app.ts';
 import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
-import { waitUntilReady } from '../../src/engine/redis.ts';
+import { Cluster, Redis } from 'ioredis';
+import { type RedisClient, waitUntilReady } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { apiWiring, createServices } from '../../src/services.ts';
 import { setEgressAllowlist } from '../../src/http/egress.ts';
@@ -93,6 +94,91 @@ export function engineTestOptions(prefix: string, over: Partial<EngineOptions> =
     worker: { concurrency: 10, lockDurationMs: 5000, stalledIntervalMs: 5000, maxStalledCount: 3, shutdownTimeoutMs: 2000 },
     ...clusterOptions(),
     ...over,
+  };
+}
+
+/**
+ * The environment that points a spawned stageflow process (worker, API) at the Redis `options`
+ * names: in the cluster suite REDIS_CLUSTER_NODES (REDIS_URL is then ignored), acknowledging
+ * writes as the harness engines do; else REDIS_URL, with no REDIS_CLUSTER_NODES inherited.
+ */
+export function redisEnv(options: EngineOptions): Record<string, string | undefined> {
+  const cluster = options.redisCluster;
+  if (!cluster) return { REDIS_URL: options.redisUrl, REDIS_CLUSTER_NODES: undefined };
+  return {
+    REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','),
+    REDIS_WAIT_REPLICAS: String(options.waitReplicas ?? 0),
+    REDIS_WAIT_TIMEOUT_MS: String(options.waitTimeoutMs ?? 1_000),
+  };
+}
+
+/**
+ * Deletes every key under `${prefix}:` in the Redis `options` names (every primary on a cluster);
+ * by default the test Redis, i.e. the cluster in the cluster suite.
+ */
+export async function cleanupTestPrefix(
+  prefix: string,
+  options: Pick<EngineOptions, 'redisUrl' | 'redisCluster'> = engineTestOptions(prefix),
+): Promise<number> {
+  if (!options.redisCluster) return cleanupPrefix(options.redisUrl, prefix);
+  const raw = rawClusterClient({ seeds: options.redisCluster.nodes, nodesEnv: '', basePort: undefined });
+  return cleanupClusterPrefix(raw, prefix).finally(() => raw.disconnect());
+}
+
+/**
+ * A connection to the test Redis for tests that build services by hand: the test cluster in the
+ * cluster suite, else the single test Redis. Auto-pipelined on a cluster, where an explicit
+ * pipeline must keep to one slot.
+ */
+export function testRedisClient(): RedisClient {
+  const cluster = clusterOptions().redisCluster;
+  if (!cluster) return new Redis(testRedisUrl());
+  const client = new Cluster(cluster.nodes, { enableAutoPipelining: true, redisOptions: { maxRetriesPerRequest: 1 } });
+  client.on('error', () => {});
+  return client;
+}
+
+/** Every key matching a pattern, from every primary on a cluster (the engine's own scan). */
+export { scanKeys } from '../../src/engine/redis.ts';
+
+/**
+ * Engine options naming a Redis nothing answers (port 1 on loopback), for "Redis is down" tests;
+ * in the cluster suite a cluster whose only seed is there.
+ */
+export function unreachableRedis(): Pick<EngineOptions, 'redisUrl' | 'redisCluster'> {
+  return { redisUrl: 'redis://127.0.0.1:1', redisCluster: onCluster ? parseClusterNodes('127.0.0.1:1') : undefined };
+}
+
+/**
+ * The API with its real services on a Redis (or cluster) that does not answer, fail-fast as
+ * `npm run api` starts, on a free port: what the "Redis is down" tests call.
+ */
+export async function startApiWithRedisDown(name: string): Promise<{ base: string; close(): Promise<void> }> {
+  const log = createLogger({ level: 'silent' });
+  const principals = PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test');
+  const services = createServices(
+    {
+      notify: { smtpUrl: undefined, mailFrom: 'x@example.test', webhookSecret: undefined, webhookUrl: undefined },
+      publicUrl: 'http://stageflow.test',
+    },
+    principals,
+    log,
+  );
+  const engine = Engine.open({ ...engineTestOptions(name), ...unreachableRedis(), services: services.factory }, log, { failFast: true });
+  const { notify, dataflowRegistry } = services.get();
+  // The rate limiter lets requests through when its store is down; off here to keep its warnings out.
+  const app = createApp({ engine, principals, log, notify, ...apiWiring(engine), dataflows: dataflowRegistry, rateLimitPerMinute: 0 });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const a = server.address();
+  return {
+    base: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      await engine.close().catch(() => undefined);
+      await services.close().catch(() => undefined);
+    },
   };
 }
 
@@ -191,10 +277,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await worker?.close();
       await engine.close();
       await services.close();
-      if (options.redisCluster) {
-        const raw = rawClusterClient({ seeds: options.redisCluster.nodes, nodesEnv: '', basePort: undefined });
-        await cleanupClusterPrefix(raw, prefix).finally(() => raw.disconnect());
-      } else await cleanupPrefix(options.redisUrl, prefix);
+      await cleanupTestPrefix(prefix, options);
     },
   };
   return h;
@@ -206,6 +289,11 @@ export function linearWorkflow(name: string, n: number): { name: string } & Reco
   const stages = [];
   for (let i = 0; i < n; i += 5) stages.push({ id: `stage${i / 5 + 1}`, name: `Stage ${i / 5 + 1}`, steps: steps.slice(i, i + 5) });
   return { name, stages };
+}
+
+/** A one-step workflow that parks on a confirmation `ask` (stage `s`); `ask` sets the step's own fields. */
+export function confirmationWorkflow(name: string, ask: Record<string, unknown>): { name: string } & Record<string, unknown> {
+  return { name, stages: [{ id: 's', name: 'S', steps: [{ id: 'ask', type: 'getUserConfirmation', ...ask }] }] };
 }
 
 export const settled = (run: any) => run.status !== 'running';

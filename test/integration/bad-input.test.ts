@@ -7,11 +7,11 @@
  * 5xx; the server stays up; and a refused request changes nothing in Redis — checked after every
  * single request by a type-aware snapshot of every key under the harness prefix.
  */
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.ts';
+import type { RedisClient } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { ADMIN_KEY, keyOf, startHarness, type Harness } from '../helpers/harness.ts';
+import { ADMIN_KEY, keyOf, scanKeys, startHarness, testRedisClient, type Harness } from '../helpers/harness.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Requests and their checks
@@ -42,7 +42,7 @@ interface Outcome {
 }
 
 let h: Harness;
-let redis: Redis;
+let redis: RedisClient;
 
 async function send(c: Case): Promise<Outcome> {
   const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_KEY}`, ...c.headers };
@@ -99,45 +99,33 @@ function excluded(key: string): boolean {
 }
 
 async function snapshot(): Promise<Snapshot> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${h.prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch.filter((k) => !excluded(k)));
-  } while (cursor !== '0');
-  const typePipe = redis.pipeline();
-  for (const k of keys) typePipe.type(k);
-  const types = ((await typePipe.exec()) ?? []).map(([, t]) => String(t));
-  const pipe = redis.pipeline();
-  keys.forEach((k, i) => {
-    switch (types[i]) {
-      case 'string':
-        pipe.get(k);
-        break;
-      case 'hash':
-        pipe.hgetall(k);
-        break;
-      case 'list':
-        pipe.lrange(k, 0, -1);
-        break;
-      case 'set':
-        pipe.smembers(k);
-        break;
-      case 'zset':
-        pipe.zrange(k, 0, -1, 'WITHSCORES');
-        break;
-      case 'stream':
-        pipe.xrange(k, '-', '+');
-        break;
-      default:
-        pipe.dump(k);
-    }
-  });
-  const values = (await pipe.exec()) ?? [];
+  // Every primary's keys on a cluster; the commands go one by one (auto-pipelined there), since a
+  // cluster pipeline must keep to one slot.
+  const keys = (await scanKeys(redis, `${h.prefix}:*`)).filter((k) => !excluded(k));
+  const types = await Promise.all(keys.map((k) => redis.type(k)));
+  const values = await Promise.all(
+    keys.map((k, i): Promise<unknown> => {
+      switch (types[i]) {
+        case 'string':
+          return redis.get(k);
+        case 'hash':
+          return redis.hgetall(k);
+        case 'list':
+          return redis.lrange(k, 0, -1);
+        case 'set':
+          return redis.smembers(k);
+        case 'zset':
+          return redis.zrange(k, 0, -1, 'WITHSCORES');
+        case 'stream':
+          return redis.xrange(k, '-', '+');
+        default:
+          return redis.dump(k);
+      }
+    }),
+  );
   const snap: Snapshot = new Map();
   keys.forEach((k, i) => {
-    let v = values[i]?.[1];
+    let v = values[i];
     if (types[i] === 'set') v = [...(v as string[])].sort();
     if (types[i] === 'hash') v = Object.fromEntries(Object.entries(v as Record<string, string>).sort(([a], [b]) => a.localeCompare(b)));
     snap.set(k, `${types[i]} ${JSON.stringify(v)}`);
@@ -240,7 +228,7 @@ async function startRun(mode: keyof typeof STATE): Promise<string> {
 
 beforeAll(async () => {
   h = await startHarness({ worker: false, app: { rateLimitPerMinute: 0 } });
-  redis = new Redis(h.options.redisUrl, { maxRetriesPerRequest: 1 });
+  redis = testRedisClient();
   // A worker of our own, stopped before the barrage, so nothing moves in the background.
   const worker = Engine.open(h.options, createLogger({ level: 'silent' }), { failFast: false });
   worker.startWorker();

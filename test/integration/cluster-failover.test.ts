@@ -17,7 +17,7 @@ import {
 import { uniquePrefix } from '../helpers/redis.ts';
 
 // A cluster of its own: killing primaries under other files' commands would fail them.
-const cluster = testCluster({ own: true });
+const cluster = testCluster({ own: 'failover' });
 
 describe.runIf(cluster)('local Redis Cluster helpers', () => {
   const c = cluster as NonNullable<typeof cluster>;

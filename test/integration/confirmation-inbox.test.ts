@@ -3,7 +3,7 @@
  * inbox (real Redis inbox through the harness's real services), instead of nobody.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyOf, startHarness, type Harness } from '../helpers/harness.ts';
+import { keyOf, startHarness, type Harness, confirmationWorkflow } from '../helpers/harness.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -18,25 +18,14 @@ const inboxOf = async (id: string) =>
 
 describe('confirmation without recipients', () => {
   it('notifies every routed user (role and id) in the inbox and reports them delivered', async () => {
-    await h.saveWorkflow({
-      name: 'ask-routed',
-      stages: [
-        {
-          id: 's',
-          name: 'S',
-          steps: [
-            {
-              id: 'ask',
-              type: 'getUserConfirmation',
-              confirmationField: 'd',
-              options: ['approve', 'reject'],
-              routing: ['role:manager', 'eve'],
-              timeoutMs: 60_000,
-            },
-          ],
-        },
-      ],
-    });
+    await h.saveWorkflow(
+      confirmationWorkflow('ask-routed', {
+        confirmationField: 'd',
+        options: ['approve', 'reject'],
+        routing: ['role:manager', 'eve'],
+        timeoutMs: 60_000,
+      }),
+    );
     const run = await h.start('ask-routed', { model: {} }, '?wait=5000');
     expect(run.status).toBe('waiting');
     for (const id of ['ann', 'bob', 'cid', 'eve']) {

@@ -90,6 +90,16 @@ describe('getUserConfirmation', () => {
       detail: { option: 'approve', comment: 'looks fine' },
     });
     expect(items.filter((e) => e.type === 'step.completed' && e.stepId === 'decide')).toHaveLength(1);
+    // The step that parked has its start and, once answered, its end; the pure step after it is
+    // one entry whose start is at − durationMs.
+    expect(items.filter((e) => e.stepId === 'decide').map((e) => e.type)).toEqual([
+      'step.started',
+      'run.waiting',
+      'confirmation.answered',
+      'step.completed',
+    ]);
+    const mark = items.filter((e) => e.stepId === 'mark' && e.type.startsWith('step.'));
+    expect(mark).toEqual([expect.objectContaining({ type: 'step.completed', attempt: 1, durationMs: expect.any(Number) })]);
     expect((await h.api('GET', '/api/tasks', undefined, as('bob'))).body.items.map((t: any) => t.runId)).not.toContain(run.id);
   });
 

@@ -157,7 +157,16 @@ describe('diagnosis', () => {
   it("a child run: the parent's diagnosis holds the child's", async () => {
     const parent = await h.start('diag-parent', { model: {} });
     const waiting = await h.waitFor(parent.id, (r) => r.status === 'waiting');
-    const d = (await diagnosis(waiting.id)).body;
+    // The child may still be on its way to its approval (queued, active); never "no job" on the way.
+    const seen = new Set<string>();
+    let d: any;
+    for (let i = 0; i < 200; i++) {
+      d = (await diagnosis(waiting.id)).body;
+      seen.add(d.child?.state);
+      if (d.child?.status === 'waiting') break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(seen).not.toContain('no-job');
     expect(d.state).toBe('waiting-child');
     expect(d.child).toMatchObject({ status: 'waiting', state: 'waiting-confirmation' });
     expect(d.summary).toContain(d.child.runId);

@@ -7,7 +7,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import ExcelJS from 'exceljs';
-import { Redis } from 'ioredis';
 import { simpleParser } from 'mailparser';
 import mammoth from 'mammoth';
 import { pino } from 'pino';
@@ -19,7 +18,7 @@ import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { validateDefinition } from '../../src/definition/validate.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { createKeyspace } from '../../src/engine/keyspace.ts';
-import { waitUntilReady } from '../../src/engine/redis.ts';
+import { type RedisClient, waitUntilReady } from '../../src/engine/redis.ts';
 import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts';
 import { DOCUMENT_INFO, documentKind, type DocumentKind } from '../../src/notify/documents/index.ts';
 import { DocumentStore, documentId } from '../../src/notify/documents.ts';
@@ -30,8 +29,8 @@ import { sendTemplatedNotificationStep } from '../../src/steps/send-templated-no
 import type { StepServices } from '../../src/steps/services.ts';
 import { NonRetryableError, type Model, type StepContext, type StepType } from '../../src/steps/types.ts';
 import { buildDocx, orderDocx, orderModel, orderPdf, orderXlsx } from '../helpers/document-fixtures.ts';
-import { engineTestOptions } from '../helpers/harness.ts';
-import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { cleanupTestPrefix, engineTestOptions, scanKeys, testRedisClient } from '../helpers/harness.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 import { apiWiring } from '../../src/services.ts';
 
@@ -79,12 +78,12 @@ afterAll(async () => {
 });
 
 let prefix: string;
-let redis: Redis;
+let redis: RedisClient;
 let notify: NotifyServices;
 
 beforeEach(async () => {
   prefix = uniquePrefix('docs');
-  redis = new Redis(testRedisUrl());
+  redis = testRedisClient();
   await waitUntilReady(redis, 5000);
   smtp.messages.length = 0;
   hooks.bodies.length = 0;
@@ -105,7 +104,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await notify.close();
   redis.disconnect();
-  await cleanupPrefix(testRedisUrl(), prefix);
+  await cleanupTestPrefix(prefix);
 });
 
 // ---- independent readers ----
@@ -177,7 +176,7 @@ function stepCtx<S extends z.ZodType>(
 }
 
 async function storedDocuments(): Promise<number> {
-  return (await redis.keys(`${prefix}:doc:*`)).length;
+  return (await scanKeys(redis, `${prefix}:doc:*`)).length;
 }
 
 describe('rendering each type from a fixture with a 100-row table', () => {

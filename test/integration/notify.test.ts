@@ -5,7 +5,6 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -13,7 +12,7 @@ import { createApp } from '../../src/api/app.ts';
 import { PrincipalRegistry } from '../../src/api/principals.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { createKeyspace } from '../../src/engine/keyspace.ts';
-import { waitUntilReady } from '../../src/engine/redis.ts';
+import { type RedisClient, waitUntilReady } from '../../src/engine/redis.ts';
 import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts';
 import { emailMessageId } from '../../src/notify/email.ts';
 import { inboxItemId } from '../../src/notify/inbox.ts';
@@ -25,9 +24,9 @@ import { sendNotificationStep } from '../../src/steps/send-notification.ts';
 import { sendTemplatedNotificationStep } from '../../src/steps/send-templated-notification.ts';
 import type { EffectContext, OutgoingMessage, StepServices } from '../../src/steps/services.ts';
 import { NonRetryableError, type Model, type StepContext, type StepType } from '../../src/steps/types.ts';
-import { engineTestOptions, TEST_EGRESS_ALLOWLIST } from '../helpers/harness.ts';
+import { cleanupTestPrefix, engineTestOptions, TEST_EGRESS_ALLOWLIST, testRedisClient } from '../helpers/harness.ts';
 import { setEgressAllowlist } from '../../src/http/egress.ts';
-import { cleanupPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
 import { parseMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 import { apiWiring } from '../../src/services.ts';
 
@@ -107,7 +106,7 @@ afterAll(async () => {
 // ---- per test: fresh prefix and services ----
 
 let prefix: string;
-let redis: Redis;
+let redis: RedisClient;
 let notify: NotifyServices;
 const opened: NotifyServices[] = [];
 
@@ -135,7 +134,7 @@ function services(over: Partial<NotifyServicesOptions['config']['notify']> = {})
 
 beforeEach(async () => {
   prefix = uniquePrefix('notify');
-  redis = new Redis(testRedisUrl());
+  redis = testRedisClient();
   await waitUntilReady(redis, 5000);
   smtp.messages.length = 0;
   smtp.refuse.clear();
@@ -147,7 +146,7 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.close();
   redis.disconnect();
-  await cleanupPrefix(testRedisUrl(), prefix);
+  await cleanupTestPrefix(prefix);
 });
 
 let runCounter = 0;

@@ -3,15 +3,9 @@
  * down, and the usual 4xx, each answered by a real route and found in its operation's responses.
  * (Every harness api() call of the suite is checked the same way: test/helpers/openapi-check.ts.)
  */
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.ts';
-import { PrincipalRegistry } from '../../src/api/principals.ts';
-import { Engine } from '../../src/engine/engine.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { ADMIN_KEY, engineTestOptions, linearWorkflow, startHarness, TEST_PRINCIPALS, type Harness } from '../helpers/harness.ts';
+import { ADMIN_KEY, startApiWithRedisDown, linearWorkflow, startHarness, TEST_PRINCIPALS, type Harness } from '../helpers/harness.ts';
 import { undocumented } from '../helpers/openapi-check.ts';
-import { apiWiring, createServices } from '../../src/services.ts';
 
 /** One request per documented operation family, with what it is sent. */
 const CALLS: Array<[string, string, unknown?]> = [
@@ -111,38 +105,13 @@ describe('rate limited', () => {
 });
 
 describe('with Redis down', () => {
-  let engine: Engine;
-  let services: ReturnType<typeof createServices>;
-  let server: Server;
+  let api: Awaited<ReturnType<typeof startApiWithRedisDown>>;
   let base = '';
   beforeAll(async () => {
-    const log = createLogger({ level: 'silent' });
-    const principals = PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test');
-    services = createServices(
-      {
-        notify: { smtpUrl: undefined, mailFrom: 'x@example.test', webhookSecret: undefined, webhookUrl: undefined },
-        publicUrl: 'http://stageflow.test',
-      },
-      principals,
-      log,
-    );
-    engine = Engine.open({ ...engineTestOptions('docs-down'), redisUrl: 'redis://127.0.0.1:1', services: services.factory }, log, {
-      failFast: true,
-    });
-    const { notify, dataflowRegistry } = services.get();
-    // The rate limiter lets requests through when its store is down; off here to keep its warnings out.
-    const app = createApp({ engine, principals, log, notify, ...apiWiring(engine), dataflows: dataflowRegistry, rateLimitPerMinute: 0 });
-    server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    const a = server.address();
-    base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+    api = await startApiWithRedisDown('docs-down');
+    base = api.base;
   });
-  afterAll(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-    await engine.close().catch(() => undefined);
-    await services.close().catch(() => undefined);
-  });
+  afterAll(() => api.close());
 
   it('every /api operation that needs Redis answers 503 problem+json, which each documents', async () => {
     const bad: string[] = [];

@@ -1,39 +1,15 @@
 /** Operating stageflow: Redis down answers 503 quickly, /metrics reports steps, runs and queues. */
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.ts';
-import { PrincipalRegistry } from '../../src/api/principals.ts';
-import { Engine } from '../../src/engine/engine.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { ADMIN_KEY, engineTestOptions, linearWorkflow, startHarness, TEST_PRINCIPALS, type Harness } from '../helpers/harness.ts';
-import { apiWiring } from '../../src/services.ts';
+import { ADMIN_KEY, startApiWithRedisDown, linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';
 
 describe('when Redis is down', () => {
-  let engine: Engine;
-  let server: Server;
+  let api: Awaited<ReturnType<typeof startApiWithRedisDown>>;
   let base = '';
   beforeAll(async () => {
-    // port 1 on loopback: nothing listens there
-    engine = Engine.open({ ...engineTestOptions('down'), redisUrl: 'redis://127.0.0.1:1' }, createLogger({ level: 'silent' }), {
-      failFast: true,
-    });
-    const app = createApp({
-      engine,
-      ...apiWiring(engine),
-      principals: PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test'),
-      log: createLogger({ level: 'silent' }),
-      rateLimitPerMinute: 0,
-    });
-    server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    const a = server.address();
-    base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+    api = await startApiWithRedisDown('down');
+    base = api.base;
   });
-  afterAll(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-    await engine.close().catch(() => undefined);
-  });
+  afterAll(() => api.close());
 
   it('the API answers 503 problem+json at once instead of hanging, and readyz says not ready', async () => {
     const t0 = Date.now();

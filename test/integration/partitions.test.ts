@@ -3,23 +3,15 @@
  * entry meet their first run in one partition, that a child's end reaches a parent in another
  * partition through the outbox, and that lists merge the partitions under one cursor.
  */
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataflowServices } from '../../src/dataflows/index.ts';
 import { partitionOfKey, partitionTags } from '../../src/engine/partition-tags.ts';
 import { idempotencyScope } from '../../src/engine/run-service.ts';
-import { splitConcurrency } from '../../src/engine/step-worker.ts';
+import { EVENT_JOB, eventJobPerPartition } from '../../src/engine/waits.ts';
 import { unconfiguredServices } from '../../src/engine/unconfigured-services.ts';
-import { linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';
-
-describe('splitConcurrency', () => {
-  it('splits the process figure over the partitions exactly, at least 1 each', () => {
-    expect(splitConcurrency(20, 12, 0)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1]);
-    expect(splitConcurrency(20, 12, 5).reduce((a, b) => a + b, 0)).toBe(20);
-    expect(splitConcurrency(20, 12, 5)[4]).toBe(1);
-    expect(splitConcurrency(5, 12, 0)).toEqual(Array(12).fill(1));
-    expect(splitConcurrency(10, 1, 0)).toEqual([10]);
-  });
-});
+import { linearWorkflow, settled, startHarness, type Harness } from '../helpers/harness.ts';
 
 describe('partitions (12, the default)', () => {
   let h: Harness;
@@ -130,6 +122,11 @@ describe('partitions (12, the default)', () => {
       const childId = history.find((e) => e.type === 'child.ended')?.detail?.childRunId as string;
       expect(childId).toBeTruthy();
       expect(done.model.child).toMatchObject({ n: i, f1: 1 });
+      // The parent's partition kept the notice, with its share of the event jobs' retention.
+      const child = (await h.api('GET', `/api/runs/${childId}`)).body;
+      const notice = await h.engine.queues.eventsOf(parent.id).getJob(`child-${childId}-${child.seq}`);
+      expect(notice?.opts.removeOnComplete).toEqual(eventJobPerPartition(12).removeOnComplete);
+      expect(notice?.opts.removeOnComplete).not.toEqual(EVENT_JOB.removeOnComplete);
       if (partitionOf(childId) !== partitionOf(parent.id)) checked++;
     }
     expect(checked).toBe(2);
@@ -164,6 +161,43 @@ describe('partitions (12, the default)', () => {
     expect(counts.cancelled).toBeGreaterThanOrEqual(5);
     // Summed over the partitions: every run this file started is counted once.
     expect(Object.values(counts).reduce((a, b) => a + (b ?? 0), 0)).toBeGreaterThanOrEqual(30 + 60 + 2 + 5);
+  });
+
+  it("runs of one entry (one partition) get the process's whole concurrency, not a twelfth of it", async () => {
+    // The harness worker's concurrency is 10 over 12 partitions: an even split gives each one slot.
+    // Each call is held until all 8 runs' calls are in (released together) or for 1.5 s: a loaded
+    // machine that spreads the 8 starts over more than one fixed hold no longer looks like a cap.
+    let inFlight = 0;
+    let most = 0;
+    const held = new Set<ServerResponse>();
+    const answer = (res: ServerResponse) => {
+      if (!held.delete(res)) return;
+      inFlight -= 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    };
+    const server = createServer((_req, res) => {
+      most = Math.max(most, ++inFlight);
+      held.add(res);
+      if (inFlight >= 8) for (const r of [...held]) answer(r);
+      else setTimeout(() => answer(res), 1_500);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow`;
+      expect((await h.api('PUT', '/api/dataflows/pt-slow', { kind: 'http', url })).status).toBe(201);
+      const call = (id: string) => ({ id, type: 'executeDataflow', dataflow: 'pt-slow', resultField: id });
+      await h.saveWorkflow({ name: 'pt-hot', stages: [{ id: 's', name: 'S', steps: [call('a'), call('b')] }] });
+      const entryId = `pt-hot-${Date.now()}`;
+      const started = await Promise.all(
+        Array.from({ length: 8 }, () => h.api('POST', '/api/workflows/pt-hot/runs', { entryId, model: {} })),
+      );
+      expect(started.map((r) => r.status)).toEqual(Array(8).fill(201));
+      expect(new Set(started.map((r) => partitionOf(r.body.id))).size).toBe(1);
+      for (const r of started) expect((await h.waitFor(r.body.id, settled)).status).toBe('completed');
+      expect(most).toBeGreaterThanOrEqual(6);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../helpers/harness.ts';
+import { redisEnv, startHarness, type Harness } from '../helpers/harness.ts';
 import { spawnProc, spawnTs, type Proc } from '../helpers/proc.ts';
 import { jobsIn } from '../helpers/queues.ts';
 
@@ -15,8 +15,8 @@ afterAll(() => {
   for (const p of procs) p.kill();
 });
 
-function workerEnv(h: Harness, extra: Record<string, string> = {}): Record<string, string> {
-  return { REDIS_URL: h.options.redisUrl, STAGEFLOW_PREFIX: h.prefix, LOG_LEVEL: 'info', STAGEFLOW_API_KEYS: '', ...extra };
+function workerEnv(h: Harness, extra: Record<string, string> = {}): Record<string, string | undefined> {
+  return { ...redisEnv(h.options), STAGEFLOW_PREFIX: h.prefix, LOG_LEVEL: 'info', STAGEFLOW_API_KEYS: '', ...extra };
 }
 
 async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms: number, every = 50): Promise<T> {

@@ -1,6 +1,7 @@
 /**
  * The start path's per-process caches stay true across processes: the latest version of a
- * workflow (invalidated by a pub/sub message each save sends before it answers) and the set of
+ * workflow (invalidated by a pub/sub message each save sends before it answers; another process
+ * may still start the previous version in the instant the save is answered) and the set of
  * addresses with failed authentications (broadcast by whichever API process counts them).
  * Two or three apps share one Redis and one prefix here, as API processes of one deployment do.
  */
@@ -53,8 +54,12 @@ describe('latest version cache', () => {
       const saver = v % 2 ? a : b;
       expect(await saver.saveWorkflow({ ...def, title: `v${v}` })).toBe(v);
       const [other, same] = await Promise.all([(saver === a ? b : a).start('cached'), saver.start('cached')]);
-      expect(other.version).toBe(v);
       expect(same.version).toBe(v);
+      // Another process hears of the save in the same write round as the answer, so nearly
+      // always in time for this start, but nothing orders the two (README, Performance): it
+      // must have it by the next start at the latest, without reading Redis on every start.
+      expect(other.version).toBeGreaterThanOrEqual(v - 1);
+      if (other.version !== v) expect((await (saver === a ? b : a).start('cached')).version).toBe(v);
     }
     // The access check reads the cache too: a version that restricts access applies at once elsewhere.
     await a.saveWorkflow({ ...def, title: 'locked', restrictAccess: true, access: { read: ['admin'], start: ['admin'] } });

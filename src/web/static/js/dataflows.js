@@ -189,6 +189,9 @@ export async function mount(main, { principal }) {
           }
           try {
             const res = await api('PUT', `/api/dataflows/${enc(name.value.trim())}`, body);
+            // The list (and the test panel it selects) is redrawn first, so once the status says
+            // "Registered" the page is settled: input typed after it is not reset by the redraw.
+            await loadList(res.body.name);
             replace(
               status,
               message(
@@ -200,7 +203,6 @@ export async function mount(main, { principal }) {
                     : `No changes to ${res.body.name}.`,
               ),
             );
-            await loadList(res.body.name);
           } catch (err) {
             if (err instanceof ApiError) {
               for (const fe of err.errors) {
