@@ -33,18 +33,12 @@ import {
   takeTrace,
   type BenchConfig,
   type SideResult,
+  waitFor,
 } from './lib.ts';
 import { type Figure, load } from './http.ts';
-import { baseline, stageflow, type SideFactory } from './sides.ts';
+import { baseline, burst, stageflow, type SideFactory } from './sides.ts';
 
 const WATCHDOG_GRACE_MS = 30_000;
-
-async function waitFor(what: string, cond: () => Promise<boolean> | boolean, pollMs: number, deadline: number): Promise<void> {
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await sleep(pollMs);
-  }
-}
 
 /**
  * Opens one side on a fresh prefix, warms it up (same connections, caches and JIT'd code as the
@@ -64,28 +58,9 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
       activeNow -= 1;
       if (latencies && job.finishedOn) latencies.push(job.finishedOn - job.timestamp);
     });
-    /** Starts `runs` chains at once; resolves with the ms from the first add until `target` are done. */
-    const burst = async (runs: number, target: number) => {
-      const t0 = performance.now();
-      const adding = side.startAll(runs);
-      let addError: unknown;
-      adding.catch((err) => (addError = err));
-      await waitFor(
-        `${factory.name} runs`,
-        () => {
-          if (addError) throw addError;
-          return side.done(target);
-        },
-        cfg.pollMs,
-        deadline,
-      );
-      const ms = performance.now() - t0;
-      await adding;
-      return ms;
-    };
 
     out(`bench: ${factory.name}: warm-up (${cfg.warmupRuns} chains)…`);
-    await burst(cfg.warmupRuns, cfg.warmupRuns);
+    await burst(side, factory.name, cfg.warmupRuns, cfg.warmupRuns, cfg.pollMs, deadline);
     await waitFor(`${factory.name} warm-up jobs`, () => finishedSteps >= cfg.warmupRuns * cfg.stepsPerRun, 5, deadline);
     await side.cleanFinished();
     await sleep(cfg.settleMs); // lazy frees, idle worker back in its blocking fetch
@@ -104,7 +79,7 @@ async function runSide(cfg: BenchConfig, monitor: Monitor, factory: SideFactory,
       samples += 1;
       activeSum += activeNow;
     }, 5);
-    const elapsedMs = await burst(cfg.runs, cfg.warmupRuns + cfg.runs);
+    const elapsedMs = await burst(side, factory.name, cfg.runs, cfg.warmupRuns + cfg.runs, cfg.pollMs, deadline);
     // The clock stops when every run is complete; the last jobs' own completion may land just after.
     await waitFor(`${factory.name} completed events`, () => finishedSteps >= steps, 5, deadline);
     clearInterval(sampler);

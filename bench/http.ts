@@ -583,8 +583,16 @@ function breakdown(calls: Map<string, number>, usec: Map<string, number>, units:
  * blocking fetch, stalled checks) lands here too.
  */
 async function traceCommands(redisUrl: string, during: () => Promise<void>): Promise<string> {
-  const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  const mon = await conn.monitor();
+  // Not conn.monitor(): ioredis enters monitoring mode a microtask after MONITOR's +OK, so lines
+  // arriving in the same read as the +OK (a busy Redis) hit "Command queue state error" before
+  // monitor() has returned the connection to attach a listener to, and crash the bench. The same
+  // error can come at the end, parsing lines while the connection is dropped. Both fall outside
+  // the traced window (the sleeps below), so the listener is on from the start and ignores them.
+  const mon = new Redis(redisUrl, { monitor: true, lazyConnect: true, maxRetriesPerRequest: 1 });
+  mon.on('error', () => undefined);
+  const monitoring = new Promise<void>((resolve) => mon.once('monitoring', () => resolve()));
+  await mon.connect();
+  await monitoring;
   const client = new Map<string, number>();
   const lua = new Map<string, number>();
   mon.on('monitor', (_time: string, args: string[], source: string) => {
@@ -599,7 +607,6 @@ async function traceCommands(redisUrl: string, during: () => Promise<void>): Pro
     await sleep(200);
   } finally {
     mon.disconnect();
-    conn.disconnect();
   }
   const list = (m: Map<string, number>) =>
     top(m, 30)

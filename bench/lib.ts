@@ -3,6 +3,7 @@
  * prefix memory census, percentiles and printing. Only the bench imports this.
  */
 import { Redis } from 'ioredis';
+import type { RedisClusterConfig } from '../config/schema.ts';
 import { testRedisUrl } from '../test/helpers/redis.ts';
 
 export interface BenchConfig {
@@ -16,6 +17,8 @@ export interface BenchConfig {
   settleMs: number;
   pollMs: number;
   timeoutMs: number;
+  /** Set (bench/cluster.ts): the engine connects to this Redis Cluster, as REDIS_CLUSTER_NODES would, and redisUrl is ignored. */
+  redisCluster?: RedisClusterConfig;
 }
 
 function intEnv(name: string, fallback: number): number {
@@ -43,6 +46,14 @@ export function loadConfig(): BenchConfig {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export const out = (s = '') => void process.stdout.write(`${s}\n`);
+
+/** Polls `cond` every `pollMs` until it holds; throws at `deadline`. */
+export async function waitFor(what: string, cond: () => Promise<boolean> | boolean, pollMs: number, deadline: number): Promise<void> {
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await sleep(pollMs);
+  }
+}
 
 // ---------------------------------------------------------------- client-side command tracer
 

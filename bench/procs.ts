@@ -36,9 +36,24 @@ export interface Proc {
   kill(): void;
 }
 
+/**
+ * Every process the bench starts, killed when the bench exits however it exits: a bench that
+ * died on an error once left its API, worker and Redis running, and their polling skewed every
+ * measurement after it.
+ */
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+export function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 function spawnLogged(args: string[], env: Record<string, string>, logFile: string): Proc {
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  const child = track(spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] }));
   closeSync(fd);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return {
@@ -224,5 +239,6 @@ export async function benchRedis(): Promise<{ url: string; private: boolean; sto
     return { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', private: false, stop: async () => undefined };
   }
   const s: TestRedisServer = await spawnRedisServer(['--maxmemory-policy', 'noeviction', '--slowlog-log-slower-than', '1000']);
+  track(s.child);
   return { url: s.url, private: true, stop: () => s.stop() };
 }

@@ -3,6 +3,7 @@
  * running a linear updateModelField workflow. Both use the same retention, attempts, lock
  * settings and worker concurrency.
  */
+import { performance } from 'node:perf_hooks';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DEFAULT_RETRY } from '../src/definition/compile.ts';
@@ -12,7 +13,7 @@ import { waitUntilReady } from '../src/engine/redis.ts';
 import type { StepWorker } from '../src/engine/step-worker.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { engineTestOptions, linearWorkflow } from '../test/helpers/harness.ts';
-import type { BenchConfig, Monitor } from './lib.ts';
+import { type BenchConfig, type Monitor, waitFor } from './lib.ts';
 
 export interface Side {
   /** The BullMQ Worker whose 'completed' events give per-step latency. */
@@ -124,7 +125,7 @@ export const stageflow: SideFactory = {
     `same BullMQ job retention (Scheduler: removeOnComplete ${JSON.stringify(KEEP_COMPLETED)}); ` +
     'run hash + history expire after retentionSec=3600; run index members and entries do not expire',
   async open(cfg, prefix, monitor) {
-    const base = engineTestOptions(prefix, { redisUrl: cfg.redisUrl });
+    const base = engineTestOptions(prefix, { redisUrl: cfg.redisUrl, ...(cfg.redisCluster ? { redisCluster: cfg.redisCluster } : {}) });
     const opts = {
       ...base,
       // BENCH_PARTITIONS: the engine's STAGEFLOW_PARTITIONS (default 12), to price the partitions on one Redis.
@@ -177,12 +178,33 @@ export const stageflow: SideFactory = {
     };
   },
   kindOf(prefix, key) {
-    const rest = key.slice(prefix.length + 1);
-    if (rest.startsWith('{bull}:')) return bullKind(rest);
-    if (/^run:\{[^}]+\}:history$/.test(rest)) return 'run history';
-    if (/^run:\{[^}]+\}$/.test(rest)) return 'run hash';
+    // `<prefix>:{<partition tag> | g}:<kind>…` (src/engine/keyspace.ts); the tag is dropped, so the partitions' keys add up by kind.
+    const rest = key.slice(prefix.length + 1).replace(/^\{[^}]*\}:/, '');
+    if (/^(steps|events):/.test(rest)) return bullKind(`tag:${rest}`);
+    if (/^run:[^:]+:history$/.test(rest)) return 'run history';
+    if (/^run:[^:]+$/.test(rest)) return 'run hash';
     if (rest.startsWith('entry:')) return 'entry hash';
     if (rest.startsWith('runs:')) return 'run indexes';
     return rest.split(':')[0]!;
   },
 };
+
+/** Starts `runs` chains/runs at once; resolves with the ms from the first add until `target` in all are done. */
+export async function burst(side: Side, what: string, runs: number, target: number, pollMs: number, deadline: number): Promise<number> {
+  const t0 = performance.now();
+  const adding = side.startAll(runs);
+  let addError: unknown;
+  adding.catch((err) => (addError = err));
+  await waitFor(
+    `${what} runs`,
+    () => {
+      if (addError) throw addError;
+      return side.done(target);
+    },
+    pollMs,
+    deadline,
+  );
+  const ms = performance.now() - t0;
+  await adding;
+  return ms;
+}
