@@ -55,7 +55,10 @@ describe('npm start', () => {
     expect(runBody).toMatchObject({ status: 'completed', outcome: 'triaged', model: { review: true, lane: 'fast', status: 'triaged' } });
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
 
-    // every step line carries its run, step, seq and attempt; run-level lines their run and seq
+    // every step line carries its run, step, seq and attempt; run-level lines their run and seq.
+    // The log is written asynchronously, so on a busy machine the answer can arrive before the
+    // lines of the last steps: wait for the last step's line first.
+    await app.waitForLine((l) => l.msg === 'step committed' && l.runId === runBody.id && l.next === 'completed');
     const stepLines = app.lines.filter((l) => l.msg === 'step committed');
     expect(stepLines.length).toBeGreaterThanOrEqual(5);
     for (const l of stepLines)
