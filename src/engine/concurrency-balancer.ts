@@ -58,8 +58,15 @@ export class ConcurrencyBalancer {
     if (this.held[i] === 0 && this.dry[i]) this.judge();
   }
 
+  /** Which Workers were busy when shares were last set ('1'/'0' per Worker). */
+  private lastBusy = '';
+
   private judge(): void {
     const busy = this.workers.map((_, i) => !(this.dry[i] && this.held[i] === 0));
+    // Judged on every fetched job: shares change only when the set of busy Workers does.
+    const key = busy.map((b) => (b ? '1' : '0')).join('');
+    if (key === this.lastBusy) return;
+    this.lastBusy = key;
     const nBusy = busy.filter(Boolean).length;
     // Nothing to do anywhere: back to the even split, so the next burst finds every partition served.
     const next =
