@@ -68,25 +68,17 @@ export function createApp({
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // No weak ETag on JSON answers: a run changes step by step, no client revalidates against one,
+  // and express would hash every answer body to make it (the web pages' static files keep theirs).
+  app.set('etag', false);
   // Bull Board's UI loads inline scripts; the JSON API has no use for a CSP beyond the default.
   // The web pages set their own strict CSP (src/web/routes.ts).
   app.use(helmet({ contentSecurityPolicy: false }));
-  app.use(webRoutes());
-  // Every route comes from its declaration (src/api/route.ts), which also feeds /openapi.json.
-  app.use(healthRoutes.router(engine));
-  app.use(metricsRoutes.router({ metrics: infra.metrics, ...(metricsToken ? { token: metricsToken } : { token: undefined }) }));
-  app.use(openApiRoutes.router());
-
-  app.use('/confirm', linkRoutes.router(engine));
-  if (notify?.documents && notify.documentLinks) {
-    app.use('/documents', documentRoutes.router({ documents: notify.documents, links: notify.documentLinks }));
-  }
-
+  // The API first: its paths are disjoint from every other router's, so a start or a step answer
+  // does not walk the page, health, metrics and board routers' layers before reaching its own.
   const failures = authFailureLimiter(infra.authFailures, authFailuresPerMinute);
   const auth = requireKey(principals, failures);
   const admin = adminSession({ registry: principals, secret: infra.linkSecret, secureCookie: secureCookies, failures });
-  app.use('/admin', admin.routes);
-  app.use(BOARD_PATH, admin.guard, infra.board);
 
   const api = express.Router();
   api.use(auth);
@@ -114,6 +106,18 @@ export function createApp({
     );
   }
   app.use('/api', api);
+  app.use(webRoutes());
+  // Every route comes from its declaration (src/api/route.ts), which also feeds /openapi.json.
+  app.use(healthRoutes.router(engine));
+  app.use(metricsRoutes.router({ metrics: infra.metrics, ...(metricsToken ? { token: metricsToken } : { token: undefined }) }));
+  app.use(openApiRoutes.router());
+
+  app.use('/confirm', linkRoutes.router(engine));
+  if (notify?.documents && notify.documentLinks) {
+    app.use('/documents', documentRoutes.router({ documents: notify.documents, links: notify.documentLinks }));
+  }
+  app.use('/admin', admin.routes);
+  app.use(BOARD_PATH, admin.guard, infra.board);
 
   app.use((req, res) => sendProblem(res, 404, `no route ${req.method} ${req.path}`));
   app.use(errorHandler(log));
