@@ -13,7 +13,6 @@ import { createDataflowServices } from './dataflows/index.ts';
 import { DataflowRegistry } from './dataflows/registry.ts';
 import type { Engine } from './engine/engine.ts';
 import { Invalidation } from './engine/invalidation.ts';
-import { isCluster } from './engine/redis.ts';
 import { createNotifyServices, type NotifyServices } from './notify/index.ts';
 import { scrapeMetrics } from './observability/scrape.ts';
 import type { StepServices } from './steps/services.ts';
@@ -100,19 +99,14 @@ export function apiInfrastructure(engine: Engine): ApiInfrastructure {
       const at = msg.indexOf(' ');
       note(msg.slice(at + 1), Number(msg.slice(0, at)));
     },
-    // Failures counted while this process was not listening: rebuilt from the counters themselves.
+    // Failures counted while this process was not listening: one read of the addresses whose
+    // window is still open (a SCAN of the counters cost seconds on a Redis of half a million keys,
+    // and the process read Redis on every request until it finished).
     async () => {
       failing.clear();
-      const strip = authKey('').length;
-      // The counters are single keys spread over the slots: on a cluster, every primary holds some.
-      for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) {
-        for await (const keys of node.scanStream({ match: authKey('*'), count: 500 }) as AsyncIterable<string[]>) {
-          const ttls = await Promise.all(keys.map((k) => redis.pttl(k)));
-          keys.forEach((k, i) => {
-            note(k.slice(strip), ttls[i]! > 0 ? ttls[i]! : 60_000);
-          });
-        }
-      }
+      const now = Date.now();
+      const open = await redis.zrangebyscore(engine.keys.authFailing, now, '+inf', 'WITHSCORES');
+      for (let i = 0; i < open.length; i += 2) note(open[i]!, Number(open[i + 1]) - now);
     },
   );
   const authFailures: CounterStore = {
@@ -127,6 +121,16 @@ export function apiInfrastructure(engine: Engine): ApiInfrastructure {
       const k = authKey(address);
       const res = await redis.multi().incr(k).pexpire(k, windowMs, 'NX').pttl(k).exec();
       const counted = { count: Number(res?.[0]?.[1] ?? 0), ttlMs: Number(res?.[2]?.[1] ?? -1) };
+      // Its own key (the counters sit in many slots): closed windows are dropped as new ones open,
+      // and the set itself goes once no address has failed for a window.
+      const now = Date.now();
+      const end = now + (counted.ttlMs > 0 ? counted.ttlMs : windowMs);
+      await redis
+        .pipeline()
+        .zremrangebyscore(engine.keys.authFailing, '-inf', now)
+        .zadd(engine.keys.authFailing, 'GT', end, address)
+        .pexpire(engine.keys.authFailing, windowMs)
+        .exec();
       await heard.publish(`${counted.ttlMs > 0 ? counted.ttlMs : windowMs} ${address}`);
       return counted;
     },

@@ -17,7 +17,7 @@
  * - **global** (`workflow*`, `dataflow*`, `template*`, `linkSecret`, `operation*`, the operations
  *   queue): one tag of their own, `<prefix>:{g}:…`, never mixed into a partition's script.
  * - **people, notifications, process** (`tasks`, `inbox`, `notifySent`, `document`, `usedLink`,
- *   `workerHeartbeats`, `rateLimitPrefix`, `authFailures`): single-key commands, each key in its
+ *   `workerHeartbeats`, `rateLimitPrefix`, `authFailures`, `authFailing`): single-key commands, each key in its
  *   own slot; no MULTI or script mixes them (inboxes share a `{u:<user>}` tag per user).
  */
 import { partitionOfEntry as entryPartition, partitionOfRunId, partitionTags } from './partition-tags.ts';
@@ -94,6 +94,8 @@ export interface Keyspace {
   rateLimitPrefix: string;
   /** Failed-authentication counter of one client address. */
   authFailures(address: string): string;
+  /** Sorted set of the addresses with a failure window open (score: the window's end, ms), read when a process (re)subscribes. */
+  authFailing: string;
   /**
    * The key an acknowledgement writes just before its WAIT (replication.ts): in `key`'s hash tag,
    * so on the primary that holds `key`. One per tag, overwritten each time, expiring a minute after.
@@ -240,6 +242,7 @@ export function createKeyspace(prefix: string, partitions: number = DEFAULT_PART
     workerHeartbeats: `${prefix}:workers`,
     rateLimitPrefix: `${prefix}:ratelimit:`,
     authFailures: (address) => `${prefix}:authfail:${address}`,
+    authFailing: `${prefix}:auth-failing`,
     ackMarker: (key) => {
       // Redis Cluster's rule: the first `{…}` with something inside decides the slot.
       const tag = /\{[^}]+\}/.exec(key)?.[0];

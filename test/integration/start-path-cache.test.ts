@@ -6,7 +6,7 @@
  * Two or three apps share one Redis and one prefix here, as API processes of one deployment do.
  */
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { uniquePrefix } from '../helpers/redis.ts';
 import { ADMIN_KEY, linearWorkflow, startHarness, type Harness } from '../helpers/harness.ts';
 
@@ -103,10 +103,17 @@ describe('failed-authentication limiter across processes', () => {
   it('a process that starts listening after the failures still refuses the address', async () => {
     for (let i = 0; i <= LIMIT; i++) await getFrom(a, '127.0.0.64', '/api/me', `wrong-key-${i}`);
     c = await startHarness(opts);
+    // The rebuild is one read of the open windows, never a walk over the keyspace.
+    const reads = vi.spyOn(c.engine.redis, 'zrangebyscore');
     expect(await getFrom(c, '127.0.0.64', '/api/me', ADMIN_KEY)).toBe(429);
     await sleep(300);
-    // Now subscribed: it rebuilt the failing addresses from the counters it had not heard about.
+    // Now subscribed: it rebuilt the failing addresses from the windows it had not heard about.
     expect(await getFrom(c, '127.0.0.64', '/api/me', ADMIN_KEY)).toBe(429);
     expect(await getFrom(c, '127.0.0.65', '/api/me', ADMIN_KEY)).toBe(200);
+    expect(reads.mock.calls.map((call) => call[0])).toContain(c.engine.keys.authFailing);
+    // The window's end is what the rebuild read: within the minute from the first failure.
+    const end = Number(await c.engine.redis.zscore(c.engine.keys.authFailing, '127.0.0.64'));
+    expect(end).toBeGreaterThan(Date.now());
+    expect(end).toBeLessThanOrEqual(Date.now() + 60_000);
   });
 });
