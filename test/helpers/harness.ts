@@ -186,7 +186,6 @@ export const TEST_EGRESS_ALLOWLIST = '127.0.0.1,::1';
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   setEgressAllowlist(opts.egressAllowlist ?? TEST_EGRESS_ALLOWLIST);
-  const prefix = uniquePrefix('it');
   const principals = PrincipalRegistry.fromJson(TEST_PRINCIPALS, 'test');
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
   // Real services (inbox, templates, dataflows…) unless a test plugs in its own.
@@ -198,7 +197,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     principals,
     log,
   );
-  const options = engineTestOptions(prefix, { services: services.factory, ...opts.engine });
+  // A test that shares a prefix between harnesses (processes of one deployment) names it in opts.engine.
+  const options = engineTestOptions(uniquePrefix('it'), { services: services.factory, ...opts.engine });
+  const prefix = options.prefix;
   const engine = Engine.open(options, log, { failFast: true });
   await waitUntilReady(engine.redis, 5000);
   let worker: Engine | undefined;

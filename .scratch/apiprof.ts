@@ -1,0 +1,21 @@
+// scratch: steady-state cpu profile of `npm run api` under wrk -c20 (not committed)
+import { execFileSync } from 'node:child_process';
+import { writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { benchKeys, call, startStageflow } from '../bench/procs.ts';
+import { linearWorkflow } from '../test/helpers/harness.ts';
+const dir = process.argv[2] ?? '/tmp/apiprof';
+rmSync(dir, { recursive: true, force: true }); mkdirSync(dir, { recursive: true });
+const keys = benchKeys();
+const prefix = `scratchprof${Date.now()}`;
+const s = await startStageflow('api', 'redis://127.0.0.1:6379', prefix, keys, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`], logLevel: process.env.LL });
+const r = await call(`${s.url}/api/workflows/bench-chain`, { method: 'PUT', headers: { authorization: `Bearer ${keys.designer}`, 'content-type': 'application/json' }, body: JSON.stringify(linearWorkflow('bench-chain', 10)) });
+if (r.status > 201) throw new Error(r.text);
+writeFileSync('/tmp/post.lua', `wrk.method="POST"\nwrk.body='{"model":{}}'\nwrk.headers["Content-Type"]="application/json"\nwrk.headers["Authorization"]="Bearer ${keys.client}"\n`);
+const url = `${s.url}/api/workflows/bench-chain/runs`;
+execFileSync('wrk', ['-t2', '-c20', '-d3s', '-s', '/tmp/post.lua', url]);
+const t0 = Date.now();
+const o = execFileSync('wrk', ['-t2', '-c20', `-d${process.env.SECS ?? 8}s`, '-s', '/tmp/post.lua', url]).toString();
+console.log(o.split('\n').filter((l) => /Requests\/sec|Latency/.test(l)).join('\n'));
+writeFileSync(`${dir}/window.json`, JSON.stringify({ t0, t1: Date.now() }));
+await s.stop();
+execFileSync('bash', ['-c', `redis-cli --scan --pattern '${prefix}*' | xargs -r -n 2000 redis-cli unlink >/dev/null`]);
