@@ -27,29 +27,54 @@ export const FINISH_ARGS = 9;
 /** ARGV[7] of moveToFinished: the queue's key prefix (`queue.keys['']`). */
 const PREFIX_ARG = 6;
 /** ARGV[8] and ARGV[9]: the worker's options and the fields to update, msgpacked by BullMQ. */
-const PACKED_ARGS = [7, 8];
+const OPTIONS_ARG = 7;
+const FIELDS_ARG = 8;
+
+/** The line of BullMQ's finish script that reads its options; ours hands it the table instead. */
+const OPTIONS_READ = 'local opts = cmsgpack.unpack(ARGV[8])';
+
+/**
+ * BullMQ's finish script as it ships, but taking its options (ARGV[8]) as a Lua table rather than
+ * msgpack. Ours arrive as JSON (FinishCall), and packing them into msgpack only for BullMQ's
+ * script to unpack again cost 32k of a step's Redis instructions (cmsgpack.pack 15k, unpack 17k,
+ * counted under callgrind; docs/design-notes.md, "Commit and finish in one call").
+ */
+function finishTakingOptionsTable(content: string): string {
+  const at = content.indexOf(OPTIONS_READ);
+  if (at < 0 || content.indexOf(OPTIONS_READ, at + 1) >= 0) {
+    throw new Error(
+      "bullmq's moveToFinished no longer reads its options once as `cmsgpack.unpack(ARGV[8])`; see src/engine/bullmq-finish.ts",
+    );
+  }
+  return `${content.slice(0, at)}local opts = ARGV[8]${content.slice(at + OPTIONS_READ.length)}`;
+}
 
 /**
  * BullMQ's finish script as a Lua function `bullmqMoveToFinished(KEYS, ARGV)`, and
  * `bullmqFinish(keys, argv)`, which takes a FinishCall's arguments (ARGV[8] and ARGV[9] as JSON)
- * and packs them back into the msgpack BullMQ's script reads.
+ * and hands BullMQ's script its options as a table and its fields as the msgpack it reads.
  */
-export const moveToFinishedLua = `${bullmqScriptAsFunction('bullmqMoveToFinished', moveToFinished, FINISH_KEYS, 'src/engine/bullmq-finish.ts')}
+export const moveToFinishedLua = `${bullmqScriptAsFunction(
+  'bullmqMoveToFinished',
+  { ...moveToFinished, content: finishTakingOptionsTable(moveToFinished.content) },
+  FINISH_KEYS,
+  'src/engine/bullmq-finish.ts',
+)}
 local function bullmqFinish(keys, argv)
   local a = {}
   for i = 1, ${FINISH_ARGS} do a[i] = argv[i] end
-  for _, i in ipairs({${PACKED_ARGS.map((i) => i + 1).join(', ')}}) do
-    if a[i] ~= '' then a[i] = cmsgpack.pack(cjson.decode(a[i])) end
-  end
+  a[${OPTIONS_ARG + 1}] = cjson.decode(a[${OPTIONS_ARG + 1}])
+  if a[${FIELDS_ARG + 1}] ~= '' then a[${FIELDS_ARG + 1}] = cmsgpack.pack(cjson.decode(a[${FIELDS_ARG + 1}])) end
   return bullmqMoveToFinished(keys, a)
 end
 `;
 
 /**
  * One job's finish as BullMQ builds it: moveToFinished's keys and ARGV, except that ARGV[8] and
- * ARGV[9] (msgpack) arrive as JSON, which our scripts pack again (`bullmqFinish`, above). One
- * binary argument makes ioredis encode every argument of the call into its own buffer; all
- * strings, it writes the call as one string, and the commit's call has 60-odd arguments (docs/design-notes.md, "Commit and finish in one call").
+ * ARGV[9] (msgpack) arrive as JSON, which our scripts turn back into what BullMQ's script reads
+ * (`bullmqFinish`, above). One binary argument makes ioredis encode every argument of the call
+ * into its own buffer; all strings, it writes the call as one string, and the commit's call has
+ * 60-odd arguments (docs/design-notes.md, "Commit and finish in one call").
  */
 export interface FinishCall {
   keys: string[];
@@ -103,7 +128,7 @@ export function foldFinish(job: Job, folded: FoldedFinish): void {
     if (all.length > FINISH_KEYS + FINISH_ARGS) throw new Error(`stageflow: bullmq's moveToFinished now takes ${all.length} arguments`);
     const keys = all.slice(0, FINISH_KEYS) as string[];
     // An absent ARGV[9] (no fields to update) is sent as '', which the script reads the same way.
-    const args = Array.from({ length: FINISH_ARGS }, (_, i) => asText(all[FINISH_KEYS + i], PACKED_ARGS.includes(i)));
+    const args = Array.from({ length: FINISH_ARGS }, (_, i) => asText(all[FINISH_KEYS + i], i));
     return folded({ keys, args, prefix: String(args[PREFIX_ARG]) });
   };
   const backend = Object.create(real) as FinishBackend;
@@ -112,9 +137,9 @@ export function foldFinish(job: Job, folded: FoldedFinish): void {
 }
 
 /** An argument as text: msgpack as its JSON (nils dropped; Lua reads a missing field as nil too). */
-function asText(arg: unknown, packed: boolean): string | number {
+function asText(arg: unknown, index: number): string | number {
   if (arg === undefined || arg === '') return '';
-  if (!packed) return arg as string | number;
+  if (index !== OPTIONS_ARG && index !== FIELDS_ARG) return arg as string | number;
   if (!Buffer.isBuffer(arg)) throw new Error(`stageflow: bullmq's moveToFinished no longer msgpacks this argument (${typeof arg})`);
   return JSON.stringify(unpack(arg), (_k, v) => (v === null ? undefined : v));
 }

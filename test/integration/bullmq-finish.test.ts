@@ -127,7 +127,7 @@ describe.skipIf(onCluster)('step jobs finished inside our commit script', () => 
     expect(await redis.lrange(qOf(run.id).keys.active!, 0, -1)).toContain(stepJobId(run.id, 1));
   });
 
-  it("carries BullMQ's packed options as text and packs them back: a job's removeOnComplete still applies", async () => {
+  it("carries BullMQ's packed options as text and hands its script their table: a job's removeOnComplete still applies", async () => {
     const run = await h.start('finish', { model: {} });
     const id = stepJobId(run.id, 0);
     const opts = JSON.parse((await redis.hget(jobKey(run.id, id), 'opts'))!);
