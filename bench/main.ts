@@ -1,10 +1,10 @@
 /**
  * `npm run bench`: every figure issue 13 sets a goal for, each printed with its goal beside it.
  *
- *   npm run bench                        # all modes: inprocess, http, start, memory, profile, cluster, acks
+ *   npm run bench                        # all modes: inprocess, http, start, memory, profile, cluster, acks, instructions
  *   npm run bench -- --quick             # the same, small (a smoke run; figures only indicative)
  *   npm run bench -- --mode=http,start   # some modes (also BENCH_MODE=…)
- *   npm run bench:http | bench:start | bench:memory | bench:profile | bench:inprocess | bench:cluster | bench:acks
+ *   npm run bench:http | bench:start | bench:memory | bench:profile | bench:inprocess | bench:cluster | bench:acks | bench:instructions
  *
  * Modes (details and env knobs in each function's file):
  *   inprocess  bench/chain.ts: bare BullMQ chain vs the engine in one process (ratio ≥ 0.9, CPU-normalised beside it)
@@ -15,6 +15,7 @@
  *   cluster    bench/cluster.ts: the in-process engine on its own Redis Cluster of 1 and of 3 primaries (ports 7150-7153),
  *              steps/s side by side and Redis CPU per step on each primary (shares near-equal: each 33% ± 10)
  *   acks       bench/acks.ts: starts acknowledged after a replica 1 ms away holds them (WAIT 1) vs not waiting (WAIT 0)
+ *   instructions  bench/instructions.ts: Redis instructions per step (callgrind), bare chain vs stageflow: the noise-free figure
  * The HTTP modes start their own redis-server (BENCH_REDIS=shared uses REDIS_URL instead) and the
  * servers on free ports; each side has its own key prefix, removed at the end.
  */
@@ -22,6 +23,7 @@ import { acksMode } from './acks.ts';
 import { exitGuard, fail, inProcessMode } from './chain.ts';
 import { clusterMode } from './cluster.ts';
 import { type Figure, httpMode, load, memoryMode, profileMode, startMode } from './http.ts';
+import { instructionsMode } from './instructions.ts';
 import { out } from './lib.ts';
 
 const MODES = {
@@ -32,6 +34,7 @@ const MODES = {
   profile: profileMode,
   cluster: clusterMode,
   acks: acksMode,
+  instructions: instructionsMode,
 } as const;
 type Mode = keyof typeof MODES;
 
