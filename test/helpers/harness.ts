@@ -275,7 +275,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
-      await worker?.close();
+      // h.worker, not the one it started with: a test may replace it (a restarted worker process).
+      await h.worker?.close();
       await engine.close();
       await services.close();
       await cleanupTestPrefix(prefix, options);
