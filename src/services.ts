@@ -4,7 +4,7 @@
  * in its constructor); `close()` ends SSE streams, the SMTP pool and subscriber connections.
  */
 import type { Logger } from 'pino';
-import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import { RedisStore, type RedisReply, type SendCommandClusterFn } from 'rate-limit-redis';
 import type { Config } from '../config/schema.ts';
 import { bullBoard } from './api/bull-board.ts';
 import type { ApiInfrastructure, CounterStore } from './api/ports.ts';
@@ -12,7 +12,9 @@ import type { PrincipalRegistry } from './api/principals.ts';
 import { createDataflowServices } from './dataflows/index.ts';
 import { DataflowRegistry } from './dataflows/registry.ts';
 import type { Engine } from './engine/engine.ts';
+import type { Cluster } from 'ioredis';
 import { Invalidation } from './engine/invalidation.ts';
+import { isCluster } from './engine/redis.ts';
 import { createNotifyServices, type NotifyServices } from './notify/index.ts';
 import { scrapeMetrics } from './observability/scrape.ts';
 import type { StepServices } from './steps/services.ts';
@@ -138,14 +140,34 @@ export function apiInfrastructure(engine: Engine): ApiInfrastructure {
   const queues = [engine.queue, engine.eventQueue];
   return {
     rateLimitStore: () =>
-      new RedisStore({
-        prefix: engine.keys.rateLimitPrefix,
-        sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
-      }),
+      isCluster(redis)
+        ? new RedisStore({ prefix: engine.keys.rateLimitPrefix, sendCommandCluster: clusterRateLimitCommand(redis) })
+        : new RedisStore({
+            prefix: engine.keys.rateLimitPrefix,
+            sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
+          }),
     authFailures,
     board: bullBoard(queues),
     linkSecret: () => engine.links.secretText(),
     metrics: { scrape: () => scrapeMetrics({ ping: () => engine.ping(), runCounts: () => engine.runCounts(), queues }) },
+  };
+}
+
+/**
+ * rate-limit-redis's commands on a cluster. Its scripts are loaded with SCRIPT LOAD, which a
+ * cluster client sends to any one node, so the EVALSHA for a principal's key met NOSCRIPT on the
+ * others, its reload went to a random node again, and the limiter let the request through (found
+ * by bad-input.test.ts on the cluster, after a failover promoted a replica without the script).
+ * Scripts are loaded on every primary; every other command goes where its key lives.
+ */
+function clusterRateLimitCommand(redis: Cluster): SendCommandClusterFn {
+  return async ({ command }) => {
+    const [name, ...args] = command as [string, ...string[]];
+    if (name.toUpperCase() === 'SCRIPT') {
+      const shas = await Promise.all(redis.nodes('master').map((node) => node.call(name, ...args)));
+      return shas[0] as RedisReply;
+    }
+    return redis.call(name, ...args) as Promise<RedisReply>;
   };
 }
 

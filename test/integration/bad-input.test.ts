@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.ts';
-import type { RedisClient } from '../../src/engine/redis.ts';
+import { isCluster, type RedisClient } from '../../src/engine/redis.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { ADMIN_KEY, keyOf, scanKeys, startHarness, testRedisClient, type Harness } from '../helpers/harness.ts';
 
@@ -1198,6 +1198,21 @@ describe('malformed requests at every write endpoint', () => {
 });
 
 describe('limits', () => {
+  it('rate limiting still counts after Redis forgot its scripts (a replica promoted by a failover never loaded them)', async () => {
+    const rl = await startHarness({ worker: false, app: { rateLimitPerMinute: 5 } });
+    try {
+      const redis = rl.engine.redis;
+      // Every primary of a cluster: the limiter's key may live on any of them.
+      for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) await node.script('FLUSH');
+      const as = { authorization: `Bearer ${keyOf('eve')}` };
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await rl.api('GET', '/api/workflows', undefined, as)).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    } finally {
+      await rl.close();
+    }
+  });
+
   it('rate limiting: the 6th request a minute from one key is 429 problem+json with Retry-After; another key is unaffected', async () => {
     const rl = await startHarness({ worker: false, app: { rateLimitPerMinute: 5 } });
     try {
