@@ -3,6 +3,7 @@
  * channels, templates, the inbox, dataflows. One set per engine (the engine calls the factory
  * in its constructor); `close()` ends SSE streams, the SMTP pool and subscriber connections.
  */
+import type { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { RedisStore, type RedisReply, type SendCommandClusterFn } from 'rate-limit-redis';
 import type { Config } from '../config/schema.ts';
@@ -12,7 +13,6 @@ import type { PrincipalRegistry } from './api/principals.ts';
 import { createDataflowServices } from './dataflows/index.ts';
 import { DataflowRegistry } from './dataflows/registry.ts';
 import type { Engine } from './engine/engine.ts';
-import type { Cluster } from 'ioredis';
 import { Invalidation } from './engine/invalidation.ts';
 import { isCluster } from './engine/redis.ts';
 import { createNotifyServices, type NotifyServices } from './notify/index.ts';
@@ -157,7 +157,7 @@ export function apiInfrastructure(engine: Engine): ApiInfrastructure {
  * rate-limit-redis's commands on a cluster. Its scripts are loaded with SCRIPT LOAD, which a
  * cluster client sends to any one node, so the EVALSHA for a principal's key met NOSCRIPT on the
  * others, its reload went to a random node again, and the limiter let the request through (found
- * by bad-input.test.ts on the cluster, after a failover promoted a replica without the script).
+ * by bad-input.test.ts on the cluster; a replica promoted by a failover has no scripts either).
  * Scripts are loaded on every primary; every other command goes where its key lives.
  */
 function clusterRateLimitCommand(redis: Cluster): SendCommandClusterFn {

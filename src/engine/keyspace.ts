@@ -17,8 +17,9 @@
  * - **global** (`workflow*`, `dataflow*`, `template*`, `linkSecret`, `operation*`, the operations
  *   queue): one tag of their own, `<prefix>:{g}:…`, never mixed into a partition's script.
  * - **people, notifications, process** (`tasks`, `inbox`, `notifySent`, `document`, `usedLink`,
- *   `workerHeartbeats`, `rateLimitPrefix`, `authFailures`, `authFailing`): single-key commands, each key in its
- *   own slot; no MULTI or script mixes them (inboxes share a `{u:<user>}` tag per user).
+ *   `workerHeartbeats`, `rateLimitPrefix`, `authFailures`, `authFailing`): single-key commands,
+ *   each key in its own slot; no MULTI or script mixes them (inboxes share a `{u:<user>}` tag per
+ *   user).
  */
 import { partitionOfEntry as entryPartition, partitionOfRunId, partitionTags } from './partition-tags.ts';
 import type { RunStatus } from './types.ts';
