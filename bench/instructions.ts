@@ -18,15 +18,10 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../test/helpers/redis.ts';
 import type { Figure } from './http.ts';
-import { out, sleep } from './lib.ts';
+import { intEnv, out, sleep } from './lib.ts';
 import { track } from './procs.ts';
 
 const STEPS_PER_RUN = 10;
-const intEnv = (name: string, fallback: number) => {
-  const n = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(process.env[name])}`);
-  return n;
-};
 const fmtK = (n: number) => `${Math.round(n / 1000).toLocaleString('en-US')}k`;
 
 /** Instructions a callgrind'ed redis-server executed while the in-process bench ran `chains` chains of `side`. */

@@ -21,7 +21,8 @@ export interface BenchConfig {
   redisCluster?: RedisClusterConfig;
 }
 
-function intEnv(name: string, fallback: number): number {
+/** A positive integer from the environment, or `fallback` when unset or empty. */
+export function intEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
