@@ -516,16 +516,22 @@ function groupOf(url: string, fn: string): string {
 
 /**
  * Self time per group (npm package, src/<dir>, node internals) after the first sample whose stack
- * reaches `marker` (so module loading at start-up is left out); µs per unit of work.
+ * reaches the function `marker` names (so module loading at start-up is left out: a file's URL
+ * alone is reached when the file is imported); µs per unit of work.
  */
-export function summarizeProfile(file: string, marker: RegExp, cpuUsPerUnit: number): { lines: string[]; totalUs: number } {
+export function summarizeProfile(
+  file: string,
+  marker: { url: RegExp; fn: string },
+  cpuUsPerUnit: number,
+): { lines: string[]; totalUs: number } {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const reaches = (id: number) => {
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-      if (marker.test(byId.get(cur)!.callFrame.url)) return true;
+      const f = byId.get(cur)!.callFrame;
+      if (f.functionName === marker.fn && marker.url.test(f.url)) return true;
     }
     return false;
   };
@@ -728,13 +734,13 @@ export async function profileMode(o: HttpOptions): Promise<Figure[]> {
     const apiProf = profileFile(apiDir);
     const workerProf = profileFile(workerDir);
     if (apiProf) {
-      const p = summarizeProfile(apiProf, /\/src\/api\/routes\//, (c.nodeCpuMs * 1000) / runs);
+      const p = summarizeProfile(apiProf, { url: /\/src\/engine\/run-service\.ts$/, fn: 'startRun' }, (c.nodeCpuMs * 1000) / runs);
       out(
         `  node cpu per start by package (--cpu-prof of the API from its first request; natives charged to their caller): ${p.lines.join(', ')}`,
       );
     } else out('  (no API cpu profile written)');
     if (workerProf) {
-      const p = summarizeProfile(workerProf, /\/src\/engine\/step-processor\.ts$/, (stepCpu * 1000) / steps);
+      const p = summarizeProfile(workerProf, { url: /\/src\/engine\/step-processor\.ts$/, fn: 'process' }, (stepCpu * 1000) / steps);
       out(
         `  node cpu per step by package (--cpu-prof of the worker from its first step; natives charged to their caller): ${p.lines.join(', ')}`,
       );
