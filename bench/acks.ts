@@ -16,16 +16,9 @@ import { engineTestOptions, linearWorkflow } from '../test/helpers/harness.ts';
 import { uniquePrefix } from '../test/helpers/redis.ts';
 import { spawnRedisServer } from '../test/helpers/redis-server.ts';
 import type { Figure } from './http.ts';
-import { out, sleep } from './lib.ts';
+import { intEnv, median, out, sleep } from './lib.ts';
 import { track } from './procs.ts';
 
-const intEnv = (name: string, fallback: number) => {
-  const raw = process.env[name];
-  const n = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
-  return n;
-};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
 const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
 
 /** A relay to `port` that holds every chunk `delayMs` before passing it on, both ways. */
@@ -47,10 +40,10 @@ async function delayedRelay(port: number, delayMs: number): Promise<net.Server &
 }
 
 export async function acksMode(o: { quick: boolean }): Promise<Figure[]> {
-  const delayMs = intEnv('BENCH_ACK_DELAY_MS', 1);
-  const inFlight = Math.max(1, intEnv('BENCH_ACK_IN_FLIGHT', 20));
-  const starts = Math.max(1, intEnv('BENCH_ACK_STARTS', o.quick ? 300 : 2000));
-  const rounds = Math.max(1, intEnv('BENCH_ACK_ROUNDS', o.quick ? 1 : 3));
+  const delayMs = intEnv('BENCH_ACK_DELAY_MS', 1, 0);
+  const inFlight = intEnv('BENCH_ACK_IN_FLIGHT', 20);
+  const starts = intEnv('BENCH_ACK_STARTS', o.quick ? 300 : 2000);
+  const rounds = intEnv('BENCH_ACK_ROUNDS', o.quick ? 1 : 3);
   out(
     `\n== acks: ${starts} starts, ${inFlight} in flight, REDIS_WAIT_REPLICAS 1 vs 0, the replica's link delayed ${delayMs} ms each way; ${rounds} round(s)`,
   );

@@ -50,8 +50,10 @@ import { type Figure, load } from './http.ts';
 import {
   type BenchConfig,
   diffCalls,
+  intEnv,
   installTracer,
   loadConfig,
+  median,
   Monitor,
   out,
   type RedisSnapshot,
@@ -67,18 +69,8 @@ const PORT_RANGE: [number, number] = [7100, 7199];
 // test/helpers/cluster.ts DISRUPTIVE_CLUSTER_PORTS: 7100-7105 and 7110-7115.
 const TESTS_DISRUPTIVE: [number, number] = [7100, 7115];
 
-const intEnv = (name: string, fallback: number) => {
-  const raw = process.env[name];
-  const n = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-};
 const fmt = (n: number, d = 0) =>
   Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a';
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 // ---------------------------------------------------------------- the bench's own clusters
 

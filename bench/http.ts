@@ -15,7 +15,7 @@ import { Pool } from 'undici';
 import { createKeyspace } from '../src/engine/keyspace.ts';
 import { linearWorkflow } from '../test/helpers/harness.ts';
 import { cleanupPrefix, uniquePrefix } from '../test/helpers/redis.ts';
-import { type Census, diffCalls, diffCensus, Monitor, out, percentile, type RedisSnapshot, sleep, sum, top } from './lib.ts';
+import { type Census, diffCalls, diffCensus, Monitor, median, out, percentile, type RedisSnapshot, sleep, sum, top } from './lib.ts';
 import { benchKeys, benchRedis, call, closeAgent, type Keys, type Server, startReference, startStageflow } from './procs.ts';
 import { baseline, stageflow as stageflowSide } from './sides.ts';
 
@@ -44,10 +44,6 @@ const intEnv = (name: string, fallback: number) => {
 };
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 export const load = () =>
   `load ${loadavg()
     .map((l) => l.toFixed(2))

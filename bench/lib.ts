@@ -22,13 +22,19 @@ export interface BenchConfig {
 }
 
 /** A positive integer from the environment, or `fallback` when unset or empty. */
-export function intEnv(name: string, fallback: number): number {
+export function intEnv(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer of at least ${min}, got ${JSON.stringify(raw)}`);
   return n;
 }
+
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 export function loadConfig(): BenchConfig {
   return {
