@@ -15,7 +15,20 @@ import { Pool } from 'undici';
 import { createKeyspace } from '../src/engine/keyspace.ts';
 import { linearWorkflow } from '../test/helpers/harness.ts';
 import { cleanupPrefix, uniquePrefix } from '../test/helpers/redis.ts';
-import { type Census, diffCalls, diffCensus, Monitor, median, out, percentile, type RedisSnapshot, sleep, sum, top } from './lib.ts';
+import {
+  type Census,
+  diffCalls,
+  diffCensus,
+  intEnv,
+  Monitor,
+  median,
+  out,
+  percentile,
+  type RedisSnapshot,
+  sleep,
+  sum,
+  top,
+} from './lib.ts';
 import { benchKeys, benchRedis, call, closeAgent, type Keys, type Server, startReference, startStageflow } from './procs.ts';
 import { baseline, stageflow as stageflowSide } from './sides.ts';
 
@@ -35,13 +48,6 @@ export const WORKFLOW = 'bench-chain';
 const STEPS = 10;
 const IN_FLIGHT = 20;
 const WAIT_MS = 60_000;
-
-const intEnv = (name: string, fallback: number) => {
-  const raw = process.env[name];
-  const n = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-};
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 export const load = () =>
