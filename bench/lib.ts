@@ -21,7 +21,7 @@ export interface BenchConfig {
   redisCluster?: RedisClusterConfig;
 }
 
-/** A positive integer from the environment, or `fallback` when unset or empty. */
+/** An integer of at least `min` (default 1) from the environment, or `fallback` when unset or empty. */
 export function intEnv(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;

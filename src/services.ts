@@ -140,12 +140,12 @@ export function apiInfrastructure(engine: Engine): ApiInfrastructure {
   const queues = [engine.queue, engine.eventQueue];
   return {
     rateLimitStore: () =>
-      isCluster(redis)
-        ? new RedisStore({ prefix: engine.keys.rateLimitPrefix, sendCommandCluster: clusterRateLimitCommand(redis) })
-        : new RedisStore({
-            prefix: engine.keys.rateLimitPrefix,
-            sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
-          }),
+      new RedisStore({
+        prefix: engine.keys.rateLimitPrefix,
+        ...(isCluster(redis)
+          ? { sendCommandCluster: clusterRateLimitCommand(redis) }
+          : { sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply> }),
+      }),
     authFailures,
     board: bullBoard(queues),
     linkSecret: () => engine.links.secretText(),
