@@ -37,7 +37,8 @@ export interface RunService {
   startRun(
     workflow: string,
     input: { model?: Model; entryId?: string; callbackUrl?: string },
-    ctx?: { idempotencyKey?: string; by?: string },
+    /** waitMs: answer once the run stops moving (any status but running) or that many ms pass. */
+    ctx?: { idempotencyKey?: string; by?: string; waitMs?: number },
   ): Promise<{ run: RunView; created: boolean }>;
   /** Starts many runs of one workflow in one go; a result per item, in order (an item's refusal is its `error`). */
   startRuns(
@@ -46,7 +47,6 @@ export interface RunService {
     ctx?: { by?: string },
   ): Promise<Array<{ run: RunView; created: boolean } | { error: unknown }>>;
   getRun(runId: string): Promise<RunView>;
-  waitForSettle(runId: string, ms: number): Promise<RunView>;
   listRuns(search: RunSearch, visible?: (run: { workflow: string }) => Promise<boolean> | boolean): Promise<RunPage>;
   history(runId: string, from?: number): Promise<HistoryEvent[]>;
   cancel(runId: string, by?: string): Promise<RunView>;

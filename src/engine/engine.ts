@@ -346,10 +346,6 @@ export class Engine {
     return this.service.submit(...a);
   }
 
-  waitForSettle(...a: Parameters<RunService['waitForSettle']>): ReturnType<RunService['waitForSettle']> {
-    return this.service.waitForSettle(...a);
-  }
-
   confirm(...a: Parameters<RunService['confirm']>): ReturnType<RunService['confirm']> {
     return this.service.confirm(...a);
   }

@@ -46,6 +46,8 @@ export interface StartContext {
   idempotencyKey?: string;
   by?: string;
   parent?: ParentLink;
+  /** Answer once the run stops moving (any status but running) or this many ms pass (`?wait=MS`). */
+  waitMs?: number;
 }
 
 export interface RunServiceOptions {
@@ -159,7 +161,20 @@ export class RunService {
 
   async startRun(workflow: string, input: StartInput, ctx: StartContext = {}): Promise<{ run: RunView; created: boolean }> {
     const { version, plan } = await this.latestPlan(workflow);
-    return this.startOn(workflow, version, plan, input, ctx);
+    if (!ctx.waitMs) return this.startOn(workflow, version, plan, input, ctx);
+    // The new run's id is known before it exists, so its listener goes on first: no status change
+    // can be missed, and the run is read once, for the answer (waitForSettle reads it twice).
+    const runId = this.mintRunId(workflow, input, ctx);
+    const settle = await this.settling(runId, ctx.waitMs);
+    try {
+      const started = await this.startOn(workflow, version, plan, input, ctx, runId);
+      if (!started.created) return { run: await this.waitForSettle(started.run.id, ctx.waitMs), created: false };
+      if (started.run.status !== 'running') return started;
+      await settle.settled;
+      return { run: await this.getRun(runId), created: true };
+    } finally {
+      settle.stop();
+    }
   }
 
   /**
@@ -172,7 +187,7 @@ export class RunService {
   async startRuns(
     workflow: string,
     items: ReadonlyArray<{ input: StartInput; idempotencyKey?: string }>,
-    ctx: Omit<StartContext, 'idempotencyKey'> = {},
+    ctx: Omit<StartContext, 'idempotencyKey' | 'waitMs'> = {},
   ): Promise<Array<{ run: RunView; created: boolean } | { error: unknown }>> {
     const { version, plan } = await this.latestPlan(workflow);
     return Promise.all(
@@ -198,8 +213,8 @@ export class RunService {
     plan: Plan,
     input: StartInput,
     ctx: StartContext,
+    runId = this.mintRunId(workflow, input, ctx),
   ): Promise<{ run: RunView; created: boolean }> {
-    const runId = mintRunId(this.partitionOfStart(workflow, input, ctx), this.keys.partitions);
     const entryId = input.entryId ?? runId;
     // Read for the merge only; whether this workflow may use the entry is decided by create-run.lua.
     const entry = input.entryId ? await this.runs.getEntry(entryId) : null;
@@ -263,6 +278,10 @@ export class RunService {
    * run always has a key (its parent step's effect key), so it usually lives in another partition
    * than its parent, and its end reaches the parent through the outbox (event-worker.ts).
    */
+  private mintRunId(workflow: string, input: StartInput, ctx: StartContext): string {
+    return mintRunId(this.partitionOfStart(workflow, input, ctx), this.keys.partitions);
+  }
+
   private partitionOfStart(workflow: string, input: StartInput, ctx: StartContext): number {
     const n = this.keys.partitions;
     if (input.entryId) return this.keys.partitionOfEntry(input.entryId);
@@ -449,22 +468,33 @@ export class RunService {
   }
 
   /** Resolves when the run stops moving (any status but running) or `ms` pass. */
-  async waitForSettle(runId: string, ms: number): Promise<RunView> {
-    this.events ??= new RunEvents(createWorkerClient(redisTarget(this.opts), { log: this.log, name: 'events' }), this.keys.events);
-    let done!: () => void;
-    const settled = new Promise<void>((r) => (done = r));
-    const stop = await this.events.listen(runId, (s: RunStatus) => s !== 'running' && done());
-    const timer = setTimeout(done, ms);
+  private async waitForSettle(runId: string, ms: number): Promise<RunView> {
+    const settle = await this.settling(runId, ms);
     try {
       const now = await this.runs.get(runId);
       if (!now) throw new EngineError('not_found', `no run ${runId}`);
       if (now.status !== 'running') return this.view(now);
-      await settled;
+      await settle.settled;
       return await this.getRun(runId);
     } finally {
-      clearTimeout(timer);
-      stop();
+      settle.stop();
     }
+  }
+
+  /** Resolves `settled` at the run's first status change to anything but running, or after `ms`. */
+  private async settling(runId: string, ms: number): Promise<{ settled: Promise<void>; stop: () => void }> {
+    this.events ??= new RunEvents(createWorkerClient(redisTarget(this.opts), { log: this.log, name: 'events' }), this.keys.events);
+    let done!: () => void;
+    const settled = new Promise<void>((r) => (done = r));
+    const unlisten = await this.events.listen(runId, (s: RunStatus) => s !== 'running' && done());
+    const timer = setTimeout(done, ms);
+    return {
+      settled,
+      stop: () => {
+        clearTimeout(timer);
+        unlisten();
+      },
+    };
   }
 
   /** An answer to the confirmation the run waits on; resolves the wait when the policy is met. */

@@ -24,7 +24,7 @@ import { Name } from '../schemas.ts';
 
 export interface DataflowDeps {
   registry: DataflowRegistryPort;
-  engine: Pick<RunService, 'startRun' | 'waitForSettle'>;
+  engine: Pick<RunService, 'startRun'>;
   authz: Authz;
   moduleDir?: URL;
 }
@@ -136,11 +136,10 @@ export const dataflowRoutes = new Routes<DataflowDeps>('/api/dataflows')
           await authz.workflow(principalOf(res), def.workflow, 'start');
           const model =
             input !== null && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : { input };
-          const { run } = await engine.startRun(def.workflow, { model }, { by: principalOf(res).id });
-          const settled = await engine.waitForSettle(run.id, WORKFLOW_WAIT_MS);
+          const { run: settled } = await engine.startRun(def.workflow, { model }, { by: principalOf(res).id, waitMs: WORKFLOW_WAIT_MS });
           return res.json({
             kind: 'workflow',
-            runId: run.id,
+            runId: settled.id,
             status: settled.status,
             ...(settled.status === 'running' ? {} : { model: settled.model }),
           });

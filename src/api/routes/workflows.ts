@@ -169,15 +169,14 @@ export const workflowRoutes = new Routes<WorkflowDeps>('/api/workflows')
         const caller = principalOf(res);
         await authz.workflow(caller, name, 'start');
         const { run, created } = await engine
-          .startRun(name, body, { idempotencyKey: headers['Idempotency-Key'], by: caller.id })
+          .startRun(name, body, { idempotencyKey: headers['Idempotency-Key'], by: caller.id, waitMs: query.wait })
           .catch(async (err: unknown) => {
             throw err instanceof EntryOwnedError ? await authz.entryRefusal(caller, err) : err;
           });
-        const out = query.wait ? await engine.waitForSettle(run.id, query.wait) : run;
         res
           .status(created ? 201 : 200)
           .location(`/api/runs/${run.id}`)
-          .json(out);
+          .json(run);
       },
   )
   .add(
