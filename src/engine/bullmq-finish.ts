@@ -83,8 +83,11 @@ export interface FinishCall {
   prefix: string;
 }
 
-/** Runs a job's finish together with something of ours in one call; returns moveToFinished's raw result. */
-export type FoldedFinish = (finish: FinishCall) => Promise<unknown>;
+/**
+ * Runs a job's finish together with something of ours in one call: moveToFinished's raw result,
+ * and whether the job's queue was left with nothing waiting (its marker taken back).
+ */
+export type FoldedFinish = (finish: FinishCall) => Promise<{ result: unknown; ranDry: boolean }>;
 
 /** The part of BullMQ's RedisQueueBackend (6.7.0) the fold relies on. */
 interface FinishBackend {
@@ -118,9 +121,10 @@ export function assertFinishInterface(worker: Worker): void {
  * `folded` with BullMQ's moveToFinished arguments instead of BullMQ's script alone. Only that
  * call changes: the job's backend is an object over the Worker's whose moveToCompleted is
  * BullMQ's, run against an execCommand that sends ours; a failure, a retry, a move back to wait
- * and every other job go through the Worker's backend untouched.
+ * and every other job go through the Worker's backend untouched. `ranDry` hears of a finish
+ * that left the queue with nothing waiting, with the id of the job it handed out, if any.
  */
-export function foldFinish(job: Job, folded: FoldedFinish): void {
+export function foldFinish(job: Job, folded: FoldedFinish, ranDry?: (nextJobId: string | undefined) => void): void {
   const real = backendOf(job);
   const sending = Object.create(real) as FinishBackend;
   sending.execCommand = (client, command, all) => {
@@ -129,7 +133,11 @@ export function foldFinish(job: Job, folded: FoldedFinish): void {
     const keys = all.slice(0, FINISH_KEYS) as string[];
     // An absent ARGV[9] (no fields to update) is sent as '', which the script reads the same way.
     const args = Array.from({ length: FINISH_ARGS }, (_, i) => asText(all[FINISH_KEYS + i], i));
-    return folded({ keys, args, prefix: String(args[PREFIX_ARG]) });
+    return folded({ keys, args, prefix: String(args[PREFIX_ARG]) }).then((out) => {
+      // moveToFinished's result is [job fields, job id, …] when it handed out the next job.
+      if (out.ranDry) ranDry?.(Array.isArray(out.result) && typeof out.result[1] === 'string' ? out.result[1] : undefined);
+      return out.result;
+    });
   };
   const backend = Object.create(real) as FinishBackend;
   backend.moveToCompleted = (...a) => real.moveToCompleted.apply(sending, a);

@@ -252,23 +252,29 @@ export class RunTransitions {
   /**
    * commitStep and BullMQ's finish of the step's job (`finish`, as BullMQ builds it) in one
    * script call (commit-and-finish-step.lua). Returns the commit's result and moveToFinished's
-   * raw one, for BullMQ to read (bullmq-finish.ts). A job whose queue is not its run's partition
-   * (none is, unless a job was put on another partition's queue by hand) cannot share a call in a
-   * cluster, so it gets the two calls the step took before.
+   * raw one, for BullMQ to read (bullmq-finish.ts), and whether the job's queue was left with
+   * nothing waiting. A job whose queue is not its run's partition (none is, unless a job was put
+   * on another partition's queue by hand) cannot share a call in a cluster, so it gets the two
+   * calls the step took before.
    */
-  async commitStepAndFinish(run: RunRef, c: StepCommit, finish: FinishCall): Promise<{ commit: TransitionResult; finish: unknown }> {
+  async commitStepAndFinish(
+    run: RunRef,
+    c: StepCommit,
+    finish: FinishCall,
+  ): Promise<{ commit: TransitionResult; finish: unknown; ranDry: boolean }> {
     const t = this.stepCommit(run, c);
     const call = this.fencedCall('commitStep', run, t);
     if (call.prefix !== finish.prefix) {
       const res = (await this.scripts.run('commitStep', call.keys, call.args)) as [number, number?, string?];
-      return { commit: this.settled(run, t, call.now, res), finish: await this.scripts.run('finishJob', finish.keys, finish.args) };
+      const finished = await this.scripts.run('finishJob', finish.keys, finish.args);
+      return { commit: this.settled(run, t, call.now, res), finish: finished, ranDry: false };
     }
-    const [res, finished] = (await this.scripts.run(
+    const [res, finished, dry] = (await this.scripts.run(
       'commitAndFinishStep',
       [...call.keys, ...finish.keys],
       [...call.args, ...finish.args],
-    )) as [[number, number?, string?], unknown];
-    return { commit: this.settled(run, t, call.now, res), finish: finished };
+    )) as [[number, number?, string?], unknown, number];
+    return { commit: this.settled(run, t, call.now, res), finish: finished, ranDry: dry === 1 };
   }
 
   private stepCommit(run: RunRef, c: StepCommit): Fenced {

@@ -201,7 +201,7 @@ export class StepProcessor {
         await this.afterCommit(run, decision, end, out.commit, log).catch((err: unknown) =>
           log.warn({ err }, 'repair after a refused commit failed'),
         );
-        return out.finish;
+        return { result: out.finish, ranDry: out.ranDry };
       });
       return;
     }

@@ -7,7 +7,7 @@
  * (bullmq-finish.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { Worker, type Job, type MinimalJob } from 'bullmq';
+import type { Job, MinimalJob } from 'bullmq';
 import { duplicateClient, type RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
 import { BACKOFF_TYPE, backoffDelay, type StepJobData } from './scheduler.ts';
@@ -19,6 +19,7 @@ import { refusalBackoff, type RefusalBackoff } from './refusal-backoff.ts';
 import { drain } from './drain.ts';
 import { ConcurrencyBalancer } from './concurrency-balancer.ts';
 import { assertFinishInterface, foldFinish } from './bullmq-finish.ts';
+import { assertDrainedFlag, StepQueueWorker } from './step-queue-worker.ts';
 
 export interface StepWorkerOptions {
   /** The BullMQ prefix of each consumed partition (keyspace.ts `partition(p).bullPrefix`). */
@@ -37,7 +38,7 @@ const MAX_RETRY_AFTER_MS = 3_600_000;
 
 export class StepWorker {
   readonly id = randomUUID();
-  readonly workers: Worker<StepJobData>[];
+  readonly workers: StepQueueWorker<StepJobData>[];
   private readonly heartbeat: NodeJS.Timeout;
   private readonly connection: Redis;
   private readonly refusals: RefusalBackoff[];
@@ -56,14 +57,14 @@ export class StepWorker {
     const workerError = throttledLog(log, 'error', 'worker error');
     this.refusals = [];
     this.workers = opts.prefixes.map((prefix, i) => {
-      const worker = new Worker<StepJobData>(
+      const worker: StepQueueWorker<StepJobData> = new StepQueueWorker<StepJobData>(
         opts.queueName,
         async (job: Job<StepJobData>, token?: string) => {
           if (token && job.id) this.active.set(job.id, { job, token });
           balancer.started(i);
           try {
             // A committed step's commit rides on this job's own finish: one Redis call (bullmq-finish.ts).
-            return await processor.process(job, (finish) => foldFinish(job, finish));
+            return await processor.process(job, (finish) => foldFinish(job, finish, (next) => worker.ranDry(next)));
           } finally {
             if (job.id) this.active.delete(job.id);
             balancer.finished(i);
@@ -92,6 +93,7 @@ export class StepWorker {
       );
       balancer.attach(i, worker);
       assertFinishInterface(worker);
+      assertDrainedFlag(worker);
       const refusals = refusalBackoff(worker);
       this.refusals.push(refusals);
       worker.on('error', (err) => {

@@ -69,11 +69,14 @@ async function eventsOf(runId: string, id: string): Promise<string[]> {
   return entries.filter(([, f]) => f[f.indexOf('jobId') + 1] === id).map(([, f]) => f[f.indexOf('event') + 1]!);
 }
 
-/** The commit of s1 routing to s2, at `seq`. */
-async function s1Commit(): Promise<StepCommit> {
+/** The commit of step `from` routing to `to`. */
+async function stepCommit(from: string, to: string): Promise<StepCommit> {
   const plan = (await h.engine.workflows.plan('finish', 1))!;
-  return { plan, step: plan.steps.s1!, attempt: 1, started: Date.now(), model: {}, detail: {}, end: { status: 'running', next: 's2' } };
+  return { plan, step: plan.steps[from]!, attempt: 1, started: Date.now(), model: {}, detail: {}, end: { status: 'running', next: to } };
 }
+
+/** The commit of s1 routing to s2. */
+const s1Commit = () => stepCommit('s1', 's2');
 
 /** Folds the commit of s1 at `seq` into the job's finish; resolves with the commit's result. */
 function fold(job: Job<StepJobData>, runId: string, seq: number, c: StepCommit): Promise<TransitionResult> {
@@ -85,10 +88,14 @@ function fold(job: Job<StepJobData>, runId: string, seq: number, c: StepCommit):
         throw err;
       });
       resolve(out.commit);
-      return out.finish;
+      dryOf.set(job.id!, out.ranDry);
+      return { result: out.finish, ranDry: out.ranDry };
     });
   });
 }
+
+/** Whether each folded finish (by job id) said its queue was left with nothing waiting. */
+const dryOf = new Map<string, boolean>();
 
 describe.skipIf(onCluster)('step jobs finished inside our commit script', () => {
   it("are the jobs BullMQ's own finish leaves: hash fields, completed set, events, metrics; the next job is the successor just added", async () => {
@@ -143,7 +150,7 @@ describe.skipIf(onCluster)('step jobs finished inside our commit script', () => 
           finish,
         );
         resolve(out.commit);
-        return out.finish;
+        return { result: out.finish, ranDry: out.ranDry };
       });
     });
     await a.job.moveToCompleted('committed', a.token, false);
@@ -154,6 +161,35 @@ describe.skipIf(onCluster)('step jobs finished inside our commit script', () => 
     // count 0: BullMQ's script removed the job as it finished it.
     expect(await redis.exists(jobKey(run.id, id))).toBe(0);
     expect(await qOf(run.id).getJobState(stepJobId(run.id, 1))).toBe('waiting');
+  });
+
+  it("takes back the queue's marker and says so when its fetch leaves nothing waiting; keeps it while a job waits", async () => {
+    const run = await h.start('finish', { model: {} });
+    const marker = qOf(run.id).keys.marker!;
+    const a = await take(run.id);
+    // Another job waits in the queue, older than the successor the commit adds: the fetch takes it.
+    const filler = `${run.id}-filler`;
+    await qOf(run.id).add('filler', { runId: run.id } as StepJobData, { jobId: filler });
+    const kept = fold(a.job, run.id, 0, await stepCommit('s1', 's2'));
+    const first = (await a.job.moveToCompleted('committed', a.token, true)) as unknown[];
+    expect(await kept).toMatchObject({ ok: true, seq: 1 });
+    expect(first[1]).toBe(filler);
+    expect(dryOf.get(a.job.id!)).toBe(false);
+    expect(await redis.lrange(qOf(run.id).keys.wait!, 0, -1)).toContain(stepJobId(run.id, 1));
+    expect(await redis.zscore(marker, '0')).not.toBeNull();
+
+    // s2 is the last job waiting: the commit adds s3 and its fetch takes it, so nothing waits.
+    const b = await take(run.id, stepJobId(run.id, 1));
+    const dry = fold(b.job, run.id, 1, await stepCommit('s2', 's3'));
+    const second = (await b.job.moveToCompleted('committed', b.token, true)) as unknown[];
+    expect(await dry).toMatchObject({ ok: true, seq: 2 });
+    expect(second[1]).toBe(stepJobId(run.id, 2));
+    expect(dryOf.get(b.job.id!)).toBe(true);
+    expect(await redis.llen(qOf(run.id).keys.wait!)).toBe(0);
+    expect(await redis.zscore(marker, '0')).toBeNull();
+    // The next add marks the queue again, so a blocked worker wakes for it.
+    await qOf(run.id).add('filler', { runId: run.id } as StepJobData, { jobId: `${filler}-2` });
+    expect(await redis.zscore(marker, '0')).not.toBeNull();
   });
 
   it('a refused commit (stale seq, wrong status, missing run) still finishes its job and adds none', async () => {
