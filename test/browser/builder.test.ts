@@ -305,6 +305,27 @@ describe('pickers and messages', () => {
     await until(() => page.locator('#save-status').textContent()).toBe('');
     expect(errors).toEqual([]);
   });
+  it('keeps the caret in the field being typed in when the pickers arrive and re-render the panels', async () => {
+    const { page, errors } = await openSession(browser, ADMIN_KEY);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await page.route(/\/api\/principals/, async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${h.base}/builder?new=1`);
+    await until(() => page.locator('#validity').textContent()).toBe('New workflow');
+    const before = await page.locator('#wf-name').elementHandle();
+    await page.locator('#wf-name').click();
+    await page.keyboard.type('plain');
+    release();
+    // the catalogs redraw the workflow panel: the input typed into is replaced by a new one
+    await until(() => before!.evaluate((el) => el.isConnected)).toBe(false);
+    await page.keyboard.type('-words');
+    expect(await page.locator('#wf-name').inputValue()).toBe('plain-words');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('wf-name');
+    expect(errors).toEqual([]);
+  });
 });
 
 describe('run from the builder', () => {

@@ -4,7 +4,7 @@
 // dialogs are modules of their own (builder-*.js). Every edit is validated by the API
 // (debounced); Save is refused while the definition is invalid.
 import { ApiError, enc, get } from './api.js';
-import { h, replace } from './dom.js';
+import { h, keepingFocus, replace } from './dom.js';
 import { branchSlots, walkSteps } from './definition.js';
 import { drawConnectors, renderCanvas, zoomToFit } from './builder-canvas.js';
 import { attachCanvasDnd } from './builder-dnd.js';
@@ -277,8 +277,11 @@ class Builder {
 
   useCatalogs(c) {
     this.catalogs = c;
-    renderWorkflowPanel(this);
-    renderSettings(this);
+    // they arrive while the designer may already be typing
+    keepingFocus(() => {
+      renderWorkflowPanel(this);
+      renderSettings(this);
+    });
     this.applyIssues();
     this.renderProblems();
   }

@@ -38,6 +38,21 @@ export function replace(el, ...children) {
   return el;
 }
 
+/**
+ * Runs a redraw that may replace the focused control, then focuses its replacement (same id) with
+ * the caret where it was, so keystrokes typed while data arrives land in the field, not the page.
+ */
+export function keepingFocus(redraw) {
+  const was = document.activeElement;
+  const caret = was && typeof was.selectionStart === 'number' ? [was.selectionStart, was.selectionEnd, was.selectionDirection] : null;
+  redraw();
+  if (!was?.id || was.isConnected) return;
+  const next = document.getElementById(was.id);
+  if (!next) return;
+  next.focus();
+  if (caret && typeof next.selectionStart === 'number') next.setSelectionRange(...caret);
+}
+
 let idCounter = 0;
 /** A unique element id with a readable prefix. */
 export const uid = (prefix = 'id') => `${prefix}-${++idCounter}`;
