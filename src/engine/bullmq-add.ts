@@ -4,21 +4,35 @@
  *
  * Our scripts run BullMQ's own `addStandardJob` script, wrapped as a Lua function, after a
  * transition applies (`addStepJob` in lua/includes.lua). Its documented input is the 9 queue keys,
- * a msgpacked argument array, the job data as JSON and msgpacked options; the Lua wrapper derives
- * the keys from the queue prefix and packs the rest, so the call from Node carries plain strings
- * (ioredis writes an all-string command several µs faster than one holding Buffers).
+ * a msgpacked argument array, the job data as JSON and msgpacked options. Our scripts hand it the
+ * argument array and the options as Lua tables instead (its two `cmsgpack.unpack` reads take the
+ * table, `takingTable`), so neither is packed for BullMQ's script to unpack again, and the call
+ * from Node carries plain strings (ioredis writes an all-string command several µs faster than
+ * one holding Buffers).
  *
  * bullmq is pinned to an exact version in package.json, and test/integration/bullmq-add.test.ts
  * proves a job added this way is the job `queue.add` makes, so an upgrade that changes the script's
  * interface fails there.
  */
 import { addStandardJob } from 'bullmq/dist/esm/scripts/addStandardJob-9.js';
-import { bullmqScriptAsFunction } from './bullmq-lua.ts';
+import { bullmqScriptAsFunction, takingTable } from './bullmq-lua.ts';
 
 const ADD_KEYS = 9;
+const SEE = 'src/engine/bullmq-add.ts';
+/** The lines of BullMQ's add script that read its argument array (ARGV[1]) and options (ARGV[3]). */
+const ARGS_READ = 'local args = cmsgpack.unpack(ARGV[1])';
+const OPTIONS_READ = 'local opts = cmsgpack.unpack(ARGV[3])';
 
 /** BullMQ's add script as a Lua function `bullmqAddStandardJob(KEYS, ARGV)`. */
-export const addStandardJobLua = bullmqScriptAsFunction('bullmqAddStandardJob', addStandardJob, ADD_KEYS, 'src/engine/bullmq-add.ts');
+export const addStandardJobLua = bullmqScriptAsFunction(
+  'bullmqAddStandardJob',
+  {
+    ...addStandardJob,
+    content: [ARGS_READ, OPTIONS_READ].reduce((content, line) => takingTable(content, line, SEE), addStandardJob.content),
+  },
+  ADD_KEYS,
+  SEE,
+);
 
 /** A job for our scripts to add: id, name, timestamp, data JSON, options JSON. */
 export type JobArgs = [jobId: string, name: string, timestamp: number, data: string, opts: string];

@@ -19,7 +19,7 @@
 import type { Job, Worker } from 'bullmq';
 import { moveToFinished } from 'bullmq/dist/esm/scripts/moveToFinished-14.js';
 import { unpack } from 'msgpackr';
-import { bullmqScriptAsFunction } from './bullmq-lua.ts';
+import { bullmqScriptAsFunction, takingTable } from './bullmq-lua.ts';
 
 /** moveToFinished's keys and ARGV in BullMQ 6.7.0 (its header in moveToFinished-14.js). */
 export const FINISH_KEYS = 14;
@@ -30,24 +30,13 @@ const PREFIX_ARG = 6;
 const OPTIONS_ARG = 7;
 const FIELDS_ARG = 8;
 
-/** The line of BullMQ's finish script that reads its options; ours hands it the table instead. */
-const OPTIONS_READ = 'local opts = cmsgpack.unpack(ARGV[8])';
-
 /**
- * BullMQ's finish script as it ships, but taking its options (ARGV[8]) as a Lua table rather than
- * msgpack. Ours arrive as JSON (FinishCall), and packing them into msgpack only for BullMQ's
- * script to unpack again cost 32k of a step's Redis instructions (cmsgpack.pack 15k, unpack 17k,
- * counted under callgrind; docs/design-notes.md, "Commit and finish in one call").
+ * The line of BullMQ's finish script that reads its options. Ours arrive as JSON (FinishCall), and
+ * packing them into msgpack only for BullMQ's script to unpack again cost 32k of a step's Redis
+ * instructions (cmsgpack.pack 15k, unpack 17k, counted under callgrind), so its script takes the
+ * table (takingTable).
  */
-function finishTakingOptionsTable(content: string): string {
-  const at = content.indexOf(OPTIONS_READ);
-  if (at < 0 || content.indexOf(OPTIONS_READ, at + 1) >= 0) {
-    throw new Error(
-      "bullmq's moveToFinished no longer reads its options once as `cmsgpack.unpack(ARGV[8])`; see src/engine/bullmq-finish.ts",
-    );
-  }
-  return `${content.slice(0, at)}local opts = ARGV[8]${content.slice(at + OPTIONS_READ.length)}`;
-}
+const OPTIONS_READ = 'local opts = cmsgpack.unpack(ARGV[8])';
 
 /**
  * BullMQ's finish script as a Lua function `bullmqMoveToFinished(KEYS, ARGV)`, and
@@ -56,7 +45,7 @@ function finishTakingOptionsTable(content: string): string {
  */
 export const moveToFinishedLua = `${bullmqScriptAsFunction(
   'bullmqMoveToFinished',
-  { ...moveToFinished, content: finishTakingOptionsTable(moveToFinished.content) },
+  { ...moveToFinished, content: takingTable(moveToFinished.content, OPTIONS_READ, 'src/engine/bullmq-finish.ts') },
   FINISH_KEYS,
   'src/engine/bullmq-finish.ts',
 )}

@@ -47,8 +47,9 @@ end
 local function addStepJob(queueKeys, argv, a)
   local jobId = argv[a + 1]
   if jobId == '' then return end
+  -- BullMQ's script takes its argument array and options as tables here (bullmq-add.ts).
   local added = bullmqAddStandardJob(queueKeys,
-    {cmsgpack.pack({argv[a], jobId, argv[a + 2], tonumber(argv[a + 3])}), argv[a + 4], cmsgpack.pack(cjson.decode(argv[a + 5]))})
+    {{argv[a], jobId, argv[a + 2], tonumber(argv[a + 3])}, argv[a + 4], cjson.decode(argv[a + 5])})
   -- Only a job with a parent can be refused (-5); ours have none, so this is a bug, said loudly.
   if type(added) == 'number' and added < 0 then error('stageflow: adding step job ' .. jobId .. ' failed with ' .. added) end
 end
