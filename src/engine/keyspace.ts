@@ -135,6 +135,8 @@ export interface QueueKeys {
   prefix: string;
   /** wait, paused, meta, id, completed, delayed, active, events, marker. */
   add: string[];
+  /** The queue's job id counter: the one add key a finish's keys do not hold (commit-and-finish-step.lua). */
+  id: string;
 }
 
 export interface InboxKeys {
@@ -173,7 +175,7 @@ export function createKeyspace(prefix: string, partitions: number = DEFAULT_PART
       queue: (name) => {
         // As BullMQ's QueueKeys.toKey builds them: `<prefix>:<queue>:<type>`.
         const q = `${base}:${name}:`;
-        return { prefix: q, add: ADD_KEYS.map((k) => `${q}${k}`) };
+        return { prefix: q, add: ADD_KEYS.map((k) => `${q}${k}`), id: `${q}id` };
       },
       reconcilerLock: `${base}:reconciler-lock`,
     };

@@ -263,8 +263,8 @@ export class RunTransitions {
     finish: FinishCall,
   ): Promise<{ commit: TransitionResult; finish: unknown; ranDry: boolean }> {
     const t = this.stepCommit(run, c);
-    const call = this.fencedCall('commitStep', run, t);
-    if (call.prefix !== finish.prefix) {
+    const call = this.fencedCall('commitStep', run, t, finish.prefix);
+    if (!call.queueHeld) {
       const res = (await this.scripts.run('commitStep', call.keys, call.args)) as [number, number?, string?];
       const finished = await this.scripts.run('finishJob', finish.keys, finish.args);
       return { commit: this.settled(run, t, call.now, res), finish: finished, ranDry: false };
@@ -512,14 +512,24 @@ export class RunTransitions {
     return this.settled(run, t, call.now, res);
   }
 
-  /** A fenced verb's keys and arguments (the layout at fencedTransition in includes.lua). */
-  private fencedCall(verb: FencedVerb, run: RunRef, t: Fenced): { keys: string[]; args: (string | number)[]; now: number; prefix: string } {
+  /**
+   * A fenced verb's keys and arguments (the layout at fencedTransition in includes.lua). When the
+   * call also carries BullMQ's finish keys of the run's step queue (`finishing`, their queue's
+   * prefix), only the queue's id key comes here: the script takes the rest from the finish's.
+   */
+  private fencedCall(
+    verb: FencedVerb,
+    run: RunRef,
+    t: Fenced,
+    finishing?: string,
+  ): { keys: string[]; args: (string | number)[]; now: number; queueHeld: boolean } {
     const now = Date.now();
     const at = new Date(now).toISOString();
     const pairs = Object.entries(t.set ?? {}).flatMap(([k, v]) => [k, v ?? '']);
     const k = this.keys;
     const pk = k.partition(k.partitionOf(run.id));
     const queue = pk.queue(this.opts.stepQueue);
+    const queueHeld = finishing === queue.prefix;
     // Status indexes: of each status the verb may start from, plus the target; the script picks.
     const statuses = t.status ? [...new Set([...FROM[verb], t.status])] : [];
     const keys = [
@@ -527,7 +537,7 @@ export class RunTransitions {
       k.history(run.id),
       pk.positionIndex(run.workflow),
       pk.outbox,
-      ...queue.add,
+      ...(queueHeld ? [queue.id] : queue.add),
       ...statuses.flatMap((s) => pk.statusIndexes(run.workflow, s)),
     ];
     const args = [
@@ -543,7 +553,7 @@ export class RunTransitions {
       ...pairs,
       ...t.events.map((e) => toEvent(e, at)),
     ];
-    return { keys, args, now, prefix: queue.prefix };
+    return { keys, args, now, queueHeld };
   }
 
   /** A fenced verb's result, its run end counted once where it applied. */

@@ -2,8 +2,12 @@
   commit-and-finish-step: commit-step and BullMQ's own finish of the step's job in one call, so a
   committed step costs one round trip (docs/design-notes.md, "Commit and finish in one call").
 
-  KEYS: the fenced layout of commit-step (fencedTransition in includes.lua), then BullMQ's 14
-  moveToFinished keys (the job's queue: wait, active, …, completed, job, metrics, marker).
+  KEYS: the fenced layout of commit-step (fencedTransition in includes.lua) but for the step
+  queue's keys, of which only its id counter comes (KEYS[5]; status indexes from KEYS[6]), then
+  BullMQ's 14 moveToFinished keys (the job's queue: wait, active, …, completed, job, metrics,
+  marker). The successor's job goes to the same queue, so its add takes the other eight from the
+  finish's keys: every key still arrives in KEYS, each once, and the call is eight arguments
+  shorter (each costs Redis an object and a Lua string, and Node its encoding).
   ARGV: the fenced layout of commit-step, then moveToFinished's 9 arguments, as BullMQ's
   backend builds them but with its two msgpack arguments as JSON (bullmq-finish.ts, FinishCall). Every key is in the run's partition: its step queue's.
 
@@ -29,7 +33,10 @@ local na = #ARGV - 9
 local finishKeys, finishArgs = {}, {}
 for i = 1, 14 do finishKeys[i] = KEYS[nk + i] end
 for i = 1, 9 do finishArgs[i] = ARGV[na + i] end
-local committed = fencedTransition({ running = true }, 'advance', na)
+-- BullMQ's add keys (keyspace.ts ADD_KEYS order) out of its finish keys (moveToFinished's header).
+local f = finishKeys
+local queueKeys = { f[1], f[8], f[9], KEYS[5], f[11], f[7], f[2], f[4], f[14] }
+local committed = fencedTransition({ running = true }, 'advance', na, queueKeys, 6)
 local finished = bullmqFinish(finishKeys, finishArgs)
 local dry = 0
 if redis.call('LLEN', finishKeys[1]) == 0 and redis.call('ZCARD', finishKeys[3]) == 0 then

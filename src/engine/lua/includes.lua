@@ -80,6 +80,10 @@ end
   then the history events (JSON objects, stamped with the resulting seq here), up to ARGV[argEnd]
   when given (a script that carries more arguments after them: commit-and-finish-step.lua).
 
+  A script that holds the step queue's keys already (commit-and-finish-step.lua: BullMQ's finish
+  keys name the same queue) passes them as `queueKeys`, and KEYS[5..] then start with the first
+  key it does not hold: `firstIndexKey` is where the status indexes begin instead of KEYS[14].
+
   advance: 'none' leaves seq and the transition count; 'advance' bumps both; 'restart' bumps seq
   and counts transitions from 0 again (MAX_TRANSITIONS counts since the run was last started,
   retried or submitted: an operator who retries a run the limit stopped gives it a fresh budget).
@@ -87,7 +91,7 @@ end
   Returns {1, seq after, status before} applied | {-1} no run |
   {-2, current seq, current status} not in an expected status | {-3, current seq, current status} stale seq.
 ]]
-local function fencedTransition(expect, advance, argEnd)
+local function fencedTransition(expect, advance, argEnd, queueKeys, firstIndexKey)
   local cur = redis.call('HMGET', KEYS[1], 'seq', 'status', 'id', 'transitions', 'stepId')
   if not cur[1] then return {-1} end
   local seq = tonumber(cur[1])
@@ -126,7 +130,7 @@ local function fencedTransition(expect, advance, argEnd)
 
   if newStatus ~= '' and newStatus ~= status then
     local idx = {}
-    local k = 14
+    local k = firstIndexKey or 14
     for s in string.gmatch(ARGV[12], '[^,]+') do
       idx[s] = {KEYS[k], KEYS[k + 1]}
       k = k + 2
@@ -136,6 +140,6 @@ local function fencedTransition(expect, advance, argEnd)
     end
     setStatus(KEYS[1], KEYS[2], KEYS[4], idx[status], idx[newStatus], ARGV[4], ARGV[5], cur[3], newStatus, seq, ARGV[3])
   end
-  addStepJob({KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]}, ARGV, 6)
+  addStepJob(queueKeys or {KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]}, ARGV, 6)
   return {1, seq, status}
 end
