@@ -108,6 +108,8 @@ describe.skipIf(onCluster)('step jobs finished inside our commit script', () => 
     const b = await take(run.id, twin);
     const metrics = qOf(run.id).keys['metrics'] ?? `${qOf(run.id).keys['']}metrics`;
     const countBefore = Number((await redis.hget(`${metrics}:completed`, 'count')) ?? 0);
+    const idKey = `${qOf(run.id).keys['']}id`;
+    const idBefore = Number((await redis.get(idKey)) ?? 0);
 
     // BullMQ's own finish for the twin; ours through the fold, fetching the next job as a worker does.
     await b.job.moveToCompleted('committed', b.token, false);
@@ -132,6 +134,12 @@ describe.skipIf(onCluster)('step jobs finished inside our commit script', () => 
     expect(await eventsOf(run.id, ours)).toEqual(['added', 'waiting', 'active', 'completed']);
     expect(Number(await redis.hget(`${metrics}:completed`, 'count'))).toBe(countBefore + 2);
     expect(await redis.lrange(qOf(run.id).keys.active!, 0, -1)).toContain(stepJobId(run.id, 1));
+    // The successor's add took its queue keys from the finish's, and its id counter from KEYS[5]:
+    // it is the job queue.add makes, on the same queue, its events on the queue's stream.
+    expect(Number(await redis.get(idKey))).toBe(idBefore + 1);
+    const successor = await redis.hgetall(jobKey(run.id, stepJobId(run.id, 1)));
+    expect(JSON.parse(successor.opts!)).toEqual({ ...JSON.parse(existing.opts!), jobId: stepJobId(run.id, 1) });
+    expect((await eventsOf(run.id, stepJobId(run.id, 1))).slice(0, 3)).toEqual(['added', 'waiting', 'active']);
   });
 
   it("carries BullMQ's packed options as text and hands its script their table: a job's removeOnComplete still applies", async () => {
