@@ -134,7 +134,7 @@ export interface QueueKeys {
   /** `queue.keys['']`: BullMQ builds a job's own key from it, inside its script. */
   prefix: string;
   /** wait, paused, meta, id, completed, delayed, active, events, marker. */
-  add: string[];
+  readonly add: readonly string[];
   /** The queue's job id counter: the one add key a finish's keys do not hold (commit-and-finish-step.lua). */
   id: string;
 }
@@ -161,6 +161,7 @@ export function createKeyspace(prefix: string, partitions: number = DEFAULT_PART
   const tags = partitionTags(partitions);
   const parts: PartitionKeys[] = tags.map((tag, index) => {
     const base = `${prefix}:{${tag}}`;
+    const queues = new Map<string, QueueKeys>();
     const runIndex = ({ workflow, status }: { workflow?: string; status?: string }) =>
       `${base}:runs:${workflow ? `wf:${workflow}` : 'all'}:${status ? `st:${status}` : 'any'}`;
     return {
@@ -173,9 +174,15 @@ export function createKeyspace(prefix: string, partitions: number = DEFAULT_PART
       outbox: `${base}:outbox`,
       bullPrefix: base,
       queue: (name) => {
-        // As BullMQ's QueueKeys.toKey builds them: `<prefix>:<queue>:<type>`.
-        const q = `${base}:${name}:`;
-        return { prefix: q, add: ADD_KEYS.map((k) => `${q}${k}`), id: `${q}id` };
+        // Asked on every step's commit, and a queue's keys never change: built once per name.
+        let keys = queues.get(name);
+        if (!keys) {
+          // As BullMQ's QueueKeys.toKey builds them: `<prefix>:<queue>:<type>`.
+          const q = `${base}:${name}:`;
+          keys = { prefix: q, add: ADD_KEYS.map((k) => `${q}${k}`), id: `${q}id` };
+          queues.set(name, keys);
+        }
+        return keys;
       },
       reconcilerLock: `${base}:reconciler-lock`,
     };
