@@ -138,5 +138,21 @@ function asText(arg: unknown, index: number): string | number {
   if (arg === undefined || arg === '') return '';
   if (index !== OPTIONS_ARG && index !== FIELDS_ARG) return arg as string | number;
   if (!Buffer.isBuffer(arg)) throw new Error(`stageflow: bullmq's moveToFinished no longer msgpacks this argument (${typeof arg})`);
-  return JSON.stringify(unpack(arg), (_k, v) => (v === null ? undefined : v));
+  const packed = arg.toString('latin1');
+  let json = asJson.get(packed);
+  if (json === undefined) {
+    json = JSON.stringify(unpack(arg), (_k, v) => (v === null ? undefined : v));
+    if (asJson.size >= MAX_AS_JSON) asJson.clear();
+    asJson.set(packed, json);
+  }
+  return json;
 }
+
+/**
+ * The finish options BullMQ packs differ between a Worker's finishes only by the token of the
+ * slot that holds the job, and a slot keeps its token while its finishes hand it the next job:
+ * the same few hundred buffers recur, so each is decoded once, not on every step (the decoding
+ * was 6 µs of a step's Node CPU, with its garbage). Bounded, as tokens do change.
+ */
+const asJson = new Map<string, string>();
+const MAX_AS_JSON = 4096;
