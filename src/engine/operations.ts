@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { Worker, type Job, type Queue } from 'bullmq';
 import { duplicateClient, type RedisClient as Redis } from './redis.ts';
 import type { Logger } from 'pino';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from './uuid7.ts';
 import { can, type Caller } from '../definition/access.ts';
 import type { WorkflowDefinition } from '../definition/schema.ts';
 import { EngineError } from './errors.ts';

@@ -8,7 +8,7 @@
  * them; a new rule needs a migration.
  */
 import calculateSlot from 'cluster-key-slot';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from './uuid7.ts';
 
 export const SLOTS = 16_384;
 
