@@ -6,8 +6,7 @@
  * whose queue ran dry and that holds no job keeps one slot, enough to see new work at once (its
  * blocking fetch wakes on the queue's marker); the Workers with work share the figure.
  *
- * It is judged synchronously on BullMQ's 'active' and 'drained' events and on every started and
- * finished job, in O(1) unless a Worker turned busy or idle:
+ * It is judged synchronously on BullMQ's 'active' and 'drained' events and on every finished job:
  * 'active' is emitted as a job is fetched, before the Worker's loop checks its concurrency again,
  * so a raised share is used by the very next fetch. A lowered share takes effect as the Worker's
  * jobs finish (BullMQ never aborts a running job for it), and an idle Worker's watching slot can
@@ -39,46 +38,36 @@ export class ConcurrencyBalancer {
     this.workers[i] = worker;
     this.held[i] = 0;
     this.dry[i] = false;
-    this.busy[i] = true;
     worker.on('active', () => {
       this.dry[i] = false;
-      this.update(i);
+      this.judge();
     });
     worker.on('drained', () => {
       this.dry[i] = true;
-      this.update(i);
+      this.judge();
     });
   }
 
   /** Call around each job a Worker runs, so a dry Worker still running jobs counts as busy. */
   started(i: number): void {
     this.held[i] = (this.held[i] ?? 0) + 1;
-    this.update(i);
   }
 
   finished(i: number): void {
     this.held[i] = Math.max(0, (this.held[i] ?? 0) - 1);
-    this.update(i);
+    if (this.held[i] === 0 && this.dry[i]) this.judge();
   }
 
-  /** Busy: has work, or a dry queue but jobs still running. */
-  private readonly busy: boolean[] = [];
-  private judged = false;
+  /** Which Workers were busy when shares were last set ('1'/'0' per Worker). */
+  private lastBusy = '';
 
-  /**
-   * Called on every fetched and finished job, so it is O(1) unless Worker i's busy flag flipped:
-   * shares change only when the set of busy Workers does (the first call sets them as well).
-   */
-  private update(i: number): void {
-    const busy = !(this.dry[i] && this.held[i] === 0);
-    if (this.judged && busy === this.busy[i]) return;
-    this.busy[i] = busy;
-    this.judged = true;
-    this.reshare();
-  }
-
-  private reshare(): void {
-    const nBusy = this.busy.filter(Boolean).length;
+  private judge(): void {
+    const busy = this.workers.map((_, i) => !(this.dry[i] && this.held[i] === 0));
+    // Judged on every fetched job: shares change only when the set of busy Workers does.
+    const key = busy.map((b) => (b ? '1' : '0')).join('');
+    if (key === this.lastBusy) return;
+    this.lastBusy = key;
+    const nBusy = busy.filter(Boolean).length;
     // Nothing to do anywhere: back to the even split, so the next burst finds every partition served.
     const next =
       nBusy === 0
@@ -87,7 +76,7 @@ export class ConcurrencyBalancer {
             // An idle Worker's one slot only watches for work, so it is not taken from the figure.
             const split = splitConcurrency(Math.max(nBusy, this.total), nBusy, 0);
             let k = 0;
-            return this.busy.map((b) => (b ? split[k++]! : 1));
+            return busy.map((b) => (b ? split[k++]! : 1));
           })();
     next.forEach((c, i) => {
       const w = this.workers[i];
